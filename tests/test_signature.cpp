@@ -1,1 +1,256 @@
+// X-Twilio-Signature (hotline/twilio/signature.hpp): the shared known-answer vectors, tampering,
+// URL port variants, the JSON-body variant, and a cross-check against the official `twilio` npm
+// library run as an oracle (tests/npm/sign.js).
 #include <catch2/catch.hpp>
+
+#include "node_oracle.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "hotline/twilio/signature.hpp"
+
+using hotline::twilio::compute_signature;
+using hotline::twilio::FormFields;
+using hotline::twilio::validate_signature;
+using nlohmann::json;
+
+namespace {
+
+const std::string kVectorsPath = HOTLINE_SOURCE_DIR "/../shared/twilio/signature-vectors.json";
+
+json load_vectors() {
+  std::ifstream in(kVectorsPath);
+  if (!in) FAIL("cannot read " << kVectorsPath << " (shared/ should sit beside the repository)");
+  return json::parse(in);
+}
+
+FormFields to_fields(const json& params) {
+  FormFields fields;
+  for (const auto& p : params) fields.emplace_back(p.at(0).get<std::string>(), p.at(1).get<std::string>());
+  return fields;
+}
+
+using test_support::run_node;
+
+}  // namespace
+
+TEST_CASE("every known-answer vector computes and validates", "[signature]") {
+  json vectors = load_vectors();
+  REQUIRE(vectors.at("cases").size() >= 7);
+  for (const auto& c : vectors.at("cases")) {
+    const std::string name = c.at("name"), token = c.at("token"), url = c.at("url"), sig = c.at("signature");
+    const FormFields fields = to_fields(c.at("params"));
+    const std::string body = c.value("body", "");
+    INFO("vector " << name);
+    CHECK(compute_signature(token, url, fields) == sig);
+    CHECK(validate_signature(token, url, fields, sig, body));
+  }
+}
+
+TEST_CASE("tampered requests are rejected", "[signature]") {
+  json vectors = load_vectors();
+  for (const auto& c : vectors.at("cases")) {
+    const std::string name = c.at("name"), token = c.at("token"), url = c.at("url"), sig = c.at("signature");
+    const FormFields fields = to_fields(c.at("params"));
+    const std::string body = c.value("body", "");
+    INFO("vector " << name);
+
+    // Missing or empty signature.
+    CHECK_FALSE(validate_signature(token, url, fields, "", body));
+    // One character of the signature changed, truncated, extended.
+    std::string flipped = sig;
+    flipped[3] = flipped[3] == 'A' ? 'B' : 'A';
+    CHECK_FALSE(validate_signature(token, url, fields, flipped, body));
+    CHECK_FALSE(validate_signature(token, url, fields, sig.substr(0, sig.size() - 1), body));
+    CHECK_FALSE(validate_signature(token, url, fields, sig + "=", body));
+    // Another auth token.
+    CHECK_FALSE(validate_signature(token + "6", url, fields, sig, body));
+    // The URL changed: path, query, scheme.
+    std::string other_path = url;
+    other_path.insert(other_path.find('?') == std::string::npos ? other_path.size() : other_path.find('?'), "x");
+    CHECK_FALSE(validate_signature(token, other_path, fields, sig, body));
+    CHECK_FALSE(validate_signature(token, url + (url.find('?') == std::string::npos ? "?a=1" : "&a=1"), fields, sig, body));
+    std::string other_scheme = url.rfind("https://", 0) == 0 ? "http://" + url.substr(8) : "https://" + url.substr(7);
+    CHECK_FALSE(validate_signature(token, other_scheme, fields, sig, body));
+
+    if (!fields.empty()) {
+      // A value changed, a field dropped, a field added, a key renamed.
+      FormFields changed = fields;
+      changed.back().second += "0";
+      CHECK_FALSE(validate_signature(token, url, changed, sig));
+      FormFields dropped(fields.begin(), fields.end() - 1);
+      CHECK_FALSE(validate_signature(token, url, dropped, sig));
+      FormFields added = fields;
+      added.emplace_back("Extra", "1");
+      CHECK_FALSE(validate_signature(token, url, added, sig));
+      FormFields renamed = fields;
+      renamed.front().first += "x";
+      CHECK_FALSE(validate_signature(token, url, renamed, sig));
+      // A value moved from one key to another with the same concatenation is still caught
+      // only if the concatenation differs; here it does.
+      FormFields empty_value = fields;
+      empty_value.front().second.clear();
+      CHECK_FALSE(validate_signature(token, url, empty_value, sig));
+    }
+  }
+}
+
+TEST_CASE("field order in the body does not matter", "[signature]") {
+  json vectors = load_vectors();
+  for (const auto& c : vectors.at("cases")) {
+    FormFields fields = to_fields(c.at("params"));
+    if (fields.size() < 2) continue;
+    std::reverse(fields.begin(), fields.end());
+    INFO("vector " << c.at("name").get<std::string>());
+    CHECK(compute_signature(c.at("token").get<std::string>(), c.at("url").get<std::string>(), fields) ==
+          c.at("signature").get<std::string>());
+  }
+}
+
+TEST_CASE("repeated keys: each distinct value, sorted", "[signature]") {
+  // The vector 'repeated_key' signs Digits1234 then Digits5678 although 5678 came first.
+  const std::string url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+  const std::string sig = "IK+Dwps556ElfBT0I3Rgjkr1wJU=";
+  CHECK(validate_signature("12345", url, {{"Digits", "1234"}, {"Sid", "CA123"}, {"Digits", "5678"}, {"SidAccount", "AC123"}}, sig));
+  // The official libraries (Node: new Set(values), Python: set(values)) sign a duplicate once.
+  CHECK(validate_signature("12345", url,
+                           {{"Sid", "CA123"}, {"SidAccount", "AC123"}, {"Digits", "5678"}, {"Digits", "1234"}, {"Digits", "5678"}},
+                           sig));
+  // But a value cannot be dropped.
+  CHECK_FALSE(validate_signature("12345", url, {{"Sid", "CA123"}, {"SidAccount", "AC123"}, {"Digits", "5678"}}, sig));
+}
+
+TEST_CASE("default ports are added or removed; other ports are not", "[signature]") {
+  json vectors = load_vectors();
+  auto find = [&](const std::string& name) {
+    for (const auto& c : vectors.at("cases")) {
+      if (c.at("name") == name) return c;
+    }
+    FAIL("no vector " << name);
+    return json{};
+  };
+  const FormFields fields = to_fields(find("form_post").at("params"));
+  const std::string plain = find("form_post").at("signature");
+  const std::string with443 = find("form_post_https_port_443").at("signature");
+  const std::string with80 = find("form_post_http_port_80").at("signature");
+  const std::string with1234 = find("form_post_http_port_1234").at("signature");
+
+  // Signed without the port, received with it, and the other way round.
+  CHECK(validate_signature("12345", "https://mycompany.com:443/myapp.php?foo=1&bar=2", fields, plain));
+  CHECK(validate_signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", fields, with443));
+  CHECK(validate_signature("12345", "http://mycompany.com/myapp.php?foo=1&bar=2", fields, with80));
+  CHECK(validate_signature("12345", "HTTP://mycompany.com/myapp.php?foo=1&bar=2",
+                           fields, compute_signature("12345", "HTTP://mycompany.com:80/myapp.php?foo=1&bar=2", fields)));
+  // The default port of the *other* scheme is not a default port.
+  CHECK_FALSE(validate_signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", fields, with80));
+  CHECK_FALSE(validate_signature("12345", "http://mycompany.com:443/myapp.php?foo=1&bar=2", fields, plain));
+  // A non-default port is part of the URL (stricter than the npm library, which strips any port).
+  CHECK(validate_signature("12345", "http://mycompany.com:1234/myapp.php?foo=1&bar=2", fields, with1234));
+  CHECK_FALSE(validate_signature("12345", "http://mycompany.com/myapp.php?foo=1&bar=2", fields, with1234));
+  CHECK_FALSE(validate_signature("12345", "http://mycompany.com:1234/myapp.php?foo=1&bar=2", fields, with80));
+  // Userinfo and IPv6 literals: the port is found after them.
+  const std::string v6 = "https://[2001:db8::1]/sms";
+  CHECK(validate_signature("t", "https://[2001:db8::1]:443/sms", fields, compute_signature("t", v6, fields)));
+  CHECK(validate_signature("t", "https://u:p@example.com/sms", fields,
+                           compute_signature("t", "https://u:p@example.com:443/sms", fields)));
+  // No path at all.
+  CHECK(validate_signature("t", "https://example.com", {}, compute_signature("t", "https://example.com:443", {})));
+}
+
+TEST_CASE("JSON body variant: bodySHA256 in the URL", "[signature]") {
+  json vectors = load_vectors();
+  json c;
+  for (const auto& v : vectors.at("cases")) {
+    if (v.at("name") == "json_body") c = v;
+  }
+  REQUIRE(c.is_object());
+  const std::string url = c.at("url"), body = c.at("body"), sig = c.at("signature");
+  CHECK(validate_signature("12345", url, {}, sig, body));
+  // The body is pinned by its hash.
+  CHECK_FALSE(validate_signature("12345", url, {}, sig, body + " "));
+  CHECK_FALSE(validate_signature("12345", url, {}, sig, ""));
+  // Form fields next to a hashed body would be covered by nothing: refused.
+  CHECK_FALSE(validate_signature("12345", url, {{"a", "1"}}, sig, body));
+  // The hash in the URL is part of what is signed.
+  std::string other_hash = url;
+  other_hash.back() = other_hash.back() == '0' ? '1' : '0';
+  CHECK_FALSE(validate_signature("12345", other_hash, {}, sig, body));
+  // The port variants apply here too.
+  std::string with_port = url;
+  with_port.insert(std::string("https://mycompany.com").size(), ":443");
+  CHECK(validate_signature("12345", with_port, {}, sig, body));
+  // A hex digest is case-insensitive; the signature still covers the URL as sent.
+  std::string upper = url;
+  auto at = upper.find("bodySHA256=") + 11;
+  for (auto i = at; i < upper.size(); ++i) upper[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(upper[i])));
+  CHECK(validate_signature("12345", upper, {}, compute_signature("12345", upper, {}), body));
+}
+
+TEST_CASE("signatures equal the official twilio npm library's", "[signature][npm]") {
+  std::mt19937 rng(0x7e1e);
+  auto pick = [&](const std::vector<std::string>& from) {
+    return from[std::uniform_int_distribution<std::size_t>(0, from.size() - 1)(rng)];
+  };
+  auto chance = [&](int percent) { return std::uniform_int_distribution<int>(0, 99)(rng) < percent; };
+
+  const std::vector<std::string> keys = {
+      "Body", "From", "To", "MessageSid", "AccountSid", "NumMedia", "MediaUrl0", "MediaContentType0",
+      "Digits", "SpeechResult", "Confidence", "CallStatus", "OptOutType", "FromCity", "a", "A", "_", "b",
+      "Año", "ñ", "é", "Z", "z", "key with space", "k=v", "k&v", "😀", "\xEF\xBC\x81" /* U+FF01 */};
+  // Pieces to build values from: Spanish text, symbols the signature must not treat specially,
+  // a character above U+FFFF and one in U+E000..U+FFFF (their order differs between UTF-8 bytes
+  // and JavaScript's UTF-16 sort).
+  const std::vector<std::string> pieces = {
+      "Hola", " ", "¿Cómo está?", "ñ", "Ñ", "á", "ü", "¡Sí!", "STOP", "ayuda", "+1555", "&", "=", "%",
+      "+", "?", "#", "/", "\"", "'", "<", ">", "\n", "\t", "😀", "\xEF\xBC\x81", "\xEE\x80\x80", "0", "1",
+      "9", "A", "a", "z", "~"};
+  const std::vector<std::string> urls = {
+      "https://example.com/sms", "https://example.com/voice?lang=es", "https://hotline.example.org:443/voice/menu",
+      "http://localhost:8080/sms?x=1&y=%20z", "https://example.com/a/b?q=%C3%B1&r=+&s=ñ",
+      "https://[2001:db8::1]:8443/sms", "https://u:p@example.com/voice?retry=1"};
+  const std::vector<std::string> tokens = {"12345", "0123456789abcdef0123456789abcdef", "ñ-token", ""};
+
+  json cases = json::array();
+  std::vector<FormFields> fields_of;
+  for (int i = 0; i < 400; ++i) {
+    FormFields fields;
+    int n = std::uniform_int_distribution<int>(0, 8)(rng);
+    for (int k = 0; k < n; ++k) {
+      std::string key = pick(keys);
+      std::string value;
+      if (!chance(10)) {
+        for (int p = std::uniform_int_distribution<int>(1, 6)(rng); p > 0; --p) value += pick(pieces);
+      }
+      fields.emplace_back(key, value);
+      // Repeated keys: a second value, sometimes a duplicate of the first.
+      if (chance(20)) fields.emplace_back(key, chance(30) ? value : pick(pieces) + pick(pieces));
+    }
+    json params = json::array();
+    for (const auto& [k, v] : fields) params.push_back({k, v});
+    cases.push_back({{"token", pick(tokens)}, {"url", pick(urls)}, {"params", params}});
+    fields_of.push_back(std::move(fields));
+  }
+
+  json expected = json::parse(run_node("sign.js", cases.dump()));
+  REQUIRE(expected.size() == cases.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const std::string token = cases[i]["token"], url = cases[i]["url"], sig = expected[i];
+    INFO("case " << i << ": " << cases[i].dump());
+    REQUIRE(compute_signature(token, url, fields_of[i]) == sig);
+    REQUIRE(validate_signature(token, url, fields_of[i], sig));
+  }
+
+  // And the single-request form of the script, as a person would run it.
+  const std::string one = run_node("sign.js", cases[0].dump());
+  CHECK(one == expected[0].get<std::string>() + "\n");
+}

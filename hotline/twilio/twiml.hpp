@@ -29,7 +29,9 @@ class TwiML {
   std::string body_;
 };
 
-/// Escapes &, <, > (and " in attributes) as the official library does.
+/// Escape as the official library (xmlbuilder) does. Text: & < > and CR. Attributes: & < " and
+/// TAB, LF, CR (but not >). Both also drop characters XML 1.0 forbids and replace invalid UTF-8
+/// with U+FFFD, so the output is always well-formed (see twiml.cpp).
 std::string xml_escape_text(std::string_view text);
 std::string xml_escape_attr(std::string_view text);
 
