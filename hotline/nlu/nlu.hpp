@@ -2,6 +2,7 @@
 // Understanding what people really type (or say): any case, with or without accents, typos,
 // SMS shorthand, Spanglish. Pure functions over data loaded from flows/intents.yaml.
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@ namespace hotline::nlu {
 
 /// Lowercases, removes accents (á→a, ñ→n, ü→u), turns punctuation and emoji into spaces,
 /// collapses white space, and replaces invalid UTF-8 with spaces. Never throws.
+/// Apostrophes join rather than split ("don't" → "dont", which tokens() expands to "do not").
 std::string fold(std::string_view utf8);
 
 /// fold(), split on spaces, then SMS shorthand expanded ("q"→"que", "xq"/"pq"→"porque",
@@ -38,17 +40,29 @@ struct Intent {
   Position where;  // where it is defined, for diagnostics
 };
 
+/// An intent whose priority is at least this wins whenever any of its phrases matches,
+/// whatever else matched ("checked before everything else"): `emergency`.
+inline constexpr int kUrgentPriority = 100;
+
 /// The intents of a bundle, ready to match. Built once at load; immutable afterwards.
+/// `language_words` are common words per language that help guess_language() when no intent
+/// phrase tells the languages apart.
 class IntentModel {
  public:
   IntentModel() = default;
-  explicit IntentModel(std::vector<Intent> intents);
+  explicit IntentModel(std::vector<Intent> intents,
+                       std::map<Lang, std::vector<std::string>> language_words = {});
   const std::vector<Intent>& intents() const { return intents_; }
+  const std::map<Lang, std::vector<std::string>>& language_words() const { return language_words_; }
   bool has(std::string_view id) const;
 
  private:
   std::vector<Intent> intents_;
-  // (implementation may add precomputed token lists here)
+  std::map<Lang, std::vector<std::string>> language_words_;
+  // Phrases compiled to word ids, the vocabulary indexed for exact, typo and prefix matching,
+  // and the language evidence sets. Shared so copying a model (into a Bundle) is cheap.
+  struct Compiled;
+  std::shared_ptr<const Compiled> compiled_;
   friend struct Matcher;
 };
 
