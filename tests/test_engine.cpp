@@ -1,1 +1,230 @@
+// Whole conversations through the pure engine with the shipped flows and prompts.
 #include <catch2/catch.hpp>
+
+#include "hotline/engine/engine.hpp"
+#include "support.hpp"
+
+using namespace hotline;
+using engine::Outcome;
+using engine::Session;
+
+namespace {
+
+// A person texting: keeps the session between messages like the SMS channel does.
+struct Person {
+  Session session;
+  Channel channel = Channel::sms;
+
+  Outcome send(const std::string& text, bool has_media = false) {
+    engine::Input input{text, channel, has_media};
+    Outcome out = engine::step(*test_support::shipped_bundle(), session, input, {Lang::es});
+    session = out.session;
+    return out;
+  }
+};
+
+template <typename E>
+int count_events(const Outcome& out) {
+  int n = 0;
+  for (const auto& e : out.events) n += std::holds_alternative<E>(e) ? 1 : 0;
+  return n;
+}
+
+std::vector<std::string> said_keys(const Outcome& out) {
+  std::vector<std::string> keys;
+  for (const auto& e : out.events) {
+    if (auto* s = std::get_if<engine::Say>(&e)) keys.push_back(s->key);
+  }
+  return keys;
+}
+
+}  // namespace
+
+TEST_CASE("a first question is answered directly, in its own language") {
+  Person en;
+  auto out = en.send("Can I call the police if I don't have papers?");
+  CHECK(out.intent == "call_police");
+  CHECK(out.lang == Lang::en);
+  CHECK_THAT(engine::spoken_text(out), Catch::Contains("victim or") && Catch::Contains("witness"));
+  CHECK(out.step == "after_answer");
+
+  Person es;
+  out = es.send("puedo llamar a la policia si no tengo papeles?");
+  CHECK(out.intent == "call_police");
+  CHECK(out.lang == Lang::es);
+  CHECK_THAT(engine::spoken_text(out), Catch::Contains("víctima o testigo"));
+}
+
+TEST_CASE("a greeting gets the menu in the greeting's language") {
+  Person es;
+  auto out = es.send("hola");
+  CHECK(out.lang == Lang::es);
+  CHECK(said_keys(out) == std::vector<std::string>{"menu"});
+  CHECK(out.step == "menu");
+
+  Person en;
+  out = en.send("hello");
+  CHECK(out.lang == Lang::en);
+  CHECK_THAT(engine::spoken_text(out), Catch::Contains("Reply with a number"));
+}
+
+TEST_CASE("a message that could be either language gets a short bilingual reply") {
+  Person p;
+  auto out = p.send("ok");
+  CHECK(out.bilingual);
+  CHECK(said_keys(out) == std::vector<std::string>{"choose_language"});
+  auto text = engine::spoken_text(out);
+  CHECK_THAT(text, Catch::Contains("ENGLISH") && Catch::Contains("ESPAÑOL"));
+  CHECK_FALSE(p.session.lang.has_value());
+
+  out = p.send("ESPAÑOL");
+  CHECK(out.lang == Lang::es);
+  CHECK(said_keys(out) == std::vector<std::string>{"language_set", "menu"});
+}
+
+TEST_CASE("menu numbers lead to the answers, and still work after an answer") {
+  Person p;
+  p.send("hola");
+  CHECK(p.send("2").intent.empty());
+  CHECK(p.session.step == "after_answer");
+  auto out = p.send("3");
+  CHECK(said_keys(out) == std::vector<std::string>{"complaint"});
+  out = p.send("0");
+  CHECK(said_keys(out) == std::vector<std::string>{"advocate"});
+  CHECK(count_events<engine::Handoff>(out) == 1);
+}
+
+TEST_CASE("emergency is checked before anything else, at every step") {
+  Person p;
+  p.send("hola");
+  p.send("xyzzy");
+  p.send("xyzzy");
+  p.send("xyzzy");
+  REQUIRE(p.session.step == "offer_person");
+  auto out = p.send("me esta golpeando ayuda");
+  CHECK(out.intent == "emergency");
+  CHECK(said_keys(out).front() == "emergency");
+  CHECK_THAT(engine::spoken_text(out), Catch::Contains("911"));
+}
+
+TEST_CASE("unrecognised replies are re-asked twice, then a person is offered") {
+  Person p;
+  p.send("hello");
+  CHECK(said_keys(p.send("qwerty")) == std::vector<std::string>{"not_understood"});
+  CHECK(said_keys(p.send("asdfgh")) == std::vector<std::string>{"not_understood"});
+  auto out = p.send("zxcvbn");
+  CHECK(said_keys(out) == std::vector<std::string>{"offer_person"});
+  CHECK(out.step == "offer_person");
+  CHECK(count_events<engine::Handoff>(p.send("0")) == 1);
+}
+
+TEST_CASE("on voice a re-ask repeats the options; on SMS it does not") {
+  Person caller;
+  caller.channel = Channel::voice;
+  caller.send("hello");
+  CHECK(said_keys(caller.send("qwerty")) == std::vector<std::string>{"not_understood", "menu"});
+}
+
+TEST_CASE("keywords work at any point") {
+  SECTION("English STOP opts out silently: Twilio confirms it itself") {
+    Person p;
+    p.send("hello");
+    auto out = p.send("STOP");
+    CHECK(count_events<engine::OptOut>(out) == 1);
+    CHECK(count_events<engine::End>(out) == 1);
+    CHECK(engine::spoken_text(out).empty());
+  }
+  SECTION("Spanish PARAR opts out with our own confirmation") {
+    Person p;
+    auto out = p.send("Parar");
+    CHECK(count_events<engine::OptOut>(out) == 1);
+    CHECK(out.lang == Lang::es);
+    CHECK_THAT(engine::spoken_text(out), Catch::Contains("ALTA"));
+  }
+  SECTION("START opts back in and shows the menu") {
+    Person p;
+    auto out = p.send("start");
+    CHECK(count_events<engine::OptIn>(out) == 1);
+    CHECK(said_keys(out) == std::vector<std::string>{"opted_in", "menu"});
+  }
+  SECTION("HELP answers and leaves the conversation where it was") {
+    Person p;
+    p.send("hola");
+    p.send("1");
+    auto out = p.send("ayuda");
+    CHECK(said_keys(out) == std::vector<std::string>{"help"});
+    CHECK(out.step == "after_answer");
+  }
+  SECTION("language keywords switch the language mid-conversation") {
+    Person p;
+    p.send("hola");
+    REQUIRE(p.session.lang == Lang::es);
+    auto out = p.send("english");
+    CHECK(out.lang == Lang::en);
+    CHECK_THAT(engine::spoken_text(out), Catch::Contains("Reply with a number"));
+    out = p.send("1");
+    CHECK(out.lang == Lang::en);
+  }
+  SECTION("MENU goes back to the menu") {
+    Person p;
+    p.send("hola");
+    p.send("4");
+    CHECK(said_keys(p.send("menú")) == std::vector<std::string>{"menu"});
+  }
+}
+
+TEST_CASE("a picture without text gets a polite reply") {
+  Person p;
+  p.send("hello");
+  auto out = p.send("", /*has_media=*/true);
+  CHECK(said_keys(out) == std::vector<std::string>{"unsupported_media"});
+}
+
+TEST_CASE("a conversation whose step was removed by an edit starts over with a note") {
+  Person p;
+  p.session.step = "a_step_that_was_deleted";
+  p.session.lang = Lang::en;
+  p.session.turns = 3;
+  auto out = p.send("blah blah");
+  CHECK(said_keys(out).front() == "flow_changed");
+  CHECK(out.step == "menu");
+}
+
+TEST_CASE("the engine is deterministic: the same input gives the same outcome") {
+  Person a, b;
+  for (const char* msg : {"hola", "2", "me van a deportar?", "0"}) {
+    auto x = a.send(msg), y = b.send(msg);
+    CHECK(engine::spoken_text(x) == engine::spoken_text(y));
+    CHECK(x.step == y.step);
+  }
+}
+
+TEST_CASE("sessions round-trip through their stored form, and junk is refused") {
+  Session s;
+  s.step = "after_answer";
+  s.lang = Lang::es;
+  s.retries = 1;
+  s.last_intent = "complaint";
+  s.turns = 7;
+  auto back = engine::decode_session(engine::encode_session(s));
+  REQUIRE(back);
+  CHECK(back->step == s.step);
+  CHECK(back->lang == s.lang);
+  CHECK(back->retries == 1);
+  CHECK(back->last_intent == "complaint");
+  CHECK(back->turns == 7);
+  CHECK_FALSE(engine::decode_session("not json"));
+  CHECK_FALSE(engine::decode_session("{\"v\":99}"));
+  CHECK_FALSE(engine::decode_session("{\"v\":1,\"step\":5}"));
+}
+
+TEST_CASE("every answer says it is general information where it matters, in both languages") {
+  auto bundle = test_support::shipped_bundle();
+  for (const char* key : {"call_police", "status_reporting", "complaint"}) {
+    INFO(key);
+    CHECK_THAT(bundle->prompts.render(Lang::en, key, Channel::sms, {}), Catch::Contains("not legal advice"));
+    CHECK_THAT(bundle->prompts.render(Lang::es, key, Channel::sms, {}),
+               Catch::Contains("no es asesoría legal", Catch::CaseSensitive::No) ||
+                   Catch::Contains("no asesoría legal"));
+  }
+}

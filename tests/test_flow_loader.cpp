@@ -1,1 +1,258 @@
+// The flow loader and bundle checks: every problem at once, each with its exact text.
 #include <catch2/catch.hpp>
+
+#include "hotline/flow/bundle.hpp"
+#include "support.hpp"
+
+using namespace hotline;
+using test_support::TempDir;
+
+namespace {
+
+const char* kIntents = R"(intents:
+  emergency:
+    priority: 100
+    en: [help me now]
+    es: [auxilio]
+  advocate:
+    en: [talk to a person]
+    es: [hablar con una persona]
+)";
+
+const char* kFlow = R"(flow: tiny
+start: menu
+anywhere:
+  emergency: emergency
+  advocate: advocate
+steps:
+  menu:
+    say: menu
+    replies:
+      "1": advocate
+  advocate:
+    say: advocate
+    handoff: advocate
+    go: menu
+  emergency:
+    say: emergency
+    go: menu
+)";
+
+std::string prompts_file(const std::string& extra = "") {
+  std::string text;
+  for (const char* key : {"menu", "advocate", "emergency", "help", "opted_out", "opted_in",
+                          "language_set", "choose_language", "not_understood",
+                          "unsupported_media", "flow_changed"}) {
+    text += std::string(key) + ": text for " + key + "\n";
+  }
+  text += extra;
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  // Prompts the channels say around the flow are required too (last, so line numbers above hold).
+  for (const char* key : flow::kRelayPrompts) text += std::string(key) + ": text for " + key + "\n";
+  for (const char* key : flow::kVoicePrompts) text += std::string(key) + ": text for " + key + "\n";
+  return text;
+}
+
+// Writes a bundle tree and loads it; returns the diagnostics as staff would see them.
+struct Fixture {
+  TempDir dir;
+  std::string flow = kFlow, intents = kIntents, en = prompts_file(), es = prompts_file();
+  prompts::Variables details;
+  Diagnostics diags;
+
+  std::shared_ptr<const flow::Bundle> load() {
+    dir.write("flows/hotline.yaml", flow);
+    dir.write("flows/intents.yaml", intents);
+    dir.write("prompts/en.yaml", en);
+    dir.write("prompts/es.yaml", es);
+    diags = Diagnostics{};
+    return flow::load_bundle(dir.str(), details, diags);
+  }
+  // Diagnostics with the temp dir stripped, so the expected text is stable.
+  std::string text() const {
+    std::string out = diags.to_string();
+    const std::string prefix = dir.str() + "/";
+    for (auto pos = out.find(prefix); pos != std::string::npos; pos = out.find(prefix)) out.erase(pos, prefix.size());
+    return out;
+  }
+};
+
+void replace(std::string& s, const std::string& from, const std::string& to) {
+  auto pos = s.find(from);
+  REQUIRE(pos != std::string::npos);
+  s.replace(pos, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("a correct bundle loads with no diagnostics") {
+  Fixture f;
+  auto bundle = f.load();
+  REQUIRE(bundle);
+  CHECK(f.text().empty());
+  CHECK(bundle->flow.name == "tiny");
+  CHECK(bundle->flow.steps.size() == 3);
+  const flow::Step* menu = bundle->flow.find("menu");
+  REQUIRE(menu);
+  CHECK(menu->then == flow::Step::Then::wait);
+  CHECK(menu->replies == std::vector<std::pair<std::string, std::string>>{{"1", "advocate"}});
+}
+
+TEST_CASE("the shipped flows, prompts and intents have no errors and no warnings") {
+  Diagnostics diags;
+  auto bundle = flow::load_bundle(HOTLINE_SOURCE_DIR, {}, diags);
+  INFO(diags.to_string());
+  CHECK(bundle);
+  CHECK(diags.items().empty());
+}
+
+TEST_CASE("a step that names a missing step is reported where it is written") {
+  Fixture f;
+  replace(f.flow, "go: menu\n  emergency:", "go: menuu\n  emergency:");
+  CHECK_FALSE(f.load());
+  CHECK(f.text() == "flows/hotline.yaml:14:9: error[unknown-step]: there is no step named 'menuu'\n");
+}
+
+TEST_CASE("unknown fields name what is expected") {
+  Fixture f;
+  replace(f.flow, "    say: menu\n", "    sey: menu\n");
+  CHECK_FALSE(f.load());
+  CHECK(f.text() ==
+        "flows/hotline.yaml:8:5: error[unknown-field]: unknown field 'sey' in step 'menu'; expected "
+        "say, replies, intents, otherwise, go, handoff or end\n");
+}
+
+TEST_CASE("a step must say what happens next, once") {
+  Fixture f;
+  replace(f.flow, "    say: emergency\n    go: menu\n", "    say: emergency\n");
+  replace(f.flow, "    handoff: advocate\n    go: menu\n", "    handoff: advocate\n    go: menu\n    end: true\n");
+  CHECK_FALSE(f.load());
+  CHECK(f.text() ==
+        "flows/hotline.yaml:11:3: error[conflicting-next]: step 'advocate' has more than one of "
+        "`replies:`, `go:` and `end:`\n"
+        "flows/hotline.yaml:16:3: error[missing-next]: step 'emergency' must end with `replies:` "
+        "(wait), `go:` (continue) or `end: true`\n");
+}
+
+TEST_CASE("a prompt missing in one language is an error in both directions") {
+  Fixture f;
+  f.en += "extra: only in English\n";
+  replace(f.es, "advocate: text for advocate\n", "");
+  CHECK_FALSE(f.load());
+  CHECK(f.text() ==
+        "flows/hotline.yaml:12:10: error[missing-prompt]: prompt 'advocate' is missing in prompts/es.yaml\n"
+        "prompts/en.yaml:2:1: error[missing-translation]: prompt 'advocate' has no es text in prompts/es.yaml\n"
+        "prompts/en.yaml:" + std::to_string(12 + std::size(flow::kRelayPrompts) + std::size(flow::kVoicePrompts)) +
+            ":1: error[missing-translation]: prompt 'extra' has no es text in prompts/es.yaml\n");
+}
+
+TEST_CASE("placeholders must match across languages and be configured") {
+  Fixture f;
+  replace(f.en, "menu: text for menu", "menu: Welcome to {org_name}");
+  replace(f.es, "menu: text for menu", "menu: Bienvenido a {organizacion}");
+  CHECK_FALSE(f.load());
+  CHECK(f.text() ==
+        "prompts/en.yaml:1:1: error[placeholder-mismatch]: prompt 'menu' uses 'org_name' here but "
+        "'organizacion' in prompts/es.yaml\n"
+        "prompts/en.yaml:1:1: warning[unset-detail]: prompt 'menu' needs 'org_name' but "
+        "config/hotline.yaml does not set it under `details:`\n"
+        "prompts/es.yaml:1:1: warning[unset-detail]: prompt 'menu' needs 'organizacion' but "
+        "config/hotline.yaml does not set it under `details:`\n");
+}
+
+TEST_CASE("an intent the flow does not handle is an error, and so is an unknown one") {
+  Fixture f;
+  replace(f.flow, "  advocate: advocate\nsteps:", "  advocat: advocate\nsteps:");
+  CHECK_FALSE(f.load());
+  CHECK(f.text() ==
+        "flows/hotline.yaml:1:1: error[unknown-intent]: intent 'advocat' is not defined in flows/intents.yaml\n"
+        "flows/intents.yaml:6:3: error[unhandled-intent]: intent 'advocate' is not handled by the flow; "
+        "add it to `anywhere:`\n");
+}
+
+TEST_CASE("a loop of go: steps that never waits is an error; a step nobody reaches is a warning") {
+  Fixture f;
+  f.flow += "  ping:\n    go: pong\n  pong:\n    go: ping\n";
+  CHECK_FALSE(f.load());
+  CHECK(f.text() ==
+        "flows/hotline.yaml:18:3: error[endless-loop]: step 'ping' leads back to itself through `go:` "
+        "without waiting for a reply\n"
+        "flows/hotline.yaml:18:3: warning[unreachable-step]: no path leads to step 'ping'\n"
+        "flows/hotline.yaml:20:3: error[endless-loop]: step 'pong' leads back to itself through `go:` "
+        "without waiting for a reply\n"
+        "flows/hotline.yaml:20:3: warning[unreachable-step]: no path leads to step 'pong'\n");
+}
+
+TEST_CASE("an answer over three SMS segments is a warning that shows the count") {
+  Fixture f;
+  std::string long_spanish;
+  for (int i = 0; i < 21; ++i) long_spanish += "Información ";  // 252 UCS-2 characters
+  replace(f.es, "menu: text for menu", "menu: " + long_spanish);
+  REQUIRE(f.load());
+  CHECK(f.text() ==
+        "prompts/es.yaml:1:1: warning[too-long]: prompt 'menu' is 4 SMS segments (251 UCS-2 characters); "
+        "keep answers within 3\n");
+}
+
+TEST_CASE("YAML syntax errors point at the line and column") {
+  Fixture f;
+  f.flow = "flow: tiny\nstart: [menu\nsteps: {}\n";
+  CHECK_FALSE(f.load());
+  CHECK_THAT(f.text(), Catch::StartsWith("flows/hotline.yaml:3:6: error[yaml-syntax]: end of sequence flow not found"));
+}
+
+TEST_CASE("every problem in every file is reported at once") {
+  Fixture f;
+  replace(f.flow, "    say: menu\n", "    say: menuu\n    colour: red\n");
+  replace(f.es, "help: text for help\n", "help: \"\"\n");
+  CHECK_FALSE(f.load());
+  // The flow's own mistakes do not hide the cross-checks: the misspelt prompt and the
+  // missing Spanish text are reported in the same run.
+  CHECK(f.text() ==
+        "flows/hotline.yaml:1:1: error[missing-prompt]: prompt 'help' is missing in prompts/es.yaml\n"
+        "flows/hotline.yaml:8:10: error[missing-prompt]: prompt 'menuu' is missing in prompts/en.yaml\n"
+        "flows/hotline.yaml:8:10: error[missing-prompt]: prompt 'menuu' is missing in prompts/es.yaml\n"
+        "flows/hotline.yaml:9:5: error[unknown-field]: unknown field 'colour' in step 'menu'; expected "
+        "say, replies, intents, otherwise, go, handoff or end\n"
+        "prompts/en.yaml:4:1: error[missing-translation]: prompt 'help' has no es text in prompts/es.yaml\n"
+        "prompts/es.yaml:4:7: error[empty-prompt]: prompt 'help' is empty\n");
+}
+
+TEST_CASE("steps that only lead to each other, never to a person or an end, are a loop with no way out") {
+  Fixture f;
+  replace(f.flow, "      \"1\": advocate\n", "      \"1\": advocate\n      \"2\": quiz\n");
+  f.flow += R"(  quiz:
+    say: menu
+    replies:
+      "1": quiz2
+    intents:
+      advocate: quiz
+      emergency: quiz2
+  quiz2:
+    say: menu
+    replies:
+      "1": quiz
+    intents:
+      advocate: quiz2
+      emergency: quiz
+)";
+  CHECK_FALSE(f.load());
+  CHECK(f.text() ==
+        "flows/hotline.yaml:19:3: error[no-way-out]: step 'quiz' is a loop with no way out: no reply or "
+        "intent from it leads to a person (`handoff: advocate`) or to `end: true`\n"
+        "flows/hotline.yaml:26:3: error[no-way-out]: step 'quiz2' is a loop with no way out: no reply or "
+        "intent from it leads to a person (`handoff: advocate`) or to `end: true`\n");
+
+  // One reply that leads to a person is a way out for both.
+  replace(f.flow, "      \"1\": quiz\n", "      \"1\": quiz\n      \"0\": advocate\n");
+  CHECK(f.load());
+  CHECK(f.text().empty());
+}
+
+TEST_CASE("`after_retries` and `anywhere` intents are ways out of every waiting step") {
+  Fixture f;
+  replace(f.flow, "      \"1\": advocate\n", "      \"2\": quiz\n");
+  f.flow += "  quiz:\n    say: menu\n    replies:\n      \"1\": menu\n";
+  CHECK(f.load());  // `anywhere: advocate` reaches a person from menu and quiz
+  CHECK(f.text().empty());
+}

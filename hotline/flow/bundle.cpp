@@ -1,1 +1,260 @@
-// placeholder until written
+#include "hotline/flow/bundle.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "hotline/prompts/segments.hpp"
+
+namespace hotline::flow {
+namespace {
+
+std::string quoted_list(const std::set<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "'" : ", '") + n + "'";
+  return out;
+}
+
+class BundleChecker {
+ public:
+  BundleChecker(const Bundle& bundle, Diagnostics& diags) : b_(bundle), diags_(diags) {}
+
+  void run() {
+    check_references();
+    check_intents();
+    check_prompts_used();
+    check_translations();
+    check_go_loops();
+    check_reachable();
+    check_ways_out();
+  }
+
+ private:
+  void check_references() {
+    for (const auto& ref : b_.flow.references) {
+      if (!b_.flow.find(ref.target)) {
+        diags_.error(ref.where, "unknown-step", "there is no step named '" + ref.target + "'");
+      }
+    }
+  }
+
+  void check_intents() {
+    std::set<std::string> handled;
+    auto check_known = [&](const std::map<std::string, std::string>& routes, const Position& where) {
+      for (const auto& [intent, target] : routes) {
+        handled.insert(intent);
+        if (!b_.intents.has(intent)) {
+          diags_.error(where, "unknown-intent",
+                       "intent '" + intent + "' is not defined in flows/intents.yaml");
+        }
+      }
+    };
+    check_known(b_.flow.anywhere, b_.flow.where);
+    for (const auto& [id, step] : b_.flow.steps) check_known(step.intents, step.where);
+    for (const auto& intent : b_.intents.intents()) {
+      if (!handled.count(intent.id)) {
+        diags_.error(intent.where, "unhandled-intent",
+                     "intent '" + intent.id + "' is not handled by the flow; add it to `anywhere:`");
+      }
+    }
+  }
+
+  void require_prompt(const std::string& key, const Position& where) {
+    for (Lang lang : kAllLangs) {
+      if (!b_.prompts.has(lang, key)) {
+        diags_.error(where, "missing-prompt",
+                     "prompt '" + key + "' is missing in prompts/" + std::string(lang_code(lang)) +
+                         ".yaml");
+      }
+    }
+  }
+
+  void check_prompts_used() {
+    for (const auto& [id, step] : b_.flow.steps) {
+      if (!step.say.empty()) require_prompt(step.say, step.say_where);
+    }
+    Position flow_top{b_.flow.file, 1, 1};
+    require_prompt(b_.flow.not_understood, flow_top);
+    for (const char* key : kEnginePrompts) require_prompt(key, flow_top);
+    for (const char* key : kRelayPrompts) require_prompt(key, flow_top);
+    for (const char* key : kVoicePrompts) require_prompt(key, flow_top);
+  }
+
+  // Every prompt in every language, with the same placeholders, configured and short enough.
+  void check_translations() {
+    for (Lang lang : kAllLangs) {
+      for (const auto& [key, prompt] : b_.prompts.entries(lang)) {
+        for (Lang other : kAllLangs) {
+          if (other == lang) continue;
+          const prompts::Prompt* twin = b_.prompts.find(other, key);
+          if (!twin) {
+            diags_.error(prompt.where, "missing-translation",
+                         "prompt '" + key + "' has no " + std::string(lang_code(other)) +
+                             " text in prompts/" + std::string(lang_code(other)) + ".yaml");
+          } else if (lang < other) {
+            compare_placeholders(key, prompt, *twin, other);
+          }
+        }
+        check_details_and_length(key, prompt);
+      }
+    }
+  }
+
+  void compare_placeholders(const std::string& key, const prompts::Prompt& a,
+                            const prompts::Prompt& b, Lang b_lang) {
+    auto names = [](const prompts::Prompt& p) {
+      auto all = prompts::placeholders(p.sms);
+      auto voice = prompts::placeholders(p.voice);
+      all.insert(voice.begin(), voice.end());
+      return all;
+    };
+    auto in_a = names(a), in_b = names(b);
+    if (in_a != in_b) {
+      diags_.error(a.where, "placeholder-mismatch",
+                   "prompt '" + key + "' uses " + (in_a.empty() ? "no placeholders" : quoted_list(in_a)) +
+                       " here but " + (in_b.empty() ? "none" : quoted_list(in_b)) + " in prompts/" +
+                       std::string(lang_code(b_lang)) + ".yaml");
+    }
+  }
+
+  void check_details_and_length(const std::string& key, const prompts::Prompt& prompt) {
+    std::set<std::string> missing;
+    for (const auto& name : prompts::placeholders(prompt.sms + prompt.voice)) {
+      const bool runtime = std::find(std::begin(kRuntimePlaceholders), std::end(kRuntimePlaceholders),
+                                     name) != std::end(kRuntimePlaceholders);
+      if (!runtime && !b_.details.count(name)) missing.insert(name);
+    }
+    if (!missing.empty()) {
+      diags_.warning(prompt.where, "unset-detail",
+                     "prompt '" + key + "' needs " + quoted_list(missing) +
+                         " but config/hotline.yaml does not set it under `details:`");
+    }
+    auto count = prompts::count_segments(prompts::fill(prompt.sms, b_.details));
+    if (count.segments > prompts::kMaxAnswerSegments) {
+      diags_.warning(prompt.where, "too-long",
+                     "prompt '" + key + "' is " + std::to_string(count.segments) + " SMS segments (" +
+                         std::to_string(count.units) +
+                         (count.encoding == prompts::Encoding::ucs2 ? " UCS-2" : " GSM-7") +
+                         " characters); keep answers within " +
+                         std::to_string(prompts::kMaxAnswerSegments));
+    }
+  }
+
+  // A chain of `go:` that comes back to itself would never wait for the person.
+  void check_go_loops() {
+    for (const auto& [id, step] : b_.flow.steps) {
+      std::set<std::string> seen{id};
+      const Step* at = &step;
+      while (at && at->then == Step::Then::go) {
+        if (at->go == id) {
+          looping_.insert(id);
+          diags_.error(step.where, "endless-loop",
+                       "step '" + id + "' leads back to itself through `go:` without waiting for a reply");
+          break;
+        }
+        if (!seen.insert(at->go).second) break;  // a loop elsewhere; reported at its own steps
+        at = b_.flow.find(at->go);
+      }
+    }
+  }
+
+  void check_reachable() {
+    std::set<std::string> reached;
+    std::vector<std::string> todo{b_.flow.start};
+    for (const auto& [intent, target] : b_.flow.anywhere) todo.push_back(target);
+    if (!b_.flow.after_retries.empty()) todo.push_back(b_.flow.after_retries);
+    while (!todo.empty()) {
+      std::string id = todo.back();
+      todo.pop_back();
+      const Step* step = b_.flow.find(id);
+      if (!step || !reached.insert(id).second) continue;
+      if (step->then == Step::Then::go) todo.push_back(step->go);
+      for (const auto& [reply, target] : step->replies) todo.push_back(target);
+      for (const auto& [intent, target] : step->intents) todo.push_back(target);
+      if (!step->otherwise.empty()) todo.push_back(step->otherwise);
+    }
+    for (const auto& [id, step] : b_.flow.steps) {
+      if (!reached.count(id)) {
+        diags_.warning(step.where, "unreachable-step", "no path leads to step '" + id + "'");
+      }
+    }
+    reached_ = std::move(reached);
+  }
+
+  // Where the person can go from a step: what the engine could do next from it.
+  std::vector<std::string> next_steps(const Step& step) const {
+    std::vector<std::string> next;
+    if (step.then == Step::Then::go) next.push_back(step.go);
+    if (step.then != Step::Then::wait) return next;
+    for (const auto& [reply, target] : step.replies) next.push_back(target);
+    for (const auto& [intent, target] : step.intents) next.push_back(target);
+    for (const auto& [intent, target] : b_.flow.anywhere) {
+      if (!step.intents.count(intent)) next.push_back(target);
+    }
+    if (!step.otherwise.empty()) next.push_back(step.otherwise);
+    else if (!b_.flow.after_retries.empty()) next.push_back(b_.flow.after_retries);
+    return next;
+  }
+
+  // "Never a dead end": from every step the person can wait at, some path must reach a person
+  // (`handoff:`) or the end of the conversation. Steps in a go-loop or that nobody reaches
+  // already have their own diagnostics.
+  void check_ways_out() {
+    std::map<std::string, std::vector<std::string>> comes_from;
+    std::vector<std::string> todo;
+    for (const auto& [id, step] : b_.flow.steps) {
+      for (const auto& target : next_steps(step)) comes_from[target].push_back(id);
+      if (!step.handoff.empty() || step.then == Step::Then::end) todo.push_back(id);
+    }
+    std::set<std::string> can_leave;
+    while (!todo.empty()) {
+      std::string id = todo.back();
+      todo.pop_back();
+      if (!can_leave.insert(id).second) continue;
+      for (const auto& from : comes_from[id]) todo.push_back(from);
+    }
+    for (const auto& [id, step] : b_.flow.steps) {
+      if (step.then != Step::Then::wait || can_leave.count(id) || !reached_.count(id) ||
+          looping_.count(id)) {
+        continue;
+      }
+      diags_.error(step.where, "no-way-out",
+                   "step '" + id + "' is a loop with no way out: no reply or intent from it leads "
+                   "to a person (`handoff: advocate`) or to `end: true`");
+    }
+  }
+
+  const Bundle& b_;
+  Diagnostics& diags_;
+  std::set<std::string> looping_;  // steps reported as endless go-loops
+  std::set<std::string> reached_;  // steps some path reaches
+};
+
+}  // namespace
+
+std::shared_ptr<const Bundle> load_bundle(const std::string& root,
+                                          const prompts::Variables& details, Diagnostics& diags) {
+  namespace fs = std::filesystem;
+  const std::string flows = (fs::path(root) / "flows").string();
+  const std::string prompt_dir = (fs::path(root) / "prompts").string();
+
+  auto bundle = std::make_shared<Bundle>();
+  bundle->details = details;
+  Diagnostics local;
+  auto flow = load_flow(flows + "/hotline.yaml", local);
+  auto intents = nlu::load_intents(flows + "/intents.yaml", local);
+  for (Lang lang : kAllLangs) {
+    prompts::load_prompts(prompt_dir + "/" + std::string(lang_code(lang)) + ".yaml", lang,
+                          bundle->prompts, local);
+  }
+  if (flow && intents) {
+    bundle->flow = std::move(*flow);
+    bundle->intents = std::move(*intents);
+    BundleChecker(*bundle, local).run();
+  }
+  diags.append(local);
+  if (local.has_errors() || !flow || !intents) return nullptr;
+  return bundle;
+}
+
+}  // namespace hotline::flow

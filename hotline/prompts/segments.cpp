@@ -1,1 +1,55 @@
-// placeholder until written
+#include "hotline/prompts/segments.hpp"
+
+#include <algorithm>
+
+#include "hotline/common/utf8.hpp"
+
+namespace hotline::prompts {
+namespace {
+
+// GSM 03.38 basic character set (one septet each), as code points.
+constexpr char32_t kGsmBasic[] = {
+    U'@', U'£', U'$', U'¥', U'è', U'é', U'ù', U'ì', U'ò', U'Ç', U'\n', U'Ø', U'ø', U'\r', U'Å', U'å',
+    U'Δ', U'_', U'Φ', U'Γ', U'Λ', U'Ω', U'Π', U'Ψ', U'Σ', U'Θ', U'Ξ', U'Æ', U'æ', U'ß', U'É', U' ',
+    U'!', U'"', U'#', U'¤', U'%', U'&', U'\'', U'(', U')', U'*', U'+', U',', U'-', U'.', U'/', U':',
+    U';', U'<', U'=', U'>', U'?', U'¡', U'Ä', U'Ö', U'Ñ', U'Ü', U'§', U'¿', U'ä', U'ö', U'ñ', U'ü',
+    U'à'};
+// The extension table: each costs an escape plus the character.
+constexpr char32_t kGsmExtended[] = {U'^', U'{', U'}', U'\\', U'[', U'~', U']', U'|', U'€', U'\f'};
+
+int gsm_septets(char32_t cp) {
+  if ((cp >= U'0' && cp <= U'9') || (cp >= U'A' && cp <= U'Z') || (cp >= U'a' && cp <= U'z')) {
+    return 1;
+  }
+  if (std::find(std::begin(kGsmBasic), std::end(kGsmBasic), cp) != std::end(kGsmBasic)) return 1;
+  if (std::find(std::begin(kGsmExtended), std::end(kGsmExtended), cp) != std::end(kGsmExtended)) {
+    return 2;
+  }
+  return 0;  // not representable in GSM-7
+}
+
+int segments_for(int units, int single, int split) {
+  if (units == 0) return 0;
+  if (units <= single) return 1;
+  return (units + split - 1) / split;
+}
+
+}  // namespace
+
+SegmentCount count_segments(std::string_view utf8) {
+  int septets = 0;
+  int utf16_units = 0;
+  bool gsm = true;
+  for (std::size_t i = 0; i < utf8.size();) {
+    char32_t cp = next_code_point(utf8, i);
+    if (cp == kInvalidCodePoint) cp = U'\uFFFD';
+    utf16_units += cp > 0xFFFF ? 2 : 1;
+    int s = gsm_septets(cp);
+    if (s == 0) gsm = false;
+    septets += s;
+  }
+  if (gsm) return {Encoding::gsm7, septets, segments_for(septets, 160, 153)};
+  return {Encoding::ucs2, utf16_units, segments_for(utf16_units, 70, 67)};
+}
+
+}  // namespace hotline::prompts

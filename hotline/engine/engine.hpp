@@ -1,0 +1,61 @@
+#pragma once
+// The interpreter: (bundle, session, input) -> (new session, events). Pure: no I/O, no clock,
+// no randomness, so every conversation can be replayed in a test or in `hotline simulate`.
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "hotline/engine/session.hpp"
+#include "hotline/flow/bundle.hpp"
+
+namespace hotline::engine {
+
+struct Input {
+  std::string text;  // the message, the speech transcript, or the keypad digits
+  Channel channel = Channel::sms;
+  bool has_media = false;  // an MMS picture or similar arrived with (or instead of) text
+};
+
+/// Something to say to the person. `key` is the prompt it came from.
+struct Say {
+  std::string key;
+  std::string text;
+};
+/// The conversation now waits for the person's reply at `step` (voice: gather input).
+struct Ask {
+  std::string step;
+  std::vector<std::string> replies;  // what may be answered, as hints for speech recognition
+};
+/// The person should be connected to an advocate.
+struct Handoff {
+  std::string to;  // "advocate"
+};
+struct OptOut {};
+struct OptIn {};
+/// The conversation is over; the session can be forgotten.
+struct End {};
+
+using Event = std::variant<Say, Ask, Handoff, OptOut, OptIn, End>;
+
+struct Outcome {
+  Session session;
+  std::vector<Event> events;
+  Lang lang = Lang::en;    // the language the replies are in
+  bool bilingual = false;  // the language is not known yet; the reply was in both
+  std::string intent;      // what the message was understood as ("" when nothing matched)
+  std::string step;        // where the conversation now waits ("" once ended)
+};
+
+struct Options {
+  Lang default_lang = Lang::en;  // for replies when nothing tells the language (e.g. "1")
+};
+
+/// Runs one turn. A session whose step no longer exists (the flow was edited) restarts at
+/// the start step with a short note, never an error.
+Outcome step(const flow::Bundle& bundle, Session session, const Input& input,
+             const Options& options = {});
+
+/// All the text said in an outcome, joined with blank lines (what an SMS reply carries).
+std::string spoken_text(const Outcome& outcome);
+
+}  // namespace hotline::engine

@@ -1,0 +1,74 @@
+#pragma once
+// Everything a conversation needs, loaded and checked together: the flow, the prompts in every
+// language, and the intents. Immutable; a reload builds a new one and swaps the pointer.
+#include <memory>
+#include <string>
+
+#include "hotline/common/diagnostic.hpp"
+#include "hotline/flow/model.hpp"
+#include "hotline/nlu/nlu.hpp"
+#include "hotline/prompts/catalog.hpp"
+
+namespace hotline::flow {
+
+struct Bundle {
+  Flow flow;
+  prompts::Catalog prompts;
+  nlu::IntentModel intents;
+  prompts::Variables details;  // organisation details from staff configuration
+};
+
+/// Prompts the engine itself says, whatever the flow: keyword replies and the bilingual hello.
+inline constexpr const char* kEnginePrompts[] = {"help", "opted_out", "opted_in", "language_set",
+                                                 "choose_language", "not_understood",
+                                                 "unsupported_media", "flow_changed"};
+
+/// Prompts the advocate relay says (channels/relay.cpp), to advocates and to texters.
+inline constexpr const char* kRelayPrompts[] = {
+    "relay_offer", "relay_offer_again", "relay_taken", "relay_claimed", "relay_forward",
+    "relay_texter_left", "relay_closed", "relay_released", "relay_no_conversation",
+    "relay_unknown_code", "relay_which", "relay_advocate_help", "relay_connected",
+    "relay_after_hours", "relay_no_answer", "relay_ended", "relay_staff_only"};
+
+/// Placeholders the relay fills in at run time (not organisation details from the config):
+/// the conversation code, its language, the texter's message, the hours, a list of codes.
+inline constexpr const char* kRuntimePlaceholders[] = {"code", "lang", "message", "hours", "codes"};
+
+/// Prompts the voice channel says around the flow: language menu, advocates' whisper, voicemail.
+inline constexpr const char* kVoicePrompts[] = {
+    "voice_welcome",      "voice_no_answer",     "voice_hours", "voice_next_shift_soon",
+    "voice_leave_message", "voice_message_saved", "voice_goodbye", "voice_whisper",
+    "voice_error",        "voice_voicemail_notice"};
+
+/// Loads `<root>/flows/hotline.yaml`, `<root>/flows/intents.yaml` and `<root>/prompts/<lang>.yaml`
+/// and checks them against each other. Returns nullptr when there is any error; every problem,
+/// warnings too, is in `diags`.
+std::shared_ptr<const Bundle> load_bundle(const std::string& root,
+                                          const prompts::Variables& details, Diagnostics& diags);
+
+}  // namespace hotline::flow
+
+#include <mutex>
+
+namespace hotline::flow {
+
+/// The bundle currently serving. Readers take a reference-counted snapshot, so a reload
+/// swaps in a new bundle without waiting for, or disturbing, a webhook in flight.
+class BundleHolder {
+ public:
+  explicit BundleHolder(std::shared_ptr<const Bundle> initial) : current_(std::move(initial)) {}
+  std::shared_ptr<const Bundle> get() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return current_;
+  }
+  void set(std::shared_ptr<const Bundle> next) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    current_ = std::move(next);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Bundle> current_;
+};
+
+}  // namespace hotline::flow
