@@ -1,1 +1,163 @@
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "hotline/crypto/keys.hpp"
+
+using namespace hotline::crypto;
+
+namespace {
+bool is_lower_hex(const std::string& s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+}  // namespace
+
+TEST_CASE("hmac_sha256_hex matches RFC 4231 test vectors", "[crypto]") {
+  SECTION("test case 1: 20-byte 0x0b key") {
+    const std::string key(20, '\x0b');
+    CHECK(hmac_sha256_hex(key, "Hi There") ==
+          "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  }
+  SECTION("test case 2: key shorter than the block") {
+    CHECK(hmac_sha256_hex("Jefe", "what do ya want for nothing?") ==
+          "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  }
+  SECTION("test case 3: 0xaa key, 0xdd data") {
+    CHECK(hmac_sha256_hex(std::string(20, '\xaa'), std::string(50, '\xdd')) ==
+          "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe");
+  }
+  SECTION("test case 6: key longer than the block is hashed first") {
+    CHECK(hmac_sha256_hex(std::string(131, '\xaa'),
+                          "Test Using Larger Than Block-Size Key - Hash Key First") ==
+          "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  }
+}
+
+TEST_CASE("hmac_sha256_hex handles empty inputs and embedded NULs", "[crypto]") {
+  // HMAC-SHA256 with empty key and empty message (well-known value).
+  CHECK(hmac_sha256_hex("", "") ==
+        "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+  const std::string with_nul("a\0b", 3);
+  CHECK(hmac_sha256_hex("k", with_nul) != hmac_sha256_hex("k", "a"));
+}
+
+TEST_CASE("contact_key has a fixed, loggable shape", "[crypto]") {
+  const std::string key = contact_key("server-secret", "+15551234567");
+  REQUIRE(key.size() == 2 + 32);
+  CHECK(key.rfind("c_", 0) == 0);
+  CHECK(is_lower_hex(key.substr(2)));
+  // It is the documented truncation of the HMAC, so other tools can reproduce it.
+  CHECK(key.substr(2) == hmac_sha256_hex("server-secret", "+15551234567").substr(0, 32));
+  // And it never contains the number.
+  CHECK(key.find("5551234567") == std::string::npos);
+}
+
+TEST_CASE("contact_key is stable and depends on the secret and the number", "[crypto]") {
+  const std::string a = contact_key("secret-one", "+15551234567");
+  CHECK(contact_key("secret-one", "+15551234567") == a);
+  CHECK(contact_key("secret-two", "+15551234567") != a);
+  CHECK(contact_key("secret-one", "+15551234568") != a);
+}
+
+TEST_CASE("contact_key refuses an empty secret", "[crypto]") {
+  try {
+    contact_key("", "+15551234567");
+    FAIL("expected std::invalid_argument");
+  } catch (const std::invalid_argument& e) {
+    // The error must not leak the number it was asked to hash.
+    CHECK(std::string(e.what()).find("5551234567") == std::string::npos);
+  }
+}
+
+TEST_CASE("random_hex returns 2n lowercase hex characters that differ between calls", "[crypto]") {
+  CHECK(random_hex(0).empty());
+  CHECK(random_hex(1).size() == 2);
+  const std::string a = random_hex(16);
+  const std::string b = random_hex(16);
+  CHECK(a.size() == 32);
+  CHECK(is_lower_hex(a));
+  CHECK(a != b);  // 2^-128 chance of a false failure
+
+  std::set<std::string> seen;
+  for (int i = 0; i < 100; ++i) seen.insert(random_hex(8));
+  CHECK(seen.size() == 100);
+}
+
+namespace {
+std::string hex_of(const std::string& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 0x0F];
+  }
+  return out;
+}
+std::string unhex(const std::string& hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  return out;
+}
+const std::string kSecret = "test-secret-for-sealing-0001";
+}  // namespace
+
+TEST_CASE("hkdf_sha256 matches RFC 5869 test case 1", "[crypto][seal]") {
+  const std::string okm = hkdf_sha256(std::string(22, '\x0b'), unhex("000102030405060708090a0b0c"),
+                                      unhex("f0f1f2f3f4f5f6f7f8f9"), 42);
+  CHECK(hex_of(okm) ==
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+}
+
+TEST_CASE("aes256gcm_encrypt matches the GCM specification's AES-256 test cases", "[crypto][seal]") {
+  const std::string key(32, '\0'), nonce(12, '\0');
+  SECTION("test case 13: empty plaintext, only the tag") {
+    CHECK(hex_of(aes256gcm_encrypt(key, nonce, "", "")) == "530f8afbc74536b9a963b4f1c4cb738b");
+  }
+  SECTION("test case 14: one zero block") {
+    CHECK(hex_of(aes256gcm_encrypt(key, nonce, std::string(16, '\0'), "")) ==
+          "cea7403d4d606b6e074ec5d3baf39d18" "d0d1c8a799996bf0265b98b5d48ab919");
+  }
+  CHECK_THROWS_AS(aes256gcm_encrypt("short", nonce, "x", ""), std::invalid_argument);
+}
+
+TEST_CASE("seal and open round-trip, with a fresh nonce each time", "[crypto][seal]") {
+  for (const std::string plain : {std::string(""), std::string("+14145551234"),
+                                  std::string("¿Me pueden ayudar? Tengo miedo."), std::string(2000, 'x'),
+                                  std::string("a\0b", 3)}) {
+    const std::string sealed = seal(kSecret, plain, "relays.texter");
+    CHECK(sealed.rfind("v1.", 0) == 0);
+    if (plain.size() >= 8) CHECK(sealed.find(plain) == std::string::npos);
+    auto opened = open(kSecret, sealed, "relays.texter");
+    REQUIRE(opened);
+    CHECK(*opened == plain);
+  }
+  CHECK(seal(kSecret, "+14145551234") != seal(kSecret, "+14145551234"));
+}
+
+TEST_CASE("open refuses tampered, foreign or malformed values", "[crypto][seal]") {
+  const std::string sealed = seal(kSecret, "+14145551234", "outbox.to");
+  SECTION("every single flipped character is detected") {
+    for (std::size_t i = 3; i < sealed.size(); ++i) {
+      std::string bad = sealed;
+      bad[i] = bad[i] == '0' ? '1' : '0';
+      CHECK_FALSE(open(kSecret, bad, "outbox.to"));
+    }
+  }
+  SECTION("another secret or another context") {
+    CHECK_FALSE(open("another-secret-entirely-0002", sealed, "outbox.to"));
+    CHECK_FALSE(open(kSecret, sealed, "relays.texter"));
+    CHECK_FALSE(open("", sealed, "outbox.to"));
+  }
+  SECTION("truncated, extended or not sealed at all") {
+    CHECK_FALSE(open(kSecret, sealed.substr(0, sealed.size() - 2), "outbox.to"));
+    CHECK_FALSE(open(kSecret, sealed + "00", "outbox.to"));
+    CHECK_FALSE(open(kSecret, "v1.", "outbox.to"));
+    CHECK_FALSE(open(kSecret, "+14145551234", "outbox.to"));
+    CHECK_FALSE(open(kSecret, "v1.zz", "outbox.to"));
+  }
+  CHECK_THROWS_AS(seal("", "x"), std::invalid_argument);
+}

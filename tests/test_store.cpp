@@ -1,1 +1,397 @@
 #include <catch2/catch.hpp>
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hotline/crypto/keys.hpp"
+#include "hotline/store/session_store.hpp"
+
+namespace fs = std::filesystem;
+using hotline::store::open_sqlite;
+using hotline::store::sqlite_schema_version;
+using hotline::store::TurnRecord;
+
+namespace {
+
+/// A fresh directory per test, removed afterwards, so tests never see each other's files.
+struct TempDir {
+  fs::path path;
+  TempDir() : path(fs::temp_directory_path() / ("hotline-store-test-" + hotline::crypto::random_hex(8))) {
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string db() const { return (path / "hotline.db").string(); }
+};
+
+/// A separate, plain sqlite3 connection: sees the file as any other process would.
+struct Raw {
+  sqlite3* db = nullptr;
+  explicit Raw(const std::string& path) {
+    REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  }
+  ~Raw() { sqlite3_close(db); }
+  Raw(const Raw&) = delete;
+  Raw& operator=(const Raw&) = delete;
+
+  std::string text(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+    std::string out;
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      out = p ? p : "";
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
+  long long integer(const std::string& sql) { return std::stoll(text(sql)); }
+  void exec(const std::string& sql) {
+    REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  }
+};
+
+TurnRecord turn(std::string contact, std::string data, std::string request_id, std::string response,
+                std::int64_t now_ms) {
+  TurnRecord t;
+  t.contact_key = std::move(contact);
+  t.session_data = std::move(data);
+  t.request_id = std::move(request_id);
+  t.response = std::move(response);
+  t.now_ms = now_ms;
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("a saved session loads back; unknown contacts have none", "[store]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  CHECK_FALSE(store->load("c_unknown"));
+
+  store->commit_turn(turn("c_a", R"({"step":"intro"})", "SM1", "<Response/>", 1000));
+  auto loaded = store->load("c_a");
+  REQUIRE(loaded);
+  CHECK(loaded->data == R"({"step":"intro"})");
+  CHECK(loaded->updated_ms == 1000);
+}
+
+TEST_CASE("a later turn overwrites the session", "[store]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  store->commit_turn(turn("c_a", "one", "SM1", "r1", 1000));
+  store->commit_turn(turn("c_a", "two", "SM2", "r2", 2000));
+  auto loaded = store->load("c_a");
+  REQUIRE(loaded);
+  CHECK(loaded->data == "two");
+  CHECK(loaded->updated_ms == 2000);
+}
+
+TEST_CASE("empty session data erases the session but still records the response", "[store]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  store->commit_turn(turn("c_a", "one", "SM1", "r1", 1000));
+  store->commit_turn(turn("c_a", "", "SM2", "bye", 2000));
+  CHECK_FALSE(store->load("c_a"));
+  CHECK(store->response_for("SM2") == std::optional<std::string>("bye"));
+  // Erasing a session that does not exist is not an error.
+  store->commit_turn(turn("c_b", "", "SM3", "r3", 3000));
+  CHECK_FALSE(store->load("c_b"));
+}
+
+TEST_CASE("response_for replays the first answer; a redelivery changes nothing", "[store]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  CHECK_FALSE(store->response_for("SM1"));
+  store->commit_turn(turn("c_a", "after-first", "SM1", "first answer", 1000));
+  CHECK(store->response_for("SM1") == std::optional<std::string>("first answer"));
+
+  // The same MessageSid again, with whatever the engine computed the second time.
+  store->commit_turn(turn("c_a", "after-second", "SM1", "second answer", 2000));
+  CHECK(store->response_for("SM1") == std::optional<std::string>("first answer"));
+  auto loaded = store->load("c_a");
+  REQUIRE(loaded);
+  CHECK(loaded->data == "after-first");  // the conversation did not advance twice
+  CHECK(loaded->updated_ms == 1000);
+}
+
+TEST_CASE("a turn without a request id saves the session and remembers no response", "[store]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  store->commit_turn(turn("c_a", "s", "", "r", 1000));
+  store->commit_turn(turn("c_a", "s2", "", "r2", 2000));
+  CHECK_FALSE(store->response_for(""));
+  REQUIRE(store->load("c_a"));
+  CHECK(store->load("c_a")->data == "s2");
+  Raw raw(dir.db());
+  CHECK(raw.integer("SELECT count(*) FROM responses") == 0);
+}
+
+TEST_CASE("an empty response is remembered as empty, not as missing", "[store]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  store->commit_turn(turn("c_a", "s", "SM1", "", 1));  // e.g. a silent answer to an opted-out number
+  CHECK(store->response_for("SM1") == std::optional<std::string>(""));
+  CHECK_FALSE(store->load(std::string_view{}));
+  CHECK_FALSE(store->is_opted_out(std::string_view{}));
+}
+
+TEST_CASE("commit_turn rejects an empty contact key", "[store]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  CHECK_THROWS_AS(store->commit_turn(turn("", "s", "SM1", "r", 1)), std::invalid_argument);
+  CHECK_FALSE(store->response_for("SM1"));
+}
+
+TEST_CASE("opt-out survives a restart, and opting back in leaves no record", "[store]") {
+  TempDir dir;
+  {
+    auto store = open_sqlite(dir.db());
+    CHECK_FALSE(store->is_opted_out("c_a"));
+    store->set_opted_out("c_a", true, 1000);
+    store->set_opted_out("c_a", true, 1500);  // idempotent
+    CHECK(store->is_opted_out("c_a"));
+    CHECK_FALSE(store->is_opted_out("c_b"));
+  }
+  {
+    auto store = open_sqlite(dir.db());  // a restart: new process, same file
+    CHECK(store->is_opted_out("c_a"));
+    // Sessions come and go; the opt-out stays, and purging does not touch it.
+    store->commit_turn(turn("c_a", "", "SM1", "", 2000));
+    store->purge_before(1'000'000);
+    CHECK(store->is_opted_out("c_a"));
+    store->set_opted_out("c_a", false, 3000);
+    CHECK_FALSE(store->is_opted_out("c_a"));
+  }
+  {
+    auto store = open_sqlite(dir.db());
+    CHECK_FALSE(store->is_opted_out("c_a"));
+  }
+  Raw raw(dir.db());
+  CHECK(raw.integer("SELECT count(*) FROM contacts") == 0);
+}
+
+TEST_CASE("purge_before removes only sessions and responses older than the cutoff", "[store]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  store->commit_turn(turn("c_old", "old", "SM_old", "r", 1000));
+  store->commit_turn(turn("c_edge", "edge", "SM_edge", "r", 2000));
+  store->commit_turn(turn("c_new", "new", "SM_new", "r", 3000));
+  store->set_opted_out("c_old", true, 500);
+
+  CHECK(store->purge_before(2000) == 2);  // one session + one response, both at 1000
+  CHECK_FALSE(store->load("c_old"));
+  CHECK_FALSE(store->response_for("SM_old"));
+  CHECK(store->load("c_edge"));  // exactly at the cutoff is not "before" it
+  CHECK(store->response_for("SM_edge"));
+  CHECK(store->load("c_new"));
+  CHECK(store->response_for("SM_new"));
+  CHECK(store->is_opted_out("c_old"));
+
+  CHECK(store->purge_before(2000) == 0);
+  CHECK(store->purge_before(10'000) == 4);
+}
+
+TEST_CASE("forget erases one contact's session, opt-out and responses, and no one else's", "[store]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  store->commit_turn(turn("c_a", "a-session", "SM_a1", "to a", 1000));
+  store->commit_turn(turn("c_a", "a-session-2", "SM_a2", "to a again", 1100));
+  store->set_opted_out("c_a", true, 1200);
+  store->commit_turn(turn("c_b", "b-session", "SM_b1", "to b", 1000));
+  store->set_opted_out("c_b", true, 1200);
+
+  store->forget("c_a");
+  CHECK_FALSE(store->load("c_a"));
+  CHECK_FALSE(store->is_opted_out("c_a"));
+  CHECK_FALSE(store->response_for("SM_a1"));
+  CHECK_FALSE(store->response_for("SM_a2"));
+
+  CHECK(store->load("c_b"));
+  CHECK(store->is_opted_out("c_b"));
+  CHECK(store->response_for("SM_b1"));
+
+  store->forget("c_never_seen");  // not an error
+
+  Raw raw(dir.db());
+  for (const char* table : {"sessions", "responses", "contacts"}) {
+    CHECK(raw.integer(std::string("SELECT count(*) FROM ") + table + " WHERE contact_key = 'c_a'") == 0);
+  }
+}
+
+TEST_CASE("migrations: a new file is brought to the current schema, and reopening changes nothing",
+          "[store][migrations]") {
+  TempDir dir;
+  REQUIRE(sqlite_schema_version() >= 1);
+  {
+    auto store = open_sqlite(dir.db());
+    store->commit_turn(turn("c_a", "kept", "SM1", "r", 1000));
+  }
+  std::string schema_before;
+  {
+    Raw raw(dir.db());
+    CHECK(raw.integer("PRAGMA user_version") == sqlite_schema_version());
+    for (const char* table : {"sessions", "responses", "contacts"}) {
+      CHECK(raw.integer(std::string("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='") +
+                        table + "'") == 1);
+    }
+    schema_before = raw.text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_master ORDER BY name)");
+  }
+  {
+    auto store = open_sqlite(dir.db());  // already migrated: must open as is
+    REQUIRE(store->load("c_a"));
+    CHECK(store->load("c_a")->data == "kept");
+  }
+  auto again = open_sqlite(dir.db());
+  CHECK(again->healthy());
+  Raw raw(dir.db());
+  CHECK(raw.integer("PRAGMA user_version") == sqlite_schema_version());
+  CHECK(raw.text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_master ORDER BY name)") ==
+        schema_before);
+}
+
+TEST_CASE("migrations: a database from a newer hotline is refused and left untouched",
+          "[store][migrations]") {
+  TempDir dir;
+  open_sqlite(dir.db());
+  const int newer = sqlite_schema_version() + 1;
+  {
+    Raw raw(dir.db());
+    raw.exec("PRAGMA user_version = " + std::to_string(newer));
+  }
+  try {
+    open_sqlite(dir.db());
+    FAIL("opening a newer database should throw");
+  } catch (const std::runtime_error& e) {
+    const std::string message = e.what();
+    INFO(message);
+    CHECK(message.find("newer") != std::string::npos);
+    CHECK(message.find("schema version " + std::to_string(newer)) != std::string::npos);
+    CHECK(message.find(dir.db()) != std::string::npos);
+  }
+  Raw raw(dir.db());
+  CHECK(raw.integer("PRAGMA user_version") == newer);
+}
+
+TEST_CASE("migrations: a migration that fails leaves the database as it was", "[store][migrations]") {
+  TempDir dir;
+  {
+    // Version 0 but already holding a "contacts" table, which migration 1 creates last: the
+    // tables it creates before failing must be rolled back with it.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(dir.db().c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "CREATE TABLE contacts (x)", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  try {
+    open_sqlite(dir.db());
+    FAIL("expected the migration to fail");
+  } catch (const std::runtime_error& e) {
+    const std::string message = e.what();
+    INFO(message);
+    CHECK(message.find("migration 1") != std::string::npos);
+    CHECK(message.find("already exists") != std::string::npos);
+  }
+  Raw raw(dir.db());
+  CHECK(raw.integer("PRAGMA user_version") == 0);
+  CHECK(raw.integer("SELECT count(*) FROM sqlite_master WHERE name IN ('sessions', 'responses')") == 0);
+}
+
+TEST_CASE("the database is in WAL mode, as another connection sees it", "[store]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  store->commit_turn(turn("c_a", "s", "SM1", "r", 1));
+  Raw raw(dir.db());
+  CHECK(raw.text("PRAGMA journal_mode") == "wal");
+  // And the other connection can read what the store committed while the store is still open.
+  CHECK(raw.text("SELECT data FROM sessions WHERE contact_key = 'c_a'") == "s");
+}
+
+TEST_CASE("open_sqlite creates missing parent directories and a private file", "[store]") {
+  TempDir dir;
+  const fs::path nested = dir.path / "var" / "lib" / "hotline" / "store.db";
+  auto store = open_sqlite(nested.string());
+  CHECK(fs::exists(nested));
+  CHECK(store->healthy());
+  struct stat st {};
+  REQUIRE(::stat(nested.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+}
+
+TEST_CASE("open_sqlite explains what is wrong with a file that is not a database", "[store]") {
+  TempDir dir;
+  {
+    std::ofstream garbage(dir.db(), std::ios::binary);
+    garbage << std::string(4096, 'x');
+  }
+  try {
+    open_sqlite(dir.db());
+    FAIL("expected an error");
+  } catch (const std::runtime_error& e) {
+    const std::string message = e.what();
+    INFO(message);
+    CHECK(message.find("not a database") != std::string::npos);
+    CHECK(message.find(dir.db()) != std::string::npos);
+  }
+  CHECK_THROWS_AS(open_sqlite(""), std::runtime_error);
+}
+
+TEST_CASE("an in-memory store works (for tools and tests)", "[store]") {
+  auto store = open_sqlite(":memory:");
+  store->commit_turn(turn("c_a", "s", "SM1", "r", 1));
+  CHECK(store->load("c_a"));
+  CHECK(store->healthy());
+}
+
+TEST_CASE("commit_turn from 8 threads x 200 turns: every turn lands", "[store][concurrency]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  constexpr int kThreads = 8;
+  constexpr int kTurns = 200;
+  std::vector<std::thread> threads;
+  std::vector<int> failures(kThreads, 0);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kTurns; ++i) {
+        const std::string contact = "c_t" + std::to_string(t);
+        const std::string id = "SM_" + std::to_string(t) + "_" + std::to_string(i);
+        try {
+          store->commit_turn(turn(contact, "turn " + std::to_string(i), id, "answer " + id, 1000 + i));
+          // Interleave reads with other threads' writes, as the server does.
+          if (store->response_for(id) != std::optional<std::string>("answer " + id)) ++failures[t];
+          if (!store->load(contact)) ++failures[t];
+        } catch (...) {
+          ++failures[t];
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) CHECK(failures[t] == 0);
+
+  for (int t = 0; t < kThreads; ++t) {
+    auto loaded = store->load("c_t" + std::to_string(t));
+    REQUIRE(loaded);
+    CHECK(loaded->data == "turn " + std::to_string(kTurns - 1));
+  }
+  Raw raw(dir.db());
+  CHECK(raw.integer("SELECT count(*) FROM responses") == kThreads * kTurns);
+  CHECK(raw.integer("SELECT count(*) FROM sessions") == kThreads);
+}
+
+TEST_CASE("healthy answers true on an open store", "[store]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  CHECK(store->healthy());
+}

@@ -1,1 +1,210 @@
-// placeholder until written
+#include "hotline/crypto/keys.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <climits>
+#include <stdexcept>
+#include <vector>
+
+namespace hotline::crypto {
+namespace {
+
+std::string to_hex(const unsigned char* bytes, std::size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(n * 2, '\0');
+  for (std::size_t i = 0; i < n; ++i) {
+    out[2 * i] = kDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kDigits[bytes[i] & 0x0F];
+  }
+  return out;
+}
+
+// OpenSSL treats a NULL key as "reuse the previous key" in some code paths; an empty view may
+// carry a null data(), so point empty inputs at a real (zero-length) buffer instead.
+const unsigned char* bytes_of(std::string_view s) {
+  static const unsigned char kEmpty[1] = {0};
+  return s.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(s.data());
+}
+
+}  // namespace
+
+std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
+  if (key.size() > static_cast<std::size_t>(INT_MAX)) throw std::invalid_argument("hmac key too long");
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (HMAC(EVP_sha256(), bytes_of(key), static_cast<int>(key.size()), bytes_of(message),
+           message.size(), digest, &digest_len) == nullptr) {
+    throw std::runtime_error("HMAC-SHA256 failed");
+  }
+  return to_hex(digest, digest_len);
+}
+
+std::string contact_key(std::string_view secret, std::string_view e164) {
+  // Without a secret the "keyed" hash is a plain hash of a phone number, and the whole number
+  // space can be hashed in minutes: every stored key would be reversible. Refuse rather than
+  // quietly store something that identifies people. (The message never contains the number.)
+  if (secret.empty()) throw std::invalid_argument("contact_key: the contact secret is empty");
+  return "c_" + hmac_sha256_hex(secret, e164).substr(0, 32);
+}
+
+std::string random_hex(std::size_t n_bytes) {
+  if (n_bytes == 0) return {};
+  if (n_bytes > static_cast<std::size_t>(INT_MAX)) throw std::invalid_argument("random_hex: too many bytes");
+  std::vector<unsigned char> buf(n_bytes);
+  // RAND_bytes draws from the OS CSPRNG via OpenSSL's DRBG; it only fails when the generator
+  // cannot be seeded, and then any "random" value would be guessable, so fail loudly.
+  if (RAND_bytes(buf.data(), static_cast<int>(n_bytes)) != 1) {
+    throw std::runtime_error("random_hex: RAND_bytes failed (no entropy available)");
+  }
+  std::string out = to_hex(buf.data(), buf.size());
+  // These bytes may become a secret (tokens, keys): don't leave a copy on the heap.
+  OPENSSL_cleanse(buf.data(), buf.size());
+  return out;
+}
+
+}  // namespace hotline::crypto
+
+// ---- Sealing: AES-256-GCM under a key derived from HOTLINE_SECRET ----------------------------
+#include <openssl/kdf.h>
+
+#include <memory>
+
+namespace hotline::crypto {
+namespace {
+
+constexpr std::size_t kKeyBytes = 32, kNonceBytes = 12, kTagBytes = 16;
+constexpr std::string_view kSealPrefix = "v1.";
+
+struct CipherCtxFree {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+struct PkeyCtxFree {
+  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
+
+int int_size(std::string_view s, const char* what) {
+  if (s.size() > static_cast<std::size_t>(INT_MAX / 2)) throw std::invalid_argument(what);
+  return static_cast<int>(s.size());
+}
+
+std::optional<std::string> from_hex(std::string_view hex) {
+  if (hex.size() % 2) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out(hex.size() / 2, '\0');
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<char>(hi << 4 | lo);
+  }
+  return out;
+}
+
+/// Decrypts ciphertext ‖ tag; nullopt when the tag does not verify.
+std::optional<std::string> aes256gcm_decrypt(std::string_view key, std::string_view nonce,
+                                             std::string_view data, std::string_view aad) {
+  if (key.size() != kKeyBytes || nonce.size() != kNonceBytes || data.size() < kTagBytes) return std::nullopt;
+  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) return std::nullopt;
+  const std::string_view cipher = data.substr(0, data.size() - kTagBytes);
+  std::string tag(data.substr(data.size() - kTagBytes));
+  std::string out(cipher.size(), '\0');
+  int len = 0, total = 0;
+  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) != 1 ||
+      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, bytes_of(key), bytes_of(nonce)) != 1) {
+    return std::nullopt;
+  }
+  if (!aad.empty() && EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes_of(aad), int_size(aad, "aad too long")) != 1) {
+    return std::nullopt;
+  }
+  if (!cipher.empty()) {
+    if (EVP_DecryptUpdate(ctx.get(), o, &len, bytes_of(cipher), int_size(cipher, "value too long")) != 1) return std::nullopt;
+    total = len;
+  }
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) != 1) return std::nullopt;
+  // Final fails when the tag does not match: then nothing decrypted may be used.
+  if (EVP_DecryptFinal_ex(ctx.get(), o + total, &len) != 1) {
+    OPENSSL_cleanse(out.data(), out.size());
+    return std::nullopt;
+  }
+  out.resize(static_cast<std::size_t>(total + len));
+  return out;
+}
+
+}  // namespace
+
+std::string hkdf_sha256(std::string_view ikm, std::string_view salt, std::string_view info,
+                        std::size_t length) {
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
+  std::string out(length, '\0');
+  std::size_t out_len = length;
+  if (!ctx || EVP_PKEY_derive_init(ctx.get()) <= 0 ||
+      EVP_PKEY_CTX_set_hkdf_md(ctx.get(), EVP_sha256()) <= 0 ||
+      EVP_PKEY_CTX_set1_hkdf_salt(ctx.get(), bytes_of(salt), int_size(salt, "salt too long")) <= 0 ||
+      EVP_PKEY_CTX_set1_hkdf_key(ctx.get(), bytes_of(ikm), int_size(ikm, "key too long")) <= 0 ||
+      EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), bytes_of(info), int_size(info, "info too long")) <= 0 ||
+      EVP_PKEY_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &out_len) <= 0 ||
+      out_len != length) {
+    throw std::runtime_error("HKDF-SHA256 failed");
+  }
+  return out;
+}
+
+std::string seal_key(std::string_view secret) {
+  if (secret.empty()) throw std::invalid_argument("seal: the secret is empty");
+  return hkdf_sha256(secret, "hotline", "hotline seal v1", kKeyBytes);
+}
+
+std::string aes256gcm_encrypt(std::string_view key, std::string_view nonce,
+                              std::string_view plaintext, std::string_view aad) {
+  if (key.size() != kKeyBytes) throw std::invalid_argument("aes256gcm: the key must be 32 bytes");
+  if (nonce.size() != kNonceBytes) throw std::invalid_argument("aes256gcm: the nonce must be 12 bytes");
+  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) throw std::runtime_error("aes256gcm: out of memory");
+  std::string out(plaintext.size() + kTagBytes, '\0');
+  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  int len = 0, total = 0;
+  bool ok = EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) == 1 &&
+            EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, bytes_of(key), bytes_of(nonce)) == 1;
+  if (ok && !aad.empty()) ok = EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes_of(aad), int_size(aad, "aad too long")) == 1;
+  if (ok && !plaintext.empty()) {
+    ok = EVP_EncryptUpdate(ctx.get(), o, &len, bytes_of(plaintext), int_size(plaintext, "value too long")) == 1;
+    total = len;
+  }
+  if (ok) ok = EVP_EncryptFinal_ex(ctx.get(), o + total, &len) == 1;
+  if (ok) ok = EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, o + plaintext.size()) == 1;
+  if (!ok) throw std::runtime_error("aes256gcm: encryption failed");
+  return out;
+}
+
+std::string seal(std::string_view secret, std::string_view plaintext, std::string_view context) {
+  std::string key = seal_key(secret);
+  std::string nonce = *from_hex(random_hex(kNonceBytes));
+  std::string sealed = aes256gcm_encrypt(key, nonce, plaintext, context);
+  OPENSSL_cleanse(key.data(), key.size());
+  const std::string all = nonce + sealed;
+  return std::string(kSealPrefix) + to_hex(reinterpret_cast<const unsigned char*>(all.data()), all.size());
+}
+
+std::optional<std::string> open(std::string_view secret, std::string_view sealed,
+                                std::string_view context) {
+  if (secret.empty() || !sealed.starts_with(kSealPrefix)) return std::nullopt;
+  auto raw = from_hex(sealed.substr(kSealPrefix.size()));
+  if (!raw || raw->size() < kNonceBytes + kTagBytes) return std::nullopt;
+  std::string key = seal_key(secret);
+  auto plain = aes256gcm_decrypt(key, std::string_view(*raw).substr(0, kNonceBytes),
+                                 std::string_view(*raw).substr(kNonceBytes), context);
+  OPENSSL_cleanse(key.data(), key.size());
+  return plain;
+}
+
+}  // namespace hotline::crypto

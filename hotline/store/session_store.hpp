@@ -1,17 +1,73 @@
 #pragma once
 // Where conversations survive restarts. Keys are keyed hashes of phone numbers (or CallSids),
 // never the numbers themselves; values are opaque JSON written by the engine's session codec.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hotline::store {
 
 struct StoredSession {
   std::string data;         // the engine's session, serialised
   std::int64_t updated_ms;  // when it was last saved (Unix ms)
+};
+
+/// A message for the outbox. The store keeps `to` and `body` exactly as given: callers seal
+/// them (crypto::seal) so neither is readable at rest.
+struct OutboundMessage {
+  std::string idempotency_key;  // one per intent to send: a second insert with it is ignored
+  std::string contact_key;      // the texter the message is about (so `forget` erases it too)
+  std::string sender;           // the From number or MessagingServiceSid (the hotline's own)
+  std::string to_sealed;
+  std::string body_sealed;
+};
+
+/// A message waiting to be sent.
+struct OutboxRow {
+  std::int64_t id = 0;
+  std::string idempotency_key;
+  std::string contact_key;
+  std::string sender;
+  std::string to_sealed;
+  std::string body_sealed;
+  int attempts = 0;
+  std::int64_t next_attempt_ms = 0;
+};
+
+/// An open relay between a texter and the advocates: queued (waiting for someone to claim it)
+/// or claimed. The row, with the texter's sealed number, is deleted when the relay ends.
+struct Relay {
+  std::string code;                  // short, shown to advocates, e.g. "K7"
+  std::string contact_key;           // the texter's hashed id
+  std::string texter_sealed;         // the texter's number, sealed
+  std::string lang;                  // "en" | "es"
+  std::string state;                 // "queued" | "claimed"
+  std::string advocate_id;           // who claimed it ("" while queued)
+  std::string first_message_sealed;  // what the texter wrote, sealed; erased once claimed
+  std::string offered_to;            // comma-separated advocate ids already told about it
+  bool no_answer_told = false;       // the texter was told nobody is free yet
+  std::int64_t created_ms = 0;
+  std::int64_t updated_ms = 0;
+  std::int64_t version = 0;          // bumped by every write; for optimistic concurrency
+};
+
+/// A write to a relay: insert (expected_version 0), update (expected_version = the version
+/// read) or delete. If the row changed since it was read, the whole turn is rolled back and
+/// commit_turn throws store::Conflict.
+struct RelayChange {
+  Relay relay;
+  bool erase = false;
+  std::int64_t expected_version = 0;
+};
+
+/// Another writer changed a relay first (two advocates claiming at once); re-read and decide again.
+struct Conflict : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 /// Everything one handled webhook changes, written in a single transaction so a crash leaves
@@ -22,6 +78,9 @@ struct TurnRecord {
   std::string request_id;    // Twilio's MessageSid / CallSid+step: makes a redelivery a no-op
   std::string response;      // what we answered, replayed verbatim on a redelivery
   std::int64_t now_ms = 0;
+  bool keep_session = false;                // true: leave the session as it is (session_data ignored)
+  std::vector<OutboundMessage> outbound;    // messages this turn causes, into the outbox
+  std::vector<RelayChange> relays;          // relay state this turn changes
 };
 
 class SessionStore {
@@ -29,6 +88,8 @@ class SessionStore {
   virtual ~SessionStore() = default;
 
   virtual std::optional<StoredSession> load(std::string_view contact_key) = 0;
+  /// If `turn.request_id` was already recorded, the whole turn is a no-op (the first delivery's
+  /// response and session stand). An empty request_id records no response.
   virtual void commit_turn(const TurnRecord& turn) = 0;
   /// The response already given to this request id, if Twilio delivers it again.
   virtual std::optional<std::string> response_for(std::string_view request_id) = 0;
@@ -40,14 +101,39 @@ class SessionStore {
   /// Removes sessions idle since before `cutoff_ms` and remembered responses older than it.
   /// Returns how many rows went.
   virtual std::size_t purge_before(std::int64_t cutoff_ms) = 0;
-  /// Erases everything about one contact (the `forget` command).
+  /// Erases everything about one contact (the `forget` command): session, opt-out record and
+  /// the responses remembered for its requests.
   virtual void forget(std::string_view contact_key) = 0;
   /// Cheap liveness check for /readyz.
   virtual bool healthy() = 0;
+
+  // --- Relays (advocates) ---------------------------------------------------------------------
+  /// Every open relay, oldest first.
+  virtual std::vector<Relay> relays() = 0;
+
+  // --- Outbox ---------------------------------------------------------------------------------
+  /// Pending messages due at `now_ms`, oldest first.
+  virtual std::vector<OutboxRow> due_outbound(std::int64_t now_ms, std::size_t limit) = 0;
+  /// Twilio accepted it: the recipient and text are erased, the Message SID kept for status
+  /// callbacks and to make sure it is never sent again.
+  virtual void outbound_sent(std::int64_t id, std::string_view twilio_sid, std::int64_t now_ms) = 0;
+  /// A retryable failure: try again at `next_attempt_ms`.
+  virtual void outbound_retry(std::int64_t id, std::int64_t next_attempt_ms, std::int64_t now_ms) = 0;
+  /// Given up (opted out, rejected, too many attempts): the row is deleted.
+  virtual void outbound_dropped(std::int64_t id) = 0;
+  /// A status callback. Final statuses (delivered, undelivered, failed…) delete the row.
+  /// Returns false when no message has this SID.
+  virtual bool outbound_status(std::string_view twilio_sid, std::string_view status, std::int64_t now_ms) = 0;
+  /// How many messages are waiting to be sent.
+  virtual std::size_t outbox_pending() = 0;
 };
 
 /// Opens (creating and migrating if needed) the SQLite database at `path`, in WAL mode.
 /// Throws std::runtime_error with a clear message when it cannot.
+/// A database whose schema is newer than this build knows is refused, never modified.
 std::unique_ptr<SessionStore> open_sqlite(const std::string& path);
+
+/// The schema version (PRAGMA user_version) that open_sqlite migrates a database to.
+int sqlite_schema_version() noexcept;
 
 }  // namespace hotline::store

@@ -1,1 +1,670 @@
-// placeholder until written
+// The SQLite SessionStore: one file, WAL mode, versioned migrations.
+//
+// Concurrency: the HTTP server calls the store from many threads at once. We keep ONE connection
+// per store, opened SQLITE_OPEN_NOMUTEX, and guard every call with our own std::mutex. SQLite
+// serialises writers on a database anyway, so a connection pool would only add concurrency to
+// reads, which here are single-row primary-key lookups measured in microseconds. One connection
+// also lets us cache prepared statements per store without per-thread bookkeeping, and makes
+// sqlite3_errmsg() race-free (it reads per-connection state that another thread could overwrite).
+// Other processes (e.g. `hotline forget` run by staff while the server is up) are separate
+// connections: busy_timeout plus BEGIN IMMEDIATE make them queue rather than fail or deadlock.
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <array>
+#include <filesystem>
+#include <mutex>
+#include <stdexcept>
+#include <utility>
+
+#include "hotline/store/session_store.hpp"
+
+namespace hotline::store {
+namespace {
+
+// Schema migrations, in order: entry i takes a database from user_version i to i + 1.
+// Each runs in its own transaction together with the user_version bump, so a crash mid-upgrade
+// leaves the database at a consistent earlier version. Never edit an entry that has shipped;
+// append a new one. Plain CREATE (no IF NOT EXISTS) on purpose: re-applying a migration to a
+// database that already has it is a bug we want to hear about, not paper over.
+constexpr std::array<const char*, 2> kMigrations = {
+    // 1: the initial schema.
+    R"sql(
+      CREATE TABLE sessions (
+        contact_key TEXT PRIMARY KEY,
+        data        TEXT NOT NULL,
+        updated_ms  INTEGER NOT NULL
+      );
+      CREATE INDEX sessions_by_updated_ms ON sessions(updated_ms);
+
+      -- contact_key is kept so that `forget` can erase what we answered a person too: a
+      -- request id is a Twilio MessageSid/CallSid, which Twilio's own logs tie to a number.
+      CREATE TABLE responses (
+        request_id  TEXT PRIMARY KEY,
+        contact_key TEXT NOT NULL,
+        response    TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL
+      );
+      CREATE INDEX responses_by_created_ms ON responses(created_ms);
+      CREATE INDEX responses_by_contact_key ON responses(contact_key);
+
+      -- Only opted-out contacts have a row: opting back in deletes it, so nothing is kept about
+      -- a person the hotline does not need to remember. purge_before never touches this table.
+      CREATE TABLE contacts (
+        contact_key TEXT PRIMARY KEY,
+        opted_out   INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL
+      );
+    )sql",
+    // 2: advocates. The outbox (messages to send through Twilio's REST API) and open relays.
+    // Recipients, message text and texters' numbers are sealed (AES-256-GCM) by the caller;
+    // a sent message keeps only its Twilio SID; a relay's row goes when the relay ends.
+    R"sql(
+      CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        contact_key     TEXT NOT NULL,
+        sender          TEXT NOT NULL,
+        recipient       TEXT NOT NULL,             -- sealed; '' once sent
+        body            TEXT NOT NULL,             -- sealed; '' once sent
+        state           TEXT NOT NULL,             -- pending | sent
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        twilio_sid      TEXT NOT NULL DEFAULT '',
+        status          TEXT NOT NULL DEFAULT '',
+        created_ms      INTEGER NOT NULL,
+        updated_ms      INTEGER NOT NULL
+      );
+      CREATE INDEX outbox_due ON outbox(state, next_attempt_ms);
+      CREATE INDEX outbox_by_twilio_sid ON outbox(twilio_sid);
+      CREATE INDEX outbox_by_contact_key ON outbox(contact_key);
+
+      CREATE TABLE relays (
+        code           TEXT PRIMARY KEY,
+        contact_key    TEXT NOT NULL UNIQUE,
+        texter         TEXT NOT NULL,              -- sealed
+        lang           TEXT NOT NULL,
+        state          TEXT NOT NULL,              -- queued | claimed
+        advocate_id    TEXT NOT NULL DEFAULT '',
+        first_message  TEXT NOT NULL DEFAULT '',   -- sealed; '' once claimed
+        offered_to     TEXT NOT NULL DEFAULT '',
+        no_answer_told INTEGER NOT NULL DEFAULT 0,
+        created_ms     INTEGER NOT NULL,
+        updated_ms     INTEGER NOT NULL,
+        version        INTEGER NOT NULL
+      );
+    )sql",
+};
+
+constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
+
+[[noreturn]] void fail(sqlite3* db, const std::string& what) {
+  throw std::runtime_error("session store: " + what + ": " +
+                           (db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+void exec(sqlite3* db, const char* sql, const std::string& what) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(db, what);
+}
+
+struct DbCloser {
+  // close_v2: if a statement somehow outlives us, the handle becomes a zombie instead of leaking.
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using DbHandle = std::unique_ptr<sqlite3, DbCloser>;
+
+/// A prepared statement owned by the store and reused for its whole life.
+class Statement {
+ public:
+  Statement() = default;
+  Statement(sqlite3* db, const char* sql) {
+    // PERSISTENT: tells SQLite these live long, so it allocates them outside the lookaside pool.
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK) {
+      fail(db, std::string("preparing \"") + sql + "\"");
+    }
+  }
+  Statement(Statement&& other) noexcept : stmt_(std::exchange(other.stmt_, nullptr)) {}
+  Statement& operator=(Statement&& other) noexcept {
+    if (this != &other) {
+      sqlite3_finalize(stmt_);
+      stmt_ = std::exchange(other.stmt_, nullptr);
+    }
+    return *this;
+  }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement() { sqlite3_finalize(stmt_); }
+
+  sqlite3_stmt* get() const { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+/// One execution of a cached statement. Resets it on scope exit, always: a SELECT left un-reset
+/// keeps its read transaction open, which pins the WAL and stops checkpoints.
+class Run {
+ public:
+  Run(sqlite3* db, Statement& statement) : db_(db), stmt_(statement.get()) {}
+  ~Run() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Run(const Run&) = delete;
+  Run& operator=(const Run&) = delete;
+
+  Run& bind(int index, std::string_view text) {
+    // TRANSIENT copies the bytes: the bound value can never dangle, at the price of a copy of a
+    // few kilobytes at most. A null pointer would bind SQL NULL, and an empty string_view may
+    // carry one, so an empty value is bound from "" to stay the empty string.
+    const char* data = text.empty() ? "" : text.data();
+    if (sqlite3_bind_text64(stmt_, index, data, text.size(), SQLITE_TRANSIENT,
+                            SQLITE_UTF8) != SQLITE_OK) {
+      fail(db_, "binding a parameter");
+    }
+    return *this;
+  }
+  Run& bind(int index, std::int64_t value) {
+    if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) fail(db_, "binding a parameter");
+    return *this;
+  }
+
+  /// True when a row is available; false when the statement is done.
+  bool step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(db_, std::string("running \"") + sqlite3_sql(stmt_) + "\"");
+  }
+  /// Steps a statement that returns no rows; returns how many rows it changed.
+  std::size_t exec() {
+    while (step()) {
+    }
+    return static_cast<std::size_t>(sqlite3_changes(db_));
+  }
+
+  std::string text(int column) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    const int n = sqlite3_column_bytes(stmt_, column);
+    return p ? std::string(p, static_cast<std::size_t>(n)) : std::string();
+  }
+  std::int64_t int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+/// BEGIN IMMEDIATE ... COMMIT, rolled back if the scope exits without commit().
+/// IMMEDIATE takes the write lock up front: a deferred transaction that reads and then writes
+/// can get SQLITE_BUSY at the upgrade without the busy handler being able to help.
+class Transaction {
+ public:
+  Transaction(sqlite3* db, Statement& begin, Statement& commit, Statement& rollback)
+      : db_(db), commit_(commit), rollback_(rollback) {
+    Run(db_, begin).exec();
+  }
+  ~Transaction() {
+    // Some errors (SQLITE_FULL, IOERR, …) already roll back; only roll back what is still open.
+    if (!done_ && !sqlite3_get_autocommit(db_)) {
+      try {
+        Run(db_, rollback_).exec();
+      } catch (...) {  // nothing useful to do from a destructor; the original error is in flight
+      }
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void commit() {
+    Run(db_, commit_).exec();
+    done_ = true;
+  }
+
+ private:
+  sqlite3* db_;
+  Statement& commit_;
+  Statement& rollback_;
+  bool done_ = false;
+};
+
+int user_version(sqlite3* db) {
+  Statement s(db, "PRAGMA user_version");
+  Run run(db, s);
+  if (!run.step()) fail(db, "reading user_version");
+  return static_cast<int>(run.int64(0));
+}
+
+/// Creates the parent directory (owner-only, since it will hold data about vulnerable people)
+/// and the database file itself with mode 0600 before SQLite sees it. SQLite creates the -wal
+/// and -shm files with the database file's permissions, so they inherit 0600 too; left to
+/// SQLite alone, the file would get 0644 under a typical umask.
+void prepare_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path parent = fs::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty() && !fs::exists(parent, ec)) {
+    fs::create_directories(parent, ec);
+    if (ec) {
+      throw std::runtime_error("session store: cannot create directory '" + parent.string() +
+                               "' for the database: " + ec.message());
+    }
+    fs::permissions(parent, fs::perms::owner_all, fs::perm_options::replace, ec);  // best effort
+  }
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);  // on failure SQLite's own open reports the reason
+}
+
+class SqliteStore final : public SessionStore {
+ public:
+  explicit SqliteStore(const std::string& path) {
+    if (path.empty()) throw std::runtime_error("session store: the database path is empty");
+    const bool in_memory = path == ":memory:";
+    if (!in_memory) prepare_file(path);
+
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                   nullptr);
+    db_.reset(raw);  // even on failure the handle carries the error message and must be closed
+    try {
+      if (rc != SQLITE_OK) fail(db_.get(), "opening the file");
+      sqlite3_extended_result_codes(db_.get(), 1);
+      configure(in_memory);
+      migrate();
+      prepare_statements();
+    } catch (const std::runtime_error& e) {
+      // Name the file once, here: an operator reading the log needs to know which one.
+      static constexpr std::string_view kPrefix = "session store: ";
+      std::string_view reason = e.what();
+      if (reason.starts_with(kPrefix)) reason.remove_prefix(kPrefix.size());
+      throw std::runtime_error("session store: cannot open '" + path + "': " + std::string(reason));
+    }
+  }
+
+  std::optional<StoredSession> load(std::string_view contact_key) override {
+    std::lock_guard lock(mutex_);
+    Run run(db(), load_);
+    run.bind(1, contact_key);
+    if (!run.step()) return std::nullopt;
+    return StoredSession{run.text(0), run.int64(1)};
+  }
+
+  void commit_turn(const TurnRecord& turn) override {
+    if (turn.contact_key.empty()) throw std::invalid_argument("session store: empty contact key");
+    std::lock_guard lock(mutex_);
+    Transaction tx = transaction();
+    // Response first: if this request id was already answered, this is a redelivery that raced
+    // past the caller's response_for() check (e.g. another process), and the first delivery's
+    // effects stand, session included, so the conversation does not advance twice.
+    // An empty request id identifies nothing, so no response is remembered for it.
+    bool first_delivery = true;
+    if (!turn.request_id.empty()) {
+      Run run(db(), insert_response_);
+      run.bind(1, turn.request_id).bind(2, turn.contact_key).bind(3, turn.response).bind(4, turn.now_ms);
+      first_delivery = run.exec() > 0;
+    }
+    if (first_delivery && !turn.keep_session) {
+      if (turn.session_data.empty()) {
+        Run(db(), delete_session_).bind(1, turn.contact_key).exec();
+      } else {
+        Run(db(), upsert_session_)
+            .bind(1, turn.contact_key)
+            .bind(2, turn.session_data)
+            .bind(3, turn.now_ms)
+            .exec();
+      }
+    }
+    if (first_delivery) {
+      for (const auto& change : turn.relays) write_relay(change, turn.now_ms);
+      for (const auto& m : turn.outbound) {
+        Run(db(), insert_outbound_)
+            .bind(1, m.idempotency_key).bind(2, m.contact_key).bind(3, m.sender)
+            .bind(4, m.to_sealed).bind(5, m.body_sealed).bind(6, turn.now_ms)
+            .exec();
+      }
+    }
+    tx.commit();
+  }
+
+  std::vector<Relay> relays() override {
+    std::lock_guard lock(mutex_);
+    std::vector<Relay> out;
+    Run run(db(), select_relays_);
+    while (run.step()) {
+      Relay r;
+      r.code = run.text(0);
+      r.contact_key = run.text(1);
+      r.texter_sealed = run.text(2);
+      r.lang = run.text(3);
+      r.state = run.text(4);
+      r.advocate_id = run.text(5);
+      r.first_message_sealed = run.text(6);
+      r.offered_to = run.text(7);
+      r.no_answer_told = run.int64(8) != 0;
+      r.created_ms = run.int64(9);
+      r.updated_ms = run.int64(10);
+      r.version = run.int64(11);
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  std::vector<OutboxRow> due_outbound(std::int64_t now_ms, std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    std::vector<OutboxRow> out;
+    Run run(db(), select_due_);
+    run.bind(1, now_ms).bind(2, static_cast<std::int64_t>(limit));
+    while (run.step()) {
+      OutboxRow r;
+      r.id = run.int64(0);
+      r.idempotency_key = run.text(1);
+      r.contact_key = run.text(2);
+      r.sender = run.text(3);
+      r.to_sealed = run.text(4);
+      r.body_sealed = run.text(5);
+      r.attempts = static_cast<int>(run.int64(6));
+      r.next_attempt_ms = run.int64(7);
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  void outbound_sent(std::int64_t id, std::string_view twilio_sid, std::int64_t now_ms) override {
+    std::lock_guard lock(mutex_);
+    Run(db(), outbound_sent_).bind(1, id).bind(2, twilio_sid).bind(3, now_ms).exec();
+  }
+
+  void outbound_retry(std::int64_t id, std::int64_t next_attempt_ms, std::int64_t now_ms) override {
+    std::lock_guard lock(mutex_);
+    Run(db(), outbound_retry_).bind(1, id).bind(2, next_attempt_ms).bind(3, now_ms).exec();
+  }
+
+  void outbound_dropped(std::int64_t id) override {
+    std::lock_guard lock(mutex_);
+    Run(db(), outbound_delete_).bind(1, id).exec();
+  }
+
+  bool outbound_status(std::string_view twilio_sid, std::string_view status, std::int64_t now_ms) override {
+    if (twilio_sid.empty()) return false;
+    std::lock_guard lock(mutex_);
+    static constexpr std::string_view kFinal[] = {"delivered", "undelivered", "failed", "read", "canceled"};
+    bool final = false;
+    for (auto f : kFinal) final = final || status == f;
+    if (final) return Run(db(), outbound_delete_by_sid_).bind(1, twilio_sid).exec() > 0;
+    return Run(db(), outbound_status_).bind(1, twilio_sid).bind(2, status).bind(3, now_ms).exec() > 0;
+  }
+
+  std::size_t outbox_pending() override {
+    std::lock_guard lock(mutex_);
+    Run run(db(), count_pending_);
+    return run.step() ? static_cast<std::size_t>(run.int64(0)) : 0;
+  }
+
+  std::optional<std::string> response_for(std::string_view request_id) override {
+    if (request_id.empty()) return std::nullopt;
+    std::lock_guard lock(mutex_);
+    Run run(db(), response_for_);
+    run.bind(1, request_id);
+    if (!run.step()) return std::nullopt;
+    return run.text(0);
+  }
+
+  bool is_opted_out(std::string_view contact_key) override {
+    std::lock_guard lock(mutex_);
+    Run run(db(), is_opted_out_);
+    run.bind(1, contact_key);
+    return run.step() && run.int64(0) != 0;
+  }
+
+  void set_opted_out(std::string_view contact_key, bool opted_out, std::int64_t now_ms) override {
+    std::lock_guard lock(mutex_);
+    // An opt-out is a legal obligation (carriers' STOP rules), so this one write pays for an
+    // fsync of the WAL at commit and survives power loss too, not only an application crash.
+    // It is rare, so the cost does not matter. See configure() for why NORMAL is fine elsewhere.
+    SynchronousFull full(db());
+    Transaction tx = transaction();
+    if (opted_out) {
+      Run(db(), upsert_opt_out_).bind(1, contact_key).bind(2, now_ms).exec();
+    } else {
+      Run(db(), delete_contact_).bind(1, contact_key).exec();
+    }
+    tx.commit();
+  }
+
+  std::size_t purge_before(std::int64_t cutoff_ms) override {
+    std::lock_guard lock(mutex_);
+    Transaction tx = transaction();
+    std::size_t removed = Run(db(), purge_sessions_).bind(1, cutoff_ms).exec();
+    removed += Run(db(), purge_responses_).bind(1, cutoff_ms).exec();
+    removed += Run(db(), purge_sent_outbound_).bind(1, cutoff_ms).exec();
+    tx.commit();
+    return removed;
+  }
+
+  void forget(std::string_view contact_key) override {
+    std::lock_guard lock(mutex_);
+    {
+      SynchronousFull full(db());
+      Transaction tx = transaction();
+      Run(db(), delete_session_).bind(1, contact_key).exec();
+      Run(db(), delete_contact_).bind(1, contact_key).exec();
+      Run(db(), forget_responses_).bind(1, contact_key).exec();
+      Run(db(), forget_relays_).bind(1, contact_key).exec();
+      Run(db(), forget_outbound_).bind(1, contact_key).exec();
+      tx.commit();
+    }
+    // secure_delete has zeroed the rows' bytes in the pages written to the WAL, but the WAL still
+    // holds older images of those pages until a checkpoint. Copy it into the database and
+    // truncate it now. Best effort: a reader in another process can make it return BUSY, and
+    // the next automatic checkpoint will get there anyway.
+    sqlite3_wal_checkpoint_v2(db(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  }
+
+  bool healthy() override {
+    try {
+      std::lock_guard lock(mutex_);
+      Run run(db(), select_one_);
+      return run.step() && run.int64(0) == 1;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+ private:
+  /// Raises `synchronous` to FULL for one scope (it is a per-connection setting, cheap to flip).
+  class SynchronousFull {
+   public:
+    explicit SynchronousFull(sqlite3* db) : db_(db) {
+      exec(db_, "PRAGMA synchronous=FULL", "setting synchronous=FULL");
+    }
+    ~SynchronousFull() { sqlite3_exec(db_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr); }
+    SynchronousFull(const SynchronousFull&) = delete;
+    SynchronousFull& operator=(const SynchronousFull&) = delete;
+
+   private:
+    sqlite3* db_;
+  };
+
+  sqlite3* db() const { return db_.get(); }
+  Transaction transaction() { return Transaction(db(), begin_, commit_, rollback_); }
+
+  void configure(bool in_memory) {
+    sqlite3* d = db();
+    // First, so that every statement below (including the switch to WAL, which needs a lock)
+    // waits up to 5 s for another process instead of failing with SQLITE_BUSY at once.
+    exec(d, "PRAGMA busy_timeout=5000", "setting busy_timeout");
+
+    // WAL: readers never block the writer and vice versa, and a commit is one sequential append.
+    // The mode is stored in the file, but asking is cheap and confirms it took: on a filesystem
+    // without shared-memory support SQLite quietly stays in the old mode, which we refuse.
+    {
+      Statement s(d, "PRAGMA journal_mode=WAL");
+      Run run(d, s);
+      if (!run.step()) fail(d, "setting journal_mode=WAL");
+      const std::string mode = run.text(0);
+      if (mode != "wal" && !(in_memory && mode == "memory")) {
+        throw std::runtime_error("it could not be put in WAL mode (got '" + mode +
+                                 "'); is it on a network filesystem?");
+      }
+    }
+
+    // synchronous=NORMAL is safe with WAL: a commit is appended to the WAL and handed to the OS
+    // before COMMIT returns, so it survives the *application* crashing or being killed at any
+    // point; fsync happens only at checkpoints. What NORMAL gives up is the very last commits
+    // on a power loss or OS crash: they may roll back, but the database is never corrupted.
+    // For a turn that means Twilio's retry is treated as new, or a conversation steps back one
+    // message; acceptable for the fsync per message it saves. Opt-outs and forget, which must
+    // stick, raise it to FULL for their own transaction (see SynchronousFull).
+    exec(d, "PRAGMA synchronous=NORMAL", "setting synchronous=NORMAL");
+
+    // No foreign keys in the schema yet; on so that future migrations' constraints are enforced.
+    exec(d, "PRAGMA foreign_keys=ON", "setting foreign_keys=ON");
+
+    // Overwrite deleted content with zeros instead of leaving it in free pages, where purged or
+    // forgotten messages could be recovered from the file. What we erase should be gone.
+    exec(d, "PRAGMA secure_delete=ON", "setting secure_delete=ON");
+  }
+
+  void migrate() {
+    sqlite3* d = db();
+    auto too_new = [&](int found) {
+      return std::runtime_error(
+          "the database has schema version " + std::to_string(found) +
+          ", newer than this build of hotline supports (" + std::to_string(kSchemaVersion) +
+          "); it was written by a newer hotline. Run that version, or restore a backup; "
+          "refusing to open it rather than risk corrupting it.");
+    };
+    // The common case, an up-to-date database, is checked without taking the write lock.
+    int version = user_version(d);
+    if (version < 0) {  // user_version is a signed int; nothing we write is negative
+      throw std::runtime_error("the database has schema version " + std::to_string(version) +
+                               ", which no hotline writes; it belongs to something else");
+    }
+    if (version > kSchemaVersion) throw too_new(version);
+    if (version == kSchemaVersion) return;
+
+    Statement begin(d, "BEGIN IMMEDIATE"), commit(d, "COMMIT"), rollback(d, "ROLLBACK");
+    for (;;) {
+      Transaction tx(d, begin, commit, rollback);
+      // Re-read under the write lock: another process may have migrated in the meantime.
+      version = user_version(d);
+      if (version > kSchemaVersion || version < 0) throw too_new(version);
+      if (version == kSchemaVersion) return;  // rolls back an empty transaction
+      exec(d, kMigrations[static_cast<std::size_t>(version)],
+           "applying schema migration " + std::to_string(version + 1));
+      // user_version lives in the database header, which is written transactionally.
+      const std::string bump = "PRAGMA user_version=" + std::to_string(version + 1);
+      exec(d, bump.c_str(), "recording schema version " + std::to_string(version + 1));
+      tx.commit();
+    }
+  }
+
+  void prepare_statements() {
+    sqlite3* d = db();
+    begin_ = Statement(d, "BEGIN IMMEDIATE");
+    commit_ = Statement(d, "COMMIT");
+    rollback_ = Statement(d, "ROLLBACK");
+    load_ = Statement(d, "SELECT data, updated_ms FROM sessions WHERE contact_key = ?1");
+    upsert_session_ = Statement(d,
+        "INSERT INTO sessions (contact_key, data, updated_ms) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (contact_key) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms");
+    delete_session_ = Statement(d, "DELETE FROM sessions WHERE contact_key = ?1");
+    insert_response_ = Statement(d,
+        "INSERT OR IGNORE INTO responses (request_id, contact_key, response, created_ms) "
+        "VALUES (?1, ?2, ?3, ?4)");
+    response_for_ = Statement(d, "SELECT response FROM responses WHERE request_id = ?1");
+    is_opted_out_ = Statement(d, "SELECT opted_out FROM contacts WHERE contact_key = ?1");
+    upsert_opt_out_ = Statement(d,
+        "INSERT INTO contacts (contact_key, opted_out, updated_ms) VALUES (?1, 1, ?2) "
+        "ON CONFLICT (contact_key) DO UPDATE SET opted_out = 1, updated_ms = excluded.updated_ms");
+    delete_contact_ = Statement(d, "DELETE FROM contacts WHERE contact_key = ?1");
+    purge_sessions_ = Statement(d, "DELETE FROM sessions WHERE updated_ms < ?1");
+    purge_responses_ = Statement(d, "DELETE FROM responses WHERE created_ms < ?1");
+    forget_responses_ = Statement(d, "DELETE FROM responses WHERE contact_key = ?1");
+    select_one_ = Statement(d, "SELECT 1");
+    insert_outbound_ = Statement(d,
+        "INSERT OR IGNORE INTO outbox (idempotency_key, contact_key, sender, recipient, body, state, "
+        "next_attempt_ms, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6)");
+    select_due_ = Statement(d,
+        "SELECT id, idempotency_key, contact_key, sender, recipient, body, attempts, next_attempt_ms "
+        "FROM outbox WHERE state = 'pending' AND next_attempt_ms <= ?1 ORDER BY id LIMIT ?2");
+    outbound_sent_ = Statement(d,
+        "UPDATE outbox SET state = 'sent', recipient = '', body = '', twilio_sid = ?2, "
+        "attempts = attempts + 1, updated_ms = ?3 WHERE id = ?1");
+    outbound_retry_ = Statement(d,
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?2, updated_ms = ?3 WHERE id = ?1");
+    outbound_delete_ = Statement(d, "DELETE FROM outbox WHERE id = ?1");
+    outbound_delete_by_sid_ = Statement(d, "DELETE FROM outbox WHERE twilio_sid = ?1 AND state = 'sent'");
+    outbound_status_ = Statement(d,
+        "UPDATE outbox SET status = ?2, updated_ms = ?3 WHERE twilio_sid = ?1 AND state = 'sent'");
+    count_pending_ = Statement(d, "SELECT COUNT(*) FROM outbox WHERE state = 'pending'");
+    purge_sent_outbound_ = Statement(d, "DELETE FROM outbox WHERE state = 'sent' AND updated_ms < ?1");
+    forget_outbound_ = Statement(d, "DELETE FROM outbox WHERE contact_key = ?1");
+    select_relays_ = Statement(d,
+        "SELECT code, contact_key, texter, lang, state, advocate_id, first_message, offered_to, "
+        "no_answer_told, created_ms, updated_ms, version FROM relays ORDER BY created_ms, code");
+    insert_relay_ = Statement(d,
+        "INSERT INTO relays (code, contact_key, texter, lang, state, advocate_id, first_message, "
+        "offered_to, no_answer_told, created_ms, updated_ms, version) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1)");
+    update_relay_ = Statement(d,
+        "UPDATE relays SET texter = ?3, lang = ?4, state = ?5, advocate_id = ?6, first_message = ?7, "
+        "offered_to = ?8, no_answer_told = ?9, updated_ms = ?10, version = version + 1 "
+        "WHERE code = ?1 AND version = ?2");
+    delete_relay_ = Statement(d, "DELETE FROM relays WHERE code = ?1 AND version = ?2");
+    forget_relays_ = Statement(d, "DELETE FROM relays WHERE contact_key = ?1");
+  }
+
+  // Declared first so it is destroyed last, after every statement has been finalized.
+  DbHandle db_;
+  std::mutex mutex_;
+  Statement begin_, commit_, rollback_;
+  Statement load_, upsert_session_, delete_session_;
+  Statement insert_response_, response_for_;
+  Statement is_opted_out_, upsert_opt_out_, delete_contact_;
+  Statement purge_sessions_, purge_responses_, forget_responses_;
+  Statement select_one_;
+  Statement insert_outbound_, select_due_, outbound_sent_, outbound_retry_, outbound_delete_;
+  Statement outbound_delete_by_sid_, outbound_status_, count_pending_, purge_sent_outbound_, forget_outbound_;
+  Statement select_relays_, insert_relay_, update_relay_, delete_relay_, forget_relays_;
+
+  /// One relay write inside the caller's transaction; throws Conflict (rolling the whole turn
+  /// back) when the row is not the version the caller read.
+  void write_relay(const RelayChange& change, std::int64_t now_ms) {
+    const Relay& r = change.relay;
+    if (change.erase) {
+      if (Run(db(), delete_relay_).bind(1, r.code).bind(2, change.expected_version).exec() == 0) {
+        throw Conflict("relay " + r.code + " changed meanwhile");
+      }
+      return;
+    }
+    if (change.expected_version == 0) {
+      Run run(db(), insert_relay_);
+      run.bind(1, r.code).bind(2, r.contact_key).bind(3, r.texter_sealed).bind(4, r.lang)
+          .bind(5, r.state).bind(6, r.advocate_id).bind(7, r.first_message_sealed).bind(8, r.offered_to)
+          .bind(9, std::int64_t{r.no_answer_told}).bind(10, now_ms).bind(11, now_ms);
+      // A code or contact already in use: another writer opened it first.
+      const int rc = sqlite3_step(insert_relay_.get());
+      if ((rc & 0xFF) == SQLITE_CONSTRAINT) throw Conflict("relay " + r.code + " already exists");
+      if (rc != SQLITE_DONE) fail(db(), "opening a relay");
+      return;
+    }
+    Run run(db(), update_relay_);
+    run.bind(1, r.code).bind(2, change.expected_version).bind(3, r.texter_sealed).bind(4, r.lang)
+        .bind(5, r.state).bind(6, r.advocate_id).bind(7, r.first_message_sealed).bind(8, r.offered_to)
+        .bind(9, std::int64_t{r.no_answer_told}).bind(10, now_ms);
+    if (run.exec() == 0) throw Conflict("relay " + r.code + " changed meanwhile");
+  }
+};
+
+}  // namespace
+
+int sqlite_schema_version() noexcept { return kSchemaVersion; }
+
+std::unique_ptr<SessionStore> open_sqlite(const std::string& path) {
+  return std::make_unique<SqliteStore>(path);
+}
+
+}  // namespace hotline::store
