@@ -1,0 +1,210 @@
+// Safe live reload: a checked edit is served within two seconds, a broken one is refused and
+// the old text keeps serving, and webhooks in flight are never disturbed.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "hotline/flow/reloader.hpp"
+#include "hotline_server.hpp"
+#include "process.hpp"
+
+using namespace hotline;
+using namespace test_support;
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Replaces the first `from` in a file of the tree.
+void edit(const TempDir& dir, const std::string& relative, const std::string& from, const std::string& to) {
+  std::string text = read_file((dir.path() / relative).string());
+  auto pos = text.find(from);
+  REQUIRE(pos != std::string::npos);
+  text.replace(pos, from.size(), to);
+  dir.write(relative, text);
+}
+
+// Asks for the menu by SMS, as Twilio would, and returns the TwiML answer.
+std::string ask_menu(HotlineServer& server, int n) {
+  auto res = server.post_signed("/twilio/sms", sms_form("+14145550123", "hello", "SMreload" + std::to_string(n)));
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  return res->body;
+}
+
+// Polls `ask` until its answer contains `needle`, for at most `limit`.
+template <typename Ask>
+bool eventually_contains(Ask ask, const std::string& needle, std::chrono::milliseconds limit) {
+  auto until = SteadyClock::now() + limit;
+  do {
+    if (ask().find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (SteadyClock::now() < until);
+  return false;
+}
+
+// Waits (up to 10 s) for a log line that contains every one of `parts`; returns it or "".
+std::string wait_for_log_line(Process& p, const std::vector<std::string>& parts) {
+  auto until = SteadyClock::now() + std::chrono::seconds(10);
+  while (SteadyClock::now() < until) {
+    std::istringstream lines(p.err());
+    for (std::string line; std::getline(lines, line);) {
+      bool all = true;
+      for (const auto& part : parts) all = all && line.find(part) != std::string::npos;
+      if (all) return line;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return "";
+}
+
+const std::string kOld = "Reply with a number";
+const std::string kNew = "UPDATED TODAY. Reply with a number";
+
+}  // namespace
+
+TEST_CASE("Reloader swaps in a clean edit and refuses a broken one, keeping the old bundle") {
+  TempDir tree;
+  copy_shipped_tree(tree);
+  Diagnostics first;
+  auto initial = flow::load_bundle(tree.str(), {}, first);
+  REQUIRE(initial);
+  flow::BundleHolder holder(initial);
+  flow::Reloader reloader(holder, {tree.str(), {}, nullptr, {}});
+
+  edit(tree, "prompts/en.yaml", kOld, kNew);
+  auto ok = reloader.reload();
+  CHECK(ok.swapped);
+  CHECK_FALSE(ok.diags.has_errors());
+  CHECK(holder.get() != initial);
+  CHECK(holder.get()->prompts.find(Lang::en, "menu")->sms.find("UPDATED TODAY") != std::string::npos);
+
+  auto serving = holder.get();
+  edit(tree, "flows/hotline.yaml", "go: after_answer", "go: after_anwser");
+  auto refused = reloader.reload();
+  CHECK_FALSE(refused.swapped);
+  CHECK(holder.get() == serving);
+  std::string text = refused.diags.to_string();
+  CHECK_THAT(text, Catch::Contains("error[unknown-step]: there is no step named 'after_anwser'"));
+  CHECK(reloader.attempts() == 2);
+}
+
+TEST_CASE("a reload whose conversation tests fail is refused") {
+  TempDir data, tree;
+  copy_shipped_tree(tree);
+  auto config = test_config(data);
+  config.root = tree.str();
+  HotlineServer server(config);
+  auto serving = server.app().bundles().get();
+
+  // The answer changes but the staff test still expects the old wording.
+  edit(tree, "prompts/es.yaml", "comandante de turno", "jefe");
+  auto result = server.app().reload("test");
+  CHECK_FALSE(result.swapped);
+  CHECK(server.app().bundles().get() == serving);
+  CHECK_THAT(result.diags.to_string(),
+             Catch::Contains("error[test-failed]") && Catch::Contains("expected to contain \"comandante de turno\""));
+}
+
+TEST_CASE("a running server serves a checked prompt edit within two seconds and refuses a broken one") {
+  TempDir data, tree;
+  copy_shipped_tree(tree);
+  auto config = test_config(data);
+  config.root = tree.str();
+  HotlineServer server(config);
+  server.app().watch_files();
+  int n = 0;
+  auto ask = [&] { return ask_menu(server, ++n); };
+
+  std::string before = ask();
+  CHECK_THAT(before, Catch::Contains(kOld) && !Catch::Contains("UPDATED TODAY"));
+
+  // A tested change: the conversation tests in flows/tests still pass with it.
+  edit(tree, "prompts/en.yaml", kOld, kNew);
+  CHECK(eventually_contains(ask, "UPDATED TODAY", std::chrono::milliseconds(2000)));
+
+  // A broken edit (a step that does not exist) together with new text: refused as a whole.
+  const auto attempts = server.app().reloader().attempts();
+  edit(tree, "prompts/en.yaml", "UPDATED TODAY", "BROKEN EDIT");
+  edit(tree, "flows/hotline.yaml", "go: after_answer", "go: after_anwser");
+  auto until = SteadyClock::now() + std::chrono::seconds(5);
+  while (server.app().reloader().attempts() == attempts && SteadyClock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(server.app().reloader().attempts() > attempts);
+  std::string after = ask();
+  CHECK_THAT(after, Catch::Contains("UPDATED TODAY") && !Catch::Contains("BROKEN EDIT"));
+
+  // Fixing the edit publishes it.
+  edit(tree, "flows/hotline.yaml", "go: after_anwser", "go: after_answer");
+  CHECK(eventually_contains(ask, "BROKEN EDIT", std::chrono::milliseconds(2000)));
+}
+
+TEST_CASE("reloading while webhooks are in flight answers every one of them") {
+  TempDir data, tree;
+  copy_shipped_tree(tree);
+  auto config = test_config(data);
+  config.root = tree.str();
+  HotlineServer server(config);
+
+  std::atomic<bool> done{false};
+  std::atomic<int> answered{0}, failed{0};
+  std::thread sender([&] {
+    httplib::Client client("127.0.0.1", server.port());
+    for (int i = 0; i < 40; ++i) {
+      hotline::twilio::FormFields form = sms_form("+1414555" + std::to_string(1000 + i), "hola", "SMinflight" + std::to_string(i));
+      auto sig = hotline::twilio::compute_signature(kAuthToken, kPublicUrl + "/twilio/sms", form);
+      auto res = client.Post("/twilio/sms", {{"X-Twilio-Signature", sig}}, hotline::twilio::encode_form(form),
+                             "application/x-www-form-urlencoded");
+      (res && res->status == 200 && res->body.find("Responda") != std::string::npos) ? ++answered : ++failed;
+    }
+    done = true;
+  });
+  int reloads = 0;
+  while (!done) {
+    edit(tree, "prompts/es.yaml", "Responda", "Responda");  // same text, new mtime
+    CHECK(server.app().reload("test").swapped);
+    ++reloads;
+  }
+  sender.join();
+  CHECK(reloads > 0);
+  CHECK(answered == 40);
+  CHECK(failed == 0);
+}
+
+TEST_CASE("`hotline serve` reloads on SIGHUP and logs a refused edit as JSON lines") {
+  TempDir data, tree;
+  copy_shipped_tree(tree);
+  Process server({HOTLINE_BINARY, "serve", "--port", "0", "--root", tree.str()}, "",
+                 {"HOTLINE_DB=" + (data.path() / "h.sqlite3").string(), "TWILIO_AUTH_TOKEN="});
+  std::string log = server.wait_for_stderr("\"event\":\"serving\"");
+  auto at = log.find("\"port\":");
+  REQUIRE(at != std::string::npos);
+  httplib::Client client("127.0.0.1", std::stoi(log.substr(at + 7)));
+  int n = 0;
+  auto ask = [&] {
+    auto res = client.Post("/twilio/sms", "From=%2B14145551234&MessageSid=SMhup" + std::to_string(++n) + "&Body=hello",
+                           "application/x-www-form-urlencoded");
+    return res ? res->body : std::string{};
+  };
+  CHECK_THAT(ask(), Catch::Contains(kOld));
+
+  edit(tree, "flows/hotline.yaml", "go: after_answer", "go: after_anwser");
+  server.signal(SIGHUP);
+  CHECK(wait_for_log_line(server, {"\"event\":\"reload_refused\"", "\"reason\":\"SIGHUP\""}) != "");
+  CHECK(wait_for_log_line(server, {"\"event\":\"reload_diagnostic\"", "\"code\":\"unknown-step\"",
+                                   "\"severity\":\"error\""}) != "");
+  CHECK_THAT(ask(), Catch::Contains(kOld));
+
+  edit(tree, "flows/hotline.yaml", "go: after_anwser", "go: after_answer");
+  edit(tree, "prompts/en.yaml", kOld, kNew);
+  server.signal(SIGHUP);
+  CHECK(wait_for_log_line(server, {"\"event\":\"reloaded\"", "\"reason\":\"SIGHUP\""}) != "");
+  CHECK(eventually_contains(ask, "UPDATED TODAY", std::chrono::milliseconds(2000)));
+
+  server.signal(SIGTERM);
+  CHECK(server.wait() == 0);
+}
