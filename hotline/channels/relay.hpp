@@ -1,0 +1,86 @@
+#pragma once
+// The masked SMS relay between a texter and the advocates on shift. Decides who is told what
+// and writes it as relay changes and outbound messages into the caller's store::TurnRecord,
+// so a turn's state change and the messages it causes commit together. Sending is the
+// outbox worker's job; this class never talks to the network.
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "hotline/common/clock.hpp"
+#include "hotline/flow/bundle.hpp"
+#include "hotline/routing/roster.hpp"
+#include "hotline/store/session_store.hpp"
+
+namespace hotline::channels {
+
+struct RelaySettings {
+  std::string secret;                            // HOTLINE_SECRET: seals numbers and text at rest
+  std::string sender;                            // TWILIO_FROM or a MessagingServiceSid
+  std::int64_t claim_timeout_ms = 15 * 60'000;   // then the texter is told nobody is free yet
+  std::size_t max_message_bytes = 300;           // of the first message shown in an offer
+};
+
+class RelayService {
+ public:
+  RelayService(flow::BundleHolder& bundles, store::SessionStore& store,
+               std::shared_ptr<const routing::Roster> roster, RelaySettings settings, Clock clock);
+
+  /// Relay decisions and their commit happen under this lock, so two advocates replying at
+  /// once are decided one after the other (the store's version check covers other processes).
+  std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mutex_); }
+
+  std::shared_ptr<const routing::Roster> roster() const;
+  void set_roster(std::shared_ptr<const routing::Roster> roster);
+
+  /// The open relay of this texter, if any.
+  std::optional<store::Relay> relay_of(const std::string& contact_key);
+
+  /// An advocate texted the hotline. Returns the reply to the advocate (may be empty); the
+  /// relay changes and messages to others go into `turn`.
+  std::string from_advocate(const routing::Advocate& advocate, const std::string& text,
+                            store::TurnRecord& turn);
+
+  /// The texter of a claimed relay wrote: the text goes to the advocate, prefixed with the code.
+  void from_texter(const store::Relay& relay, const std::string& text, store::TurnRecord& turn);
+
+  /// The texter opted out (STOP): the relay ends and the advocate is told.
+  void texter_left(const store::Relay& relay, store::TurnRecord& turn);
+
+  /// The engine handed a texter off to a person. Opens a relay (unless one is open) and offers
+  /// it to the advocates on shift. Returns text to say instead of the flow's hand-off prompt
+  /// (after hours), or "" to keep it.
+  std::string open(const std::string& contact_key, const std::string& phone, Lang lang,
+                   const std::string& first_message, store::TurnRecord& turn);
+
+  /// Periodic work (the outbox worker calls it): offers queued relays to advocates whose shift
+  /// has started, and tells texters waiting longer than the claim timeout. Commits itself.
+  void sweep();
+
+  /// Renders a prompt for SMS with the organisation's details and `vars`.
+  std::string text(Lang lang, const std::string& key, prompts::Variables vars) const;
+
+ private:
+  std::vector<store::Relay> claimed_by(const std::string& advocate_id);
+  void offer(store::Relay& relay, const std::string& purpose, store::TurnRecord& turn, bool again);
+  void send(store::TurnRecord& turn, const std::string& purpose, const std::string& to,
+            const std::string& body, const std::string& contact_key);
+  std::string claim(store::Relay relay, const routing::Advocate& advocate, const std::string& text,
+                    store::TurnRecord& turn);
+  std::string end(const store::Relay& relay, const routing::Advocate& advocate, store::TurnRecord& turn);
+  std::string release(store::Relay relay, const routing::Advocate& advocate, store::TurnRecord& turn);
+  std::string new_code();
+  std::string unseal(const std::string& sealed, const char* context) const;
+
+  flow::BundleHolder& bundles_;
+  store::SessionStore& store_;
+  mutable std::mutex roster_mutex_;
+  std::shared_ptr<const routing::Roster> roster_;
+  RelaySettings settings_;
+  Clock clock_;
+  std::mutex mutex_;
+};
+
+}  // namespace hotline::channels

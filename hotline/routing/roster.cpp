@@ -1,0 +1,430 @@
+// The advocate roster: YAML loader with file:line:col diagnostics, and the pure queries the
+// relay asks (who is on shift now, when the next shift starts, the hours in words).
+// Time zones come from Howard Hinnant's date/tz library over the system tz database, so a
+// 09:00 shift starts at 09:00 in Milwaukee on both sides of a daylight-saving change.
+#include <date/tz.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "hotline/common/yaml_position.hpp"
+#include "hotline/routing/roster.hpp"
+
+namespace hotline::routing {
+namespace {
+
+constexpr int kDay = 24 * 60;
+constexpr const char* kDefaultZone = "America/Chicago";
+constexpr const char* kDaysEn[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+constexpr const char* kDaysEs[] = {"lun", "mar", "mié", "jue", "vie", "sáb", "dom"};
+constexpr const char* kDayKeys[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+
+std::string clock_text(int minute_of_day) {
+  const int h = minute_of_day / 60, m = minute_of_day % 60;
+  return std::to_string(h) + ":" + (m < 10 ? "0" : "") + std::to_string(m);
+}
+
+/// "+" then a country code that does not start with 0, 8 to 15 digits in all.
+bool is_e164(const std::string& s) {
+  if (s.size() < 9 || s.size() > 16 || s[0] != '+' || s[1] == '0') return false;
+  return std::all_of(s.begin() + 1, s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool is_id(const std::string& s) {
+  return !s.empty() && s.size() <= 32 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
+class ShiftRoster final : public Roster {
+ public:
+  ShiftRoster(const date::time_zone* zone, std::vector<Advocate> advocates)
+      : zone_(zone), advocates_(std::move(advocates)) {}
+
+  std::vector<Advocate> on_shift(Lang lang, Channel channel, std::int64_t now_ms) const override {
+    std::vector<Advocate> out;
+    if (!zone_) return out;
+    const int now = minute_of_week(now_ms);
+    for (const auto& a : advocates_) {
+      if (!eligible(a, lang, channel)) continue;
+      for (const auto& s : a.shifts) {
+        if ((now >= s.start && now < s.end) || (now + kMinutesPerWeek < s.end)) {
+          out.push_back(a);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  std::optional<Advocate> by_phone(const std::string& e164) const override {
+    for (const auto& a : advocates_) if (a.phone == e164) return a;
+    return std::nullopt;
+  }
+
+  std::optional<Advocate> by_id(const std::string& id) const override {
+    for (const auto& a : advocates_) if (a.id == id) return a;
+    return std::nullopt;
+  }
+
+  const std::vector<Advocate>& all() const override { return advocates_; }
+
+  std::optional<std::int64_t> next_shift_start(Lang lang, Channel channel,
+                                               std::int64_t now_ms) const override {
+    if (!zone_) return std::nullopt;
+    using namespace std::chrono;
+    const auto local_now = zone_->to_local(sys_time<milliseconds>(milliseconds(now_ms)));
+    const auto local_minute = floor<minutes>(local_now);
+    const int now = minute_of_week(now_ms);
+    std::optional<std::int64_t> best;
+    for (const auto& a : advocates_) {
+      if (!eligible(a, lang, channel)) continue;
+      for (const auto& s : a.shifts) {
+        int delta = ((s.start - now) % kMinutesPerWeek + kMinutesPerWeek) % kMinutesPerWeek;
+        auto candidate = local_minute + minutes(delta);
+        if (candidate <= local_now) candidate += minutes(kMinutesPerWeek);
+        // A start inside a spring-forward gap begins at the transition; in the repeated hour
+        // of the autumn change, at its first occurrence.
+        const auto sys = zone_->to_sys(candidate, date::choose::earliest);
+        const std::int64_t ms = duration_cast<milliseconds>(sys.time_since_epoch()).count();
+        if (!best || ms < *best) best = ms;
+      }
+    }
+    return best;
+  }
+
+  std::string hours_text(Lang lang) const override {
+    // Per day, the merged intervals of everyone who speaks the language, by start day.
+    std::vector<std::vector<std::pair<int, int>>> days(7);
+    for (const auto& a : advocates_) {
+      if (!a.speaks(lang)) continue;
+      for (const auto& s : a.shifts) days[static_cast<std::size_t>(s.start / kDay)].push_back({s.start % kDay, s.start % kDay + (s.end - s.start)});
+    }
+    for (auto& d : days) {
+      std::sort(d.begin(), d.end());
+      std::vector<std::pair<int, int>> merged;
+      for (auto iv : d) {
+        if (!merged.empty() && iv.first <= merged.back().second) merged.back().second = std::max(merged.back().second, iv.second);
+        else merged.push_back(iv);
+      }
+      d = std::move(merged);
+    }
+    const auto& names = lang == Lang::es ? kDaysEs : kDaysEn;
+    std::string out;
+    for (int d = 0; d < 7;) {
+      if (days[static_cast<std::size_t>(d)].empty()) { ++d; continue; }
+      int e = d;
+      while (e + 1 < 7 && days[static_cast<std::size_t>(e + 1)] == days[static_cast<std::size_t>(d)]) ++e;
+      if (!out.empty()) out += ", ";
+      out += names[d];
+      if (e > d) out += std::string(e == d + 1 ? "," : "-") + names[e];
+      out += " ";
+      bool first = true;
+      for (auto [from, to] : days[static_cast<std::size_t>(d)]) {
+        if (!first) out += "/";
+        first = false;
+        out += clock_text(from) + "-" + (to == kDay ? std::string("24:00") : clock_text(to % kDay));
+      }
+      d = e + 1;
+    }
+    return out;
+  }
+
+ private:
+  static bool eligible(const Advocate& a, Lang lang, Channel channel) {
+    return a.speaks(lang) && (channel == Channel::sms ? a.sms : a.voice);
+  }
+
+  int minute_of_week(std::int64_t now_ms) const {
+    using namespace std::chrono;
+    const auto local = zone_->to_local(sys_time<milliseconds>(milliseconds(now_ms)));
+    const auto day = floor<date::days>(local);
+    const date::weekday wd{day};
+    const int monday_based = static_cast<int>((wd.c_encoding() + 6) % 7);
+    return monday_based * kDay + static_cast<int>(floor<minutes>(local - day).count());
+  }
+
+  const date::time_zone* zone_;
+  std::vector<Advocate> advocates_;
+};
+
+class Parser {
+ public:
+  Parser(std::string file, Diagnostics& diags) : file_(std::move(file)), diags_(diags) {}
+
+  std::shared_ptr<const Roster> parse(const YAML::Node& root) {
+    const std::size_t errors_before = diags_.error_count();
+    const date::time_zone* zone = nullptr;
+    std::vector<Advocate> advocates;
+    std::string zone_name = kDefaultZone;
+    YAML::Node zone_node;
+    if (!root.IsNull() && !root.IsMap()) {
+      error(root, "roster-not-map", "the roster has `timezone:` and `advocates:`");
+      return nullptr;
+    }
+    if (root.IsMap()) {
+      for (const auto& field : root) {
+        const std::string key = field.first.as<std::string>();
+        if (key == "timezone") {
+          zone_node = field.second;
+          zone_name = scalar(field.second, "timezone");
+        } else if (key == "advocates") {
+          if (field.second.IsNull()) continue;
+          if (!field.second.IsSequence()) {
+            error(field.second, "expected-list", "`advocates` is a list, each entry starting with `- id:`");
+            continue;
+          }
+          for (const auto& node : field.second) {
+            if (auto a = advocate(node)) advocates.push_back(std::move(*a));
+          }
+        } else {
+          error(field.first, "unknown-field", "unknown setting '" + key + "'; expected timezone or advocates");
+        }
+      }
+    }
+    try {
+      zone = date::locate_zone(zone_name);
+    } catch (const std::exception&) {
+      Position where = zone_node ? position_of(file_, zone_node) : Position{file_, 0, 0};
+      diags_.error(where, "unknown-timezone",
+                   "unknown time zone '" + zone_name + "'; use a tz database name such as America/Chicago");
+    }
+    check_duplicates(advocates);
+    if (diags_.error_count() > errors_before) return nullptr;
+    return std::make_shared<ShiftRoster>(zone, std::move(advocates));
+  }
+
+ private:
+  std::optional<Advocate> advocate(const YAML::Node& node) {
+    if (!node.IsMap()) {
+      error(node, "expected-map", "each advocate is a set of `name: value` settings starting with `- id:`");
+      return std::nullopt;
+    }
+    Advocate a;
+    a.where = position_of(file_, node);
+    bool has_languages = false, has_phone = false;
+    for (const auto& field : node) {
+      const std::string key = field.first.as<std::string>();
+      const YAML::Node& v = field.second;
+      if (key == "id") {
+        a.id = scalar(v, key);
+        if (!is_id(a.id)) error(v, "bad-id", "advocate id '" + a.id + "' must be 1 to 32 lowercase letters, digits, - or _ (it appears in logs)");
+      } else if (key == "name") {
+        a.name = scalar(v, key);
+      } else if (key == "phone") {
+        has_phone = true;
+        a.phone = scalar(v, key);
+        if (!is_e164(a.phone)) {
+          error(v, "invalid-phone", "phone must be in E.164 form: + and the country code, then the number, digits only (8 to 15 digits)");
+        }
+      } else if (key == "languages") {
+        has_languages = true;
+        for_each_item(v, key, [&](const YAML::Node& item) {
+          auto lang = lang_from_code(scalar(item, key));
+          if (!lang) error(item, "unknown-language", "language must be en or es");
+          else if (!a.speaks(*lang)) a.languages.push_back(*lang);
+        });
+      } else if (key == "channels") {
+        a.sms = a.voice = false;
+        for_each_item(v, key, [&](const YAML::Node& item) {
+          const std::string c = scalar(item, key);
+          if (c == "sms") a.sms = true;
+          else if (c == "voice") a.voice = true;
+          else error(item, "unknown-channel", "channel must be sms or voice");
+        });
+      } else if (key == "prompt_language") {
+        auto lang = lang_from_code(scalar(v, key));
+        if (lang) a.prompt_language = *lang;
+        else error(v, "unknown-language", "prompt_language must be en or es");
+      } else if (key == "shifts") {
+        for_each_item(v, key, [&](const YAML::Node& item) { shifts(item, a); });
+      } else {
+        error(field.first, "unknown-field",
+              "unknown setting '" + key + "' for an advocate; expected id, name, phone, languages, channels, prompt_language or shifts");
+      }
+    }
+    if (a.id.empty()) error(node, "missing-field", "this advocate has no `id:`");
+    if (!has_phone) error(node, "missing-field", "advocate '" + a.id + "' has no `phone:`");
+    if (!has_languages || a.languages.empty()) error(node, "missing-field", "advocate '" + a.id + "' has no `languages:` (en, es)");
+    if (!a.sms && !a.voice) error(node, "no-channels", "advocate '" + a.id + "' takes neither sms nor voice");
+    if (a.shifts.empty()) warning(node, "no-shifts", "advocate '" + a.id + "' has no shifts and is never on shift");
+    check_overlaps(a);
+    return a;
+  }
+
+  void shifts(const YAML::Node& node, Advocate& a) {
+    if (!node.IsMap()) {
+      error(node, "bad-shift", "a shift is `{days: mon-fri, hours: \"09:00-17:00\"}`");
+      return;
+    }
+    std::vector<int> days;
+    std::optional<std::pair<int, int>> hours;
+    YAML::Node hours_node;
+    for (const auto& field : node) {
+      const std::string key = field.first.as<std::string>();
+      if (key == "days") {
+        days = parse_days(field.second);
+      } else if (key == "hours") {
+        hours_node = field.second;
+        hours = parse_hours(field.second);
+      } else {
+        error(field.first, "unknown-field", "unknown setting '" + key + "' in a shift; expected days or hours");
+      }
+    }
+    if (!node["days"]) error(node, "bad-shift", "this shift has no `days:` (e.g. mon-fri)");
+    if (!hours_node) error(node, "bad-shift", "this shift has no `hours:` (e.g. \"09:00-17:00\")");
+    if (!hours) return;
+    for (int d : days) {
+      const int start = d * kDay + hours->first;
+      const int length = hours->second > hours->first ? hours->second - hours->first : hours->second + kDay - hours->first;
+      a.shifts.push_back(Shift{start, start + length, position_of(file_, node)});
+    }
+  }
+
+  std::vector<int> parse_days(const YAML::Node& v) {
+    std::vector<std::string> parts;
+    if (v.IsSequence()) {
+      for (const auto& item : v) parts.push_back(scalar(item, "days"));
+    } else if (v.IsScalar()) {
+      std::stringstream in(v.Scalar());
+      std::string part;
+      while (std::getline(in, part, ',')) parts.push_back(part);
+    } else {
+      error(v, "bad-days", "`days` is a day (mon), a range (mon-fri) or a list ([mon, wed])");
+      return {};
+    }
+    auto index = [](std::string name) -> int {
+      name.erase(std::remove(name.begin(), name.end(), ' '), name.end());
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      for (int i = 0; i < 7; ++i) if (name == kDayKeys[i]) return i;
+      return -1;
+    };
+    std::set<int> out;
+    for (const auto& part : parts) {
+      const auto dash = part.find('-');
+      const int a = index(part.substr(0, dash));
+      const int b = dash == std::string::npos ? a : index(part.substr(dash + 1));
+      if (a < 0 || b < 0) {
+        error(v, "bad-days", "unknown day in '" + part + "'; use mon, tue, wed, thu, fri, sat, sun or a range like mon-fri");
+        continue;
+      }
+      for (int d = a;; d = (d + 1) % 7) {  // sat-mon wraps over the weekend
+        out.insert(d);
+        if (d == b) break;
+      }
+    }
+    return {out.begin(), out.end()};
+  }
+
+  std::optional<std::pair<int, int>> parse_hours(const YAML::Node& v) {
+    const std::string text = v.IsScalar() ? v.Scalar() : "";
+    int h1, m1, h2, m2, n = 0;
+    if (std::sscanf(text.c_str(), "%d:%d-%d:%d%n", &h1, &m1, &h2, &m2, &n) == 4 &&
+        static_cast<std::size_t>(n) == text.size() && h1 >= 0 && h1 < 24 && m1 >= 0 && m1 < 60 &&
+        h2 >= 0 && m2 >= 0 && m2 < 60 && (h2 < 24 || (h2 == 24 && m2 == 0))) {
+      const int from = h1 * 60 + m1, to = h2 * 60 + m2;
+      if (from == to) {
+        error(v, "bad-shift", "this shift starts and ends at the same time; for a whole day write \"00:00-24:00\"");
+        return std::nullopt;
+      }
+      return std::pair{from, to};
+    }
+    error(v, "bad-hours", "hours are \"HH:MM-HH:MM\" in 24-hour time, e.g. \"09:00-17:00\" (quoted)");
+    return std::nullopt;
+  }
+
+  void check_overlaps(const Advocate& a) {
+    for (std::size_t i = 0; i < a.shifts.size(); ++i) {
+      for (std::size_t j = i + 1; j < a.shifts.size(); ++j) {
+        const Shift &x = a.shifts[i], &y = a.shifts[j];
+        auto overlaps = [](const Shift& p, const Shift& q, int shift) {
+          return p.start + shift < q.end && q.start < p.end + shift;
+        };
+        if (overlaps(x, y, 0) || overlaps(x, y, kMinutesPerWeek) || overlaps(x, y, -kMinutesPerWeek)) {
+          diags_.warning(y.where, "overlapping-shifts",
+                         "advocate '" + a.id + "' has shifts that overlap on " + kDaysEn[x.start / kDay] +
+                             " (this one and the one at line " + std::to_string(x.where.line) + ")");
+        }
+      }
+    }
+  }
+
+  void check_duplicates(const std::vector<Advocate>& advocates) {
+    std::map<std::string, const Advocate*> ids, phones;
+    for (const auto& a : advocates) {
+      if (!a.id.empty() && !ids.emplace(a.id, &a).second) {
+        diags_.error(a.where, "duplicate-id", "advocate id '" + a.id + "' is used twice (first at line " + std::to_string(ids[a.id]->where.line) + ")");
+      }
+      if (!a.phone.empty() && !phones.emplace(a.phone, &a).second) {
+        diags_.error(a.where, "duplicate-phone", "advocate '" + a.id + "' has the same phone as '" + phones[a.phone]->id + "'");
+      }
+    }
+  }
+
+  template <typename F>
+  void for_each_item(const YAML::Node& v, const std::string& what, F&& f) {
+    if (v.IsSequence()) {
+      for (const auto& item : v) f(item);
+    } else if (v.IsScalar()) {
+      f(v);
+    } else {
+      error(v, "expected-list", "`" + what + "` is a list, e.g. [a, b]");
+    }
+  }
+
+  std::string scalar(const YAML::Node& v, const std::string& what) {
+    if (!v.IsScalar()) {
+      error(v, "expected-text", "`" + what + "` must be a single value");
+      return {};
+    }
+    return v.Scalar();
+  }
+
+  void error(const YAML::Node& node, std::string code, std::string message) {
+    diags_.error(position_of(file_, node), std::move(code), std::move(message));
+  }
+  void warning(const YAML::Node& node, std::string code, std::string message) {
+    diags_.warning(position_of(file_, node), std::move(code), std::move(message));
+  }
+
+  std::string file_;
+  Diagnostics& diags_;
+};
+
+}  // namespace
+
+std::shared_ptr<const Roster> parse_roster(const std::string& yaml_text, const std::string& file,
+                                           Diagnostics& diags) {
+  try {
+    return Parser(file, diags).parse(YAML::Load(yaml_text));
+  } catch (const YAML::ParserException& e) {
+    diags.error(position_of(file, e.mark), "yaml-syntax", e.msg);
+  } catch (const YAML::Exception& e) {
+    diags.error(Position{file, 0, 0}, "unreadable", e.what());
+  }
+  return nullptr;
+}
+
+std::shared_ptr<const Roster> load_roster(const std::string& path, bool missing_ok, Diagnostics& diags) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (missing_ok && !std::filesystem::exists(path)) return empty_roster();
+    diags.error(Position{path, 0, 0}, "missing-file", "cannot read the advocates file");
+    return nullptr;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_roster(text.str(), path, diags);
+}
+
+std::shared_ptr<const Roster> empty_roster() {
+  return std::make_shared<ShiftRoster>(nullptr, std::vector<Advocate>{});
+}
+
+}  // namespace hotline::routing

@@ -1,0 +1,50 @@
+#pragma once
+// Twilio's REST API, the part the hotline uses: sending one SMS. The only file that talks
+// libcurl. Returns a result, never throws for what the network or Twilio does.
+#include <string>
+
+namespace hotline::twilio {
+
+struct RestSettings {
+  std::string api_base = "https://api.twilio.com";  // TWILIO_API_BASE (tests point it at a stand-in)
+  std::string account_sid;                          // TWILIO_ACCOUNT_SID
+  std::string auth_token;                           // TWILIO_AUTH_TOKEN
+  long connect_timeout_ms = 5'000;
+  long timeout_ms = 15'000;  // the whole request
+};
+
+/// One message to send. Exactly one of `from` / `messaging_service_sid` should be set.
+struct OutboundSms {
+  std::string to;
+  std::string from;
+  std::string messaging_service_sid;
+  std::string body;
+  std::string status_callback;  // optional: where Twilio POSTs delivery updates
+};
+
+/// What came of one attempt. `reason` is safe to log: it never carries a number or the text.
+struct SendResult {
+  bool ok = false;
+  std::string sid;          // the Message SID when ok (may be empty if Twilio's answer was unreadable)
+  int http_status = 0;      // 0: no HTTP answer at all (connection refused, timeout, TLS…)
+  int twilio_code = 0;      // Twilio's error code (e.g. 21610 opted out), 0 when none
+  bool retryable = false;   // 429, 5xx, 20429 and network errors: safe to try again later
+  std::string reason;
+};
+
+class RestClient {
+ public:
+  explicit RestClient(RestSettings settings);
+  /// POST {api_base}/2010-04-01/Accounts/{sid}/Messages.json, form body, HTTP Basic.
+  /// Blocks for at most the configured timeout. Safe to call from several threads.
+  SendResult send_message(const OutboundSms& message) const;
+  const RestSettings& settings() const { return settings_; }
+
+ private:
+  RestSettings settings_;
+};
+
+/// Sorts an HTTP answer from Twilio into a SendResult (exposed for tests).
+SendResult classify_response(int http_status, const std::string& body);
+
+}  // namespace hotline::twilio

@@ -1,0 +1,162 @@
+// The advocate roster: loading with exact diagnostics, and shift queries across DST changes.
+#include <catch2/catch.hpp>
+
+#include "hotline/common/clock.hpp"
+#include "hotline/routing/roster.hpp"
+
+using namespace hotline;
+using namespace hotline::routing;
+
+namespace {
+
+std::int64_t at(const char* iso) {
+  auto ms = parse_iso8601_ms(iso);
+  REQUIRE(ms);
+  return *ms;
+}
+
+std::vector<std::string> ids(const std::vector<Advocate>& advocates) {
+  std::vector<std::string> out;
+  for (const auto& a : advocates) out.push_back(a.id);
+  return out;
+}
+
+std::shared_ptr<const Roster> shipped() {
+  Diagnostics diags;
+  auto roster = load_roster(std::string(HOTLINE_SOURCE_DIR) + "/config/advocates.yaml", false, diags);
+  INFO(diags.to_string());
+  REQUIRE(roster);
+  CHECK(diags.items().empty());
+  return roster;
+}
+
+using V = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("the shipped example roster loads cleanly and only has fictional numbers") {
+  auto roster = shipped();
+  REQUIRE(roster->all().size() == 3);
+  for (const auto& a : roster->all()) CHECK(a.phone.rfind("+1555010", 0) == 0);
+}
+
+TEST_CASE("on_shift follows local time across the spring DST change") {
+  auto roster = shipped();
+  // Monday 2 March 2026 is on Central Standard Time (UTC-6): 09:00 local is 15:00Z.
+  CHECK(ids(roster->on_shift(Lang::es, Channel::sms, at("2026-03-02T14:59:00Z"))).empty());
+  CHECK(ids(roster->on_shift(Lang::es, Channel::sms, at("2026-03-02T15:00:00Z"))) == V{"example-maria"});
+  // Monday 9 March 2026, the day after the change, is on CDT (UTC-5): 09:00 local is 14:00Z.
+  CHECK(ids(roster->on_shift(Lang::es, Channel::sms, at("2026-03-09T13:59:00Z"))).empty());
+  CHECK(ids(roster->on_shift(Lang::es, Channel::sms, at("2026-03-09T14:00:00Z"))) == V{"example-maria"});
+  // 13:00 CDT: both Spanish speakers; Jose takes SMS only.
+  CHECK(ids(roster->on_shift(Lang::es, Channel::sms, at("2026-03-09T18:00:00Z"))) == V{"example-maria", "example-jose"});
+  CHECK(ids(roster->on_shift(Lang::es, Channel::voice, at("2026-03-09T18:00:00Z"))) == V{"example-maria"});
+  // 17:00 is the end of Maria's shift (exclusive); Jose stays until 20:00.
+  CHECK(ids(roster->on_shift(Lang::es, Channel::sms, at("2026-03-09T22:00:00Z"))) == V{"example-jose"});
+  // Tuesday: Ann works Mon/Wed/Fri only.
+  CHECK(ids(roster->on_shift(Lang::en, Channel::sms, at("2026-03-10T15:00:00Z"))) == V{"example-maria"});
+  CHECK(ids(roster->on_shift(Lang::en, Channel::sms, at("2026-03-11T15:00:00Z"))) == V{"example-maria", "example-ann"});
+  // Sunday: nobody.
+  CHECK(roster->on_shift(Lang::es, Channel::sms, at("2026-03-08T18:00:00Z")).empty());
+}
+
+TEST_CASE("next_shift_start finds the next local start, DST included") {
+  auto roster = shipped();
+  // Saturday 7 March 2026 09:00 CST: Jose starts at 10:00 CST = 16:00Z.
+  CHECK(roster->next_shift_start(Lang::es, Channel::sms, at("2026-03-07T15:00:00Z")) == at("2026-03-07T16:00:00Z"));
+  // Sunday 8 March after the change: Monday 09:00 is CDT = 14:00Z.
+  CHECK(roster->next_shift_start(Lang::es, Channel::sms, at("2026-03-08T12:00:00Z")) == at("2026-03-09T14:00:00Z"));
+  // In the autumn: Sunday 1 November 2026 is back on CST, Monday 09:00 = 15:00Z.
+  CHECK(roster->next_shift_start(Lang::en, Channel::sms, at("2026-11-01T12:00:00Z")) == at("2026-11-02T15:00:00Z"));
+  CHECK_FALSE(empty_roster()->next_shift_start(Lang::en, Channel::sms, at("2026-11-01T12:00:00Z")));
+}
+
+TEST_CASE("hours_text merges everyone's shifts per language") {
+  auto roster = shipped();
+  CHECK(roster->hours_text(Lang::es) == "lun-vie 9:00-20:00, sáb 10:00-14:00");
+  CHECK(roster->hours_text(Lang::en) == "Mon-Fri 9:00-17:00");
+  CHECK(empty_roster()->hours_text(Lang::es).empty());
+}
+
+TEST_CASE("by_phone and by_id find advocates; strangers are not advocates") {
+  auto roster = shipped();
+  REQUIRE(roster->by_phone("+15550100002"));
+  CHECK(roster->by_phone("+15550100002")->id == "example-jose");
+  CHECK(roster->by_phone("+15550100002")->prompt_language == Lang::es);
+  CHECK_FALSE(roster->by_phone("+14145551234"));
+  CHECK(roster->by_id("example-ann")->prompt_language == Lang::en);
+}
+
+TEST_CASE("a shift across midnight and across the end of the week") {
+  Diagnostics diags;
+  auto roster = parse_roster(R"(
+advocates:
+  - id: night
+    phone: "+15550100009"
+    languages: [en]
+    shifts:
+      - {days: sun, hours: "22:00-02:00"}
+)", "night.yaml", diags);
+  INFO(diags.to_string());
+  REQUIRE(roster);
+  // Sunday 23:00 CST and Monday 01:00 CST are on; Monday 02:00 is off.
+  CHECK(roster->on_shift(Lang::en, Channel::sms, at("2026-01-12T05:00:00Z")).size() == 1);
+  CHECK(roster->on_shift(Lang::en, Channel::sms, at("2026-01-12T07:00:00Z")).size() == 1);
+  CHECK(roster->on_shift(Lang::en, Channel::sms, at("2026-01-12T08:00:00Z")).empty());
+  CHECK(roster->hours_text(Lang::en) == "Sun 22:00-2:00");
+}
+
+TEST_CASE("roster problems are reported with file:line:col, all at once") {
+  Diagnostics diags;
+  auto roster = parse_roster(R"(timezone: America/Chicago
+advocates:
+  - id: ana
+    phone: "414-555"
+    languages: [es, fr]
+    shifts:
+      - {days: mon-fri, hours: "09:00-17:00"}
+      - {days: wed, hours: "16:00-18:00"}
+  - id: ana
+    phone: "+15550100001"
+    languages: [en]
+    shifts:
+      - {days: funday, hours: "9-5"}
+    colour: blue
+)", "advocates.yaml", diags);
+  CHECK_FALSE(roster);
+  CHECK(diags.to_string() ==
+        "advocates.yaml:4:12: error[invalid-phone]: phone must be in E.164 form: + and the country code, then the number, digits only (8 to 15 digits)\n"
+        "advocates.yaml:5:21: error[unknown-language]: language must be en or es\n"
+        "advocates.yaml:8:9: warning[overlapping-shifts]: advocate 'ana' has shifts that overlap on Wed (this one and the one at line 7)\n"
+        "advocates.yaml:9:5: warning[no-shifts]: advocate 'ana' has no shifts and is never on shift\n"
+        "advocates.yaml:9:5: error[duplicate-id]: advocate id 'ana' is used twice (first at line 3)\n"
+        "advocates.yaml:13:16: error[bad-days]: unknown day in 'funday'; use mon, tue, wed, thu, fri, sat, sun or a range like mon-fri\n"
+        "advocates.yaml:13:31: error[bad-hours]: hours are \"HH:MM-HH:MM\" in 24-hour time, e.g. \"09:00-17:00\" (quoted)\n"
+        "advocates.yaml:14:5: error[unknown-field]: unknown setting 'colour' for an advocate; expected id, name, phone, languages, channels, prompt_language or shifts\n");
+}
+
+TEST_CASE("an unknown time zone, a duplicate phone, a missing file, broken YAML") {
+  Diagnostics diags;
+  CHECK_FALSE(parse_roster(R"(timezone: America/Milwaukee
+advocates:
+  - {id: a, phone: "+15550100001", languages: [en], shifts: [{days: mon, hours: "09:00-10:00"}]}
+  - {id: b, phone: "+15550100001", languages: [en], shifts: [{days: mon, hours: "09:00-10:00"}]}
+)", "r.yaml", diags));
+  CHECK(diags.to_string() ==
+        "r.yaml:1:11: error[unknown-timezone]: unknown time zone 'America/Milwaukee'; use a tz database name such as America/Chicago\n"
+        "r.yaml:4:5: error[duplicate-phone]: advocate 'b' has the same phone as 'a'\n");
+
+  Diagnostics missing;
+  CHECK_FALSE(load_roster("/nonexistent/advocates.yaml", false, missing));
+  CHECK(missing.to_string() == "/nonexistent/advocates.yaml: error[missing-file]: cannot read the advocates file\n");
+  Diagnostics ok;
+  auto none = load_roster("/nonexistent/advocates.yaml", true, ok);
+  REQUIRE(none);
+  CHECK(none->all().empty());
+  CHECK(ok.items().empty());
+
+  Diagnostics broken;
+  CHECK_FALSE(parse_roster("advocates: [\n", "b.yaml", broken));
+  REQUIRE(broken.items().size() == 1);
+  CHECK(broken.items()[0].code == "yaml-syntax");
+}
