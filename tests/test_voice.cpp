@@ -1,0 +1,862 @@
+// Whole phone calls as Twilio makes them: POST /twilio/voice, then each TwiML's `action` is
+// followed with the next request, against a real server on an ephemeral port with a real SQLite
+// file. Plus the TwiML cross-check against the official twilio library, and `simulate`.
+#include <catch2/catch.hpp>
+
+#include "node_oracle.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "hotline/channels/voice.hpp"
+#include "hotline_server.hpp"
+#include "process.hpp"
+
+using namespace hotline;
+using namespace test_support;
+using Catch::Contains;
+
+namespace {
+
+const std::string kHotlineNumber = "+14145550100";  // the number called (test value)
+const std::string kCaller = "+14145551234";
+
+int g_call = 0;
+std::string next_call_sid() {
+  return "CA" + std::to_string(100000 + ++g_call) + "00000000000000000000000000";
+}
+
+// ---- an in-test roster, until routing's lands -------------------------------------------------
+
+class FakeRoster : public routing::Roster {
+ public:
+  std::vector<routing::Advocate> advocates;
+  bool on = true;  // everyone is on shift, or nobody
+  std::optional<std::int64_t> next_start;
+  std::string hours_en, hours_es;
+
+  std::vector<routing::Advocate> on_shift(Lang lang, Channel channel, std::int64_t) const override {
+    std::vector<routing::Advocate> out;
+    if (!on) return out;
+    for (const auto& a : advocates) {
+      bool speaks = std::find(a.languages.begin(), a.languages.end(), lang) != a.languages.end();
+      if (speaks && (channel != Channel::voice || a.voice)) out.push_back(a);
+    }
+    return out;
+  }
+  std::optional<routing::Advocate> by_phone(const std::string&) const override { return std::nullopt; }
+  std::optional<std::int64_t> next_shift_start(Lang, Channel, std::int64_t) const override {
+    return next_start;
+  }
+  std::string hours_text(Lang lang) const override { return lang == Lang::es ? hours_es : hours_en; }
+  const std::vector<routing::Advocate>& all() const override { return advocates; }
+  std::optional<routing::Advocate> by_id(const std::string& id) const override {
+    for (const auto& a : advocates) {
+      if (a.id == id) return a;
+    }
+    return std::nullopt;
+  }
+};
+
+routing::Advocate advocate(const std::string& id, const std::string& phone, std::vector<Lang> langs,
+                           bool voice = true) {
+  routing::Advocate a;
+  a.id = id;
+  a.name = id;
+  a.phone = phone;
+  a.languages = std::move(langs);
+  a.voice = voice;
+  return a;
+}
+
+std::shared_ptr<FakeRoster> team() {
+  auto r = std::make_shared<FakeRoster>();
+  r->advocates = {advocate("ana", "+14145550111", {Lang::es, Lang::en}),
+                  advocate("beto", "+14145550112", {Lang::es}),
+                  advocate("carl", "+14145550113", {Lang::en}),
+                  advocate("dora", "+14145550114", {Lang::es}, /*voice=*/false)};
+  return r;
+}
+
+// ---- reading TwiML the way Twilio would --------------------------------------------------------
+
+std::string unescape(std::string s) {
+  for (auto [from, to] : {std::pair{"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&amp;", "&"}}) {
+    for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + 1)) {
+      s.replace(at, std::string(from).size(), to);
+    }
+  }
+  return s;
+}
+
+// Every tag closed in order: a document Twilio can parse.
+bool well_formed(const std::string& body) {
+  const std::string head = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
+  if (body.rfind(head, 0) != 0) return false;
+  std::vector<std::string> open;
+  std::regex tag(R"(<(/?)([A-Za-z]+)([^>]*?)(/?)>)");
+  bool root_seen = false;
+  for (auto it = std::sregex_iterator(body.begin() + head.size(), body.end(), tag); it != std::sregex_iterator(); ++it) {
+    const auto& m = *it;
+    if (open.empty() && root_seen) return false;  // something after </Response>
+    if (m[1] == "/") {
+      if (open.empty() || open.back() != m[2]) return false;
+      open.pop_back();
+    } else if (m[4] != "/") {
+      open.push_back(m[2]);
+    }
+    if (!root_seen && m[2] != "Response") return false;
+    root_seen = true;
+  }
+  return root_seen && open.empty();
+}
+
+struct Said {
+  std::string language, voice, text;
+};
+
+struct Twiml {
+  std::string body;
+
+  bool has(const std::string& verb) const {
+    return std::regex_search(body, std::regex("<" + verb + "[ />]"));
+  }
+  // An attribute of the first <verb …> element.
+  std::string attr(const std::string& verb, const std::string& name) const {
+    std::smatch m;
+    if (!std::regex_search(body, m, std::regex("<" + verb + "( [^>]*)?/?>"))) return "";
+    std::string attrs = m[1];
+    std::smatch a;
+    if (!std::regex_search(attrs, a, std::regex(" " + name + "=\"([^\"]*)\""))) return "";
+    return unescape(a[1]);
+  }
+  std::vector<Said> says() const {
+    std::vector<Said> out;
+    std::regex say(R"re(<Say language="([^"]*)"(?: voice="([^"]*)")?>([^<]*)</Say>)re");
+    for (auto it = std::sregex_iterator(body.begin(), body.end(), say); it != std::sregex_iterator(); ++it) {
+      out.push_back({(*it)[1], (*it)[2], unescape((*it)[3])});
+    }
+    return out;
+  }
+  std::string said() const {
+    std::string all;
+    for (const auto& s : says()) all += s.text + " ";
+    return all;
+  }
+  std::vector<std::pair<std::string, std::string>> numbers() const {  // (number, url)
+    std::vector<std::pair<std::string, std::string>> out;
+    std::regex number(R"re(<Number url="([^"]*)" method="POST">([^<]*)</Number>)re");
+    for (auto it = std::sregex_iterator(body.begin(), body.end(), number); it != std::sregex_iterator(); ++it) {
+      out.emplace_back((*it)[2], (*it)[1]);
+    }
+    return out;
+  }
+  // Whatever happens, a caller is never left with nothing: a question, a person or a voicemail.
+  bool keeps_caller() const { return has("Gather") || has("Dial") || has("Record"); }
+};
+
+const std::string kEmpty = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>";
+
+// ---- a caller ----------------------------------------------------------------------------------
+
+class Call {
+ public:
+  explicit Call(HotlineServer& server, std::string from = kCaller)
+      : server_(server), from_(std::move(from)), sid_(next_call_sid()) {}
+
+  const std::string& sid() const { return sid_; }
+  std::string key() const { return channels::call_key(kSecret, sid_); }
+  const Twiml& last() const { return last_; }
+
+  twilio::FormFields fields(const std::string& status = "in-progress") const {
+    return {{"AccountSid", "AC00000000000000000000000000000000"}, {"ApiVersion", "2010-04-01"},
+            {"CallSid", sid_},   {"CallStatus", status},  {"Called", kHotlineNumber},
+            {"Caller", from_},   {"Direction", "inbound"}, {"From", from_},
+            {"To", kHotlineNumber}};
+  }
+
+  Twiml dial_in() { return post("/twilio/voice", fields("ringing")); }
+  Twiml press(const std::string& digits) {
+    auto f = fields();
+    f.push_back({"Digits", digits});
+    return post(gather_action(), f);
+  }
+  Twiml speak(const std::string& words, const std::string& confidence = "0.9") {
+    auto f = fields();
+    f.push_back({"SpeechResult", words});
+    f.push_back({"Confidence", confidence});
+    return post(gather_action(), f);
+  }
+  Twiml silence() { return post(gather_action(), fields()); }
+  Twiml hang_up_in_gather() { return post(gather_action(), fields("completed")); }
+  Twiml dial_ends(const std::string& dial_status) {
+    std::string action = last_.attr("Dial", "action");
+    if (action.empty()) action = "/twilio/voice/dial";  // e.g. a stale Dial after a restart
+    auto f = fields();
+    f.push_back({"DialCallStatus", dial_status});
+    f.push_back({"DialCallSid", "CA" + std::string(32, '9')});
+    f.push_back({"DialCallDuration", dial_status == "completed" ? "93" : "0"});
+    return post(action, f);
+  }
+  Twiml recorded(const std::string& status = "in-progress") {
+    std::string action = last_.attr("Record", "action");
+    REQUIRE_FALSE(action.empty());
+    auto f = fields(status);
+    f.push_back({"RecordingUrl", "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE0"});
+    f.push_back({"RecordingSid", "RE00000000000000000000000000000000"});
+    f.push_back({"RecordingDuration", "21"});
+    return post(action, f);
+  }
+  Twiml status(const std::string& call_status) { return post("/twilio/voice/status", fields(call_status)); }
+
+  Twiml post(const std::string& path, const twilio::FormFields& form) {
+    auto res = server_.post_signed(path, form);
+    REQUIRE(res);
+    INFO(path << " -> " << res->body);
+    REQUIRE(res->status == 200);
+    REQUIRE(res->get_header_value("Content-Type").rfind("text/xml", 0) == 0);
+    REQUIRE(well_formed(res->body));
+    CHECK(res->body.find(from_) == std::string::npos);  // the caller's number is never shown
+    last_ = Twiml{res->body};
+    return last_;
+  }
+
+ private:
+  std::string gather_action() const {
+    std::string action = last_.attr("Gather", "action");
+    INFO(last_.body);
+    REQUIRE_FALSE(action.empty());
+    return action;
+  }
+
+  HotlineServer& server_;
+  std::string from_, sid_;
+  Twiml last_;
+};
+
+struct Voicemails {
+  std::mutex mutex;
+  std::vector<channels::VoicemailNotice> notices;
+  channels::VoicemailHook hook() {
+    return [this](const channels::VoicemailNotice& n) {
+      std::lock_guard<std::mutex> lock(mutex);
+      notices.push_back(n);
+    };
+  }
+};
+
+std::vector<std::string> ids(const std::vector<routing::Advocate>& advocates) {
+  std::vector<std::string> out;
+  for (const auto& a : advocates) out.push_back(a.id);
+  return out;
+}
+
+}  // namespace
+
+// ---- the language menu -------------------------------------------------------------------------
+
+TEST_CASE("a new call hears a short bilingual language menu, keypad or speech") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  Call call(server);
+  auto t = call.dial_in();
+  CHECK(t.attr("Gather", "input") == "dtmf speech");
+  CHECK(t.attr("Gather", "numDigits") == "1");
+  CHECK(t.attr("Gather", "speechTimeout") == "auto");
+  CHECK(t.attr("Gather", "actionOnEmptyResult") == "true");
+  CHECK(t.attr("Gather", "action") == "/twilio/voice/gather");
+  CHECK_THAT(t.attr("Gather", "hints"), Contains("English") && Contains("español"));
+  auto says = t.says();
+  REQUIRE(says.size() == 2);
+  CHECK(says[0].language == "en-US");
+  CHECK(says[0].voice == "Polly.Joanna");
+  CHECK_THAT(says[0].text, Contains("press 1"));
+  CHECK(says[1].language == "es-MX");
+  CHECK(says[1].voice == "Polly.Mia");
+  CHECK_THAT(says[1].text, Contains("oprima 2"));
+  CHECK(t.attr("Redirect", "method") == "POST");
+  REQUIRE(server.app().store().load(call.key()));
+
+  SECTION("2 on the keypad: everything after is Spanish") {
+    t = call.press("2");
+    for (const auto& s : t.says()) CHECK(s.language == "es-MX");
+    CHECK(t.attr("Gather", "language") == "es-MX");
+    CHECK_THAT(t.said(), Contains("oprima 1") && Contains("persona"));
+    CHECK_THAT(t.attr("Gather", "hints"), Contains("asesor"));
+  }
+  SECTION("saying \"English\"") {
+    t = call.speak("English.");
+    for (const auto& s : t.says()) CHECK(s.language == "en-US");
+    CHECK(t.attr("Gather", "language") == "en-US");
+    CHECK_THAT(t.said(), Contains("press 1") && Contains("say 'person'"));
+    CHECK_THAT(t.said(), !Contains("Reply"));
+  }
+  SECTION("asking a question straight away is answered in its language") {
+    t = call.speak("¿Me van a reportar a la migra si llamo a la policía?");
+    CHECK_THAT(t.said(), Contains("comandante de turno"));
+    CHECK(t.attr("Gather", "language") == "es-MX");
+  }
+  SECTION("silence or an unknown key re-asks twice, then goes on in the default language") {
+    CHECK(call.silence().says().size() == 2);
+    CHECK(call.press("7").says().size() == 2);
+    t = call.silence();
+    CHECK(t.attr("Gather", "language") == "es-MX");
+    CHECK_THAT(t.said(), Contains("oprima 1"));
+  }
+}
+
+// ---- each intent, both languages, keypad and speech ---------------------------------------------
+
+TEST_CASE("keypad: every menu number is answered aloud, in both languages") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  const std::vector<std::pair<std::string, std::string>> en = {
+      {"1", "victim or witness"}, {"2", "shift commander"}, {"3", "go to bat"},
+      {"4", "permanently vigilant"}, {"5", "988"}};
+  const std::vector<std::pair<std::string, std::string>> es = {
+      {"1", "víctima o testigo"}, {"2", "comandante de turno"}, {"3", "José Pérez"},
+      {"4", "siempre vigilantes"}, {"5", "988"}};
+  for (const auto& [lang_key, table] : {std::pair{"1", en}, std::pair{"2", es}}) {
+    for (const auto& [digit, expected] : table) {
+      INFO(lang_key << " then " << digit);
+      Call call(server);
+      call.dial_in();
+      call.press(lang_key);
+      auto t = call.press(digit);
+      CHECK_THAT(t.said(), Contains(expected));
+      CHECK_THAT(t.said(), !Contains("Reply") && !Contains("Responda"));
+      CHECK(t.attr("Gather", "language") == (std::string(lang_key) == "1" ? "en-US" : "es-MX"));
+      // After an answer the caller can still pick another number.
+      t = call.press(digit == "1" ? "2" : "1");
+      CHECK_THAT(t.said(), Contains(std::string(lang_key) == "1" ? (digit == "1" ? "shift commander" : "victim or witness")
+                                                                 : (digit == "1" ? "comandante de turno" : "víctima o testigo")));
+    }
+  }
+}
+
+TEST_CASE("speech: questions in the caller's own words reach every intent, in both languages") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  const std::vector<std::pair<std::string, std::string>> en = {
+      {"Can I call the police if I don't have papers?", "victim or witness"},
+      {"Will the police report me to ICE?", "shift commander"},
+      {"The officer treated me badly.", "go to bat"},
+      {"What changed?", "permanently vigilant"},
+      {"I'm so stressed.", "988"},
+      {"How do I renew my DACA?", "other immigration questions"},
+      {"Someone is breaking into my house.", "hang up and call 911 right away"}};
+  const std::vector<std::pair<std::string, std::string>> es = {
+      {"¿Puedo llamar a la policía si no tengo papeles?", "víctima o testigo"},
+      {"¿Me van a pedir papeles?", "comandante de turno"},
+      {"El policía me trató mal.", "José Pérez"},
+      {"¿Qué cambió?", "siempre vigilantes"},
+      {"Tengo mucha ansiedad.", "988"},
+      {"¿Cómo renuevo mi DACA?", "otros temas de inmigración"},
+      {"Me está golpeando.", "cuelgue y llame al 911 de inmediato"}};
+  for (const auto& [choice, table] : {std::pair{"English", en}, std::pair{"Español", es}}) {
+    for (const auto& [words, expected] : table) {
+      INFO(words);
+      Call call(server);
+      call.dial_in();
+      call.speak(choice);
+      auto t = call.speak(words);
+      CHECK_THAT(t.said(), Contains(expected));
+      CHECK(t.attr("Gather", "language") == (std::string(choice) == "English" ? "en-US" : "es-MX"));
+    }
+  }
+}
+
+TEST_CASE("spoken numbers work like keys; 'stop' or 'yes' on a call is not an SMS opt-out") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  Call call(server);
+  call.dial_in();
+  call.speak("Dos.");
+  CHECK_THAT(call.speak("Uno.").said(), Contains("víctima o testigo"));
+  auto t = call.speak("alto");
+  CHECK(t.has("Gather"));
+  CHECK_THAT(t.said(), Contains("no le entendí"));
+}
+
+// ---- reaching a person ---------------------------------------------------------------------------
+
+TEST_CASE("0 or 'persona' rings, at once, every on-shift advocate who speaks the caller's language") {
+  TempDir dir;
+  auto roster = team();
+  HotlineServer server(test_config(dir), roster);
+  Call call(server);
+  call.dial_in();
+  Twiml t;
+  std::vector<std::string> expected = {"+14145550111", "+14145550112"};
+  std::string lang = "es";
+
+  SECTION("0 at the Spanish menu") {
+    call.press("2");
+    t = call.press("0");
+  }
+  SECTION("saying 'persona' after an answer") {
+    call.speak("español");
+    call.speak("¿Qué cambió?");
+    t = call.speak("Persona.");
+  }
+  SECTION("saying 'asesor'") {
+    call.press("2");
+    t = call.speak("Quiero hablar con un asesor");
+  }
+  SECTION("saying 'advocate' in English") {
+    call.press("1");
+    call.press("3");
+    t = call.speak("advocate");
+    expected = {"+14145550111", "+14145550113"};
+    lang = "en";
+  }
+  SECTION("0 at the language menu (default language)") {
+    t = call.press("0");
+  }
+  SECTION("silence after being offered a person") {
+    call.press("2");
+    call.silence();
+    call.silence();
+    CHECK_THAT(call.silence().said(), Contains("sigo sin entender"));
+    t = call.silence();
+  }
+  SECTION("'sí' when offered a person") {
+    call.press("2");
+    call.press("9");
+    call.press("9");
+    call.press("9");
+    t = call.speak("Sí.");
+  }
+  INFO(t.body);
+  REQUIRE(t.has("Dial"));
+  std::vector<std::string> numbers;
+  for (const auto& [number, url] : t.numbers()) {
+    numbers.push_back(number);
+    CHECK(url == "/twilio/voice/whisper/" + lang);
+  }
+  CHECK(numbers == expected);
+  CHECK(t.attr("Dial", "callerId") == kHotlineNumber);
+  CHECK(t.attr("Dial", "answerOnBridge") == "true");
+  CHECK(t.attr("Dial", "action") == "/twilio/voice/dial");
+  CHECK(t.attr("Dial", "timeout") == "20");
+  CHECK_THAT(t.said(), Contains(lang == "es" ? "No verá su número" : "will not see your phone number"));
+
+  auto done = call.dial_ends("completed");
+  CHECK_THAT(done.said(), Contains(lang == "es" ? "Gracias por llamar" : "Thank you for calling"));
+  CHECK(done.has("Hangup"));
+  CHECK_FALSE(server.app().store().load(call.key()));
+}
+
+TEST_CASE("at most 10 advocates ring, and a configured caller id is shown to them") {
+  TempDir dir;
+  auto roster = std::make_shared<FakeRoster>();
+  for (int i = 0; i < 12; ++i) {
+    roster->advocates.push_back(advocate("a" + std::to_string(i), "+1414555020" + std::to_string(i % 10) + std::to_string(i / 10), {Lang::es}));
+  }
+  auto c = test_config(dir);
+  c.voice.caller_id = "+14145550199";
+  c.voice.ring_seconds = 25;
+  HotlineServer server(c, roster);
+  Call call(server);
+  call.dial_in();
+  auto t = call.press("0");
+  CHECK(t.numbers().size() == 10);
+  CHECK(t.attr("Dial", "callerId") == "+14145550199");
+  CHECK(t.attr("Dial", "timeout") == "25");
+}
+
+TEST_CASE("an advocate's leg hears a whisper and must press 1, so voicemail never takes the call") {
+  TempDir dir;
+  HotlineServer server(test_config(dir), team());
+  auto leg = [](const std::string& extra_key = "", const std::string& extra = "") {
+    twilio::FormFields f = {{"CallSid", "CA" + std::string(32, '7')}, {"ParentCallSid", "CA" + std::string(32, '1')},
+                            {"CallStatus", "in-progress"}, {"Direction", "outbound-dial"},
+                            {"From", kHotlineNumber}, {"To", "+14145550111"}};
+    if (!extra_key.empty()) f.push_back({extra_key, extra});
+    return f;
+  };
+  auto res = server.post_signed("/twilio/voice/whisper/es", leg());
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  Twiml t{res->body};
+  CHECK(t.attr("Gather", "numDigits") == "1");
+  CHECK(t.attr("Gather", "action") == "/twilio/voice/whisper/accept");
+  CHECK(t.attr("Gather", "actionOnEmptyResult") == "true");
+  CHECK_THAT(t.said(), Contains("español") && Contains("Oprima 1"));
+  CHECK(t.says().at(0).language == "es-MX");
+  CHECK(t.has("Hangup"));
+  res = server.post_signed("/twilio/voice/whisper/en", leg());
+  CHECK_THAT(Twiml{res->body}.said(), Contains("in English. Press 1"));
+
+  res = server.post_signed("/twilio/voice/whisper/accept", leg("Digits", "1"));
+  REQUIRE(res);
+  CHECK(res->body == kEmpty);  // an empty response bridges the call
+  for (const std::string& digits : {"2", "", "#"}) {
+    res = server.post_signed("/twilio/voice/whisper/accept", leg("Digits", digits));
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK(Twiml{res->body}.has("Hangup"));
+  }
+}
+
+// ---- nobody answers ---------------------------------------------------------------------------------
+
+TEST_CASE("nobody answers: the caller may leave a voicemail, and the advocates on shift are told") {
+  TempDir dir;
+  Voicemails voicemails;
+  auto roster = team();
+  auto c = test_config(dir);
+  c.twilio_from = kHotlineNumber;  // no account credentials: queued texts stay in the outbox
+  HotlineServer server(c, roster, voicemails.hook());
+  Call call(server);
+  call.dial_in();
+  call.press("2");
+  REQUIRE(call.press("0").has("Dial"));
+  std::string status = GENERATE(as<std::string>{}, "no-answer", "busy", "failed");
+  INFO(status);
+  auto t = call.dial_ends(status);
+  CHECK_THAT(t.said(), Contains("nadie puede atenderle") && Contains("Después del tono"));
+  CHECK_THAT(t.said(), !Contains("Horario"));  // advocates are on shift: no hours to tell
+  CHECK(t.attr("Record", "action") == "/twilio/voice/record");
+  CHECK(t.attr("Record", "playBeep") == "true");
+  CHECK(t.attr("Record", "maxLength") == "120");
+  CHECK(t.has("Hangup"));
+  CHECK(t.body.find("<Record") < t.body.find("<Hangup"));
+
+  t = call.recorded();
+  CHECK_THAT(t.said(), Contains("recibimos su mensaje"));
+  CHECK(t.has("Hangup"));
+  REQUIRE(voicemails.notices.size() == 1);
+  const auto& n = voicemails.notices[0];
+  CHECK(n.lang == Lang::es);
+  CHECK(ids(n.notify) == std::vector<std::string>{"ana", "beto"});
+  CHECK(n.caller == kCaller);
+  CHECK(n.call_key == call.key());
+  CHECK(n.recording_sid == "RE00000000000000000000000000000000");
+  CHECK(n.duration_seconds == 21);
+  CHECK_FALSE(server.app().store().load(call.key()));
+
+  // Each advocate on shift is texted, through the outbox, where to listen; never the caller's number.
+  auto queued = server.app().store().due_outbound(std::numeric_limits<std::int64_t>::max(), 10);
+  REQUIRE(queued.size() == 2);
+  std::vector<std::string> to;
+  for (const auto& row : queued) {
+    to.push_back(crypto::open(kSecret, row.to_sealed, "outbox.to").value_or("?"));
+    auto body = crypto::open(kSecret, row.body_sealed, "outbox.body").value_or("");
+    CHECK_THAT(body, Contains("voicemail") && Contains("/Recordings/RE0") && !Contains(kCaller));
+    CHECK(row.contact_key == call.key());
+  }
+  std::sort(to.begin(), to.end());
+  CHECK(to == std::vector<std::string>{"+14145550111", "+14145550112"});
+}
+
+TEST_CASE("nobody on shift: the caller hears only the hours the roster gives, then voicemail") {
+  TempDir dir;
+  Voicemails voicemails;
+  auto c = test_config(dir);
+
+  SECTION("a roster with hours and a shift starting soon") {
+    auto roster = team();
+    roster->on = false;
+    roster->next_start = *c.pinned_now_ms + 30 * 60'000;
+    roster->hours_es = "de lunes a viernes, de 9:00 a 17:00";
+    HotlineServer server(c, roster, voicemails.hook());
+    Call call(server);
+    call.dial_in();
+    call.press("2");
+    auto t = call.press("0");
+    CHECK_FALSE(t.has("Dial"));
+    CHECK_THAT(t.said(), Contains("nadie puede atenderle") && Contains("menos de una hora") &&
+                             Contains("de lunes a viernes, de 9:00 a 17:00"));
+    REQUIRE(t.has("Record"));
+    call.recorded("completed");  // the caller hung up after the message
+    REQUIRE(voicemails.notices.size() == 1);
+    CHECK(voicemails.notices[0].notify.empty());
+    CHECK_FALSE(server.app().store().load(call.key()));
+  }
+  SECTION("a shift far off is not announced as soon") {
+    auto roster = team();
+    roster->on = false;
+    roster->next_start = *c.pinned_now_ms + 20 * 3'600'000LL;
+    HotlineServer server(c, roster);
+    Call call(server);
+    call.dial_in();
+    call.press("1");
+    auto t = call.press("0");
+    CHECK_THAT(t.said(), Contains("no advocate can answer") && !Contains("within the hour") &&
+                             !Contains("at these times"));
+    CHECK(t.has("Record"));
+  }
+  SECTION("no roster at all: no hours are invented") {
+    HotlineServer server(c);
+    Call call(server);
+    call.dial_in();
+    call.press("1");
+    auto t = call.press("0");
+    CHECK_THAT(t.said(), Contains("no advocate can answer") && Contains("After the tone"));
+    CHECK_THAT(t.said(), !Contains("at these times") && !Contains("within the hour"));
+    CHECK(t.has("Record"));
+  }
+}
+
+// ---- re-asking, hanging up, bad input ----------------------------------------------------------------
+
+TEST_CASE("no input or unrecognised input is re-asked twice, then a person is offered") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  Call call(server);
+  call.dial_in();
+  call.press("1");
+  auto t = call.silence();
+  CHECK_THAT(t.said(), Contains("did not catch that") && Contains("press 1"));  // the options again
+  t = call.press("8");
+  CHECK_THAT(t.said(), Contains("did not catch that"));
+  t = call.speak("police", "0.05");  // too unsure to use: not understood, not an answer
+  CHECK_THAT(t.said(), Contains("still did not understand") && Contains("say 'yes'"));
+  CHECK(t.keeps_caller());
+  t = call.silence();  // offered a person and still nothing: connect (here: nobody on shift)
+  CHECK_THAT(t.said(), Contains("connect you") && Contains("no advocate can answer"));
+  CHECK(t.has("Record"));
+}
+
+TEST_CASE("speech confidence: the threshold is configurable") {
+  TempDir dir;
+  auto c = test_config(dir);
+  SECTION("default threshold: clear speech is used") {
+    HotlineServer server(c);
+    Call call(server);
+    call.dial_in();
+    call.press("1");
+    CHECK_THAT(call.speak("police", "0.62").said(), Contains("victim or witness"));
+  }
+  SECTION("a strict threshold: the same speech is asked again") {
+    c.voice.min_confidence = 0.8;
+    HotlineServer server(c);
+    Call call(server);
+    call.dial_in();
+    call.press("1");
+    CHECK_THAT(call.speak("police", "0.62").said(), Contains("did not catch that"));
+  }
+}
+
+TEST_CASE("a caller who hangs up mid-menu leaves nothing behind") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  Call call(server);
+  call.dial_in();
+  call.press("2");
+  REQUIRE(server.app().store().load(call.key()));
+
+  SECTION("Twilio posts the gather with CallStatus completed") {
+    auto t = call.hang_up_in_gather();
+    CHECK(t.body == kEmpty);
+    CHECK_FALSE(server.app().store().load(call.key()));
+    CHECK(call.status("completed").body == kEmpty);
+  }
+  SECTION("the status callback says completed") {
+    CHECK(call.status("completed").body == kEmpty);
+    CHECK_FALSE(server.app().store().load(call.key()));
+    // A late callback for the finished call still gets valid TwiML, not an error.
+    auto t = call.post("/twilio/voice/gather", call.fields());
+    CHECK(t.keeps_caller());
+  }
+  SECTION("ringing or in-progress status changes keep the call") {
+    call.status("in-progress");
+    CHECK(server.app().store().load(call.key()));
+  }
+}
+
+TEST_CASE("bad voice requests get a clean 4xx or valid TwiML, never an error page") {
+  TempDir dir;
+  HotlineServer server(test_config(dir), team());
+  const std::vector<std::string> routes = {"/twilio/voice", "/twilio/voice/gather", "/twilio/voice/dial",
+                                           "/twilio/voice/record", "/twilio/voice/status",
+                                           "/twilio/voice/whisper/es", "/twilio/voice/whisper/accept"};
+  SECTION("no CallSid: 400; unsigned or wrongly signed: 403; not a form: 400") {
+    for (const auto& route : routes) {
+      INFO(route);
+      auto res = server.post_signed(route, {{"From", kCaller}, {"CallStatus", "in-progress"}});
+      REQUIRE(res);
+      CHECK(res->status == 400);
+      Call call(server);
+      res = server.post(route, twilio::encode_form(call.fields()));
+      CHECK(res->status == 403);
+      res = server.post(route, twilio::encode_form(call.fields()), {{"X-Twilio-Signature", "bm9wZQ=="}});
+      CHECK(res->status == 403);
+      res = server.post(route, "%zz=%", {{"X-Twilio-Signature", "x"}});
+      CHECK(res->status == 400);
+    }
+  }
+  SECTION("callbacks for a call the hotline does not know") {
+    Call gather(server);
+    CHECK(gather.post("/twilio/voice/gather", gather.fields()).says().size() == 2);  // the language menu
+    Call dial(server);
+    auto t = dial.post("/twilio/voice/dial", [&] {
+      auto f = dial.fields();
+      f.push_back({"DialCallStatus", "no-answer"});
+      return f;
+    }());
+    CHECK(t.has("Record"));
+    Call done(server);
+    CHECK(done.post("/twilio/voice/record", done.fields()).has("Hangup"));
+  }
+  SECTION("odd input in a live call") {
+    for (const std::string& digits : {std::string("#"), std::string("*"), std::string(200, '9'), std::string("\xff\xfe")}) {
+      Call call(server);
+      call.dial_in();
+      call.press("1");
+      CHECK(call.press(digits).keeps_caller());
+    }
+    Call call(server);
+    call.dial_in();
+    call.press("1");
+    CHECK(call.speak("\xF0\x9F\x98\xA2 \xff policia", "not a number").keeps_caller());
+    CHECK(call.speak(std::string(5000, 'a')).keeps_caller());
+  }
+}
+
+TEST_CASE("a call survives a server restart mid-call") {
+  TempDir dir;
+  std::string sid;
+  {
+    HotlineServer server(test_config(dir));
+    Call first(server);
+    first.dial_in();
+    first.press("1");
+    sid = first.sid();
+  }
+  HotlineServer restarted(test_config(dir));
+  Call again(restarted);
+  auto f = again.fields();
+  for (auto& [k, v] : f) if (k == "CallSid") v = sid;
+  f.push_back({"Digits", "2"});
+  auto t = again.post("/twilio/voice/gather", f);
+  CHECK_THAT(t.said(), Contains("shift commander"));  // still English, still in the flow
+}
+
+// ---- TwiML cross-check with the official library ------------------------------------------------
+
+namespace {
+
+// Renders each description with tests/npm/twiml.js (the official twilio npm library).
+std::vector<std::string> oracle(const nlohmann::json& docs) {
+  return nlohmann::json::parse(test_support::run_node("twiml.js", docs.dump())).get<std::vector<std::string>>();
+}
+
+nlohmann::json verb(const std::string& name, std::vector<std::pair<std::string, std::string>> attrs,
+                    std::optional<std::string> text = std::nullopt, nlohmann::json children = nullptr) {
+  nlohmann::json v = {{"verb", name}, {"attrs", nlohmann::json::array()}};
+  for (auto& [k, val] : attrs) v["attrs"].push_back({k, val});
+  if (text) v["text"] = *text;
+  if (!children.is_null()) v["children"] = children;
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("voice TwiML matches the official twilio library byte for byte") {
+  channels::VoiceSettings settings;
+  settings.secret = kSecret;
+  using Reply = channels::VoiceReply;
+
+  Reply gather;
+  gather.say = {{Lang::en, "k", "Hello & welcome. <Press> 1 \"now\""}, {Lang::es, "k", "¿Cómo está? Oprima 2."}};
+  gather.then = Reply::Then::gather;
+  gather.lang = Lang::es;
+  gather.hints = {"persona", "sí", "no"};
+
+  Reply dial;
+  dial.say = {{Lang::es, "advocate", "Voy a comunicarle."}};
+  dial.then = Reply::Then::dial;
+  dial.lang = Lang::es;
+  dial.dial = {"+14145550111", "+14145550112"};
+
+  Reply record;
+  record.say = {{Lang::en, "voice_no_answer", "Sorry."}, {Lang::en, "voice_leave_message", "After the tone…"}};
+  record.then = Reply::Then::record;
+  record.lang = Lang::en;
+
+  Reply hangup;
+  hangup.then = Reply::Then::hangup;
+
+  auto say_en = [](const std::string& text) {
+    return verb("Say", {{"language", "en-US"}, {"voice", "Polly.Joanna"}}, text);
+  };
+  auto say_es = [](const std::string& text) {
+    return verb("Say", {{"language", "es-MX"}, {"voice", "Polly.Mia"}}, text);
+  };
+  nlohmann::json docs = nlohmann::json::array();
+  docs.push_back({{"response", "voice"},
+                  {"verbs",
+                   {verb("Gather",
+                         {{"input", "dtmf speech"}, {"action", "/twilio/voice/gather"}, {"method", "POST"},
+                          {"language", "es-MX"}, {"hints", "persona, sí, no"}, {"numDigits", "1"},
+                          {"timeout", "5"}, {"speechTimeout", "auto"}, {"actionOnEmptyResult", "true"}},
+                         std::nullopt,
+                         {say_en("Hello & welcome. <Press> 1 \"now\""), say_es("¿Cómo está? Oprima 2.")}),
+                    verb("Redirect", {{"method", "POST"}}, "/twilio/voice/gather")}}});
+  docs.push_back({{"response", "voice"},
+                  {"verbs",
+                   {say_es("Voy a comunicarle."),
+                    verb("Dial",
+                         {{"action", "/twilio/voice/dial"}, {"method", "POST"}, {"timeout", "20"},
+                          {"callerId", kHotlineNumber}, {"answerOnBridge", "true"}},
+                         std::nullopt,
+                         {verb("Number", {{"url", "/twilio/voice/whisper/es"}, {"method", "POST"}}, "+14145550111"),
+                          verb("Number", {{"url", "/twilio/voice/whisper/es"}, {"method", "POST"}}, "+14145550112")})}}});
+  docs.push_back({{"response", "voice"},
+                  {"verbs",
+                   {say_en("Sorry."), say_en("After the tone…"),
+                    verb("Record", {{"action", "/twilio/voice/record"}, {"method", "POST"},
+                                    {"maxLength", "120"}, {"playBeep", "true"}}),
+                    verb("Hangup", {})}}});
+  docs.push_back({{"response", "voice"}, {"verbs", {verb("Hangup", {})}}});
+  docs.push_back({{"response", "voice"},
+                  {"verbs",
+                   {verb("Gather",
+                         {{"input", "dtmf"}, {"action", "/twilio/voice/whisper/accept"}, {"method", "POST"},
+                          {"numDigits", "1"}, {"timeout", "8"}, {"actionOnEmptyResult", "true"}},
+                         std::nullopt,
+                         {say_es(test_support::shipped_bundle()->prompts.render(Lang::es, "voice_whisper", Channel::voice, {}))}),
+                    verb("Hangup", {})}}});
+  docs.push_back({{"response", "voice"}, {"verbs", nlohmann::json::array()}});
+
+  auto expected = oracle(docs);
+  REQUIRE(expected.size() == 6);
+  CHECK(channels::voice_twiml(gather, settings, kHotlineNumber) == expected[0]);
+  CHECK(channels::voice_twiml(dial, settings, kHotlineNumber) == expected[1]);
+  CHECK(channels::voice_twiml(record, settings, kHotlineNumber) == expected[2]);
+  CHECK(channels::voice_twiml(hangup, settings, kHotlineNumber) == expected[3]);
+  CHECK(channels::whisper_twiml(*test_support::shipped_bundle(), settings, Lang::es) == expected[4]);
+  CHECK(channels::whisper_answer_twiml("1") == expected[5]);
+}
+
+// ---- simulate -----------------------------------------------------------------------------------------
+
+TEST_CASE("hotline simulate --channel voice walks a call in the terminal") {
+  const std::string hotline = HOTLINE_BINARY;
+  auto r = run({hotline, "simulate", "--channel", "voice", "--root", HOTLINE_SOURCE_DIR},
+               "2\n1\n\n0\nmi mensaje\n");
+  REQUIRE(r.exit_code == 0);
+  INFO(r.out << r.err);
+  CHECK_THAT(r.out, Contains("[en] Hello.") && Contains("[es] Hola."));  // the language menu
+  CHECK_THAT(r.out, Contains("víctima o testigo"));
+  CHECK_THAT(r.out, Contains("no le entendí"));
+  CHECK_THAT(r.out, Contains("Después del tono"));  // nobody on shift in a simulation
+  CHECK_THAT(r.out, Contains("recibimos su mensaje") && Contains("(call ended"));
+
+  auto j = run({hotline, "simulate", "--channel", "voice", "--json", "--lang", "en", "--root", HOTLINE_SOURCE_DIR},
+               "police\n");
+  REQUIRE(j.exit_code == 0);
+  std::istringstream lines(j.out);
+  std::vector<nlohmann::json> replies;
+  for (std::string line; std::getline(lines, line);) replies.push_back(nlohmann::json::parse(line));
+  REQUIRE(replies.size() == 3);  // the menu, the choice of English, the answer
+  CHECK(replies[2]["intent"] == "call_police");
+  CHECK(replies[2]["lang"] == "en");
+  CHECK(replies[2]["then"] == "gather");
+}
