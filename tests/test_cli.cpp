@@ -1,1 +1,117 @@
+// The `hotline` command line as staff and operators use it: the real binary, real processes.
 #include <catch2/catch.hpp>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "process.hpp"
+
+using namespace test_support;
+
+namespace {
+const std::string kHotline = HOTLINE_BINARY;
+const std::string kRoot = HOTLINE_SOURCE_DIR;
+}  // namespace
+
+TEST_CASE("--help explains every command, and each command has its own --help") {
+  auto r = run({kHotline, "--help"});
+  CHECK(r.exit_code == 0);
+  for (const char* word : {"serve", "simulate", "check", "TWILIO_AUTH_TOKEN", "HOTLINE_SECRET"}) {
+    CHECK_THAT(r.out, Catch::Contains(word));
+  }
+  for (const char* command : {"serve", "simulate", "check", "graph"}) {
+    auto sub = run({kHotline, command, "--help"});
+    CHECK(sub.exit_code == 0);
+    CHECK_THAT(sub.out, Catch::StartsWith(std::string("Usage: hotline ") + command));
+  }
+  auto unknown = run({kHotline, "frobnicate"});
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Catch::Contains("unknown command 'frobnicate'"));
+}
+
+TEST_CASE("simulate prints one JSON object per reply with reply, lang, intent and node") {
+  auto r = run({kHotline, "simulate", "--json", "--root", kRoot},
+               "hola\n¿me pueden deportar si llamo a la poli?\n0\n");
+  REQUIRE(r.exit_code == 0);
+  std::istringstream lines(r.out);
+  std::vector<nlohmann::json> replies;
+  for (std::string line; std::getline(lines, line);) replies.push_back(nlohmann::json::parse(line));
+  REQUIRE(replies.size() == 3);
+  CHECK(replies[0]["node"] == "menu");
+  CHECK(replies[0]["lang"] == "es");
+  CHECK(replies[1]["intent"] == "status_reporting");
+  CHECK_THAT(replies[1]["reply"].get<std::string>(), Catch::Contains("comandante de turno"));
+  CHECK(replies[2]["node"] == "after_answer");
+  CHECK(replies[1]["segments"].get<int>() <= 3);
+}
+
+TEST_CASE("simulate in plain text prints the replies") {
+  auto r = run({kHotline, "simulate", "--root", kRoot}, "hello\n");
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("Reply with a number"));
+}
+
+TEST_CASE("check passes the shipped files and reports a broken edit with file:line:col") {
+  auto good = run({kHotline, "check", kRoot});
+  CHECK(good.exit_code == 0);
+  CHECK_THAT(good.out, Catch::Matches("[1-9][0-9]* conversation test\\(s\\): [0-9]+ passed, 0 failed\n"
+                                      "0 error\\(s\\), 0 warning\\(s\\)\n"));
+
+  TempDir dir;
+  copy_shipped_tree(dir);
+  std::string text = read_file((dir.path() / "flows/hotline.yaml").string());
+  auto pos = text.find("go: after_answer");
+  text.replace(pos, 16, "go: after_anwser");
+  dir.write("flows/hotline.yaml", text);
+  auto bad = run({kHotline, "check", dir.str()});
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.out, Catch::Contains("/flows/hotline.yaml:") &&
+                          Catch::Contains(": error[unknown-step]: there is no step named 'after_anwser'"));
+  CHECK_THAT(bad.out, Catch::EndsWith("1 error(s), 0 warning(s)\n"));
+}
+
+TEST_CASE("serve starts, answers a webhook, and stops cleanly on SIGTERM") {
+  TempDir data;
+  Process server({kHotline, "serve", "--port", "0", "--root", kRoot},
+                 "", {"HOTLINE_DB=" + (data.path() / "h.sqlite3").string(), "TWILIO_AUTH_TOKEN="});
+  std::string log = server.wait_for_stderr("\"event\":\"serving\"");
+  auto at = log.find("\"port\":");
+  REQUIRE(at != std::string::npos);
+  int port = std::stoi(log.substr(at + 7));
+  CHECK_THAT(log, Catch::Contains("local_mode"));  // no token: clearly logged
+
+  httplib::Client client("127.0.0.1", port);
+  auto res = client.Post("/twilio/sms", "From=%2B14145551234&MessageSid=SMcli1&Body=hello",
+                         "application/x-www-form-urlencoded");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK_THAT(res->body, Catch::Contains("Reply with a number"));
+
+  server.signal(SIGTERM);
+  CHECK(server.wait() == 0);
+  CHECK_THAT(server.err(), Catch::Contains("\"event\":\"stopped\""));
+  // Privacy: the log never carries the number or the text.
+  CHECK_THAT(server.err(), !Catch::Contains("4145551234") && !Catch::Contains("hello"));
+}
+
+TEST_CASE("serve refuses to start with a token but no public URL or secret") {
+  auto r = run({kHotline, "serve", "--port", "0", "--root", kRoot}, "",
+               {"TWILIO_AUTH_TOKEN=abc", "HOTLINE_PUBLIC_URL=", "HOTLINE_SECRET="});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("environment: error[missing-setting]: HOTLINE_PUBLIC_URL is required"));
+  CHECK_THAT(r.err, Catch::Contains("environment: error[missing-setting]: HOTLINE_SECRET must be set"));
+}
+
+TEST_CASE("check runs staff's conversation tests and shows a failing turn as expected vs got") {
+  TempDir dir;
+  copy_shipped_tree(dir);
+  dir.write("flows/tests/mine.yaml", "- test: my test\n  turns:\n    - send: hello\n      expect:\n"
+                                     "        node: after_answer\n        reply_contains: Reply with a number\n");
+  auto r = run({kHotline, "check", dir.str()});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, Catch::Contains(dir.str() + "/flows/tests/mine.yaml:3:7: error[test-failed]: test 'my test', "
+                                    "turn 1 of 1 (sms, send \"hello\"):\n"
+                                    "    node: expected after_answer, got menu\n"));
+  CHECK_THAT(r.out, Catch::Contains(" passed, 1 failed\n") && Catch::EndsWith("1 error(s), 0 warning(s)\n"));
+}

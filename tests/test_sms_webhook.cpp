@@ -1,1 +1,229 @@
+// POST /twilio/sms against a real server on an ephemeral port with a real SQLite file.
 #include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdio>
+
+#include "hotline/common/utf8.hpp"
+#include "hotline_server.hpp"
+
+using namespace hotline;
+using namespace test_support;
+
+namespace {
+
+int g_sid = 0;
+std::string next_sid() { return "SM" + std::to_string(100000 + ++g_sid) + "0000000000000000000000000"; }
+
+std::string reply_of(const httplib::Result& res) {
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  const std::string open = "<Message>", close = "</Message>";
+  auto a = res->body.find(open), b = res->body.rfind(close);
+  if (a == std::string::npos || b == std::string::npos) return "";
+  return res->body.substr(a + open.size(), b - a - open.size());
+}
+
+bool is_twiml(const std::string& body) {
+  const std::string head = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
+  return body.rfind(head, 0) == 0 &&
+         (body == head + "<Response/>" ||
+          (body.find("<Response>", head.size()) == head.size() &&
+           body.size() >= 11 && body.compare(body.size() - 11, 11, "</Response>") == 0));
+}
+
+}  // namespace
+
+TEST_CASE("a signed SMS gets a TwiML answer in the texter's language") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  auto res = server.post_signed("/twilio/sms", sms_form("+14145551234", "Can I call the police without papers?", next_sid()));
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->get_header_value("Content-Type").rfind("text/xml", 0) == 0);
+  CHECK(is_twiml(res->body));
+  CHECK_THAT(reply_of(res), Catch::Contains("victim or") && Catch::Contains("witness"));
+
+  res = server.post_signed("/twilio/sms", sms_form("+14145559876", "¿Me van a reportar a la migra si llamo?", next_sid()));
+  CHECK_THAT(reply_of(res), Catch::Contains("comandante de turno"));
+}
+
+TEST_CASE("a missing or wrong signature gets 403 and changes nothing") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  auto form = sms_form("+14145551234", "hola", next_sid());
+
+  auto res = server.post("/twilio/sms", twilio::encode_form(form));
+  REQUIRE(res);
+  CHECK(res->status == 403);
+  res = server.post("/twilio/sms", twilio::encode_form(form), {{"X-Twilio-Signature", "bm90IGEgc2lnbmF0dXJl"}});
+  CHECK(res->status == 403);
+  // Signed for different content: the body was tampered with on the way.
+  auto sig = twilio::compute_signature(kAuthToken, kPublicUrl + "/twilio/sms", form);
+  auto tampered = form;
+  tampered[5].second = "STOP";
+  res = server.post("/twilio/sms", twilio::encode_form(tampered), {{"X-Twilio-Signature", sig}});
+  CHECK(res->status == 403);
+  // Signed for another URL.
+  auto other = twilio::compute_signature(kAuthToken, kPublicUrl + "/other", form);
+  res = server.post("/twilio/sms", twilio::encode_form(form), {{"X-Twilio-Signature", other}});
+  CHECK(res->status == 403);
+
+  CHECK_FALSE(server.stored_session("+14145551234"));
+  CHECK_FALSE(server.app().store().response_for(twilio::field(form, "MessageSid").value()));
+}
+
+TEST_CASE("in local mode (no auth token) signatures are not required") {
+  TempDir dir;
+  auto c = test_config(dir);
+  c.twilio_auth_token.clear();
+  HotlineServer server(c);
+  auto res = server.post("/twilio/sms", twilio::encode_form(sms_form("+14145551234", "hello", next_sid())));
+  CHECK_THAT(reply_of(res), Catch::Contains("Reply with a number"));
+}
+
+TEST_CASE("bad input gets a clear 4xx or a polite reply, never a crash") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  const std::string from = "+14145551234";
+
+  SECTION("a body that is not a form") {
+    auto res = server.post("/twilio/sms", "%zz=%", {{"X-Twilio-Signature", "x"}});
+    REQUIRE(res);
+    CHECK(res->status == 400);
+  }
+  SECTION("no From, or no MessageSid") {
+    twilio::FormFields form = {{"Body", "hola"}, {"MessageSid", next_sid()}};
+    auto res = server.post_signed("/twilio/sms", form);
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    CHECK_THAT(res->body, Catch::Contains("From"));
+    res = server.post_signed("/twilio/sms", {{"Body", "hola"}, {"From", from}});
+    CHECK(res->status == 400);
+  }
+  SECTION("an empty message, a 10 kB message, invalid UTF-8, emoji") {
+    for (const std::string& body : {std::string(""), std::string(10 * 1024, 'x'),
+                                    std::string("hola \xff\xfe policia"), std::string("\xF0\x9F\x98\xA2\xF0\x9F\x99\x8F")}) {
+      auto res = server.post_signed("/twilio/sms", sms_form(from, body, next_sid()));
+      REQUIRE(res);
+      CHECK(res->status == 200);
+      CHECK(is_twiml(res->body));
+      CHECK(is_valid_utf8(res->body));
+      CHECK_FALSE(reply_of(res).empty());
+    }
+  }
+  SECTION("an MMS with no text") {
+    server.post_signed("/twilio/sms", sms_form(from, "hola", next_sid()));
+    auto form = sms_form(from, "", next_sid());
+    form.push_back({"MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM0/Media/ME0"});
+    form.push_back({"MediaContentType0", "image/jpeg"});
+    for (auto& [k, v] : form) if (k == "NumMedia") v = "1";
+    CHECK_THAT(reply_of(server.post_signed("/twilio/sms", form)), Catch::Contains("Solo puedo leer texto"));
+  }
+  SECTION("a body over the size limit") {
+    auto res = server.post("/twilio/sms", "Body=" + std::string(70 * 1024, 'a'));
+    REQUIRE(res);
+    CHECK(res->status == 413);
+  }
+  SECTION("a GET, or an unknown route") {
+    CHECK(server.client().Get("/twilio/sms")->status == 404);
+    CHECK(server.client().Get("/nope")->status == 404);
+  }
+}
+
+TEST_CASE("the same MessageSid delivered twice is answered the same and counted once") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  const std::string from = "+14145551234";
+  server.post_signed("/twilio/sms", sms_form(from, "hola", next_sid()));
+  auto sid = next_sid();
+  auto first = server.post_signed("/twilio/sms", sms_form(from, "2", sid));
+  auto turns_after_first = server.stored_session(from)->data;
+  auto again = server.post_signed("/twilio/sms", sms_form(from, "2", sid));
+  REQUIRE(first);
+  REQUIRE(again);
+  CHECK(first->body == again->body);
+  CHECK(server.stored_session(from)->data == turns_after_first);
+}
+
+TEST_CASE("an opted-out number gets no reply until it opts back in") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  const std::string from = "+14145551234";
+  auto res = server.post_signed("/twilio/sms", sms_form(from, "PARAR", next_sid()));
+  CHECK_THAT(reply_of(res), Catch::Contains("ALTA"));
+  res = server.post_signed("/twilio/sms", sms_form(from, "hola", next_sid()));
+  REQUIRE(res);
+  CHECK(res->body == "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>");
+  res = server.post_signed("/twilio/sms", sms_form(from, "policia", next_sid()));
+  CHECK(res->body == "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>");
+  res = server.post_signed("/twilio/sms", sms_form(from, "ALTA", next_sid()));
+  CHECK_THAT(reply_of(res), Catch::Contains("Bienvenido"));
+  res = server.post_signed("/twilio/sms", sms_form(from, "1", next_sid()));
+  CHECK_THAT(reply_of(res), Catch::Contains("testigo"));
+}
+
+TEST_CASE("a restart loses no conversation") {
+  TempDir dir;
+  const std::string from = "+14145551234";
+  {
+    HotlineServer server(test_config(dir));
+    server.post_signed("/twilio/sms", sms_form(from, "english", next_sid()));
+  }
+  HotlineServer restarted(test_config(dir));
+  // "1" alone tells no language; the remembered choice (English) must survive the restart.
+  auto res = restarted.post_signed("/twilio/sms", sms_form(from, "1", next_sid()));
+  CHECK_THAT(reply_of(res), Catch::Contains("victim or"));
+}
+
+TEST_CASE("an idle conversation expires and starts fresh") {
+  TempDir dir;
+  const std::string from = "+14145551234";
+  auto c = test_config(dir);
+  c.session_idle_minutes = 60;
+  {
+    HotlineServer server(c);
+    server.post_signed("/twilio/sms", sms_form(from, "english", next_sid()));
+  }
+  SECTION("within the idle time it continues") {
+    c.pinned_now_ms = *c.pinned_now_ms + 59 * 60'000;
+    HotlineServer later(c);
+    CHECK_THAT(reply_of(later.post_signed("/twilio/sms", sms_form(from, "1", next_sid()))), Catch::Contains("victim or"));
+  }
+  SECTION("after it, the language is guessed again (default Spanish for a bare number)") {
+    c.pinned_now_ms = *c.pinned_now_ms + 61 * 60'000;
+    HotlineServer later(c);
+    CHECK_THAT(reply_of(later.post_signed("/twilio/sms", sms_form(from, "1", next_sid()))), Catch::Contains("testigo"));
+  }
+}
+
+TEST_CASE("many texters at once are all answered") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      httplib::Client client("127.0.0.1", server.port());
+      for (int i = 0; i < 20; ++i) {
+        auto form = sms_form("+1414555" + std::to_string(1000 + t), i % 2 ? "1" : "hola",
+                             "SMconcurrent" + std::to_string(t) + "_" + std::to_string(i));
+        auto sig = twilio::compute_signature(kAuthToken, kPublicUrl + "/twilio/sms", form);
+        auto res = client.Post("/twilio/sms", {{"X-Twilio-Signature", sig}}, twilio::encode_form(form),
+                               "application/x-www-form-urlencoded");
+        if (res && res->status == 200 && is_twiml(res->body)) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok == 160);
+}
+
+TEST_CASE("health and readiness endpoints answer") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  CHECK(server.client().Get("/healthz")->status == 200);
+  auto ready = server.client().Get("/readyz");
+  CHECK(ready->status == 200);
+  CHECK(ready->body == "ready\n");
+}

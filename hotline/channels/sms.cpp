@@ -1,1 +1,175 @@
-// placeholder until written
+#include "hotline/channels/sms.hpp"
+
+#include <algorithm>
+#include <functional>
+
+#include "hotline/channels/relay.hpp"
+#include "hotline/common/log.hpp"
+#include "hotline/crypto/keys.hpp"
+#include "hotline/nlu/nlu.hpp"
+#include "hotline/prompts/segments.hpp"
+#include "hotline/twilio/twiml.hpp"
+
+namespace hotline::channels {
+namespace {
+
+WebhookResponse bad_request(const std::string& reason) {
+  log::warn("sms_rejected", {{"reason", reason}});
+  return {400, "text/plain; charset=utf-8", reason + "\n"};
+}
+
+bool looks_like_phone_or_address(const std::string& from) {
+  // E.164 from carriers; Twilio also delivers WhatsApp ("whatsapp:+1…") and short codes.
+  return !from.empty() && from.size() <= 64 && from.find_first_of("\r\n") == std::string::npos;
+}
+
+}  // namespace
+
+std::string sms_twiml(const std::string& text) {
+  twilio::TwiML response;
+  if (!text.empty()) response.message(text);
+  return response.str();
+}
+
+std::string truncate_utf8(const std::string& text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut);
+}
+
+SmsChannel::SmsChannel(flow::BundleHolder& bundles, store::SessionStore& store,
+                       SmsSettings settings, Clock clock)
+    : bundles_(bundles), store_(store), settings_(std::move(settings)), clock_(std::move(clock)) {}
+
+void SmsChannel::set_relay(RelayService* relay, std::function<void()> outbound_queued) {
+  relay_ = relay;
+  outbound_queued_ = std::move(outbound_queued);
+}
+
+WebhookResponse SmsChannel::commit_relay_turn(store::TurnRecord& record, const std::string& reply,
+                                              const nlohmann::json& log_fields) {
+  record.keep_session = true;
+  record.response = sms_twiml(reply);
+  store_.commit_turn(record);
+  if (!record.outbound.empty() && outbound_queued_) outbound_queued_();
+  auto fields = log_fields;
+  fields["outbound"] = record.outbound.size();
+  log::info("sms_relay", fields);
+  return {200, "text/xml", record.response};
+}
+
+std::mutex& SmsChannel::lock_for(const std::string& contact_key) {
+  return contact_locks_[std::hash<std::string>{}(contact_key) % contact_locks_.size()];
+}
+
+WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
+  auto from = twilio::field(form, "From");
+  auto sid = twilio::field(form, "MessageSid");
+  if (!from || !looks_like_phone_or_address(*from)) return bad_request("missing or invalid From");
+  if (!sid || sid->empty() || sid->size() > 64) return bad_request("missing or invalid MessageSid");
+
+  engine::Input input;
+  input.channel = Channel::sms;
+  input.text = truncate_utf8(twilio::field(form, "Body").value_or(""), kMaxBodyBytes);
+  auto num_media = twilio::field(form, "NumMedia").value_or("0");
+  input.has_media = !num_media.empty() && num_media != "0";
+
+  const std::string contact = crypto::contact_key(settings_.secret, *from);
+  std::lock_guard<std::mutex> lock(lock_for(contact));
+
+  // Twilio retries a webhook it thinks failed: answer again, change nothing.
+  if (auto earlier = store_.response_for(*sid)) return {200, "text/xml", *earlier};
+
+  const std::int64_t now = clock_();
+  auto bundle = bundles_.get();
+  const bool opted_out = store_.is_opted_out(contact);
+
+  store::TurnRecord record;
+  record.contact_key = contact;
+  record.request_id = *sid;
+  record.now_ms = now;
+
+  // The relay: an advocate's text, or a texter talking with an advocate, skips the flow.
+  std::unique_lock<std::mutex> relay_lock;
+  std::optional<store::Relay> relay;
+  if (relay_) {
+    relay_lock = relay_->lock();
+    if (auto advocate = relay_->roster()->by_phone(*from)) {
+      std::string reply = relay_->from_advocate(*advocate, input.text, record);
+      return commit_relay_turn(record, reply, {{"advocate", advocate->id}});
+    }
+    relay = relay_->relay_of(contact);
+    const auto keyword = nlu::match_keyword(input.text).keyword;
+    if (relay && relay->state == "claimed" && keyword != nlu::Keyword::stop) {
+      relay_->from_texter(*relay, input.text, record);
+      return commit_relay_turn(record, "", {{"contact", contact}, {"code", relay->code}});
+    }
+    const auto first = input.text.find_first_not_of(" \t\r\n");
+    if (!relay && !opted_out && first != std::string::npos && input.text[first] == '#') {
+      // "#end" from someone who is not an advocate: say so, in both languages.
+      std::string reply = relay_->text(Lang::es, "relay_staff_only", {}) + "\n\n" +
+                          relay_->text(Lang::en, "relay_staff_only", {});
+      return commit_relay_turn(record, reply, {{"contact", contact}, {"outcome", "staff_only"}});
+    }
+  }
+
+  engine::Session session;
+  if (auto stored = store_.load(contact); stored && now - stored->updated_ms < settings_.session_idle_ms) {
+    session = engine::decode_session(stored->data).value_or(engine::Session{});
+  }
+
+  engine::Outcome outcome = engine::step(*bundle, session, input, {settings_.default_language});
+
+  bool ended = false, opt_in = false, opt_out = false;
+  for (const auto& event : outcome.events) {
+    if (std::holds_alternative<engine::End>(event)) ended = true;
+    if (std::holds_alternative<engine::OptIn>(event)) opt_in = true;
+    if (std::holds_alternative<engine::OptOut>(event)) opt_out = true;
+  }
+  // An opted-out number hears nothing until it opts back in; its messages change nothing.
+  const bool silent = opted_out && !opt_in;
+
+  if (relay_ && opt_out && relay) relay_->texter_left(*relay, record);
+  if (relay_ && !silent && !opt_out) {
+    auto handoff = std::find_if(outcome.events.begin(), outcome.events.end(), [](const auto& e) {
+      return std::holds_alternative<engine::Handoff>(e);
+    });
+    if (handoff != outcome.events.end()) {
+      std::string instead = relay_->open(contact, *from, outcome.lang, input.text, record);
+      if (!instead.empty()) {
+        // After hours: the hand-off prompt's "as soon as one is free" becomes the hours.
+        for (auto it = std::make_reverse_iterator(handoff); it != outcome.events.rend(); ++it) {
+          if (auto* say = std::get_if<engine::Say>(&*it)) {
+            say->text = instead;
+            break;
+          }
+        }
+      }
+    }
+  }
+  std::string text = silent ? "" : engine::spoken_text(outcome);
+  std::string twiml = sms_twiml(text);
+
+  if (opt_out && !opted_out) store_.set_opted_out(contact, true, now);
+  if (opt_in && opted_out) store_.set_opted_out(contact, false, now);
+
+  record.session_data = silent ? (session.step.empty() ? "" : engine::encode_session(session))
+                        : ended ? ""
+                                : engine::encode_session(outcome.session);
+  record.response = twiml;
+  store_.commit_turn(record);
+  if (!record.outbound.empty() && outbound_queued_) outbound_queued_();
+
+  auto segments = prompts::count_segments(text);
+  log::info("sms", {{"contact", contact},
+                    {"intent", outcome.intent},
+                    {"step", outcome.step},
+                    {"lang", lang_code(outcome.lang)},
+                    {"bilingual", outcome.bilingual},
+                    {"segments", segments.segments},
+                    {"silent", silent}});
+  return {200, "text/xml", std::move(twiml)};
+}
+
+}  // namespace hotline::channels

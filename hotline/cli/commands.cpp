@@ -1,1 +1,406 @@
-// placeholder until written
+#include "hotline/cli/commands.hpp"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hotline/app/app.hpp"
+#include "hotline/common/log.hpp"
+#include "hotline/config/config.hpp"
+#include "hotline/crypto/keys.hpp"
+#include "hotline/engine/engine.hpp"
+#include "hotline/flow/graph.hpp"
+#include "hotline/flowtest/flowtest.hpp"
+#include "hotline/prompts/segments.hpp"
+#include "hotline/routing/roster.hpp"
+
+namespace hotline::cli {
+namespace {
+
+constexpr const char* kMainHelp = R"(hotline: a bilingual SMS and voice hotline backend for Twilio
+
+Usage: hotline <command> [options]
+
+Commands:
+  serve      answer Twilio webhooks (POST /twilio/sms) over HTTP
+  simulate   try the flows in the terminal: one message per line on stdin
+  check      validate flows, prompts, intents and configuration; run conversation tests
+  graph      draw the flow as a Graphviz DOT (or SVG) picture
+
+Run `hotline <command> --help` for a command's options.
+
+Environment:
+  TWILIO_AUTH_TOKEN   checks X-Twilio-Signature; without it `serve` runs in local mode
+  TWILIO_ACCOUNT_SID  the Twilio account (for sending messages)
+  HOTLINE_PUBLIC_URL  the base URL Twilio calls, e.g. https://hotline.example.org
+  HOTLINE_SECRET      keys the hashes that contacts are stored under (16+ characters)
+  HOTLINE_DB          SQLite file to keep conversations in (default data/hotline.sqlite3)
+  HOTLINE_CONFIG      configuration file (default config/hotline.yaml)
+  HOTLINE_NOW         pins the clock to an ISO 8601 time, for tests
+)";
+
+constexpr const char* kServeHelp = R"(Usage: hotline serve [--port N] [--bind ADDR] [--root DIR] [--config FILE]
+
+Serves the flows in DIR/flows and DIR/prompts (DIR defaults to the current directory).
+  --port N        port to listen on (default 8080; 0 picks a free one and logs it)
+  --bind ADDR     address to listen on (default 127.0.0.1)
+  --root DIR      where flows/, prompts/ and config/ are (default .)
+  --config FILE   configuration file (default DIR/config/hotline.yaml, or HOTLINE_CONFIG)
+
+Routes: POST /twilio/sms, GET /healthz, GET /readyz.
+Without TWILIO_AUTH_TOKEN the server runs in local mode and does not check signatures.
+)";
+
+constexpr const char* kSimulateHelp = R"(Usage: hotline simulate [--json] [--channel sms|voice] [--root DIR]
+
+Reads a person's messages, one per line, from stdin and prints what the hotline answers,
+using the same engine and flows as the server. Nothing is stored.
+  --json            one JSON object per reply: input, reply, lang, intent, node, segments
+  --channel CH      sms (default) or voice: a phone call, from the language menu on; a line is
+                    the keys pressed or the words said, an empty line is silence
+  --root DIR        where flows/ and prompts/ are (default .)
+  --lang en|es      the language the person already chose (default: guessed)
+)";
+
+constexpr const char* kGraphHelp = R"(Usage: hotline graph [DIR] [-o FILE]
+
+Writes the flow in DIR/flows (DIR defaults to .) as a Graphviz DOT picture: steps, the prompt
+each says, replies and intents as labelled arrows, and the questions that work anywhere.
+  -o, --output FILE   write to FILE instead of stdout; FILE.svg is drawn with `dot` (graphviz)
+)";
+
+constexpr const char* kCheckHelp = R"(Usage: hotline check [DIR]
+
+Checks DIR/flows, DIR/prompts and DIR/config/hotline.yaml (DIR defaults to .) and prints
+every problem as file:line:col: error|warning[code]: message. Exit status 1 on any error.
+)";
+
+struct Args {
+  std::map<std::string, std::string> options;
+  std::vector<std::string> positional;
+  bool help = false;
+};
+
+// Parses `--name value` / `--flag`. `flags` lists options that take no value.
+std::optional<Args> parse_args(int argc, char** argv, int first, const std::vector<std::string>& flags,
+                               std::string& error) {
+  Args args;
+  for (int i = first; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      args.help = true;
+    } else if (a.rfind("--", 0) == 0) {
+      std::string name = a.substr(2);
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        args.options[name.substr(0, eq)] = name.substr(eq + 1);
+      } else if (std::find(flags.begin(), flags.end(), name) != flags.end()) {
+        args.options[name] = "true";
+      } else if (i + 1 < argc) {
+        args.options[name] = argv[++i];
+      } else {
+        error = "option --" + name + " needs a value";
+        return std::nullopt;
+      }
+    } else {
+      args.positional.push_back(a);
+    }
+  }
+  return args;
+}
+
+std::string opt(const Args& args, const std::string& name, const std::string& fallback) {
+  auto it = args.options.find(name);
+  return it == args.options.end() ? fallback : it->second;
+}
+
+bool check_known_options(const Args& args, const std::vector<std::string>& known) {
+  for (const auto& [name, value] : args.options) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      std::cerr << "hotline: unknown option --" << name << " (see --help)\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+// Configuration and bundle from a root directory; prints diagnostics to stderr.
+struct Loaded {
+  config::Config config;
+  std::shared_ptr<const flow::Bundle> bundle;
+  Diagnostics diags;
+};
+
+Loaded load_all(const std::string& root, const std::string& config_path_option) {
+  Loaded l;
+  auto env = config::process_environment();
+  std::string config_path = config_path_option;
+  if (config_path.empty()) config_path = env("HOTLINE_CONFIG").value_or("");
+  const bool is_default = config_path.empty();
+  if (is_default) config_path = (std::filesystem::path(root) / "config" / "hotline.yaml").string();
+  l.config = config::load_config(config_path, is_default, env, l.diags);
+  l.config.root = root;
+  l.bundle = flow::load_bundle(root, l.config.details, l.diags);
+  return l;
+}
+
+// Signals are taken by one thread with sigwait, not by a handler: stopping the server (and,
+// later, reloading) is not async-signal-safe work.
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(app::App& running) {
+    sigemptyset(&set_);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set_, sig);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);  // before any server thread exists
+    thread_ = std::thread([this, &running] {
+      for (;;) {
+        int sig = 0;
+        if (sigwait(&set_, &sig) != 0) continue;
+        if (sig == SIGHUP) {
+          running.reload("SIGHUP");
+          continue;
+        }
+        log::info("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+        running.stop();
+        return;
+      }
+    });
+  }
+  ~SignalWatcher() {
+    kill(getpid(), SIGTERM);  // wakes the watcher if the server stopped on its own
+    thread_.join();
+  }
+
+ private:
+  sigset_t set_;
+  std::thread thread_;
+};
+
+// Local mode has no HOTLINE_SECRET: keep a random one beside the database so contact hashes
+// stay stable across restarts without a secret ever being written in the repository.
+std::string local_secret(const std::string& database) {
+  auto path = std::filesystem::path(database).parent_path() / ".local-secret";
+  if (std::ifstream in{path}; in) {
+    std::string secret;
+    std::getline(in, secret);
+    if (secret.size() >= 32) return secret;
+  }
+  std::filesystem::create_directories(path.parent_path().empty() ? "." : path.parent_path());
+  std::string secret = crypto::random_hex(32);
+  std::ofstream(path) << secret << '\n';
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return secret;
+}
+
+int serve(const Args& args) {
+  if (args.help) {
+    std::cout << kServeHelp;
+    return 0;
+  }
+  if (!check_known_options(args, {"port", "bind", "root", "config"})) return 2;
+  Loaded l = load_all(opt(args, "root", "."), opt(args, "config", ""));
+  // The advocates: config/advocates.yaml under the root unless HOTLINE_ADVOCATES names a file.
+  const bool default_roster = l.config.advocates_file.empty();
+  const std::string roster_path = default_roster
+      ? (std::filesystem::path(l.config.root) / "config" / "advocates.yaml").string()
+      : l.config.advocates_file;
+  auto roster = routing::load_roster(roster_path, default_roster, l.diags);
+  std::cerr << l.diags.to_string();
+  if (l.diags.has_errors()) {
+    std::cerr << "hotline: not serving: fix the errors above\n";
+    return 1;
+  }
+  config::Config& c = l.config;
+  try {
+    if (args.options.count("port")) c.port = std::stoi(opt(args, "port", "8080"));
+  } catch (const std::exception&) {
+    std::cerr << "hotline: --port must be a number\n";
+    return 2;
+  }
+  if (args.options.count("bind")) c.bind = opt(args, "bind", c.bind);
+  if (c.local_mode()) {
+    log::warn("local_mode", {{"message", "TWILIO_AUTH_TOKEN is not set: signatures are NOT checked. "
+                                          "Never expose this server to the internet like this."}});
+  }
+  if (c.secret.empty()) c.secret = local_secret(c.database);
+
+  std::unique_ptr<app::App> hotline_app;
+  try {
+    hotline_app = std::make_unique<app::App>(c, l.bundle, roster);
+  } catch (const std::exception& e) {
+    std::cerr << "hotline: cannot open the database " << c.database << ": " << e.what() << "\n";
+    return 1;
+  }
+  int port = hotline_app->bind();
+  if (port < 0) {
+    std::cerr << "hotline: cannot listen on " << c.bind << ":" << c.port << "\n";
+    return 1;
+  }
+  SignalWatcher signals(*hotline_app);
+  hotline_app->watch_files();  // after SignalWatcher: its thread must inherit the blocked signals
+  log::info("serving", {{"bind", c.bind}, {"port", port}, {"database", c.database},
+                        {"flow", l.bundle->flow.name}, {"local_mode", c.local_mode()}});
+  bool ok = hotline_app->run();
+  log::info("stopped", {});
+  return ok ? 0 : 1;
+}
+
+int simulate(const Args& args) {
+  if (args.help) {
+    std::cout << kSimulateHelp;
+    return 0;
+  }
+  if (!check_known_options(args, {"json", "channel", "root", "lang"})) return 2;
+  Loaded l = load_all(opt(args, "root", "."), "");
+  if (!l.bundle) {
+    std::cerr << l.diags.to_string() << "hotline: the flows have errors; run `hotline check`\n";
+    return 1;
+  }
+  const bool json = args.options.count("json") > 0;
+  const std::string channel_name = opt(args, "channel", "sms");
+  if (channel_name != "sms" && channel_name != "voice") {
+    std::cerr << "hotline: --channel must be sms or voice\n";
+    return 2;
+  }
+  engine::Session session;
+  if (args.options.count("lang")) {
+    session.lang = lang_from_code(opt(args, "lang", ""));
+    if (!session.lang) {
+      std::cerr << "hotline: --lang must be en or es\n";
+      return 2;
+    }
+  }
+  if (channel_name == "voice") {  // a whole call: language menu, flow, advocates, voicemail
+    channels::simulate_call(*l.bundle, app::voice_settings(l.config), session.lang, json, std::cin,
+                            std::cout);
+    return 0;
+  }
+  engine::Input input;
+  input.channel = channel_name == "voice" ? Channel::voice : Channel::sms;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    input.text = line;
+    auto outcome = engine::step(*l.bundle, session, input, {l.config.default_language});
+    session = outcome.session;
+    std::string reply = engine::spoken_text(outcome);
+    if (json) {
+      nlohmann::json j = {{"input", line},
+                          {"reply", reply},
+                          {"lang", lang_code(outcome.lang)},
+                          {"bilingual", outcome.bilingual},
+                          {"intent", outcome.intent},
+                          {"node", outcome.step},
+                          {"segments", prompts::count_segments(reply).segments}};
+      std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+    } else {
+      std::cout << (reply.empty() ? "(no reply)" : reply) << "\n\n" << std::flush;
+    }
+    if (outcome.step.empty()) {  // ended: a new conversation, in the same language
+      engine::Session fresh;
+      fresh.lang = session.lang;
+      session = fresh;
+    }
+  }
+  return 0;
+}
+
+int check(const Args& args) {
+  if (args.help) {
+    std::cout << kCheckHelp;
+    return 0;
+  }
+  if (!check_known_options(args, {})) return 2;
+  const std::string root = args.positional.empty() ? "." : args.positional.front();
+  Loaded l = load_all(root, "");
+  // The roster is checked with everything else (HOTLINE_ADVOCATES names another file).
+  auto roster_path = config::process_environment()("HOTLINE_ADVOCATES").value_or("");
+  if (roster_path.empty()) roster_path = (std::filesystem::path(root) / "config" / "advocates.yaml").string();
+  routing::load_roster(roster_path, true, l.diags);
+  std::string tests_line;
+  if (l.bundle) {
+    auto summary = flowtest::check_conversations(root, *l.bundle, l.config.default_language, l.diags);
+    const int total = summary.passed + summary.failed;
+    tests_line = total == 0 ? "no conversation tests in " + root + "/flows/tests\n"
+                            : std::to_string(total) + " conversation test(s): " +
+                                  std::to_string(summary.passed) + " passed, " +
+                                  std::to_string(summary.failed) + " failed\n";
+  }
+  std::cout << l.diags.to_string() << tests_line;
+  std::cout << l.diags.error_count() << " error(s), " << l.diags.warning_count() << " warning(s)\n";
+  return l.diags.has_errors() ? 1 : 0;
+}
+
+int graph(const Args& args) {
+  if (args.help) {
+    std::cout << kGraphHelp;
+    return 0;
+  }
+  if (!check_known_options(args, {"output"})) return 2;
+  std::string output = opt(args, "output", "");
+  std::vector<std::string> dirs;
+  for (std::size_t i = 0; i < args.positional.size(); ++i) {
+    if (args.positional[i] == "-o" && i + 1 < args.positional.size()) output = args.positional[++i];
+    else dirs.push_back(args.positional[i]);
+  }
+  const std::string root = dirs.empty() ? "." : dirs.front();
+  Loaded l = load_all(root, "");
+  if (!l.bundle) {
+    std::cerr << l.diags.to_string() << "hotline: the flows have errors; run `hotline check`\n";
+    return 1;
+  }
+  const std::string dot = flow::to_dot(*l.bundle);
+  if (output.empty() || output == "-") {
+    std::cout << dot;
+    return 0;
+  }
+  const bool svg = std::filesystem::path(output).extension() == ".svg";
+  const std::string dot_file = svg ? output + ".dot" : output;
+  if (!(std::ofstream(dot_file, std::ios::binary) << dot)) {
+    std::cerr << "hotline: cannot write " << dot_file << "\n";
+    return 1;
+  }
+  if (!svg) return 0;
+  // Drawing needs Graphviz; the DOT file is kept either way, so staff still get something.
+  const std::string command = "dot -Tsvg -o '" + output + "' '" + dot_file + "' 2>/dev/null";
+  if (output.find('\'') != std::string::npos || std::system(command.c_str()) != 0) {
+    std::cerr << "hotline: could not draw " << output << " (is graphviz installed?); the DOT is in "
+              << dot_file << "\n";
+    return 1;
+  }
+  std::filesystem::remove(dot_file);
+  return 0;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
+      std::string(argv[1]) == "help") {
+    std::cout << kMainHelp;
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  std::string error;
+  auto args = parse_args(argc, argv, 2, {"json", "help"}, error);
+  if (!args) {
+    std::cerr << "hotline: " << error << "\n";
+    return 2;
+  }
+  if (command == "serve") return serve(*args);
+  if (command == "simulate") return simulate(*args);
+  if (command == "check") return check(*args);
+  if (command == "graph") return graph(*args);
+  std::cerr << "hotline: unknown command '" << command << "'\n\n" << kMainHelp;
+  return 2;
+}
+
+}  // namespace hotline::cli

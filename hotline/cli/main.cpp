@@ -1,1 +1,3 @@
-int main(){return 0;}
+#include "hotline/cli/commands.hpp"
+
+int main(int argc, char** argv) { return hotline::cli::run(argc, argv); }

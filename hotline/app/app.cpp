@@ -1,0 +1,149 @@
+#include "hotline/app/app.hpp"
+
+#include <filesystem>
+
+#include "hotline/common/log.hpp"
+#include "hotline/flowtest/flowtest.hpp"
+#include "hotline/routing/roster.hpp"
+#include "hotline/twilio/twiml.hpp"
+
+namespace hotline::app {
+
+channels::VoiceSettings voice_settings(const config::Config& c) {
+  channels::VoiceSettings v;
+  v.secret = c.secret;
+  v.default_language = c.default_language;
+  auto apply = [](channels::VoiceLanguage& to, const config::VoiceConfig::Language& from) {
+    to.language = from.language;
+    to.voice = from.voice;
+    if (!from.hints.empty()) to.hints = from.hints;
+  };
+  apply(v.en, c.voice.en);
+  apply(v.es, c.voice.es);
+  v.min_confidence = c.voice.min_confidence;
+  v.caller_id = c.voice.caller_id;
+  v.ring_seconds = c.voice.ring_seconds;
+  v.voicemail_max_seconds = c.voice.voicemail_max_seconds;
+  v.sms_sender = c.twilio_from;
+  return v;
+}
+
+namespace {
+
+void add_voice_routes(http::Routes& routes, channels::VoiceChannel& voice) {
+  using F = twilio::FormFields;
+  auto& r = routes.twilio;
+  r[channels::kVoicePath] = [&voice](const F& f) { return voice.incoming(f); };
+  r[channels::kVoiceGatherPath] = [&voice](const F& f) { return voice.gather(f); };
+  r[channels::kVoiceDialPath] = [&voice](const F& f) { return voice.dial(f); };
+  r[channels::kVoiceRecordPath] = [&voice](const F& f) { return voice.record(f); };
+  r[channels::kVoiceStatusPath] = [&voice](const F& f) { return voice.status(f); };
+  r[channels::kVoiceWhisperAcceptPath] = [&voice](const F& f) { return voice.whisper_accept(f); };
+  for (Lang lang : kAllLangs) {
+    r[std::string(channels::kVoiceWhisperPath) + "/" + std::string(lang_code(lang))] =
+        [&voice, lang](const F& f) { return voice.whisper(f, lang); };
+  }
+}
+
+}  // namespace
+
+App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
+         std::shared_ptr<const routing::Roster> roster)
+    : config_(std::move(config)),
+      store_(store::open_sqlite(config_.database)),
+      bundles_(std::move(bundle)),
+      roster_(std::move(roster)) {
+  const config::Config& c = config_;
+  sms_ = std::make_unique<channels::SmsChannel>(
+      bundles_, *store_,
+      channels::SmsSettings{c.secret, static_cast<std::int64_t>(c.session_idle_minutes) * 60'000,
+                            c.default_language},
+      make_clock(c.pinned_now_ms));
+
+  voice_ = std::make_unique<channels::VoiceChannel>(
+      bundles_, *store_, voice_settings(c), make_clock(c.pinned_now_ms),
+      [this] { return roster_; },
+      [this](const channels::VoicemailNotice& notice) {
+        if (voicemail_hook_) voicemail_hook_(notice);
+      });
+
+  // The advocate relay and the outbox that carries its messages.
+  relay_ = std::make_unique<channels::RelayService>(
+      bundles_, *store_, roster_,
+      channels::RelaySettings{c.secret, c.twilio_from,
+                              static_cast<std::int64_t>(c.relay_claim_timeout_minutes) * 60'000},
+      make_clock(c.pinned_now_ms));
+  sms_->set_relay(relay_.get(), [this] {
+    if (outbox_) outbox_->wake();
+  });
+  voice_->set_outbox_wake([this] {
+    if (outbox_) outbox_->wake();
+  });
+  if (!c.twilio_account_sid.empty() && !c.twilio_auth_token.empty() && !c.twilio_from.empty()) {
+    rest_ = std::make_unique<twilio::RestClient>(twilio::RestSettings{
+        c.twilio_api_base, c.twilio_account_sid, c.twilio_auth_token, 5'000, c.twilio_timeout_ms});
+    twilio::OutboxSettings o;
+    o.secret = c.secret;
+    if (!c.public_url.empty()) o.status_callback = c.public_url + "/twilio/status";
+    o.messages_per_second = c.outbox_messages_per_second;
+    o.retry_base_ms = c.outbox_retry_base_ms;
+    o.max_attempts = c.outbox_max_attempts;
+    outbox_ = std::make_unique<twilio::OutboxWorker>(
+        *store_, [this](const twilio::OutboundSms& m) { return rest_->send_message(m); }, o,
+        [this] { relay_->sweep(); });
+  } else {
+    log::warn("outbound_disabled", {{"message", "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM are "
+                                                "not all set: relay messages stay in the outbox, unsent"}});
+  }
+
+  http::Routes routes;
+  routes.sms = [this](const twilio::FormFields& form) { return sms_->handle(form); };
+  // Delivery updates for what the outbox sent (StatusCallback): final ones erase the row.
+  routes.twilio["/twilio/status"] = [this](const twilio::FormFields& form) {
+    const std::string sid = twilio::field(form, "MessageSid").value_or("");
+    const std::string status = twilio::field(form, "MessageStatus").value_or("");
+    if (sid.empty() || sid.size() > 64 || status.empty() || status.size() > 32) {
+      return channels::WebhookResponse{400, "text/plain; charset=utf-8", "missing MessageSid or MessageStatus\n"};
+    }
+    const bool known = store_->outbound_status(sid, status, system_now_ms());
+    log::info("outbound_status", {{"sid", sid}, {"status", status}, {"known", known},
+                                  {"error_code", twilio::field(form, "ErrorCode").value_or("")}});
+    return channels::WebhookResponse{200, "text/xml", twilio::TwiML().str()};
+  };
+  add_voice_routes(routes, *voice_);
+  routes.ready = [this] { return store_->healthy() && bundles_.get() != nullptr; };
+  // If a handler fails, Twilio still gets valid TwiML (an empty reply), never an error page.
+  routes.fallback_twiml = twilio::TwiML().str();
+  server_ = std::make_unique<http::Server>(
+      http::ServerSettings{c.bind, c.port, c.threads, c.max_body_bytes, c.public_url,
+                           c.twilio_auth_token},
+      std::move(routes));
+
+  flow::ReloadSettings reload;
+  reload.root = c.root;
+  reload.details = c.details;
+  // What `hotline check` accepts, a reload accepts: staff's conversation tests must pass too.
+  // The roster is checked so a broken edit of it is logged, but it is not swapped here.
+  reload.extra_checks = [lang = c.default_language, root = c.root](const flow::Bundle& b, Diagnostics& d) {
+    flowtest::check_conversations(root, b, lang, d);
+    routing::load_roster((std::filesystem::path(root) / "config" / "advocates.yaml").string(), true, d);
+  };
+  reloader_ = std::make_unique<flow::Reloader>(bundles_, std::move(reload));
+}
+
+App::~App() {
+  if (reloader_) reloader_->stop();
+  stop();
+}
+
+int App::bind() { return server_->bind(); }
+bool App::run() {
+  if (outbox_) outbox_->start();
+  return server_->run();
+}
+void App::stop() {
+  if (outbox_) outbox_->stop();
+  server_->stop();
+}
+
+}  // namespace hotline::app

@@ -1,0 +1,70 @@
+#pragma once
+// The running hotline: store, current bundle, channels and HTTP server wired together.
+// `hotline serve` and the integration tests build exactly this.
+#include <memory>
+
+#include "hotline/channels/relay.hpp"
+#include "hotline/channels/sms.hpp"
+#include "hotline/channels/voice.hpp"
+#include "hotline/config/config.hpp"
+#include "hotline/flow/bundle.hpp"
+#include "hotline/flow/reloader.hpp"
+#include "hotline/http/server.hpp"
+#include "hotline/store/session_store.hpp"
+#include "hotline/twilio/outbox.hpp"
+#include "hotline/twilio/rest_client.hpp"
+
+namespace hotline::app {
+
+/// The voice channel's settings from the configuration (also used by `hotline simulate`).
+channels::VoiceSettings voice_settings(const config::Config& c);
+
+class App {
+ public:
+  /// Opens the store (throws std::runtime_error with a clear message when it cannot).
+  /// `roster` decides whom calls ring; nullptr = nobody on shift (callers may leave voicemail).
+  App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
+      std::shared_ptr<const routing::Roster> roster = nullptr);
+  ~App();
+
+  /// Binds the port; returns it (config port 0 = any free port) or -1.
+  int bind();
+  /// Serves until stop(). Starts the outbox worker first (when Twilio credentials and
+  /// TWILIO_FROM are set), so its thread inherits the signal mask `serve` set up.
+  bool run();
+  void stop();
+
+  flow::BundleHolder& bundles() { return bundles_; }
+  /// Loads flows/ and prompts/ from config.root again, checks them (conversation tests too)
+  /// and swaps them in; a bundle with an error is refused and logged, the old one serves on.
+  flow::ReloadResult reload(const std::string& reason = "request") { return reloader_->reload(reason); }
+  /// Reloads whenever the files under config.root change (polled every `interval`).
+  void watch_files(std::chrono::milliseconds interval = std::chrono::milliseconds(500)) {
+    reloader_->watch(interval);
+  }
+  const flow::Reloader& reloader() const { return *reloader_; }
+  store::SessionStore& store() { return *store_; }
+  const config::Config& config() const { return config_; }
+  /// Called when a caller leaves a voicemail (to tell the advocates on shift). Set before run().
+  void on_voicemail(channels::VoicemailHook hook) { voicemail_hook_ = std::move(hook); }
+  /// The SMS relay between texters and advocates.
+  channels::RelayService& relay() { return *relay_; }
+  /// Whether outbound messages are being sent (credentials and TWILIO_FROM configured).
+  bool sending() const { return outbox_ != nullptr; }
+
+ private:
+  config::Config config_;
+  std::unique_ptr<store::SessionStore> store_;
+  flow::BundleHolder bundles_;
+  std::unique_ptr<channels::SmsChannel> sms_;
+  std::shared_ptr<const routing::Roster> roster_;
+  channels::VoicemailHook voicemail_hook_;
+  std::unique_ptr<channels::VoiceChannel> voice_;
+  std::unique_ptr<channels::RelayService> relay_;
+  std::unique_ptr<twilio::RestClient> rest_;
+  std::unique_ptr<twilio::OutboxWorker> outbox_;  // after what it uses: stopped and destroyed first
+  std::unique_ptr<http::Server> server_;
+  std::unique_ptr<flow::Reloader> reloader_;  // last: its watcher stops before the rest goes
+};
+
+}  // namespace hotline::app

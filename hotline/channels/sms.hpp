@@ -1,0 +1,65 @@
+#pragma once
+// SMS: a Twilio message webhook in, one TwiML <Message> out. Loads the conversation, runs one
+// engine turn, and stores the result and the answer in one transaction.
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "hotline/channels/webhook.hpp"
+#include "hotline/common/clock.hpp"
+#include "hotline/engine/engine.hpp"
+#include "hotline/flow/bundle.hpp"
+#include "hotline/store/session_store.hpp"
+#include "hotline/twilio/form.hpp"
+
+namespace hotline::channels {
+
+class RelayService;
+
+struct SmsSettings {
+  std::string secret;  // keys contact hashes
+  std::int64_t session_idle_ms = 60 * 60 * 1000;
+  Lang default_language = Lang::es;
+};
+
+/// Twilio's own limit for one message body; longer input is cut here before matching.
+inline constexpr std::size_t kMaxBodyBytes = 1600;
+
+class SmsChannel {
+ public:
+  SmsChannel(flow::BundleHolder& bundles, store::SessionStore& store, SmsSettings settings,
+             Clock clock);
+
+  /// Handles an inbound message webhook (already signature-checked).
+  WebhookResponse handle(const twilio::FormFields& form);
+
+  /// Turns on the advocate relay: advocates' texts and texters in a relay go through `relay`;
+  /// `outbound_queued` is called after a turn put messages in the outbox (wakes the worker).
+  void set_relay(RelayService* relay, std::function<void()> outbound_queued);
+
+ private:
+  std::mutex& lock_for(const std::string& contact_key);
+  WebhookResponse commit_relay_turn(store::TurnRecord& record, const std::string& reply,
+                                    const nlohmann::json& log_fields);
+
+  RelayService* relay_ = nullptr;
+  std::function<void()> outbound_queued_;
+
+  flow::BundleHolder& bundles_;
+  store::SessionStore& store_;
+  SmsSettings settings_;
+  Clock clock_;
+  // Messages of one contact are handled one at a time; different contacts run in parallel.
+  std::array<std::mutex, 64> contact_locks_;
+};
+
+/// The TwiML for an SMS reply: one <Message>, or an empty <Response/> when nothing is said.
+std::string sms_twiml(const std::string& text);
+
+/// Cuts to at most `max_bytes` without splitting a UTF-8 character.
+std::string truncate_utf8(const std::string& text, std::size_t max_bytes);
+
+}  // namespace hotline::channels

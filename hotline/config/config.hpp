@@ -1,0 +1,71 @@
+#pragma once
+// Settings: a YAML file staff and operators edit (config/hotline.yaml) plus environment
+// variables for secrets and per-deployment values. Secrets never live in the file.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "hotline/common/diagnostic.hpp"
+#include "hotline/common/lang.hpp"
+#include "hotline/prompts/catalog.hpp"
+
+namespace hotline::config {
+
+/// Phone calls (`voice:` in config/hotline.yaml): how each language sounds, and how long the
+/// hotline rings advocates and records voicemail.
+struct VoiceConfig {
+  struct Language {
+    std::string language;  // <Say>/<Gather> language, e.g. es-MX
+    std::string voice;     // e.g. Polly.Mia; empty = Twilio's default voice
+    std::string hints;     // extra speech hints, comma-separated; empty = built-in ones
+  };
+  Language en{"en-US", "Polly.Joanna", ""};
+  Language es{"es-MX", "Polly.Mia", ""};
+  double min_confidence = 0.3;  // speech recognised with less confidence counts as not understood
+  std::string caller_id;        // shown to advocates; empty = the hotline number the caller dialled
+  int ring_seconds = 20;
+  int voicemail_max_seconds = 120;
+};
+
+struct Config {
+  std::string root = ".";               // where flows/ and prompts/ live
+  std::string bind = "127.0.0.1";
+  int port = 8080;
+  int threads = 32;                     // HTTP worker threads
+  std::size_t max_body_bytes = 64 * 1024;
+  std::string database = "data/hotline.sqlite3";  // HOTLINE_DB overrides
+  int session_idle_minutes = 60;        // an idle conversation starts fresh after this
+  Lang default_language = Lang::es;     // when nothing in a message tells the language
+  prompts::Variables details;           // organisation details prompts may use
+  int relay_claim_timeout_minutes = 15; // relay: nobody took it by then → the texter is told
+  double outbox_messages_per_second = 1.0;  // outbox: per sender (long code ≈ 1, toll-free 3)
+  int outbox_retry_base_ms = 2000;      // outbox: first retry delay, doubled each time
+  int outbox_max_attempts = 15;         // outbox: then dropped with a logged reason
+  int twilio_timeout_ms = 15000;        // outbound REST request, whole request
+  VoiceConfig voice;                    // phone calls
+
+  // From the environment only.
+  std::string twilio_auth_token;   // TWILIO_AUTH_TOKEN; empty = local mode, no signature check
+  std::string twilio_account_sid;  // TWILIO_ACCOUNT_SID
+  std::string secret;              // HOTLINE_SECRET: keys contact hashes
+  std::string public_url;          // HOTLINE_PUBLIC_URL: the base URL Twilio calls
+  std::optional<std::int64_t> pinned_now_ms;  // HOTLINE_NOW
+  std::string advocates_file;      // HOTLINE_ADVOCATES; empty = <root>/config/advocates.yaml
+  std::string twilio_from;         // TWILIO_FROM: the hotline's number (E.164) or a MessagingServiceSid (MG…)
+  std::string twilio_api_base = "https://api.twilio.com";  // TWILIO_API_BASE
+
+  bool local_mode() const { return twilio_auth_token.empty(); }
+};
+
+using Environment = std::function<std::optional<std::string>(const std::string&)>;
+
+/// The process environment.
+Environment process_environment();
+
+/// Reads the file at `path` (a missing file is fine when `path` is the default) and then the
+/// environment. Every problem goes to `diags` as file:line:col or as `environment: …`.
+Config load_config(const std::string& path, bool path_is_default, const Environment& env,
+                   Diagnostics& diags);
+
+}  // namespace hotline::config

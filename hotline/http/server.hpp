@@ -1,0 +1,53 @@
+#pragma once
+// The only module that touches cpp-httplib: routes, Twilio signature checks, body limits, and
+// turning anything unexpected into a clean answer. Handlers here are thin; channels do the work.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "hotline/channels/webhook.hpp"
+#include "hotline/twilio/form.hpp"
+
+namespace hotline::http {
+
+struct ServerSettings {
+  std::string bind = "127.0.0.1";
+  int port = 8080;  // 0 = any free port
+  int threads = 32;
+  std::size_t max_body_bytes = 64 * 1024;
+  std::string public_url;  // what Twilio calls, e.g. https://hotline.example.org
+  std::string auth_token;  // empty = local mode: signatures are not checked
+};
+
+/// A signed Twilio webhook: form fields in, TwiML (or a 4xx) out.
+using TwilioHandler = std::function<channels::WebhookResponse(const twilio::FormFields&)>;
+
+struct Routes {
+  TwilioHandler sms;                // POST /twilio/sms
+  /// Any other signed Twilio webhook: POST path → handler (e.g. the /twilio/voice/... routes).
+  std::map<std::string, TwilioHandler> twilio;
+  std::function<bool()> ready;      // GET /readyz
+  std::string fallback_twiml;       // answered when a handler throws: Twilio must get valid TwiML
+};
+
+class Server {
+ public:
+  Server(ServerSettings settings, Routes routes);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Binds the socket; returns the port (useful with port 0) or -1 when it cannot.
+  int bind();
+  /// Serves until stop(); returns false if the server failed.
+  bool run();
+  void stop();
+  bool running() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hotline::http

@@ -1,0 +1,86 @@
+#pragma once
+// A real hotline server on an ephemeral port with a real SQLite file, for integration tests.
+#include <httplib.h>
+
+#include <thread>
+
+#include "hotline/app/app.hpp"
+#include "hotline/crypto/keys.hpp"
+#include "hotline/twilio/signature.hpp"
+#include "support.hpp"
+
+namespace test_support {
+
+inline const std::string kAuthToken = "test-auth-token-0123456789abcdef";
+inline const std::string kPublicUrl = "https://hotline.example.org";
+inline const std::string kSecret = "test-secret-for-contact-hashes-0001";
+
+/// Settings for a test server: signature checks on, clock pinned, database in `dir`.
+inline hotline::config::Config test_config(const TempDir& dir) {
+  hotline::config::Config c;
+  c.root = HOTLINE_SOURCE_DIR;
+  c.port = 0;
+  c.threads = 8;
+  c.database = (dir.path() / "hotline.sqlite3").string();
+  c.twilio_auth_token = kAuthToken;
+  c.public_url = kPublicUrl;
+  c.secret = kSecret;
+  c.pinned_now_ms = 1'800'000'000'000;
+  return c;
+}
+
+class HotlineServer {
+ public:
+  explicit HotlineServer(hotline::config::Config config,
+                         std::shared_ptr<const hotline::routing::Roster> roster = nullptr,
+                         hotline::channels::VoicemailHook on_voicemail = {})
+      : config_(config), app_(std::make_unique<hotline::app::App>(config, shipped_bundle(), roster)) {
+    if (on_voicemail) app_->on_voicemail(std::move(on_voicemail));  // before the server runs
+    port_ = app_->bind();
+    if (port_ <= 0) throw std::runtime_error("test server could not bind");
+    thread_ = std::thread([this] { app_->run(); });
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    client_->set_read_timeout(10, 0);
+  }
+  ~HotlineServer() {
+    app_->stop();
+    thread_.join();
+  }
+
+  hotline::app::App& app() { return *app_; }
+  httplib::Client& client() { return *client_; }
+  int port() const { return port_; }
+
+  /// POSTs a form signed as Twilio would sign it for the public URL.
+  httplib::Result post_signed(const std::string& path, const hotline::twilio::FormFields& form) {
+    auto sig = hotline::twilio::compute_signature(config_.twilio_auth_token, config_.public_url + path, form);
+    return post(path, hotline::twilio::encode_form(form), {{"X-Twilio-Signature", sig}});
+  }
+  httplib::Result post(const std::string& path, const std::string& body, httplib::Headers headers = {}) {
+    return client_->Post(path.c_str(), headers, body, "application/x-www-form-urlencoded");
+  }
+
+  /// What the store holds for a phone number, as the server would key it.
+  std::optional<hotline::store::StoredSession> stored_session(const std::string& phone) {
+    return app_->store().load(hotline::crypto::contact_key(config_.secret, phone));
+  }
+
+ private:
+  hotline::config::Config config_;
+  std::unique_ptr<hotline::app::App> app_;
+  int port_ = -1;
+  std::thread thread_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+/// An inbound SMS as Twilio posts it.
+inline hotline::twilio::FormFields sms_form(const std::string& from, const std::string& body,
+                                            const std::string& sid) {
+  return {{"ToCountry", "US"},   {"SmsMessageSid", sid}, {"NumMedia", "0"},
+          {"SmsSid", sid},       {"SmsStatus", "received"}, {"Body", body},
+          {"To", "+14145550100"}, {"NumSegments", "1"},  {"MessageSid", sid},
+          {"AccountSid", "AC00000000000000000000000000000000"}, {"From", from},
+          {"ApiVersion", "2010-04-01"}};
+}
+
+}  // namespace test_support
