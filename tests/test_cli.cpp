@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "hotline/crypto/keys.hpp"
+#include "hotline/store/session_store.hpp"
 #include "process.hpp"
 
 using namespace test_support;
@@ -17,7 +19,7 @@ const std::string kRoot = HOTLINE_SOURCE_DIR;
 TEST_CASE("--help explains every command, and each command has its own --help") {
   auto r = run({kHotline, "--help"});
   CHECK(r.exit_code == 0);
-  for (const char* word : {"serve", "simulate", "check", "TWILIO_AUTH_TOKEN", "HOTLINE_SECRET"}) {
+  for (const char* word : {"serve", "simulate", "check", "forget", "TWILIO_AUTH_TOKEN", "HOTLINE_SECRET"}) {
     CHECK_THAT(r.out, Catch::Contains(word));
   }
   for (const char* command : {"serve", "simulate", "check", "graph"}) {
@@ -114,4 +116,48 @@ TEST_CASE("check runs staff's conversation tests and shows a failing turn as exp
                                     "turn 1 of 1 (sms, send \"hello\"):\n"
                                     "    node: expected after_answer, got menu\n"));
   CHECK_THAT(r.out, Catch::Contains(" passed, 1 failed\n") && Catch::EndsWith("1 error(s), 0 warning(s)\n"));
+}
+
+TEST_CASE("forget erases one person's conversation and opt-out, and nobody else's") {
+  TempDir data;
+  const std::string db = (data.path() / "h.sqlite3").string();
+  const std::vector<std::string> env = {"HOTLINE_DB=" + db, "TWILIO_AUTH_TOKEN=",
+                                        "HOTLINE_SECRET=forget-test-secret-0123456789"};
+  {
+    Process server({kHotline, "serve", "--port", "0", "--root", kRoot}, "", env);
+    std::string log = server.wait_for_stderr("\"event\":\"serving\"");
+    auto at = log.find("\"port\":");
+    REQUIRE(at != std::string::npos);
+    httplib::Client client("127.0.0.1", std::stoi(log.substr(at + 7)));
+    for (auto [from, body, sid] : {std::tuple{"%2B14145550001", "hola", "SMf1"},
+                                   std::tuple{"%2B14145550001", "PARAR", "SMf2"},
+                                   std::tuple{"%2B14145550002", "hola", "SMf3"}}) {
+      auto res = client.Post("/twilio/sms", std::string("From=") + from + "&MessageSid=" + sid + "&Body=" + body,
+                             "application/x-www-form-urlencoded");
+      REQUIRE(res);
+      REQUIRE(res->status == 200);
+    }
+    server.signal(SIGTERM);
+    REQUIRE(server.wait() == 0);
+  }
+  auto key = [](const std::string& number) {
+    return hotline::crypto::contact_key("forget-test-secret-0123456789", number);
+  };
+  {
+    auto store = hotline::store::open_sqlite(db);
+    REQUIRE(store->is_opted_out(key("+14145550001")));
+    REQUIRE(store->load(key("+14145550002")));
+  }
+  auto r = run({kHotline, "forget", "+14145550001", "--root", kRoot}, "", env);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "forgotten: " + key("+14145550001") + "\n");
+  auto store = hotline::store::open_sqlite(db);
+  CHECK_FALSE(store->is_opted_out(key("+14145550001")));
+  CHECK_FALSE(store->load(key("+14145550001")));
+  CHECK_FALSE(store->response_for("SMf1"));
+  CHECK(store->load(key("+14145550002")));
+
+  auto bad = run({kHotline, "forget", "4145550001"}, "", env);
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("E.164"));
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "hotline/crypto/keys.hpp"
+#include "hotline/store/housekeeper.hpp"
 #include "hotline/store/session_store.hpp"
 
 namespace fs = std::filesystem;
@@ -394,4 +395,36 @@ TEST_CASE("healthy answers true on an open store", "[store]") {
   TempDir dir;
   auto store = open_sqlite(dir.db());
   CHECK(store->healthy());
+}
+
+TEST_CASE("the housekeeper deletes idle sessions and old answers on its own") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  const std::int64_t hour = 3'600'000, now = 100 * hour;
+  TurnRecord old_turn;
+  old_turn.contact_key = "c_old";
+  old_turn.session_data = R"({"v":1})";
+  old_turn.request_id = "SMold";
+  old_turn.response = "<Response/>";
+  old_turn.now_ms = now - 2 * hour;
+  store->commit_turn(old_turn);
+  TurnRecord fresh = old_turn;
+  fresh.contact_key = "c_fresh";
+  fresh.request_id = "SMfresh";
+  fresh.now_ms = now - hour / 2;
+  store->commit_turn(fresh);
+
+  std::int64_t clock_ms = now;
+  hotline::store::Housekeeper keeper(*store, [&] { return clock_ms; }, hour, std::chrono::milliseconds(10));
+  CHECK(keeper.purge_once() == 2);  // the old session and its remembered answer
+  CHECK_FALSE(store->load("c_old"));
+  CHECK_FALSE(store->response_for("SMold"));
+  CHECK(store->load("c_fresh"));
+
+  // Running on its own thread, it gets to the fresh one once that is old too.
+  clock_ms = now + 2 * hour;
+  keeper.start();
+  for (int i = 0; i < 200 && store->load("c_fresh"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  keeper.stop();
+  CHECK_FALSE(store->load("c_fresh"));
 }

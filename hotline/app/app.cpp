@@ -59,6 +59,9 @@ App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
       channels::SmsSettings{c.secret, static_cast<std::int64_t>(c.session_idle_minutes) * 60'000,
                             c.default_language},
       make_clock(c.pinned_now_ms));
+  // A session idle this long would start fresh anyway; keeping it only keeps data.
+  housekeeper_ = std::make_unique<store::Housekeeper>(
+      *store_, make_clock(c.pinned_now_ms), static_cast<std::int64_t>(c.session_idle_minutes) * 60'000);
 
   voice_ = std::make_unique<channels::VoiceChannel>(
       bundles_, *store_, voice_settings(c), make_clock(c.pinned_now_ms),
@@ -139,10 +142,12 @@ App::~App() {
 int App::bind() { return server_->bind(); }
 bool App::run() {
   if (outbox_) outbox_->start();
+  housekeeper_->start();
   return server_->run();
 }
 void App::stop() {
   if (outbox_) outbox_->stop();
+  housekeeper_->stop();
   server_->stop();
 }
 

@@ -10,6 +10,7 @@
 #include "hotline/flow/bundle.hpp"
 #include "hotline/flow/reloader.hpp"
 #include "hotline/http/server.hpp"
+#include "hotline/store/housekeeper.hpp"
 #include "hotline/store/session_store.hpp"
 #include "hotline/twilio/outbox.hpp"
 #include "hotline/twilio/rest_client.hpp"
@@ -29,8 +30,8 @@ class App {
 
   /// Binds the port; returns it (config port 0 = any free port) or -1.
   int bind();
-  /// Serves until stop(). Starts the outbox worker first (when Twilio credentials and
-  /// TWILIO_FROM are set), so its thread inherits the signal mask `serve` set up.
+  /// Serves until stop(). Starts the outbox worker (when Twilio credentials and TWILIO_FROM
+  /// are set) and the housekeeper first, so their threads inherit the signal mask `serve` set up.
   bool run();
   void stop();
 
@@ -63,6 +64,7 @@ class App {
   std::unique_ptr<channels::RelayService> relay_;
   std::unique_ptr<twilio::RestClient> rest_;
   std::unique_ptr<twilio::OutboxWorker> outbox_;  // after what it uses: stopped and destroyed first
+  std::unique_ptr<store::Housekeeper> housekeeper_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<flow::Reloader> reloader_;  // last: its watcher stops before the rest goes
 };

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +36,7 @@ Commands:
   simulate   try the flows in the terminal: one message per line on stdin
   check      validate flows, prompts, intents and configuration; run conversation tests
   graph      draw the flow as a Graphviz DOT (or SVG) picture
+  forget     erase everything kept about one phone number
 
 Run `hotline <command> --help` for a command's options.
 
@@ -76,6 +78,14 @@ constexpr const char* kGraphHelp = R"(Usage: hotline graph [DIR] [-o FILE]
 Writes the flow in DIR/flows (DIR defaults to .) as a Graphviz DOT picture: steps, the prompt
 each says, replies and intents as labelled arrows, and the questions that work anywhere.
   -o, --output FILE   write to FILE instead of stdout; FILE.svg is drawn with `dot` (graphviz)
+)";
+
+constexpr const char* kForgetHelp = R"(Usage: hotline forget NUMBER [--root DIR] [--config FILE]
+
+Erases everything the hotline keeps about one phone number (E.164, e.g. +14145550123): its
+conversation, opt-out record, remembered answers, open relay and queued messages. The number
+itself was never stored: it is found by its keyed hash, so HOTLINE_SECRET (and HOTLINE_DB) must
+be the server's. Safe to run while the server is running.
 )";
 
 constexpr const char* kCheckHelp = R"(Usage: hotline check [DIR]
@@ -380,6 +390,45 @@ int graph(const Args& args) {
   return 0;
 }
 
+bool is_e164(const std::string& number) {
+  if (number.size() < 8 || number.size() > 16 || number[0] != '+' || number[1] == '0') return false;
+  return std::all_of(number.begin() + 1, number.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+int forget(const Args& args) {
+  if (args.help) {
+    std::cout << kForgetHelp;
+    return 0;
+  }
+  if (!check_known_options(args, {"root", "config"})) return 2;
+  if (args.positional.size() != 1 || !is_e164(args.positional.front())) {
+    std::cerr << "hotline: forget takes one phone number in E.164 form, e.g. +14145550123\n";
+    return 2;
+  }
+  Loaded l = load_all(opt(args, "root", "."), opt(args, "config", ""));
+  Diagnostics config_errors;
+  for (const auto& d : l.diags.items()) {
+    if (d.severity == Severity::error && d.where.file == "environment") config_errors.add(d);
+  }
+  if (config_errors.has_errors()) {
+    std::cerr << config_errors.to_string();
+    return 1;
+  }
+  config::Config& c = l.config;
+  if (c.secret.empty()) c.secret = local_secret(c.database);
+  try {
+    auto store = store::open_sqlite(c.database);
+    const std::string key = crypto::contact_key(c.secret, args.positional.front());
+    store->forget(key);
+    // Only the hash is printed: the operator already knows the number, a log file need not.
+    std::cout << "forgotten: " << key << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "hotline: cannot forget: " << e.what() << "\n";
+    return 1;
+  }
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -399,6 +448,7 @@ int run(int argc, char** argv) {
   if (command == "simulate") return simulate(*args);
   if (command == "check") return check(*args);
   if (command == "graph") return graph(*args);
+  if (command == "forget") return forget(*args);
   std::cerr << "hotline: unknown command '" << command << "'\n\n" << kMainHelp;
   return 2;
 }

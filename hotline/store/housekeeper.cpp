@@ -1,0 +1,47 @@
+#include "hotline/store/housekeeper.hpp"
+
+#include "hotline/common/log.hpp"
+
+namespace hotline::store {
+
+Housekeeper::Housekeeper(SessionStore& store, Clock clock, std::int64_t retention_ms,
+                         std::chrono::milliseconds interval)
+    : store_(store), clock_(std::move(clock)), retention_ms_(retention_ms), interval_(interval) {}
+
+Housekeeper::~Housekeeper() { stop(); }
+
+std::size_t Housekeeper::purge_once() {
+  try {
+    std::size_t removed = store_.purge_before(clock_() - retention_ms_);
+    if (removed > 0) log::info("purged", {{"rows", removed}});
+    return removed;
+  } catch (const std::exception& e) {
+    log::error("purge_failed", {{"error", e.what()}});  // try again next time
+    return 0;
+  }
+}
+
+void Housekeeper::start() {
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      purge_once();
+      lock.lock();
+      wake_.wait_for(lock, interval_, [this] { return stopping_; });
+    }
+  });
+}
+
+void Housekeeper::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace hotline::store
