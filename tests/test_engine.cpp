@@ -16,7 +16,7 @@ struct Person {
   Channel channel = Channel::sms;
 
   Outcome send(const std::string& text, bool has_media = false) {
-    engine::Input input{text, channel, has_media};
+    engine::Input input{text, channel, has_media, false};
     Outcome out = engine::step(*test_support::shipped_bundle(), session, input, {Lang::es});
     session = out.session;
     return out;
@@ -146,6 +146,20 @@ TEST_CASE("keywords work at any point") {
     auto out = p.send("start");
     CHECK(count_events<engine::OptIn>(out) == 1);
     CHECK(said_keys(out) == std::vector<std::string>{"opted_in", "menu"});
+  }
+  SECTION("YES opts back in only a number that had opted out; otherwise it is an answer") {
+    Person p;
+    p.send("hello");
+    p.send("qwerty");
+    p.send("qwerty");
+    p.send("qwerty");
+    REQUIRE(p.session.step == "offer_person");
+    auto out = p.send("yes");
+    CHECK(count_events<engine::OptIn>(out) == 0);
+    CHECK(count_events<engine::Handoff>(out) == 1);
+    engine::Input again{"YES", Channel::sms, false, /*opted_out=*/true};
+    out = engine::step(*test_support::shipped_bundle(), p.session, again, {Lang::es});
+    CHECK(count_events<engine::OptIn>(out) == 1);
   }
   SECTION("HELP answers and leaves the conversation where it was") {
     Person p;

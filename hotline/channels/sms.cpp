@@ -119,6 +119,7 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
     session = engine::decode_session(stored->data).value_or(engine::Session{});
   }
 
+  input.opted_out = opted_out;
   engine::Outcome outcome = engine::step(*bundle, session, input, {settings_.default_language});
 
   bool ended = false, opt_in = false, opt_out = false;

@@ -140,7 +140,7 @@ void connect(VoiceReply& reply, const VoiceContext& ctx, CallState& call, Lang l
 
 // One engine turn, its events turned into what the caller hears next.
 VoiceReply run_flow(const VoiceContext& ctx, CallState& call, const std::string& text) {
-  engine::Input input{text, Channel::voice, false};
+  engine::Input input{text, Channel::voice, false, false};
   const Lang lang = call.session.lang.value_or(ctx.settings.default_language);
   engine::Outcome outcome = engine::step(ctx.bundle, call.session, input, {lang});
   call.session = outcome.session;

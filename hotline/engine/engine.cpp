@@ -35,6 +35,11 @@ class Turn {
         (keyword.keyword == nlu::Keyword::stop || keyword.keyword == nlu::Keyword::start)) {
       keyword = {};
     }
+    // "Yes" opts a number back in only if it was opted out; otherwise it answers a question
+    // ("Would you like to talk with a person?").
+    if (keyword.keyword == nlu::Keyword::start && !input_.opted_out && nlu::fold(input_.text) == "yes") {
+      keyword = {};
+    }
     if (keyword.keyword != nlu::Keyword::none) {
       handle_keyword(keyword);
       return finish();

@@ -14,6 +14,7 @@ struct Input {
   std::string text;  // the message, the speech transcript, or the keypad digits
   Channel channel = Channel::sms;
   bool has_media = false;  // an MMS picture or similar arrived with (or instead of) text
+  bool opted_out = false;  // the number had opted out of messages (SMS)
 };
 
 /// Something to say to the person. `key` is the prompt it came from.

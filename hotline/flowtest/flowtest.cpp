@@ -320,7 +320,7 @@ Summary run_tests(const std::vector<TestFile>& files, const flow::Bundle& bundle
       bool ok = true;
       for (std::size_t i = 0; i < test.turns.size() && ok; ++i) {
         const Turn& turn = test.turns[i];
-        engine::Input input{turn.send, test.channel, turn.media};
+        engine::Input input{turn.send, test.channel, turn.media, false};
         engine::Outcome outcome = engine::step(bundle, session, input, {default_lang});
         const std::string reply = engine::spoken_text(outcome);
         std::string diff = compare(turn.expect, outcome, reply);
