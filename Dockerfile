@@ -5,13 +5,16 @@ COPY script/bootstrap script/bootstrap
 COPY tests/npm/package.json tests/npm/package-lock.json tests/npm/
 RUN script/bootstrap
 COPY . .
-RUN script/build && ctest --preset default --parallel 2 --output-on-failure
+# signature and prism read Twilio's vectors and OpenAPI file from ../shared, which is outside
+# this build context; script/test runs them everywhere else.
+RUN script/build && ctest --preset default --parallel 2 --output-on-failure -E "^(signature|prism)$"
 
 # Runtime stage: the binary, the flows and prompts, and only the shared libraries it needs.
 FROM debian:12-slim
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
-      libcpp-httplib0.11 libyaml-cpp0.7 libcurl4 libsqlite3-0 libssl3 ca-certificates curl \
+      libcpp-httplib0.11 libyaml-cpp0.7 libcurl4 libsqlite3-0 libssl3 libdate-tz3 tzdata \
+      ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /srv/hotline --shell /usr/sbin/nologin hotline
 WORKDIR /srv/hotline
