@@ -2,7 +2,6 @@
 // languages) and the diagnostics staff see when they edit flows/intents.yaml.
 #include <catch2/catch.hpp>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
