@@ -158,7 +158,7 @@ TEST_CASE("an opted-out number gets no reply until it opts back in") {
   res = server.post_signed("/twilio/sms", sms_form(from, "policia", next_sid()));
   CHECK(res->body == "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>");
   res = server.post_signed("/twilio/sms", sms_form(from, "ALTA", next_sid()));
-  CHECK_THAT(reply_of(res), Catch::Contains("Bienvenido"));
+  CHECK_THAT(reply_of(res), Catch::Contains("tenerle de vuelta"));
   res = server.post_signed("/twilio/sms", sms_form(from, "1", next_sid()));
   CHECK_THAT(reply_of(res), Catch::Contains("testigo"));
 }
