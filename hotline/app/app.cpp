@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "hotline/common/log.hpp"
+#include "hotline/crypto/keys.hpp"
 #include "hotline/flowtest/flowtest.hpp"
 #include "hotline/routing/roster.hpp"
 #include "hotline/twilio/twiml.hpp"
@@ -54,6 +55,16 @@ App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
       bundles_(std::move(bundle)),
       roster_(std::move(roster)) {
   const config::Config& c = config_;
+  // Limits run on real time even when HOTLINE_NOW pins the hotline's clock.
+  channels::LimitSettings limits;
+  limits.contact_per_minute = c.limits_contact_per_minute;
+  limits.global_per_second = c.limits_global_per_second;
+  limiter_ = std::make_unique<channels::Limiter>(limits, system_now_ms);
+  std::filesystem::path blocklist = c.blocklist_file;
+  if (blocklist.is_relative()) blocklist = std::filesystem::path(c.root) / blocklist;
+  blocklist_ = std::make_unique<channels::BlocklistFile>(blocklist.string(), c.secret, system_now_ms);
+  blocklist_->refresh(*limiter_);
+
   sms_ = std::make_unique<channels::SmsChannel>(
       bundles_, *store_,
       channels::SmsSettings{c.secret, static_cast<std::int64_t>(c.session_idle_minutes) * 60'000,
@@ -76,6 +87,7 @@ App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
       channels::RelaySettings{c.secret, c.twilio_from,
                               static_cast<std::int64_t>(c.relay_claim_timeout_minutes) * 60'000},
       make_clock(c.pinned_now_ms));
+  sms_->set_guard([this](const std::string& contact) { return guard(contact); });
   sms_->set_relay(relay_.get(), [this] {
     if (outbox_) outbox_->wake();
   });
@@ -114,6 +126,17 @@ App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
     return channels::WebhookResponse{200, "text/xml", twilio::TwiML().str()};
   };
   add_voice_routes(routes, *voice_);
+  // A new call passes the same limits as a text; a refused one is rejected before it is answered
+  // (the callbacks of a call already taken are not limited).
+  routes.twilio[channels::kVoicePath] = [this](const twilio::FormFields& form) {
+    const std::string from = twilio::field(form, "From").value_or("");
+    if (!from.empty() && guard(crypto::contact_key(config_.secret, from)) != channels::Verdict::allow) {
+      twilio::TwiML reject;
+      reject.verb("Reject", {{"reason", "busy"}});
+      return channels::WebhookResponse{200, "text/xml", reject.str()};
+    }
+    return voice_->incoming(form);
+  };
   routes.ready = [this] { return store_->healthy() && bundles_.get() != nullptr; };
   // If a handler fails, Twilio still gets valid TwiML (an empty reply), never an error page.
   routes.fallback_twiml = twilio::TwiML().str();
@@ -132,6 +155,20 @@ App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
     routing::load_roster((std::filesystem::path(root) / "config" / "advocates.yaml").string(), true, d);
   };
   reloader_ = std::make_unique<flow::Reloader>(bundles_, std::move(reload));
+}
+
+channels::Verdict App::guard(const std::string& contact_key) {
+  blocklist_->refresh(*limiter_);
+  const channels::Verdict verdict = limiter_->check(contact_key);
+  if (verdict == channels::Verdict::global_limited) {
+    // At most one line a second, however hard the flood.
+    const std::int64_t now = system_now_ms();
+    std::int64_t last = global_limit_logged_ms_.load();
+    if (now - last >= 1000 && global_limit_logged_ms_.compare_exchange_strong(last, now)) {
+      log::warn("global_limit", {{"per_second", config_.limits_global_per_second}});
+    }
+  }
+  return verdict;
 }
 
 App::~App() {

@@ -1,8 +1,10 @@
 #pragma once
 // The running hotline: store, current bundle, channels and HTTP server wired together.
 // `hotline serve` and the integration tests build exactly this.
+#include <atomic>
 #include <memory>
 
+#include "hotline/channels/limits.hpp"
 #include "hotline/channels/relay.hpp"
 #include "hotline/channels/sms.hpp"
 #include "hotline/channels/voice.hpp"
@@ -55,6 +57,11 @@ class App {
 
  private:
   config::Config config_;
+  // Abuse limits and the blocklist, asked before a webhook reaches the store.
+  channels::Verdict guard(const std::string& contact_key);
+  std::unique_ptr<channels::Limiter> limiter_;
+  std::unique_ptr<channels::BlocklistFile> blocklist_;
+  std::atomic<std::int64_t> global_limit_logged_ms_{0};
   std::unique_ptr<store::SessionStore> store_;
   flow::BundleHolder bundles_;
   std::unique_ptr<channels::SmsChannel> sms_;

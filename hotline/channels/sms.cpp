@@ -76,6 +76,16 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   input.has_media = !num_media.empty() && num_media != "0";
 
   const std::string contact = crypto::contact_key(settings_.secret, *from);
+  // Abuse limits first: a flood is answered from memory and never reaches the store.
+  if (guard_) {
+    const Verdict verdict = guard_(contact);
+    if (verdict != Verdict::allow) {
+      if (verdict == Verdict::contact_notice || verdict == Verdict::blocked) {
+        log::warn("sms_limited", {{"contact", contact}, {"verdict", verdict_name(verdict)}});
+      }
+      return {200, "text/xml", sms_twiml(verdict == Verdict::contact_notice ? kSlowDownNotice : "")};
+    }
+  }
   std::lock_guard<std::mutex> lock(lock_for(contact));
 
   // Twilio retries a webhook it thinks failed: answer again, change nothing.
@@ -94,12 +104,21 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   std::unique_lock<std::mutex> relay_lock;
   std::optional<store::Relay> relay;
   if (relay_) {
-    relay_lock = relay_->lock();
-    if (auto advocate = relay_->roster()->by_phone(*from)) {
+    // The relay lock serialises relay decisions across all contacts, so it is taken only by a
+    // message that touches a relay: an advocate's, or a texter's who has one (re-read under the
+    // lock: an advocate may have just changed it). Nobody else opens a relay for this contact
+    // while we hold its contact lock, so a texter without one keeps the flow running in
+    // parallel and takes the lock only to open one (hand-off, below).
+    const auto advocate = relay_->roster()->by_phone(*from);
+    relay = advocate ? std::nullopt : relay_->relay_of(contact);
+    if (advocate || relay) {
+      relay_lock = relay_->lock();
+      if (relay) relay = relay_->relay_of(contact);
+    }
+    if (advocate) {
       std::string reply = relay_->from_advocate(*advocate, input.text, record);
       return commit_relay_turn(record, reply, {{"advocate", advocate->id}});
     }
-    relay = relay_->relay_of(contact);
     const auto keyword = nlu::match_keyword(input.text).keyword;
     if (relay && relay->state == "claimed" && keyword != nlu::Keyword::stop) {
       relay_->from_texter(*relay, input.text, record);
@@ -137,6 +156,7 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
       return std::holds_alternative<engine::Handoff>(e);
     });
     if (handoff != outcome.events.end()) {
+      if (!relay_lock.owns_lock()) relay_lock = relay_->lock();
       std::string instead = relay_->open(contact, *from, outcome.lang, input.text, record);
       if (!instead.empty()) {
         // After hours: the hand-off prompt's "as soon as one is free" becomes the hours.

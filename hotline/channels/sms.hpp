@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hotline/channels/limits.hpp"
 #include "hotline/channels/webhook.hpp"
 #include "hotline/common/clock.hpp"
 #include "hotline/engine/engine.hpp"
@@ -40,12 +41,18 @@ class SmsChannel {
   /// `outbound_queued` is called after a turn put messages in the outbox (wakes the worker).
   void set_relay(RelayService* relay, std::function<void()> outbound_queued);
 
+  /// Abuse limits (blocklist, rate limits), asked with the contact's key before the store is
+  /// touched; anything but Verdict::allow is answered here and changes nothing.
+  using Guard = std::function<Verdict(const std::string& contact_key)>;
+  void set_guard(Guard guard) { guard_ = std::move(guard); }
+
  private:
   std::mutex& lock_for(const std::string& contact_key);
   WebhookResponse commit_relay_turn(store::TurnRecord& record, const std::string& reply,
                                     const nlohmann::json& log_fields);
 
   RelayService* relay_ = nullptr;
+  Guard guard_;
   std::function<void()> outbound_queued_;
 
   flow::BundleHolder& bundles_;
@@ -58,6 +65,11 @@ class SmsChannel {
 
 /// The TwiML for an SMS reply: one <Message>, or an empty <Response/> when nothing is said.
 std::string sms_twiml(const std::string& text);
+
+/// What a number over its per-contact limit hears, once: both languages, no store involved.
+inline constexpr const char* kSlowDownNotice =
+    "Recibimos muchos mensajes seguidos. Espere un minuto y escriba otra vez.\n\n"
+    "Too many messages at once. Please wait a minute and write again.";
 
 /// Cuts to at most `max_bytes` without splitting a UTF-8 character.
 std::string truncate_utf8(const std::string& text, std::size_t max_bytes);

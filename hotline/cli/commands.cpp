@@ -242,6 +242,14 @@ int serve(const Args& args) {
   }
   if (c.secret.empty()) c.secret = local_secret(c.database);
 
+  // Block the signals SignalWatcher takes before the App exists: threads its parts start while
+  // being built (the store's checkpointer) must inherit the mask, or a SIGTERM kills the process.
+  {
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  }
   std::unique_ptr<app::App> hotline_app;
   try {
     hotline_app = std::make_unique<app::App>(c, l.bundle, roster);

@@ -50,6 +50,13 @@ class FileReader {
           else if (key == "max_attempts") c.outbox_max_attempts = number(value, key, 1, 100);
           else unknown(key, value, "outbox", "messages_per_second or max_attempts");
         });
+      } else if (name == "limits") {
+        for_each(v, "limits", [&](const std::string& key, const YAML::Node& value) {
+          if (key == "contact_per_minute") c.limits_contact_per_minute = number(value, key, 1, 10000);
+          else if (key == "global_per_second") c.limits_global_per_second = number(value, key, 1, 100000);
+          else if (key == "blocklist") c.blocklist_file = text(value, key);
+          else unknown(key, value, "limits", "contact_per_minute, global_per_second or blocklist");
+        });
       } else if (name == "details") {
         for_each(v, "details", [&](const std::string& key, const YAML::Node& value) {
           std::string detail = text(value, key);
@@ -57,7 +64,7 @@ class FileReader {
         });
       } else {
         unknown(name, field.first, "the configuration",
-                "server, database, sessions, default_language, voice, relay, outbox or details");
+                "server, database, sessions, default_language, voice, relay, outbox, limits or details");
       }
     }
   }

@@ -44,6 +44,9 @@ struct Config {
   int outbox_max_attempts = 15;         // outbox: then dropped with a logged reason
   int twilio_timeout_ms = 15000;        // outbound REST request, whole request
   VoiceConfig voice;                    // phone calls
+  int limits_contact_per_minute = 20;   // limits: messages one number may send per minute
+  int limits_global_per_second = 200;   // limits: webhooks the whole hotline takes per second
+  std::string blocklist_file = "config/blocklist.yaml";  // limits: relative to root; staff edit it
 
   // From the environment only.
   std::string twilio_auth_token;   // TWILIO_AUTH_TOKEN; empty = local mode, no signature check

@@ -88,7 +88,9 @@ bool js_less(const SortKey& a, const SortKey& b) {
 std::string signing_data(std::string_view url, const FormFields& fields) {
   // Group values by key; keys and values as sort keys.
   std::vector<SortKey> keys;
-  for (const auto& [k, v] : fields) {
+  // (No structured bindings captured by the lambdas: clang before 16 does not allow it.)
+  for (const auto& field : fields) {
+    const std::string& k = field.first;
     bool seen = std::any_of(keys.begin(), keys.end(), [&](const SortKey& e) { return *e.bytes == k; });
     if (!seen) keys.push_back({utf16_units(k), &k});
   }
@@ -97,8 +99,9 @@ std::string signing_data(std::string_view url, const FormFields& fields) {
   std::string data(url);
   for (const auto& key : keys) {
     std::vector<SortKey> values;
-    for (const auto& [k, v] : fields) {
-      if (k != *key.bytes) continue;
+    for (const auto& field : fields) {
+      const std::string& v = field.second;
+      if (field.first != *key.bytes) continue;
       bool dup = std::any_of(values.begin(), values.end(), [&](const SortKey& e) { return *e.bytes == v; });
       if (!dup) values.push_back({utf16_units(v), &v});
     }

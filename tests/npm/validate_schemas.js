@@ -84,6 +84,8 @@ const broken = [
   ['config', 'a port that is not a number', 'server:\n  port: eighty\n'],
   ['config', 'an unknown language', 'default_language: fr\n'],
   ['config', 'a misspelt section', 'sesions:\n  idle_minutes: 5\n'],
+  ['config', 'a misspelt limit', 'limits:\n  per_contact: 5\n'],
+  ['config', 'a zero rate limit', 'limits:\n  global_per_second: 0\n'],
   ['conversation-tests', 'a misspelt field', '- test: x\n  turns:\n    - sned: hi\n'],
   ['conversation-tests', 'an unknown channel', '- test: x\n  channel: fax\n  turns:\n    - send: hi\n'],
   ['conversation-tests', 'a test without turns', '- test: x\n'],
