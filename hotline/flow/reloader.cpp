@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 
 #include "hotline/common/log.hpp"
 
@@ -10,14 +12,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The content's hash, not size and mtime: an edit that keeps the size, made within the file
+// system's timestamp granularity of the previous one, must still be seen. The files are a few
+// kilobytes, read twice a second.
 void add_file(const fs::path& path, std::vector<std::string>& lines) {
-  std::error_code ec;
-  auto size = fs::file_size(path, ec);
-  if (ec) return;
-  auto mtime = fs::last_write_time(path, ec);
-  if (ec) return;
-  lines.push_back(path.string() + " " + std::to_string(size) + " " +
-                  std::to_string(mtime.time_since_epoch().count()));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return;
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  lines.push_back(path.string() + " " + std::to_string(std::hash<std::string>{}(content)));
 }
 
 void add_tree(const fs::path& dir, std::vector<std::string>& lines) {
