@@ -1,6 +1,7 @@
 #include "hotline/http/server.hpp"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include "hotline/common/log.hpp"
 #include "hotline/twilio/signature.hpp"
@@ -11,6 +12,7 @@ struct Server::Impl {
   ServerSettings settings;
   Routes routes;
   httplib::Server http;
+  socket_t listen_socket = INVALID_SOCKET;  // captured when httplib creates it (see install)
 
   void install();
   void twilio_route(const std::string& path, TwilioHandler handler);
@@ -28,8 +30,13 @@ Server::~Server() { stop(); }
 
 int Server::bind() {
   auto& s = impl_->settings;
-  if (s.port == 0) return impl_->http.bind_to_any_port(s.bind);
-  return impl_->http.bind_to_port(s.bind, s.port) ? s.port : -1;
+  const int port = s.port == 0 ? impl_->http.bind_to_any_port(s.bind)
+                               : (impl_->http.bind_to_port(s.bind, s.port) ? s.port : -1);
+  // Debian's libcpp-httplib is compiled with a listen backlog of 5: a burst of new connections
+  // (Twilio opening many at once) overflows it and the extras wait for a SYN retransmit, 1 s
+  // and more. listen() again on the bound socket raises it (capped by net.core.somaxconn).
+  if (port > 0 && impl_->listen_socket != INVALID_SOCKET) ::listen(impl_->listen_socket, 1024);
+  return port;
 }
 
 bool Server::run() { return impl_->http.listen_after_bind(); }
@@ -96,6 +103,10 @@ void Server::Impl::twilio_route(const std::string& path, TwilioHandler handler) 
 
 void Server::Impl::install() {
   http.set_tcp_nodelay(true);  // without it, Nagle plus delayed ACKs add ~40 ms to every answer
+  http.set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_socket = sock;  // the listening socket: Server::bind raises its backlog
+  });
   http.set_payload_max_length(settings.max_body_bytes);
   http.set_keep_alive_max_count(1000);
   const int threads = settings.threads;
