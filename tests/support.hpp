@@ -45,6 +45,37 @@ inline std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+/// A tiny flow and its intents whose every line the tests control, so the expected
+/// diagnostics and failure reports are stable (line numbers included).
+inline const char* const kTinyFlow = R"(flow: tiny
+start: menu
+anywhere:
+  emergency: emergency
+  advocate: advocate
+steps:
+  menu:
+    say: menu
+    replies:
+      "1": advocate
+  advocate:
+    say: advocate
+    handoff: advocate
+    go: menu
+  emergency:
+    say: emergency
+    go: menu
+)";
+
+inline const char* const kTinyIntents = R"(intents:
+  emergency:
+    priority: 100
+    en: [help me now]
+    es: [auxilio]
+  advocate:
+    en: [talk to a person]
+    es: [hablar con una persona]
+)";
+
 /// The flows and prompts shipped in the repository, loaded once.
 inline std::shared_ptr<const hotline::flow::Bundle> shipped_bundle() {
   static auto bundle = [] {

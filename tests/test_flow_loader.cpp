@@ -9,35 +9,6 @@ using test_support::TempDir;
 
 namespace {
 
-const char* kIntents = R"(intents:
-  emergency:
-    priority: 100
-    en: [help me now]
-    es: [auxilio]
-  advocate:
-    en: [talk to a person]
-    es: [hablar con una persona]
-)";
-
-const char* kFlow = R"(flow: tiny
-start: menu
-anywhere:
-  emergency: emergency
-  advocate: advocate
-steps:
-  menu:
-    say: menu
-    replies:
-      "1": advocate
-  advocate:
-    say: advocate
-    handoff: advocate
-    go: menu
-  emergency:
-    say: emergency
-    go: menu
-)";
-
 std::string prompts_file(const std::string& extra = "") {
   std::string text;
   for (const char* key : {"menu", "advocate", "emergency", "help", "opted_out", "opted_in",
@@ -56,7 +27,7 @@ std::string prompts_file(const std::string& extra = "") {
 // Writes a bundle tree and loads it; returns the diagnostics as staff would see them.
 struct Fixture {
   TempDir dir;
-  std::string flow = kFlow, intents = kIntents, en = prompts_file(), es = prompts_file();
+  std::string flow = test_support::kTinyFlow, intents = test_support::kTinyIntents, en = prompts_file(), es = prompts_file();
   prompts::Variables details;
   Diagnostics diags;
 

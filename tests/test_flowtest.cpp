@@ -16,33 +16,8 @@ struct Tiny {
   std::shared_ptr<const flow::Bundle> bundle;
 
   Tiny() {
-    dir.write("flows/hotline.yaml", R"(flow: tiny
-start: menu
-anywhere:
-  emergency: emergency
-  advocate: advocate
-steps:
-  menu:
-    say: menu
-    replies:
-      "1": advocate
-  advocate:
-    say: advocate
-    handoff: advocate
-    go: menu
-  emergency:
-    say: emergency
-    go: menu
-)");
-    dir.write("flows/intents.yaml", R"(intents:
-  emergency:
-    priority: 100
-    en: [help me now]
-    es: [auxilio]
-  advocate:
-    en: [talk to a person]
-    es: [hablar con una persona]
-)");
+    dir.write("flows/hotline.yaml", test_support::kTinyFlow);
+    dir.write("flows/intents.yaml", test_support::kTinyIntents);
     std::string en, es;
     std::vector<std::string> keys{"menu", "advocate", "emergency"};
     for (const char* key : flow::kEnginePrompts) keys.push_back(key);
