@@ -1,5 +1,6 @@
 #pragma once
 // A real hotline server on an ephemeral port with a real SQLite file, for integration tests.
+#include <catch2/catch.hpp>
 #include <httplib.h>
 
 #include <thread>
@@ -72,6 +73,16 @@ class HotlineServer {
   std::thread thread_;
   std::unique_ptr<httplib::Client> client_;
 };
+
+/// The text of the <Message> in a 200 TwiML answer ("" when the answer says nothing).
+inline std::string reply_of(const httplib::Result& res) {
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  const std::string open = "<Message>", close = "</Message>";
+  auto a = res->body.find(open), b = res->body.rfind(close);
+  if (a == std::string::npos || b == std::string::npos) return "";
+  return res->body.substr(a + open.size(), b - a - open.size());
+}
 
 /// An inbound SMS as Twilio posts it.
 inline hotline::twilio::FormFields sms_form(const std::string& from, const std::string& body,

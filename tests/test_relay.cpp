@@ -60,14 +60,6 @@ config::Config relay_config(const TempDir& dir, FakeTwilio& fake, std::int64_t n
 int g_sid = 0;
 std::string next_sid() { return "SMrelay" + std::to_string(100000 + ++g_sid); }
 
-std::string reply_of(const httplib::Result& res) {
-  REQUIRE(res);
-  REQUIRE(res->status == 200);
-  const std::string open = "<Message>", close = "</Message>";
-  auto a = res->body.find(open), b = res->body.rfind(close);
-  if (a == std::string::npos || b == std::string::npos) return "";
-  return res->body.substr(a + open.size(), b - a - open.size());
-}
 
 std::string text(HotlineServer& s, const std::string& from, const std::string& body) {
   return reply_of(s.post_signed("/twilio/sms", sms_form(from, body, next_sid())));

@@ -15,14 +15,6 @@ namespace {
 int g_sid = 0;
 std::string next_sid() { return "SM" + std::to_string(100000 + ++g_sid) + "0000000000000000000000000"; }
 
-std::string reply_of(const httplib::Result& res) {
-  REQUIRE(res);
-  REQUIRE(res->status == 200);
-  const std::string open = "<Message>", close = "</Message>";
-  auto a = res->body.find(open), b = res->body.rfind(close);
-  if (a == std::string::npos || b == std::string::npos) return "";
-  return res->body.substr(a + open.size(), b - a - open.size());
-}
 
 bool is_twiml(const std::string& body) {
   const std::string head = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
