@@ -227,3 +227,27 @@ TEST_CASE("`after_retries` and `anywhere` intents are ways out of every waiting 
   CHECK(f.load());  // `anywhere: advocate` reaches a person from menu and quiz
   CHECK(f.text().empty());
 }
+
+// fuzz/fuzz_flow_loader, first findings: a key that is itself a list or a map (the fuzzer's
+// smallest was `? :`) made yaml-cpp's as<std::string>() throw out of the flow and prompts
+// loaders, so `hotline check` died on it and a live reload would have ended the server.
+TEST_CASE("fuzz regression: a list or a map as a key is an error at the key, not an exception", "[fuzz]") {
+  Fixture f;
+  f.flow = std::string("? :\n") + f.flow;
+  replace(f.flow, "    say: menu\n", "    say: menu\n    [a]: b\n");
+  replace(f.flow, "\"1\": advocate", "{x: 1}: advocate");
+  replace(f.flow, "  emergency: emergency\n", "  emergency: emergency\n  [z]: menu\n");
+  f.en = "? :\n" + f.en;
+  replace(f.es, "menu: text for menu", "menu:\n  sms: texto\n  [voice]: texto");
+  CHECK_FALSE(f.load());
+  const std::string complex = ": error[complex-key]: a key must be a name, a number or text, not a list or a map\n";
+  // The Spanish menu with a bad variant is refused, so it is missing where the flow uses it.
+  CHECK(f.text() == "flows/hotline.yaml:1:3" + complex +
+                        "flows/hotline.yaml:6:3" + complex +
+                        "flows/hotline.yaml:10:10: error[missing-prompt]: prompt 'menu' is missing in prompts/es.yaml\n"
+                        "flows/hotline.yaml:11:5" + complex +
+                        "flows/hotline.yaml:13:7" + complex +
+                        "prompts/en.yaml:1:3" + complex +
+                        "prompts/en.yaml:2:1: error[missing-translation]: prompt 'menu' has no es text in prompts/es.yaml\n"
+                        "prompts/es.yaml:3:3" + complex);
+}

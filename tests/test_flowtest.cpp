@@ -174,3 +174,12 @@ TEST_CASE("a test naming a step or intent that does not exist is an error, not a
         "(use `none` for a message nothing matches)\n");
   CHECK(s.passed + s.failed == 0);  // not run while the file has errors
 }
+
+// fuzz/fuzz_flow_loader found that a list or a map as a key threw out of the YAML loaders; the
+// conversation-test loader read its keys the same way.
+TEST_CASE("fuzz regression: a list or a map as a key in a test file is an error, not an exception", "[fuzz]") {
+  Tiny t;
+  CHECK(t.run("- test: keys\n  ? :\n  turns:\n    - send: hi\n      [expect]: {node: menu}\n") ==
+        "flows/tests/t.yaml:2:5: error[complex-key]: a key must be a name, a number or text, not a list or a map\n"
+        "flows/tests/t.yaml:5:7: error[complex-key]: a key must be a name, a number or text, not a list or a map\n");
+}

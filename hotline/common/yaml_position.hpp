@@ -2,6 +2,9 @@
 // yaml-cpp marks are 0-based; staff and editors count from 1.
 #include <yaml-cpp/yaml.h>
 
+#include <optional>
+#include <string>
+
 #include "hotline/common/diagnostic.hpp"
 
 namespace hotline {
@@ -13,6 +16,17 @@ inline Position position_of(const std::string& file, const YAML::Mark& mark) {
 
 inline Position position_of(const std::string& file, const YAML::Node& node) {
   return position_of(file, node.Mark());
+}
+
+/// A mapping key as text (what `as<std::string>()` gives), or nullopt when the key is itself a
+/// list or a map: YAML allows `[a, b]: c` and `? {a: b}`, nothing staff write means one, and
+/// `as<std::string>()` throws on it. That is reported at the key; the caller skips the entry.
+inline std::optional<std::string> key_text(const std::string& file, const YAML::Node& key,
+                                           Diagnostics& diags) {
+  if (key.IsScalar() || key.IsNull()) return key.as<std::string>();
+  diags.error(position_of(file, key), "complex-key",
+              "a key must be a name, a number or text, not a list or a map");
+  return std::nullopt;
 }
 
 }  // namespace hotline

@@ -20,7 +20,9 @@ class FlowParser {
       return std::nullopt;
     }
     for (const auto& field : root) {
-      const std::string name = field.first.as<std::string>();
+      const auto key = key_text(file_, field.first, diags_);
+      if (!key) continue;
+      const std::string& name = *key;
       const YAML::Node& value = field.second;
       if (name == "flow") {
         flow.name = scalar(value, "flow");
@@ -97,7 +99,9 @@ class FlowParser {
       return out;
     }
     for (const auto& entry : node) {
-      out[entry.first.as<std::string>()] = step_name(entry.second, what + "." + entry.first.Scalar());
+      if (auto name = key_text(file_, entry.first, diags_)) {
+        out[*name] = step_name(entry.second, what + "." + *name);
+      }
     }
     return out;
   }
@@ -108,7 +112,9 @@ class FlowParser {
       return;
     }
     for (const auto& entry : node) {
-      const std::string id = entry.first.as<std::string>();
+      const auto key = key_text(file_, entry.first, diags_);
+      if (!key) continue;
+      const std::string& id = *key;
       if (flow.steps.count(id)) {
         error(entry.first, "duplicate-step", "step '" + id + "' is defined twice");
         continue;
@@ -128,7 +134,9 @@ class FlowParser {
     }
     int endings = 0;
     for (const auto& field : node) {
-      const std::string name = field.first.as<std::string>();
+      const auto key = key_text(file_, field.first, diags_);
+      if (!key) continue;
+      const std::string& name = *key;
       const YAML::Node& value = field.second;
       if (name == "say") {
         step.say = scalar(value, id + ".say");
@@ -185,7 +193,9 @@ class FlowParser {
     }
     for (const auto& entry : node) {
       // Replies are matched the way people type them: case and accents do not matter.
-      std::string reply = nlu::fold(entry.first.as<std::string>());
+      const auto key = key_text(file_, entry.first, diags_);
+      if (!key) continue;
+      std::string reply = nlu::fold(*key);
       if (reply.empty()) {
         error(entry.first, "empty-reply", "a reply of step '" + id + "' is empty");
         continue;

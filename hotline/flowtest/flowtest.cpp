@@ -41,7 +41,9 @@ class Parser {
       return std::nullopt;
     }
     for (const auto& field : node) {
-      const std::string name = field.first.as<std::string>();
+      const auto key = key_text(file_, field.first, diags_);
+      if (!key) continue;
+      const std::string& name = *key;
       const YAML::Node& v = field.second;
       if (name == "test") {
         t.name = text(v, "test");
@@ -77,7 +79,9 @@ class Parser {
       return std::nullopt;
     }
     for (const auto& field : node) {
-      const std::string name = field.first.as<std::string>();
+      const auto key = key_text(file_, field.first, diags_);
+      if (!key) continue;
+      const std::string& name = *key;
       const YAML::Node& v = field.second;
       if (name == "send") {
         if (!v.IsScalar()) error(v, "expected-text", "`send` must be the text the person sends");
@@ -101,7 +105,9 @@ class Parser {
       return;
     }
     for (const auto& field : node) {
-      const std::string name = field.first.as<std::string>();
+      const auto key = key_text(file_, field.first, diags_);
+      if (!key) continue;
+      const std::string& name = *key;
       const YAML::Node& v = field.second;
       if (name == "reply_contains") {
         e.reply_contains = texts(v, name);
@@ -173,7 +179,8 @@ class Parser {
 
   void unknown(const YAML::Node& key, const std::string& where, const std::string& expected) {
     error(key, "unknown-field",
-          "unknown field '" + key.as<std::string>() + "' in " + where + "; expected " + expected);
+          "unknown field '" + (key.IsScalar() ? key.Scalar() : std::string()) + "' in " + where +
+              "; expected " + expected);
   }
 
   void error(const YAML::Node& node, std::string code, std::string message) {

@@ -107,7 +107,9 @@ void load_prompts(const std::string& path, Lang lang, Catalog& catalog, Diagnost
     return;
   }
   for (const auto& entry : root) {
-    const std::string key = entry.first.as<std::string>();
+    const auto name_of_key = key_text(path, entry.first, diags);
+    if (!name_of_key) continue;
+    const std::string& key = *name_of_key;
     const Position where = position_of(path, entry.first);
     if (!is_valid_key(key)) {
       diags.error(where, "bad-prompt-key",
@@ -124,7 +126,12 @@ void load_prompts(const std::string& path, Lang lang, Catalog& catalog, Diagnost
     if (value.IsMap()) {
       bool ok = true;
       for (const auto& variant : value) {
-        const std::string name = variant.first.as<std::string>();
+        const auto variant_key = key_text(path, variant.first, diags);
+        if (!variant_key) {
+          ok = false;
+          continue;
+        }
+        const std::string& name = *variant_key;
         auto text = read_text(path, variant.second, "prompt '" + key + "' (" + name + ")", diags);
         if (name == "sms") {
           if (text) prompt.sms = *text; else ok = false;
