@@ -7,13 +7,14 @@ RUN script/bootstrap
 COPY . .
 # signature and prism read Twilio's vectors and OpenAPI file from ../shared, which is outside
 # this build context; script/test runs them everywhere else.
-RUN script/build && ctest --preset default --parallel 2 --output-on-failure -E "^(signature|prism)$"
+# The PostgreSQL tests run against a throwaway server that script/with-postgres starts.
+RUN script/build && script/with-postgres ctest --preset default --parallel 2 --output-on-failure -E "^(signature|prism)$"
 
 # Runtime stage: the binary, the flows and prompts, and only the shared libraries it needs.
 FROM debian:12-slim
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
-      libcpp-httplib0.11 libyaml-cpp0.7 libcurl4 libsqlite3-0 libssl3 libdate-tz3 tzdata \
+      libcpp-httplib0.11 libyaml-cpp0.7 libcurl4 libsqlite3-0 libpq5 libssl3 libdate-tz3 tzdata \
       ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /srv/hotline --shell /usr/sbin/nologin hotline
@@ -24,6 +25,8 @@ COPY --from=build /src/prompts prompts
 COPY --from=build /src/config config
 RUN mkdir -p data && chown hotline:hotline data
 USER hotline
+# One replica with its own SQLite file by default; set HOTLINE_DB=postgresql://… for several
+# replicas sharing one database (docker-compose.yml).
 ENV HOTLINE_DB=/srv/hotline/data/hotline.sqlite3
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -415,7 +416,7 @@ TEST_CASE("the housekeeper deletes idle sessions and old answers on its own") {
   store->commit_turn(fresh);
 
   std::int64_t clock_ms = now;
-  hotline::store::Housekeeper keeper(*store, [&] { return clock_ms; }, hour, std::chrono::milliseconds(10));
+  hotline::store::Housekeeper keeper(*store, [&] { return clock_ms; }, hour, 24 * hour, std::chrono::milliseconds(10));
   CHECK(keeper.purge_once() == 2);  // the old session and its remembered answer
   CHECK_FALSE(store->load("c_old"));
   CHECK_FALSE(store->response_for("SMold"));
@@ -427,4 +428,80 @@ TEST_CASE("the housekeeper deletes idle sessions and old answers on its own") {
   for (int i = 0; i < 200 && store->load("c_fresh"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   keeper.stop();
   CHECK_FALSE(store->load("c_fresh"));
+}
+
+TEST_CASE("the housekeeper ends relays idle past the relay retention, sealed number and all") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  const std::int64_t day = 24 * 3'600'000LL, now = 100 * day;
+  auto open_relay = [&](const std::string& code, const std::string& contact, std::int64_t at) {
+    TurnRecord t = turn(contact, "", "", "", at);
+    t.keep_session = true;
+    hotline::store::Relay r;
+    r.code = code;
+    r.contact_key = contact;
+    r.texter_sealed = "v1.sealed-number";
+    r.first_message_sealed = "v1.sealed-text";
+    r.lang = "es";
+    r.state = "queued";
+    t.relays.push_back({r, false, 0});
+    store->commit_turn(t);
+  };
+  open_relay("A1", "c_stale", now - 8 * day);
+  open_relay("B2", "c_recent", now - 6 * day);
+  hotline::store::Housekeeper keeper(*store, [&] { return now; }, 3'600'000, 7 * day);
+  CHECK(keeper.purge_once() == 1);
+  auto left = store->relays();
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].code == "B2");
+  Raw raw(dir.db());
+  CHECK(raw.integer("SELECT COUNT(*) FROM relays WHERE contact_key = 'c_stale'") == 0);
+}
+
+TEST_CASE("claimed outbox messages are leased: nobody else gets them until sent, retried or expired") {
+  TempDir dir;
+  const std::string path = dir.db();
+  {
+    auto store = open_sqlite(path);
+    TurnRecord t = turn("c_t", "", "SMq", "", 1000);
+    t.keep_session = true;
+    for (int i = 0; i < 3; ++i) {
+      t.outbound.push_back({"SMq:" + std::to_string(i), "c_t", "+14145550100", "v1.to", "v1.body"});
+    }
+    store->commit_turn(t);
+    auto first = store->claim_outbound(2000, 2, 60'000);
+    REQUIRE(first.size() == 2);
+    CHECK(first[0].id < first[1].id);
+    auto second = store->claim_outbound(2000, 10, 60'000);  // only the one not yet claimed
+    REQUIRE(second.size() == 1);
+    CHECK(second[0].id != first[0].id);
+    CHECK(second[0].id != first[1].id);
+    store->outbound_sent(first[0].id, "SMsent0", 3000);
+    store->outbound_retry(first[1].id, 5000, 3000);
+    CHECK(store->claim_outbound(4999, 10, 60'000).empty());
+    CHECK(store->claim_outbound(5000, 10, 60'000).size() == 1);  // the retry, when due
+    CHECK(store->outbox_pending() == 2);
+  }
+  // The process is killed holding two leases; on restart they are released, not left to expire.
+  auto restarted = open_sqlite(path);
+  CHECK(restarted->claim_outbound(5000, 10, 60'000).size() == 2);
+}
+
+TEST_CASE("lock_key: one holder per key, other keys free, and a contact's lock nests the relays'") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  std::atomic<bool> other_has_it{false};
+  auto held = store->lock_key("c_same");
+  auto nested = store->lock_key("relays");  // the order the SMS channel takes them in
+  std::thread other([&] {
+    auto mine = store->lock_key("c_same");
+    other_has_it = true;
+  });
+  CHECK(store->lock_key("c_other"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK_FALSE(other_has_it.load());
+  nested.reset();
+  held.reset();
+  other.join();
+  CHECK(other_has_it.load());
 }

@@ -541,7 +541,8 @@ TEST_CASE("nobody answers: the caller may leave a voicemail, and the advocates o
   CHECK_FALSE(server.app().store().load(call.key()));
 
   // Each advocate on shift is texted, through the outbox, where to listen; never the caller's number.
-  auto queued = server.app().store().due_outbound(std::numeric_limits<std::int64_t>::max(), 10);
+  auto queued = server.app().store().claim_outbound(std::numeric_limits<std::int64_t>::max() - 1, 10,
+                                                     std::numeric_limits<std::int64_t>::max());
   REQUIRE(queued.size() == 2);
   std::vector<std::string> to;
   for (const auto& row : queued) {

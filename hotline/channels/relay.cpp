@@ -175,6 +175,7 @@ void RelayService::from_texter(const store::Relay& relay, const std::string& tex
   }
   const std::string body = text(advocate->prompt_language, "relay_forward", {{"code", relay.code}, {"message", trim(text_in)}});
   send(turn, relay.code + ":texter", advocate->phone, body, relay.contact_key);
+  turn.relays.push_back(update(relay));  // touched: the relay retention counts from here
   log::info("relay_forwarded", {{"code", relay.code}, {"direction", "to_advocate"}, {"advocate", advocate->id}});
 }
 
@@ -287,6 +288,7 @@ std::string RelayService::from_advocate(const routing::Advocate& advocate, const
     if (r->advocate_id != advocate.id) return text(me, "relay_taken", {{"code", r->code}});
     if (rest.empty()) return text(me, "relay_advocate_help", {});
     send(turn, r->code + ":advocate", unseal(r->texter_sealed, kTexterContext), rest, r->contact_key);
+    turn.relays.push_back(update(*r));
     log::info("relay_forwarded", {{"code", r->code}, {"direction", "to_texter"}, {"advocate", advocate.id}});
     return "";
   }
@@ -295,6 +297,7 @@ std::string RelayService::from_advocate(const routing::Advocate& advocate, const
     const auto& r = mine[0];
     if (message.empty()) return "";
     send(turn, r.code + ":advocate", unseal(r.texter_sealed, kTexterContext), message, r.contact_key);
+    turn.relays.push_back(update(r));
     log::info("relay_forwarded", {{"code", r.code}, {"direction", "to_texter"}, {"advocate", advocate.id}});
     return "";
   }

@@ -29,8 +29,9 @@ class RelayService {
                std::shared_ptr<const routing::Roster> roster, RelaySettings settings, Clock clock);
 
   /// Relay decisions and their commit happen under this lock, so two advocates replying at
-  /// once are decided one after the other (the store's version check covers other processes).
-  std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mutex_); }
+  /// once are decided one after the other, on whichever replicas they land (the store's
+  /// version check is the second line of defence). Take it after a contact's lock, never before.
+  std::unique_ptr<store::KeyLock> lock() { return store_.lock_key("relays"); }
 
   std::shared_ptr<const routing::Roster> roster() const;
   void set_roster(std::shared_ptr<const routing::Roster> roster);
@@ -80,7 +81,6 @@ class RelayService {
   std::shared_ptr<const routing::Roster> roster_;
   RelaySettings settings_;
   Clock clock_;
-  std::mutex mutex_;
 };
 
 }  // namespace hotline::channels

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -42,7 +43,8 @@ class FileReader {
       } else if (name == "relay") {
         for_each(v, "relay", [&](const std::string& key, const YAML::Node& value) {
           if (key == "claim_timeout_minutes") c.relay_claim_timeout_minutes = number(value, key, 1, 7 * 24 * 60);
-          else unknown(key, value, "relay", "claim_timeout_minutes");
+          else if (key == "retention_days") c.relay_retention_days = number(value, key, 1, 365);
+          else unknown(key, value, "relay", "claim_timeout_minutes or retention_days");
         });
       } else if (name == "outbox") {
         for_each(v, "outbox", [&](const std::string& key, const YAML::Node& value) {
@@ -170,6 +172,15 @@ void read_environment(const Environment& env, Config& c, Diagnostics& diags) {
   if (auto db = env("HOTLINE_DB"); db && !db->empty()) c.database = *db;
   c.advocates_file = get("HOTLINE_ADVOCATES");
   c.twilio_from = get("TWILIO_FROM");
+  c.admin_token = get("HOTLINE_ADMIN_TOKEN");
+  if (!c.admin_token.empty()) {
+    const bool printable = std::all_of(c.admin_token.begin(), c.admin_token.end(),
+                                       [](char ch) { return ch > 0x20 && ch < 0x7f; });
+    if (c.admin_token.size() < 16 || !printable) {
+      diags.error(where, "bad-token",
+                  "HOTLINE_ADMIN_TOKEN must be 16 characters or more, without spaces (e.g. `openssl rand -hex 32`)");
+    }
+  }
   if (auto base = env("TWILIO_API_BASE"); base && !base->empty()) {
     c.twilio_api_base = *base;
     while (!c.twilio_api_base.empty() && c.twilio_api_base.back() == '/') c.twilio_api_base.pop_back();
@@ -182,6 +193,12 @@ void read_environment(const Environment& env, Config& c, Diagnostics& diags) {
     if (!c.pinned_now_ms) {
       diags.error(where, "bad-time", "HOTLINE_NOW must be an ISO 8601 time with a zone, e.g. 2026-11-29T14:00:00Z");
     }
+  }
+  const bool shared_database = c.database.rfind("postgresql://", 0) == 0 || c.database.rfind("postgres://", 0) == 0;
+  if (shared_database && c.secret.empty()) {
+    diags.error(where, "missing-secret",
+                "HOTLINE_SECRET must be set when HOTLINE_DB is a PostgreSQL server: every replica must "
+                "hash numbers with the same key");
   }
   if (!c.public_url.empty() && c.public_url.rfind("http://", 0) != 0 &&
       c.public_url.rfind("https://", 0) != 0) {

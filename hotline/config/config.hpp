@@ -39,6 +39,7 @@ struct Config {
   Lang default_language = Lang::es;     // when nothing in a message tells the language
   prompts::Variables details;           // organisation details prompts may use
   int relay_claim_timeout_minutes = 15; // relay: nobody took it by then → the texter is told
+  int relay_retention_days = 7;         // a relay idle this long ends, with the number it kept
   double outbox_messages_per_second = 1.0;  // outbox: per sender (long code ≈ 1, toll-free 3)
   int outbox_retry_base_ms = 2000;      // outbox: first retry delay, doubled each time
   int outbox_max_attempts = 15;         // outbox: then dropped with a logged reason
@@ -57,6 +58,7 @@ struct Config {
   std::string advocates_file;      // HOTLINE_ADVOCATES; empty = <root>/config/advocates.yaml
   std::string twilio_from;         // TWILIO_FROM: the hotline's number (E.164) or a MessagingServiceSid (MG…)
   std::string twilio_api_base = "https://api.twilio.com";  // TWILIO_API_BASE
+  std::string admin_token;         // HOTLINE_ADMIN_TOKEN: Bearer token for /metrics and /admin/reload
 
   bool local_mode() const { return twilio_auth_token.empty(); }
 };

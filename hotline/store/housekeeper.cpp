@@ -5,16 +5,22 @@
 namespace hotline::store {
 
 Housekeeper::Housekeeper(SessionStore& store, Clock clock, std::int64_t retention_ms,
-                         std::chrono::milliseconds interval)
-    : store_(store), clock_(std::move(clock)), retention_ms_(retention_ms), interval_(interval) {}
+                         std::int64_t relay_retention_ms, std::chrono::milliseconds interval)
+    : store_(store),
+      clock_(std::move(clock)),
+      retention_ms_(retention_ms),
+      relay_retention_ms_(relay_retention_ms),
+      interval_(interval) {}
 
 Housekeeper::~Housekeeper() { stop(); }
 
 std::size_t Housekeeper::purge_once() {
   try {
-    std::size_t removed = store_.purge_before(clock_() - retention_ms_);
-    if (removed > 0) log::info("purged", {{"rows", removed}});
-    return removed;
+    const std::int64_t now = clock_();
+    const std::size_t removed = store_.purge_before(now - retention_ms_);
+    const std::size_t relays = store_.end_relays_idle_since(now - relay_retention_ms_);
+    if (removed > 0 || relays > 0) log::info("purged", {{"rows", removed}, {"relays", relays}});
+    return removed + relays;
   } catch (const std::exception& e) {
     log::error("purge_failed", {{"error", e.what()}});  // try again next time
     return 0;

@@ -1,6 +1,8 @@
 #pragma once
 // Deletes what the hotline no longer needs, on its own: idle sessions, remembered answers and
-// sent-message rows older than the retention. What is not kept cannot be demanded.
+// sent-message rows older than the retention, and relays (with the texter's sealed number and
+// any message kept for advocates) idle longer than the relay retention. What is not kept cannot
+// be demanded.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -14,7 +16,7 @@ namespace hotline::store {
 
 class Housekeeper {
  public:
-  Housekeeper(SessionStore& store, Clock clock, std::int64_t retention_ms,
+  Housekeeper(SessionStore& store, Clock clock, std::int64_t retention_ms, std::int64_t relay_retention_ms,
               std::chrono::milliseconds interval = std::chrono::minutes(1));
   ~Housekeeper();
 
@@ -27,6 +29,7 @@ class Housekeeper {
   SessionStore& store_;
   Clock clock_;
   std::int64_t retention_ms_;
+  std::int64_t relay_retention_ms_;
   std::chrono::milliseconds interval_;
   std::mutex mutex_;
   std::condition_variable wake_;

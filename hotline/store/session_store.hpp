@@ -83,9 +83,21 @@ struct TurnRecord {
   std::vector<RelayChange> relays;          // relay state this turn changes
 };
 
+/// Held while one key's turn runs; released when destroyed. See SessionStore::lock_key.
+class KeyLock {
+ public:
+  virtual ~KeyLock() = default;
+};
+
 class SessionStore {
  public:
   virtual ~SessionStore() = default;
+
+  /// Serialises work on one key (a contact, a call, "relays") among every thread and every
+  /// process sharing this store, so two messages of one contact are handled one after the
+  /// other, never both on the same old state, whichever replica takes them. Locks may nest on
+  /// one thread (a contact, then the relays); take them in that order everywhere.
+  virtual std::unique_ptr<KeyLock> lock_key(std::string_view key) = 0;
 
   virtual std::optional<StoredSession> load(std::string_view contact_key) = 0;
   /// If `turn.request_id` was already recorded, the whole turn is a no-op (the first delivery's
@@ -101,6 +113,9 @@ class SessionStore {
   /// Removes sessions idle since before `cutoff_ms` and remembered responses older than it.
   /// Returns how many rows went.
   virtual std::size_t purge_before(std::int64_t cutoff_ms) = 0;
+  /// Ends relays nobody has written to since `cutoff_ms` (the relay retention), erasing the
+  /// texter's sealed number and any message kept for the advocates. Returns how many went.
+  virtual std::size_t end_relays_idle_since(std::int64_t cutoff_ms) = 0;
   /// Erases everything about one contact (the `forget` command): session, opt-out record and
   /// the responses remembered for its requests.
   virtual void forget(std::string_view contact_key) = 0;
@@ -112,13 +127,19 @@ class SessionStore {
   virtual std::vector<Relay> relays() = 0;
 
   // --- Outbox ---------------------------------------------------------------------------------
-  /// Pending messages due at `now_ms`, oldest first.
-  virtual std::vector<OutboxRow> due_outbound(std::int64_t now_ms, std::size_t limit) = 0;
+  /// Claims up to `limit` pending messages due at `now_ms`, oldest first, for this worker alone:
+  /// each is leased until `lease_until_ms` (no other worker, in this process or another, gets it
+  /// before then) and must then be reported sent, retried or dropped. A worker that dies
+  /// mid-send leaves its lease to expire and the message to be claimed again.
+  virtual std::vector<OutboxRow> claim_outbound(std::int64_t now_ms, std::size_t limit,
+                                                std::int64_t lease_until_ms) = 0;
   /// Twilio accepted it: the recipient and text are erased, the Message SID kept for status
   /// callbacks and to make sure it is never sent again.
   virtual void outbound_sent(std::int64_t id, std::string_view twilio_sid, std::int64_t now_ms) = 0;
   /// A retryable failure: try again at `next_attempt_ms`.
   virtual void outbound_retry(std::int64_t id, std::int64_t next_attempt_ms, std::int64_t now_ms) = 0;
+  /// Claimed but not tried (the worker is stopping): the lease ends now.
+  virtual void outbound_release(std::int64_t id) = 0;
   /// Given up (opted out, rejected, too many attempts): the row is deleted.
   virtual void outbound_dropped(std::int64_t id) = 0;
   /// A status callback. Final statuses (delivered, undelivered, failed…) delete the row.
@@ -135,5 +156,22 @@ std::unique_ptr<SessionStore> open_sqlite(const std::string& path);
 
 /// The schema version (PRAGMA user_version) that open_sqlite migrates a database to.
 int sqlite_schema_version() noexcept;
+
+/// Connects to PostgreSQL (`url` is a libpq URI, postgresql://user:pass@host:port/db) with a pool
+/// of `connections`, and creates or migrates the schema, one replica at a time.
+/// Throws std::runtime_error with a clear message (never the password) when it cannot.
+std::unique_ptr<SessionStore> open_postgres(const std::string& url, std::size_t connections);
+
+/// The newest schema version open_postgres migrates to.
+int postgres_schema_version() noexcept;
+
+/// True when `location` names a PostgreSQL server rather than a SQLite file.
+bool is_postgres_url(std::string_view location) noexcept;
+
+/// `location` fit for a log: a PostgreSQL URL's password, if any, is replaced by "***".
+std::string redacted(std::string_view location);
+
+/// The store `location` names: a postgresql:// (or postgres://) URL, or a SQLite file path.
+std::unique_ptr<SessionStore> open_store(const std::string& location, std::size_t connections);
 
 }  // namespace hotline::store

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -23,6 +24,7 @@
 #include <thread>
 #include <utility>
 
+#include "hotline/store/key_locks.hpp"
 #include "hotline/store/session_store.hpp"
 
 namespace hotline::store {
@@ -33,7 +35,7 @@ namespace {
 // leaves the database at a consistent earlier version. Never edit an entry that has shipped;
 // append a new one. Plain CREATE (no IF NOT EXISTS) on purpose: re-applying a migration to a
 // database that already has it is a bug we want to hear about, not paper over.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: the initial schema.
     R"sql(
       CREATE TABLE sessions (
@@ -99,6 +101,12 @@ constexpr std::array<const char*, 2> kMigrations = {
         updated_ms     INTEGER NOT NULL,
         version        INTEGER NOT NULL
       );
+    )sql",
+    // 3: outbox leases, so a worker's claim on a message is explicit (see claim_outbound), and
+    // relays found by age for the relay retention.
+    R"sql(
+      ALTER TABLE outbox ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX relays_by_updated_ms ON relays(updated_ms);
     )sql",
 };
 
@@ -357,6 +365,9 @@ class SqliteStore final : public SessionStore {
       configure(in_memory);
       migrate();
       prepare_statements();
+      // One process serves a SQLite file, so a lease still held is one a killed worker of ours
+      // left behind: release it now rather than make its message wait for the lease to expire.
+      Run(db(), release_leases_).exec();
       if (!in_memory) checkpointer_ = std::make_unique<BackgroundCheckpointer>(path, db_.get());
     } catch (const std::runtime_error& e) {
       // Name the file once, here: an operator reading the log needs to know which one.
@@ -495,11 +506,15 @@ class SqliteStore final : public SessionStore {
     return out;
   }
 
-  std::vector<OutboxRow> due_outbound(std::int64_t now_ms, std::size_t limit) override {
+  std::unique_ptr<KeyLock> lock_key(std::string_view key) override { return key_locks_.lock(key); }
+
+  std::vector<OutboxRow> claim_outbound(std::int64_t now_ms, std::size_t limit,
+                                        std::int64_t lease_until_ms) override {
     std::lock_guard lock(mutex_);
     std::vector<OutboxRow> out;
-    Run run(db(), select_due_);
-    run.bind(1, now_ms).bind(2, static_cast<std::int64_t>(limit));
+    // One statement, so one implicit transaction: the rows it returns are leased.
+    Run run(db(), claim_due_);
+    run.bind(1, now_ms).bind(2, static_cast<std::int64_t>(limit)).bind(3, lease_until_ms);
     while (run.step()) {
       OutboxRow r;
       r.id = run.int64(0);
@@ -512,6 +527,7 @@ class SqliteStore final : public SessionStore {
       r.next_attempt_ms = run.int64(7);
       out.push_back(std::move(r));
     }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return out;
   }
 
@@ -523,6 +539,11 @@ class SqliteStore final : public SessionStore {
   void outbound_retry(std::int64_t id, std::int64_t next_attempt_ms, std::int64_t now_ms) override {
     std::lock_guard lock(mutex_);
     Run(db(), outbound_retry_).bind(1, id).bind(2, next_attempt_ms).bind(3, now_ms).exec();
+  }
+
+  void outbound_release(std::int64_t id) override {
+    std::lock_guard lock(mutex_);
+    Run(db(), outbound_release_).bind(1, id).exec();
   }
 
   void outbound_dropped(std::int64_t id) override {
@@ -585,6 +606,11 @@ class SqliteStore final : public SessionStore {
     removed += Run(db(), purge_sent_outbound_).bind(1, cutoff_ms).exec();
     tx.commit();
     return removed;
+  }
+
+  std::size_t end_relays_idle_since(std::int64_t cutoff_ms) override {
+    std::lock_guard lock(mutex_);
+    return Run(db(), end_idle_relays_).bind(1, cutoff_ms).exec();
   }
 
   void forget(std::string_view contact_key) override {
@@ -734,14 +760,19 @@ class SqliteStore final : public SessionStore {
     insert_outbound_ = Statement(d,
         "INSERT OR IGNORE INTO outbox (idempotency_key, contact_key, sender, recipient, body, state, "
         "next_attempt_ms, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6)");
-    select_due_ = Statement(d,
-        "SELECT id, idempotency_key, contact_key, sender, recipient, body, attempts, next_attempt_ms "
-        "FROM outbox WHERE state = 'pending' AND next_attempt_ms <= ?1 ORDER BY id LIMIT ?2");
+    claim_due_ = Statement(d,
+        "UPDATE outbox SET lease_until_ms = ?3 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' "
+        "AND next_attempt_ms <= ?1 AND lease_until_ms <= ?1 ORDER BY id LIMIT ?2) "
+        "RETURNING id, idempotency_key, contact_key, sender, recipient, body, attempts, next_attempt_ms");
+    release_leases_ = Statement(d, "UPDATE outbox SET lease_until_ms = 0 WHERE lease_until_ms != 0");
+    outbound_release_ = Statement(d, "UPDATE outbox SET lease_until_ms = 0 WHERE id = ?1");
+    end_idle_relays_ = Statement(d, "DELETE FROM relays WHERE updated_ms < ?1");
     outbound_sent_ = Statement(d,
         "UPDATE outbox SET state = 'sent', recipient = '', body = '', twilio_sid = ?2, "
-        "attempts = attempts + 1, updated_ms = ?3 WHERE id = ?1");
+        "attempts = attempts + 1, lease_until_ms = 0, updated_ms = ?3 WHERE id = ?1");
     outbound_retry_ = Statement(d,
-        "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?2, updated_ms = ?3 WHERE id = ?1");
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?2, lease_until_ms = 0, "
+        "updated_ms = ?3 WHERE id = ?1");
     outbound_delete_ = Statement(d, "DELETE FROM outbox WHERE id = ?1");
     outbound_delete_by_sid_ = Statement(d, "DELETE FROM outbox WHERE twilio_sid = ?1 AND state = 'sent'");
     outbound_status_ = Statement(d,
@@ -774,9 +805,11 @@ class SqliteStore final : public SessionStore {
   Statement is_opted_out_, upsert_opt_out_, delete_contact_;
   Statement purge_sessions_, purge_responses_, forget_responses_;
   Statement select_one_;
-  Statement insert_outbound_, select_due_, outbound_sent_, outbound_retry_, outbound_delete_;
+  Statement insert_outbound_, claim_due_, release_leases_, outbound_release_, outbound_sent_, outbound_retry_, outbound_delete_;
   Statement outbound_delete_by_sid_, outbound_status_, count_pending_, purge_sent_outbound_, forget_outbound_;
   Statement select_relays_, insert_relay_, update_relay_, delete_relay_, forget_relays_;
+  Statement end_idle_relays_;
+  KeyLocks key_locks_;
   // After the statements: destroyed (its thread stopped) before the main connection closes.
   std::unique_ptr<BackgroundCheckpointer> checkpointer_;
 

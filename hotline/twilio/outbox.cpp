@@ -87,13 +87,28 @@ bool OutboxWorker::pace(const std::string& sender) {
 
 std::size_t OutboxWorker::run_once() {
   // Transport timing runs on the real clock even when HOTLINE_NOW pins the conversation clock.
-  auto rows = store_.due_outbound(system_now_ms(), 50);
+  // A small batch, leased for long enough to pace and send all of it even if every send times
+  // out; a worker that dies meanwhile leaves the rest to be claimed again when the lease ends.
+  constexpr std::size_t kBatch = 5;
+  const std::int64_t now = system_now_ms();
+  const std::int64_t per_message =
+      settings_.send_timeout_ms +
+      (settings_.messages_per_second > 0 ? static_cast<std::int64_t>(1000.0 / settings_.messages_per_second) : 0);
+  auto rows = store_.claim_outbound(now, kBatch, now + static_cast<std::int64_t>(kBatch) * per_message + 30'000);
   std::size_t attempted = 0;
   for (const auto& row : rows) {
-    if (!pace(row.sender)) break;
+    bool stopping;
+    {
+      std::lock_guard lock(mutex_);
+      stopping = stopping_;  // stop() waits for the send in hand, not for the rest of the batch
+    }
+    if (stopping || !pace(row.sender)) break;
     attempt(row);
     ++attempted;
   }
+  // Stopping: hand back what was claimed and not tried, so another replica (or the next start)
+  // sends it now rather than when the lease ends.
+  for (std::size_t i = attempted; i < rows.size(); ++i) store_.outbound_release(rows[i].id);
   return attempted;
 }
 
@@ -106,6 +121,7 @@ void OutboxWorker::attempt(const store::OutboxRow& row) {
     auto f = ids;
     f["reason"] = "cannot open the sealed message (was HOTLINE_SECRET changed?)";
     log::error("outbound_dropped", f);
+    if (settings_.observe) settings_.observe("dropped", "unreadable");
     return;
   }
   OutboundSms sms;
@@ -123,6 +139,7 @@ void OutboxWorker::attempt(const store::OutboxRow& row) {
     f["sid"] = result.sid;
     if (!result.reason.empty()) f["note"] = result.reason;
     log::info("outbound_sent", f);
+    if (settings_.observe) settings_.observe("sent", "");
     return;
   }
   f["reason"] = result.reason;
@@ -134,6 +151,11 @@ void OutboxWorker::attempt(const store::OutboxRow& row) {
     else if (result.retryable) f["why"] = "too many attempts";
     else f["why"] = "Twilio refused it";
     log::warn("outbound_dropped", f);
+    if (settings_.observe) {
+      settings_.observe("dropped", result.twilio_code == 21610 ? "opted_out"
+                                   : result.retryable          ? "too_many_attempts"
+                                                               : "refused");
+    }
     return;
   }
   // Exponential backoff with jitter, so a recovering API is not hit by every message at once.
@@ -145,6 +167,7 @@ void OutboxWorker::attempt(const store::OutboxRow& row) {
   store_.outbound_retry(row.id, system_now_ms() + delay, system_now_ms());
   f["retry_in_ms"] = delay;
   log::warn("outbound_retry", f);
+  if (settings_.observe) settings_.observe("retry", "");
 }
 
 }  // namespace hotline::twilio

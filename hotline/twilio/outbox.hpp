@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "hotline/store/session_store.hpp"
@@ -24,6 +25,10 @@ struct OutboxSettings {
   std::int64_t retry_max_ms = 10 * 60'000;
   int max_attempts = 15;              // then the message is dropped with a logged reason
   std::int64_t idle_poll_ms = 1'000;  // how often to look for due work (and run `tick`) when idle
+  /// Told after each attempt, for metrics: "sent", "retry", or "dropped" with a reason
+  /// ("opted_out", "refused", "too_many_attempts", "unreadable"). May be empty.
+  std::function<void(std::string_view outcome, std::string_view reason)> observe;
+  std::int64_t send_timeout_ms = 15'000;  // the longest one send can take (sizes a claim's lease)
 };
 
 using SendFunction = std::function<SendResult(const OutboundSms&)>;

@@ -1,0 +1,659 @@
+// The PostgreSQL SessionStore: what several `hotline serve` replicas share.
+//
+// Same contract as the SQLite store (session_store.hpp), with what replicas need on top:
+// - lock_key is a session-level advisory lock (pg_advisory_lock) on a pooled connection. While
+//   a thread holds one, every store call it makes runs on that same connection, so a turn costs
+//   one connection, nested locks (a contact, then the relays) reuse it, and a replica that dies
+//   drops its connections and with them its locks: nobody waits for a dead process.
+// - claim_outbound leases rows with UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED): two
+//   workers claiming at once never block each other and never get the same row.
+// - Migrations run in one transaction under a fixed advisory lock, so replicas starting together
+//   migrate once, one after the other, and a newer schema than this build knows is refused.
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hotline/store/session_store.hpp"
+
+namespace hotline::store {
+namespace {
+
+// Schema migrations, in order: entry i takes a database from version i to i + 1, each in the same
+// transaction as its row in schema_migrations. Never edit one that has shipped; append.
+// Numbers and texts arrive sealed by the caller, exactly as in the SQLite store.
+constexpr std::array<const char*, 1> kMigrations = {
+    // 1: sessions, remembered responses, opt-outs, the outbox and open relays.
+    R"sql(
+      CREATE TABLE sessions (
+        contact_key TEXT PRIMARY KEY,
+        data        TEXT NOT NULL,
+        updated_ms  BIGINT NOT NULL
+      );
+      CREATE INDEX sessions_by_updated_ms ON sessions (updated_ms);
+
+      CREATE TABLE responses (
+        request_id  TEXT PRIMARY KEY,
+        contact_key TEXT NOT NULL,
+        response    TEXT NOT NULL,
+        created_ms  BIGINT NOT NULL
+      );
+      CREATE INDEX responses_by_created_ms ON responses (created_ms);
+      CREATE INDEX responses_by_contact_key ON responses (contact_key);
+
+      CREATE TABLE contacts (
+        contact_key TEXT PRIMARY KEY,
+        opted_out   BOOLEAN NOT NULL,
+        updated_ms  BIGINT NOT NULL
+      );
+
+      CREATE TABLE outbox (
+        id              BIGSERIAL PRIMARY KEY,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        contact_key     TEXT NOT NULL,
+        sender          TEXT NOT NULL,
+        recipient       TEXT NOT NULL,             -- sealed; '' once sent
+        body            TEXT NOT NULL,             -- sealed; '' once sent
+        state           TEXT NOT NULL,             -- pending | sent
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms BIGINT NOT NULL,
+        lease_until_ms  BIGINT NOT NULL DEFAULT 0, -- claimed by a worker until then
+        twilio_sid      TEXT NOT NULL DEFAULT '',
+        status          TEXT NOT NULL DEFAULT '',
+        created_ms      BIGINT NOT NULL,
+        updated_ms      BIGINT NOT NULL
+      );
+      CREATE INDEX outbox_due ON outbox (state, next_attempt_ms);
+      CREATE INDEX outbox_by_twilio_sid ON outbox (twilio_sid);
+      CREATE INDEX outbox_by_contact_key ON outbox (contact_key);
+
+      CREATE TABLE relays (
+        code           TEXT PRIMARY KEY,
+        contact_key    TEXT NOT NULL UNIQUE,
+        texter         TEXT NOT NULL,              -- sealed
+        lang           TEXT NOT NULL,
+        state          TEXT NOT NULL,              -- queued | claimed
+        advocate_id    TEXT NOT NULL DEFAULT '',
+        first_message  TEXT NOT NULL DEFAULT '',   -- sealed; '' once claimed
+        offered_to     TEXT NOT NULL DEFAULT '',
+        no_answer_told BOOLEAN NOT NULL DEFAULT FALSE,
+        created_ms     BIGINT NOT NULL,
+        updated_ms     BIGINT NOT NULL,
+        version        BIGINT NOT NULL
+      );
+      CREATE INDEX relays_by_updated_ms ON relays (updated_ms);
+    )sql",
+};
+
+constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
+
+// pg_advisory_xact_lock key that serialises migrations ("hotlmigr").
+constexpr const char* kMigrationLock = "7526676567117064562";
+
+/// Stable across builds and machines (replicas must agree), unlike std::hash.
+std::int64_t advisory_key(std::string_view key) {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a 64
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return static_cast<std::int64_t>(h);
+}
+
+constexpr const char* kUniqueViolation = "23505";
+
+/// What went wrong talking to the server; the message is libpq's, which never has the password.
+struct PgError : std::runtime_error {
+  PgError(const std::string& what, std::string state)
+      : std::runtime_error(what), sqlstate(std::move(state)) {}
+  std::string sqlstate;
+};
+
+class Result {
+ public:
+  explicit Result(PGresult* r) : r_(r) {}
+  Result(Result&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+  Result(const Result&) = delete;
+  Result& operator=(const Result&) = delete;
+  ~Result() { PQclear(r_); }
+
+  int rows() const { return PQntuples(r_); }
+  std::string text(int row, int col) const {
+    return std::string(PQgetvalue(r_, row, col), static_cast<std::size_t>(PQgetlength(r_, row, col)));
+  }
+  std::int64_t int64(int row, int col) const { return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10); }
+  bool boolean(int row, int col) const { return PQgetvalue(r_, row, col)[0] == 't'; }
+  std::size_t affected() const { return static_cast<std::size_t>(std::strtoull(PQcmdTuples(r_), nullptr, 10)); }
+
+ private:
+  PGresult* r_;
+};
+
+/// A parameter, always sent as text (PostgreSQL casts it to the column's type).
+struct Param {
+  Param(std::string_view s) : value(s) {}  // NOLINT: implicit on purpose, for brevity at call sites
+  Param(const std::string& s) : value(s) {}  // NOLINT
+  Param(const char* s) : value(s) {}  // NOLINT
+  Param(std::int64_t n) : value(std::to_string(n)) {}  // NOLINT
+  Param(int n) : value(std::to_string(n)) {}  // NOLINT
+  Param(bool b) : value(b ? "true" : "false") {}  // NOLINT
+  std::string value;
+};
+
+class Connection {
+ public:
+  explicit Connection(const std::string& url) {
+    // Ours first: a connect_timeout or application_name in the URL overrides them.
+    const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+    const char* values[] = {"5", "hotline", url.c_str(), nullptr};
+    conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+    if (!conn_) throw std::runtime_error("out of memory connecting to PostgreSQL");
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      std::string why = PQerrorMessage(conn_);
+      PQfinish(conn_);
+      while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+      throw std::runtime_error("cannot connect to PostgreSQL: " + why);
+    }
+    // A webhook must be answered within Twilio's 15 s: wait for a lock or a statement at most
+    // this long, then fail the request (Twilio retries it) rather than hang.
+    // Notices ("… already exists, skipping") would go to stderr as plain text, outside our logs.
+    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    exec("SET lock_timeout = '10s'; SET statement_timeout = '12s'; SET idle_in_transaction_session_timeout = '30s'");
+  }
+  ~Connection() { PQfinish(conn_); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  /// Runs one statement (several, without parameters). Throws PgError on failure.
+  Result exec(const char* sql, std::initializer_list<Param> params = {}) {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(p.value.c_str());
+    PGresult* raw = params.size() == 0
+                        ? PQexec(conn_, sql)
+                        : PQexecParams(conn_, sql, static_cast<int>(values.size()), nullptr, values.data(),
+                                       nullptr, nullptr, 0);
+    Result result(raw);
+    const ExecStatusType status = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      const char* state = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
+      std::string why = PQerrorMessage(conn_);
+      while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+      throw PgError("session store (postgresql): " + why, state ? state : "");
+    }
+    return result;
+  }
+
+  bool ok() const { return PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE; }
+
+ private:
+  PGconn* conn_ = nullptr;
+};
+
+/// BEGIN … COMMIT, rolled back if the scope exits without commit().
+class Transaction {
+ public:
+  explicit Transaction(Connection& c) : c_(c) { c_.exec("BEGIN"); }
+  ~Transaction() {
+    if (done_) return;
+    try {
+      c_.exec("ROLLBACK");
+    } catch (...) {  // the connection is gone; the pool discards it
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit() {
+    c_.exec("COMMIT");
+    done_ = true;
+  }
+
+ private:
+  Connection& c_;
+  bool done_ = false;
+};
+
+/// Connections made as needed, up to a maximum, and reused.
+class Pool {
+ public:
+  Pool(std::string url, std::size_t max) : url_(std::move(url)), max_(std::max<std::size_t>(max, 2)) {}
+
+  std::unique_ptr<Connection> acquire() {
+    std::unique_lock lock(mutex_);
+    if (!available_.wait_for(lock, std::chrono::seconds(10), [&] { return !idle_.empty() || open_ < max_; })) {
+      throw std::runtime_error("session store (postgresql): all " + std::to_string(max_) +
+                               " connections busy for 10 s");
+    }
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      return c;
+    }
+    ++open_;
+    lock.unlock();
+    try {
+      return std::make_unique<Connection>(url_);
+    } catch (...) {
+      std::lock_guard relock(mutex_);
+      --open_;
+      available_.notify_one();
+      throw;
+    }
+  }
+
+  /// Back to the pool; a connection that broke or was left mid-transaction is closed instead.
+  void release(std::unique_ptr<Connection> c) {
+    std::lock_guard lock(mutex_);
+    if (c->ok()) idle_.push_back(std::move(c));
+    else --open_;
+    available_.notify_one();
+  }
+
+ private:
+  const std::string url_;
+  const std::size_t max_;
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  std::size_t open_ = 0;
+};
+
+class PostgresStore;
+
+/// The connection a thread's held locks live on, per store (tests run two "replicas" in one
+/// process, each with its own store).
+struct Binding {
+  const PostgresStore* store;
+  Connection* connection;
+};
+thread_local std::vector<Binding> t_bindings;
+
+Connection* bound_connection(const PostgresStore* store) {
+  for (const auto& b : t_bindings) {
+    if (b.store == store) return b.connection;
+  }
+  return nullptr;
+}
+
+class PostgresStore final : public SessionStore {
+ public:
+  PostgresStore(const std::string& url, std::size_t connections) : pool_(url, connections) {
+    auto c = pool_.acquire();
+    migrate(*c);
+    // Outbox leases are for crashed workers of *other* replicas to expire; they stay as they are.
+    pool_.release(std::move(c));
+  }
+
+  std::unique_ptr<KeyLock> lock_key(std::string_view key) override {
+    const std::int64_t id = advisory_key(key);
+    if (Connection* bound = bound_connection(this)) {
+      // Nested: advisory locks are re-entrant per session, and released one level at a time.
+      bound->exec("SELECT pg_advisory_lock($1)", {id});
+      return std::make_unique<NestedLock>(*bound, id);
+    }
+    auto c = pool_.acquire();
+    try {
+      c->exec("SELECT pg_advisory_lock($1)", {id});
+    } catch (...) {
+      pool_.release(std::move(c));
+      throw;
+    }
+    return std::make_unique<OuterLock>(*this, std::move(c), id);
+  }
+
+  std::optional<StoredSession> load(std::string_view contact_key) override {
+    Use c(*this);
+    auto r = c->exec("SELECT data, updated_ms FROM sessions WHERE contact_key = $1", {contact_key});
+    if (r.rows() == 0) return std::nullopt;
+    return StoredSession{r.text(0, 0), r.int64(0, 1)};
+  }
+
+  void commit_turn(const TurnRecord& turn) override {
+    if (turn.contact_key.empty()) throw std::invalid_argument("session store: empty contact key");
+    Use c(*this);
+    Transaction tx(*c);
+    // As in SQLite: the response row first; if it exists this is a redelivery and changes nothing.
+    bool first_delivery = true;
+    if (!turn.request_id.empty()) {
+      first_delivery = c->exec("INSERT INTO responses (request_id, contact_key, response, created_ms) "
+                               "VALUES ($1, $2, $3, $4) ON CONFLICT (request_id) DO NOTHING",
+                               {turn.request_id, turn.contact_key, turn.response, turn.now_ms})
+                           .affected() > 0;
+    }
+    if (!first_delivery) return;  // rolls back an empty transaction
+    if (!turn.keep_session) {
+      if (turn.session_data.empty()) {
+        c->exec("DELETE FROM sessions WHERE contact_key = $1", {turn.contact_key});
+      } else {
+        c->exec("INSERT INTO sessions (contact_key, data, updated_ms) VALUES ($1, $2, $3) "
+                "ON CONFLICT (contact_key) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms",
+                {turn.contact_key, turn.session_data, turn.now_ms});
+      }
+    }
+    for (const auto& change : turn.relays) write_relay(*c, change, turn.now_ms);
+    for (const auto& m : turn.outbound) {
+      c->exec("INSERT INTO outbox (idempotency_key, contact_key, sender, recipient, body, state, "
+              "next_attempt_ms, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6) "
+              "ON CONFLICT (idempotency_key) DO NOTHING",
+              {m.idempotency_key, m.contact_key, m.sender, m.to_sealed, m.body_sealed, turn.now_ms});
+    }
+    tx.commit();
+  }
+
+  std::optional<std::string> response_for(std::string_view request_id) override {
+    if (request_id.empty()) return std::nullopt;
+    Use c(*this);
+    auto r = c->exec("SELECT response FROM responses WHERE request_id = $1", {request_id});
+    if (r.rows() == 0) return std::nullopt;
+    return r.text(0, 0);
+  }
+
+  bool is_opted_out(std::string_view contact_key) override {
+    Use c(*this);
+    auto r = c->exec("SELECT opted_out FROM contacts WHERE contact_key = $1", {contact_key});
+    return r.rows() > 0 && r.boolean(0, 0);
+  }
+
+  void set_opted_out(std::string_view contact_key, bool opted_out, std::int64_t now_ms) override {
+    Use c(*this);
+    if (opted_out) {
+      c->exec("INSERT INTO contacts (contact_key, opted_out, updated_ms) VALUES ($1, true, $2) "
+              "ON CONFLICT (contact_key) DO UPDATE SET opted_out = true, updated_ms = excluded.updated_ms",
+              {contact_key, now_ms});
+    } else {
+      c->exec("DELETE FROM contacts WHERE contact_key = $1", {contact_key});
+    }
+  }
+
+  std::size_t purge_before(std::int64_t cutoff_ms) override {
+    Use c(*this);
+    Transaction tx(*c);
+    std::size_t removed = c->exec("DELETE FROM sessions WHERE updated_ms < $1", {cutoff_ms}).affected();
+    removed += c->exec("DELETE FROM responses WHERE created_ms < $1", {cutoff_ms}).affected();
+    removed += c->exec("DELETE FROM outbox WHERE state = 'sent' AND updated_ms < $1", {cutoff_ms}).affected();
+    tx.commit();
+    return removed;
+  }
+
+  std::size_t end_relays_idle_since(std::int64_t cutoff_ms) override {
+    Use c(*this);
+    return c->exec("DELETE FROM relays WHERE updated_ms < $1", {cutoff_ms}).affected();
+  }
+
+  void forget(std::string_view contact_key) override {
+    Use c(*this);
+    Transaction tx(*c);
+    for (const char* sql : {"DELETE FROM sessions WHERE contact_key = $1", "DELETE FROM contacts WHERE contact_key = $1",
+                            "DELETE FROM responses WHERE contact_key = $1", "DELETE FROM relays WHERE contact_key = $1",
+                            "DELETE FROM outbox WHERE contact_key = $1"}) {
+      c->exec(sql, {contact_key});
+    }
+    tx.commit();
+  }
+
+  bool healthy() override {
+    try {
+      Use c(*this);
+      return c->exec("SELECT 1").rows() == 1;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  std::vector<Relay> relays() override {
+    Use c(*this);
+    auto r = c->exec(
+        "SELECT code, contact_key, texter, lang, state, advocate_id, first_message, offered_to, "
+        "no_answer_told, created_ms, updated_ms, version FROM relays ORDER BY created_ms, code");
+    std::vector<Relay> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+      Relay x;
+      x.code = r.text(i, 0);
+      x.contact_key = r.text(i, 1);
+      x.texter_sealed = r.text(i, 2);
+      x.lang = r.text(i, 3);
+      x.state = r.text(i, 4);
+      x.advocate_id = r.text(i, 5);
+      x.first_message_sealed = r.text(i, 6);
+      x.offered_to = r.text(i, 7);
+      x.no_answer_told = r.boolean(i, 8);
+      x.created_ms = r.int64(i, 9);
+      x.updated_ms = r.int64(i, 10);
+      x.version = r.int64(i, 11);
+      out.push_back(std::move(x));
+    }
+    return out;
+  }
+
+  std::vector<OutboxRow> claim_outbound(std::int64_t now_ms, std::size_t limit,
+                                        std::int64_t lease_until_ms) override {
+    Use c(*this);
+    auto r = c->exec(
+        "UPDATE outbox SET lease_until_ms = $3 WHERE id IN ("
+        "  SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_ms <= $1 AND lease_until_ms <= $1"
+        "  ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) "
+        "RETURNING id, idempotency_key, contact_key, sender, recipient, body, attempts, next_attempt_ms",
+        {now_ms, static_cast<std::int64_t>(limit), lease_until_ms});
+    std::vector<OutboxRow> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      OutboxRow row;
+      row.id = r.int64(i, 0);
+      row.idempotency_key = r.text(i, 1);
+      row.contact_key = r.text(i, 2);
+      row.sender = r.text(i, 3);
+      row.to_sealed = r.text(i, 4);
+      row.body_sealed = r.text(i, 5);
+      row.attempts = static_cast<int>(r.int64(i, 6));
+      row.next_attempt_ms = r.int64(i, 7);
+      out.push_back(std::move(row));
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return out;
+  }
+
+  void outbound_sent(std::int64_t id, std::string_view twilio_sid, std::int64_t now_ms) override {
+    Use c(*this);
+    c->exec("UPDATE outbox SET state = 'sent', recipient = '', body = '', twilio_sid = $2, "
+            "attempts = attempts + 1, lease_until_ms = 0, updated_ms = $3 WHERE id = $1",
+            {id, twilio_sid, now_ms});
+  }
+
+  void outbound_retry(std::int64_t id, std::int64_t next_attempt_ms, std::int64_t now_ms) override {
+    Use c(*this);
+    c->exec("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $2, lease_until_ms = 0, "
+            "updated_ms = $3 WHERE id = $1",
+            {id, next_attempt_ms, now_ms});
+  }
+
+  void outbound_release(std::int64_t id) override {
+    Use c(*this);
+    c->exec("UPDATE outbox SET lease_until_ms = 0 WHERE id = $1", {id});
+  }
+
+  void outbound_dropped(std::int64_t id) override {
+    Use c(*this);
+    c->exec("DELETE FROM outbox WHERE id = $1", {id});
+  }
+
+  bool outbound_status(std::string_view twilio_sid, std::string_view status, std::int64_t now_ms) override {
+    if (twilio_sid.empty()) return false;
+    static constexpr std::string_view kFinal[] = {"delivered", "undelivered", "failed", "read", "canceled"};
+    const bool final = std::find(std::begin(kFinal), std::end(kFinal), status) != std::end(kFinal);
+    Use c(*this);
+    if (final) {
+      return c->exec("DELETE FROM outbox WHERE twilio_sid = $1 AND state = 'sent'", {twilio_sid}).affected() > 0;
+    }
+    return c->exec("UPDATE outbox SET status = $2, updated_ms = $3 WHERE twilio_sid = $1 AND state = 'sent'",
+                   {twilio_sid, status, now_ms})
+               .affected() > 0;
+  }
+
+  std::size_t outbox_pending() override {
+    Use c(*this);
+    return static_cast<std::size_t>(c->exec("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").int64(0, 0));
+  }
+
+ private:
+  /// The connection for one call: the thread's bound one if it holds a lock, else one from the pool.
+  class Use {
+   public:
+    explicit Use(PostgresStore& store) : store_(store), bound_(bound_connection(&store)) {
+      if (!bound_) owned_ = store_.pool_.acquire();
+    }
+    ~Use() {
+      if (owned_) store_.pool_.release(std::move(owned_));
+    }
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+    Connection* operator->() { return bound_ ? bound_ : owned_.get(); }
+    Connection& operator*() { return *operator->(); }
+
+   private:
+    PostgresStore& store_;
+    Connection* bound_;
+    std::unique_ptr<Connection> owned_;
+  };
+
+  class OuterLock final : public KeyLock {
+   public:
+    OuterLock(PostgresStore& store, std::unique_ptr<Connection> c, std::int64_t id)
+        : store_(store), connection_(std::move(c)), id_(id) {
+      t_bindings.push_back({&store_, connection_.get()});
+    }
+    ~OuterLock() override {
+      std::erase_if(t_bindings, [&](const Binding& b) { return b.store == &store_; });
+      try {
+        connection_->exec("SELECT pg_advisory_unlock($1)", {id_});
+      } catch (...) {  // the connection is broken: the server dropped its locks with it
+      }
+      store_.pool_.release(std::move(connection_));
+    }
+
+   private:
+    PostgresStore& store_;
+    std::unique_ptr<Connection> connection_;
+    std::int64_t id_;
+  };
+
+  class NestedLock final : public KeyLock {
+   public:
+    NestedLock(Connection& c, std::int64_t id) : connection_(c), id_(id) {}
+    ~NestedLock() override {
+      try {
+        connection_.exec("SELECT pg_advisory_unlock($1)", {id_});
+      } catch (...) {
+      }
+    }
+
+   private:
+    Connection& connection_;
+    std::int64_t id_;
+  };
+
+  static void write_relay(Connection& c, const RelayChange& change, std::int64_t now_ms) {
+    const Relay& r = change.relay;
+    if (change.erase) {
+      if (c.exec("DELETE FROM relays WHERE code = $1 AND version = $2", {r.code, change.expected_version})
+              .affected() == 0) {
+        throw Conflict("relay " + r.code + " changed meanwhile");
+      }
+      return;
+    }
+    if (change.expected_version == 0) {
+      try {
+        c.exec("INSERT INTO relays (code, contact_key, texter, lang, state, advocate_id, first_message, "
+               "offered_to, no_answer_told, created_ms, updated_ms, version) "
+               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1)",
+               {r.code, r.contact_key, r.texter_sealed, r.lang, r.state, r.advocate_id, r.first_message_sealed,
+                r.offered_to, r.no_answer_told, now_ms});
+      } catch (const PgError& e) {
+        if (e.sqlstate == kUniqueViolation) throw Conflict("relay " + r.code + " already exists");
+        throw;
+      }
+      return;
+    }
+    if (c.exec("UPDATE relays SET texter = $3, lang = $4, state = $5, advocate_id = $6, first_message = $7, "
+               "offered_to = $8, no_answer_told = $9, updated_ms = $10, version = version + 1 "
+               "WHERE code = $1 AND version = $2",
+               {r.code, change.expected_version, r.texter_sealed, r.lang, r.state, r.advocate_id,
+                r.first_message_sealed, r.offered_to, r.no_answer_told, now_ms})
+            .affected() == 0) {
+      throw Conflict("relay " + r.code + " changed meanwhile");
+    }
+  }
+
+  static void migrate(Connection& c) {
+    Transaction tx(c);
+    // One replica at a time; the others wait here and then find the schema current.
+    c.exec((std::string("SELECT pg_advisory_xact_lock(") + kMigrationLock + ")").c_str());
+    c.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)");
+    int version = static_cast<int>(c.exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").int64(0, 0));
+    if (version > kSchemaVersion) {
+      throw std::runtime_error(
+          "session store (postgresql): the database has schema version " + std::to_string(version) +
+          ", newer than this build of hotline supports (" + std::to_string(kSchemaVersion) +
+          "); it was written by a newer hotline. Run that version; refusing to touch it.");
+    }
+    for (; version < kSchemaVersion; ++version) {
+      try {
+        c.exec(kMigrations[static_cast<std::size_t>(version)]);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("session store (postgresql): applying schema migration " +
+                                 std::to_string(version + 1) + ": " + e.what());
+      }
+      c.exec("INSERT INTO schema_migrations (version, applied_ms) "
+             "VALUES ($1, (extract(epoch from clock_timestamp()) * 1000)::bigint)",
+             {version + 1});
+    }
+    tx.commit();
+  }
+
+  Pool pool_;
+};
+
+}  // namespace
+
+int postgres_schema_version() noexcept { return kSchemaVersion; }
+
+bool is_postgres_url(std::string_view location) noexcept {
+  return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+
+std::unique_ptr<SessionStore> open_postgres(const std::string& url, std::size_t connections) {
+  return std::make_unique<PostgresStore>(url, connections);
+}
+
+std::string redacted(std::string_view location) {
+  std::string out(location);
+  if (!is_postgres_url(location)) return out;
+  // postgresql://user:password@host/…: the userinfo ends at the last '@' before the path.
+  const std::size_t start = out.find("://") + 3;
+  const std::size_t path = out.find_first_of("/?", start);
+  const std::size_t at = out.rfind('@', path == std::string::npos ? std::string::npos : path);
+  if (at != std::string::npos && at >= start) {
+    const std::size_t colon = out.find(':', start);
+    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+  }
+  // …?password=… in the query string.
+  for (std::size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
+    const std::size_t end = out.find('&', p);
+    out.replace(p + 9, (end == std::string::npos ? out.size() : end) - p - 9, "***");
+  }
+  return out;
+}
+
+std::unique_ptr<SessionStore> open_store(const std::string& location, std::size_t connections) {
+  if (is_postgres_url(location)) return open_postgres(location, connections);
+  return open_sqlite(location);
+}
+
+}  // namespace hotline::store

@@ -1,0 +1,310 @@
+// The PostgreSQL store against a real server (script/with-postgres starts one; without it this
+// whole executable is skipped, and says why). Two store objects on one database stand for two
+// replicas: each has its own connection pool, so what one does the other sees only through the
+// server, exactly as between processes.
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <set>
+#include <thread>
+
+#include "hotline/store/session_store.hpp"
+#include "postgres_support.hpp"
+
+using namespace hotline::store;
+using test_support::fresh_postgres_url;
+
+namespace {
+
+TurnRecord turn(const std::string& contact, const std::string& data, const std::string& request_id,
+                std::int64_t now_ms) {
+  TurnRecord t;
+  t.contact_key = contact;
+  t.session_data = data;
+  t.request_id = request_id;
+  t.response = "<Response>" + request_id + "</Response>";
+  t.now_ms = now_ms;
+  return t;
+}
+
+OutboundMessage outbound(const std::string& key) { return {key, "c_texter", "+14145550100", "v1.to", "v1.body"}; }
+
+Relay relay(const std::string& code, const std::string& contact) {
+  Relay r;
+  r.code = code;
+  r.contact_key = contact;
+  r.texter_sealed = "v1.sealed";
+  r.lang = "es";
+  r.state = "queued";
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (test_support::postgres_server_url().empty()) {
+    std::puts("SKIPPED: HOTLINE_TEST_PG is not set, so there is no PostgreSQL server for this run "
+              "(script/test starts one with script/with-postgres)");
+    return 77;
+  }
+  return Catch::Session().run(argc, argv);
+}
+
+TEST_CASE("postgres: sessions, redeliveries and opt-outs behave as in SQLite", "[postgres]") {
+  auto store = open_postgres(fresh_postgres_url(), 4);
+  CHECK_FALSE(store->load("c_a"));
+  store->commit_turn(turn("c_a", "{\"step\":\"menu\"}", "SM1", 1000));
+  auto loaded = store->load("c_a");
+  REQUIRE(loaded);
+  CHECK(loaded->data == "{\"step\":\"menu\"}");
+  CHECK(loaded->updated_ms == 1000);
+  CHECK(store->response_for("SM1") == "<Response>SM1</Response>");
+
+  // Twilio redelivers SM1: nothing changes, the first answer stands.
+  auto again = turn("c_a", "{\"step\":\"other\"}", "SM1", 2000);
+  again.response = "different";
+  store->commit_turn(again);
+  CHECK(store->load("c_a")->data == "{\"step\":\"menu\"}");
+  CHECK(store->response_for("SM1") == "<Response>SM1</Response>");
+
+  // An empty session ends the conversation.
+  store->commit_turn(turn("c_a", "", "SM2", 3000));
+  CHECK_FALSE(store->load("c_a"));
+
+  CHECK_FALSE(store->is_opted_out("c_a"));
+  store->set_opted_out("c_a", true, 4000);
+  CHECK(store->is_opted_out("c_a"));
+  store->set_opted_out("c_a", false, 5000);
+  CHECK_FALSE(store->is_opted_out("c_a"));
+  CHECK_THROWS_AS(store->commit_turn(turn("", "x", "SM3", 1)), std::invalid_argument);
+  CHECK(store->healthy());
+}
+
+TEST_CASE("postgres: purge, relay retention and forget erase what they should and nothing else", "[postgres]") {
+  auto store = open_postgres(fresh_postgres_url(), 4);
+  store->commit_turn(turn("c_old", "old", "SMold", 1000));
+  store->commit_turn(turn("c_new", "new", "SMnew", 9000));
+  CHECK(store->purge_before(5000) == 2);  // c_old's session and its response
+  CHECK_FALSE(store->load("c_old"));
+  CHECK(store->load("c_new"));
+
+  TurnRecord opens = turn("c_new", "new", "SMrelay", 9000);
+  opens.keep_session = true;
+  opens.relays.push_back({relay("K1", "c_new"), false, 0});
+  opens.outbound.push_back(outbound("SMrelay:offer"));
+  store->commit_turn(opens);
+  CHECK(store->end_relays_idle_since(9000) == 0);
+  CHECK(store->relays().size() == 1);
+  store->set_opted_out("c_new", true, 9000);
+  store->set_opted_out("c_other", true, 9000);
+
+  store->forget("c_new");
+  CHECK_FALSE(store->load("c_new"));
+  CHECK_FALSE(store->response_for("SMnew"));
+  CHECK_FALSE(store->is_opted_out("c_new"));
+  CHECK(store->is_opted_out("c_other"));
+  CHECK(store->relays().empty());
+  CHECK(store->outbox_pending() == 1);  // "c_texter"'s message: forget is by contact
+
+  TurnRecord reopens = turn("c_x", "", "", 10000);
+  reopens.keep_session = true;
+  reopens.relays.push_back({relay("K2", "c_x"), false, 0});
+  store->commit_turn(reopens);
+  CHECK(store->end_relays_idle_since(10001) == 1);
+  CHECK(store->relays().empty());
+}
+
+TEST_CASE("postgres: a relay written from a stale version rolls back the whole turn", "[postgres]") {
+  auto url = fresh_postgres_url();
+  auto replica_a = open_postgres(url, 4), replica_b = open_postgres(url, 4);
+  TurnRecord opens = turn("c_t", "s1", "SMopen", 1000);
+  opens.relays.push_back({relay("K7", "c_t"), false, 0});
+  replica_a->commit_turn(opens);
+  const Relay seen = replica_b->relays().at(0);
+
+  // Both replicas read version 1; A claims first, B's claim must fail and leave nothing behind.
+  Relay claimed_by_a = seen;
+  claimed_by_a.state = "claimed";
+  TurnRecord a = turn("c_adv_a", "", "SMa", 2000);
+  a.keep_session = true;
+  a.relays.push_back({claimed_by_a, false, seen.version});
+  replica_a->commit_turn(a);
+
+  TurnRecord b = turn("c_adv_b", "sb", "SMb", 2000);
+  b.relays.push_back({claimed_by_a, false, seen.version});
+  b.outbound.push_back(outbound("SMb:claimed"));
+  CHECK_THROWS_AS(replica_b->commit_turn(b), Conflict);
+  CHECK_FALSE(replica_b->response_for("SMb"));
+  CHECK_FALSE(replica_b->load("c_adv_b"));
+  CHECK(replica_b->outbox_pending() == 0);
+
+  // Opening a second relay with a code in use is a conflict too, not a crash.
+  TurnRecord dup = turn("c_u", "", "SMdup", 3000);
+  dup.relays.push_back({relay("K7", "c_u"), false, 0});
+  CHECK_THROWS_AS(replica_b->commit_turn(dup), Conflict);
+  CHECK(replica_a->relays().at(0).state == "claimed");
+}
+
+TEST_CASE("postgres: a contact's lock excludes the same contact on another replica, not others", "[postgres]") {
+  auto url = fresh_postgres_url();
+  auto replica_a = open_postgres(url, 4), replica_b = open_postgres(url, 4);
+  std::atomic<bool> b_has_it{false};
+  auto held = replica_a->lock_key("c_same");
+  std::thread other([&] {
+    auto mine = replica_b->lock_key("c_same");
+    b_has_it = true;
+  });
+  {
+    auto unrelated = replica_b->lock_key("c_someone_else");  // not blocked by c_same
+    CHECK(unrelated);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK_FALSE(b_has_it.load());
+  held.reset();
+  other.join();
+  CHECK(b_has_it.load());
+}
+
+TEST_CASE("postgres: a thread's calls under its lock use the lock's connection, so a small pool never deadlocks",
+          "[postgres]") {
+  auto store = open_postgres(fresh_postgres_url(), 2);
+  std::vector<std::thread> threads;
+  std::atomic<int> turns{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        auto contact = store->lock_key("c_" + std::to_string(t));
+        auto relays = store->lock_key("relays");  // nested, as the SMS channel does
+        store->load("c_" + std::to_string(t));
+        store->relays();
+        store->commit_turn(turn("c_" + std::to_string(t), "s", "SM" + std::to_string(t) + "_" + std::to_string(i), i));
+        ++turns;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(turns == 40);
+}
+
+TEST_CASE("postgres: read-modify-write turns of one contact on two replicas never interleave", "[postgres]") {
+  auto url = fresh_postgres_url();
+  auto replica_a = open_postgres(url, 8), replica_b = open_postgres(url, 8);
+  auto increment = [](SessionStore& store, const std::string& id) {
+    auto lock = store.lock_key("c_counter");
+    auto current = store.load("c_counter");
+    const int n = current ? std::stoi(current->data) : 0;
+    store.commit_turn(turn("c_counter", std::to_string(n + 1), id, n + 1));
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      SessionStore& store = t % 2 ? *replica_a : *replica_b;
+      for (int i = 0; i < 25; ++i) increment(store, "SM" + std::to_string(t) + "_" + std::to_string(i));
+    });
+  }
+  for (auto& th : threads) th.join();
+  // A lost update (two turns on the same old state) would leave fewer than 150.
+  CHECK(replica_a->load("c_counter")->data == "150");
+}
+
+TEST_CASE("postgres: outbox workers on two replicas claim every message exactly once", "[postgres]") {
+  auto url = fresh_postgres_url();
+  auto replica_a = open_postgres(url, 4), replica_b = open_postgres(url, 4);
+  TurnRecord queues = turn("c_texter", "", "SMq", 1000);
+  queues.keep_session = true;
+  for (int i = 0; i < 60; ++i) queues.outbound.push_back(outbound("SMq:" + std::to_string(i)));
+  replica_a->commit_turn(queues);
+  replica_a->commit_turn(queues);  // a redelivery queues nothing more
+  REQUIRE(replica_b->outbox_pending() == 60);
+
+  std::mutex mutex;
+  std::multiset<std::int64_t> claimed;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&, w] {
+      SessionStore& store = w % 2 ? *replica_a : *replica_b;
+      for (;;) {
+        auto rows = store.claim_outbound(5000, 3, 60'000);
+        if (rows.empty()) return;
+        for (const auto& row : rows) {
+          store.outbound_sent(row.id, "SMsent" + std::to_string(row.id), 5000);
+          std::lock_guard lock(mutex);
+          claimed.insert(row.id);
+        }
+      }
+    });
+  }
+  for (auto& th : workers) th.join();
+  CHECK(claimed.size() == 60);
+  CHECK(std::set<std::int64_t>(claimed.begin(), claimed.end()).size() == 60);
+  CHECK(replica_a->outbox_pending() == 0);
+  CHECK(replica_a->outbound_status("SMsent" + std::to_string(*claimed.begin()), "delivered", 6000));
+}
+
+TEST_CASE("postgres: a lease left by a dead worker expires and the message is claimed again", "[postgres]") {
+  auto store = open_postgres(fresh_postgres_url(), 4);
+  TurnRecord queues = turn("c_texter", "", "SMl", 1000);
+  queues.outbound.push_back(outbound("SMl:0"));
+  store->commit_turn(queues);
+  auto first = store->claim_outbound(2000, 10, 10'000);  // this worker then "dies"
+  REQUIRE(first.size() == 1);
+  CHECK(store->claim_outbound(9'999, 10, 20'000).empty());
+  auto again = store->claim_outbound(10'001, 10, 20'000);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].id == first[0].id);
+  store->outbound_retry(again[0].id, 50'000, 10'002);
+  CHECK(store->claim_outbound(49'999, 10, 60'000).empty());
+  auto retried = store->claim_outbound(50'000, 10, 60'000);
+  REQUIRE(retried.size() == 1);
+  CHECK(retried[0].attempts == 1);
+  store->outbound_release(retried[0].id);  // a worker stopping before it tried: free at once
+  CHECK(store->claim_outbound(50'001, 10, 60'000).size() == 1);
+  store->outbound_dropped(retried[0].id);
+  CHECK(store->outbox_pending() == 0);
+}
+
+TEST_CASE("postgres: replicas starting together migrate once; a newer schema is refused", "[postgres][migrations]") {
+  auto url = fresh_postgres_url();
+  std::vector<std::thread> starting;
+  std::atomic<int> opened{0};
+  for (int i = 0; i < 4; ++i) {
+    starting.emplace_back([&] {
+      open_postgres(url, 2);
+      ++opened;
+    });
+  }
+  for (auto& th : starting) th.join();
+  CHECK(opened == 4);
+  CHECK(test_support::postgres_value(url, "SELECT COUNT(*) || ':' || MAX(version) FROM schema_migrations") ==
+        "1:" + std::to_string(postgres_schema_version()));
+
+  test_support::postgres_admin("INSERT INTO schema_migrations VALUES (999, 0)", url);
+  try {
+    open_postgres(url, 2);
+    FAIL("a schema from a newer hotline was opened");
+  } catch (const std::runtime_error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("schema version 999, newer than this build"));
+  }
+}
+
+TEST_CASE("postgres: an unreachable server is a clear error that never shows the password", "[postgres]") {
+  try {
+    open_postgres("postgresql://hotline:s3cret-pw@/hotline?host=/nonexistent-socket-dir", 2);
+    FAIL("connected to nothing");
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    CHECK_THAT(what, Catch::Contains("cannot connect to PostgreSQL"));
+    CHECK(what.find("s3cret-pw") == std::string::npos);
+  }
+  CHECK(is_postgres_url("postgresql://x/y"));
+  CHECK(is_postgres_url("postgres://x/y"));
+  CHECK_FALSE(is_postgres_url("data/hotline.sqlite3"));
+  CHECK(redacted("postgresql://hotline:s3cret@db:5432/hotline") == "postgresql://hotline:***@db:5432/hotline");
+  CHECK(redacted("postgres://db/hotline?user=h&password=s3cret&sslmode=require") ==
+        "postgres://db/hotline?user=h&password=***&sslmode=require");
+  CHECK(redacted("postgresql://hotline@db/hotline") == "postgresql://hotline@db/hotline");
+  CHECK(redacted("data/hotline.sqlite3") == "data/hotline.sqlite3");
+}
