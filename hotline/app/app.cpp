@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "hotline/common/diagnostic.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
 #include "hotline/flowtest/flowtest.hpp"
@@ -51,7 +52,8 @@ void add_voice_routes(http::Routes& routes, channels::VoiceChannel& voice) {
 App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
          std::shared_ptr<const routing::Roster> roster)
     : config_(std::move(config)),
-      store_(store::open_sqlite(config_.database)),
+      // A connection per server thread, plus the outbox worker, housekeeper and relay sweep.
+      store_(store::open_store(config_.database, static_cast<std::size_t>(config_.threads) + 4)),
       bundles_(std::move(bundle)),
       roster_(std::move(roster)) {
   const config::Config& c = config_;
@@ -72,7 +74,8 @@ App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
       make_clock(c.pinned_now_ms));
   // A session idle this long would start fresh anyway; keeping it only keeps data.
   housekeeper_ = std::make_unique<store::Housekeeper>(
-      *store_, make_clock(c.pinned_now_ms), static_cast<std::int64_t>(c.session_idle_minutes) * 60'000);
+      *store_, make_clock(c.pinned_now_ms), static_cast<std::int64_t>(c.session_idle_minutes) * 60'000,
+      static_cast<std::int64_t>(c.relay_retention_days) * 24 * 3'600'000);
 
   voice_ = std::make_unique<channels::VoiceChannel>(
       bundles_, *store_, voice_settings(c), make_clock(c.pinned_now_ms),
@@ -87,10 +90,36 @@ App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
       channels::RelaySettings{c.secret, c.twilio_from,
                               static_cast<std::int64_t>(c.relay_claim_timeout_minutes) * 60'000},
       make_clock(c.pinned_now_ms));
-  sms_->set_guard([this](const std::string& contact) { return guard(contact); });
+  sms_->set_guard([this](const std::string& contact, bool stop) { return guard(contact, stop); });
   sms_->set_relay(relay_.get(), [this] {
     if (outbox_) outbox_->wake();
   });
+  // Conversation turns for GET /metrics: channel, the engine's intent and the language only.
+  auto& turns = metrics_.counter(
+      "hotline_conversation_turns_total",
+      "Conversation turns the engine answered (texts, and callers' answers on a call), by channel, "
+      "intent (none when nothing matched) and language.",
+      {"channel", "intent", "lang"});
+  auto count_turn = [&turns](Channel channel, const std::string& intent, Lang lang) {
+    turns.with({std::string(channel_name(channel)), intent.empty() ? "none" : intent, std::string(lang_code(lang))}).inc();
+  };
+  sms_->set_turn_observer(count_turn);
+  voice_->set_turn_observer(count_turn);
+  verdicts_ = &metrics_.counter("hotline_rate_limit_verdicts_total",
+                                "Abuse-limit decisions on inbound texts and calls, by verdict.", {"verdict"});
+  auto& sent = metrics_.counter("hotline_outbox_sent_total", "Outbound messages Twilio accepted.");
+  auto& retries = metrics_.counter("hotline_outbox_retries_total",
+                                   "Outbound sends that failed for now (429, 5xx, network) and will be retried.");
+  auto& dropped = metrics_.counter("hotline_outbox_dropped_total",
+                                   "Outbound messages given up on, by reason.", {"reason"});
+  // Known label values show as 0 from the start, so a rate() sees the first one.
+  for (const char* reason : {"opted_out", "refused", "too_many_attempts", "unreadable"}) dropped.with({reason});
+  for (auto v : {channels::Verdict::allow, channels::Verdict::blocked, channels::Verdict::contact_notice,
+                 channels::Verdict::contact_limited, channels::Verdict::global_limited}) {
+    verdicts_->with({std::string(channels::verdict_name(v))});
+  }
+  metrics_.gauge("hotline_outbox_pending", "Outbound messages waiting to be sent, read from the store at each scrape.",
+                 [this] { return static_cast<double>(store_->outbox_pending()); });
   voice_->set_outbox_wake([this] {
     if (outbox_) outbox_->wake();
   });
@@ -103,6 +132,12 @@ App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
     o.messages_per_second = c.outbox_messages_per_second;
     o.retry_base_ms = c.outbox_retry_base_ms;
     o.max_attempts = c.outbox_max_attempts;
+    o.observe = [&sent, &retries, &dropped](std::string_view outcome, std::string_view reason) {
+      if (outcome == "sent") sent.with().inc();
+      else if (outcome == "retry") retries.with().inc();
+      else dropped.with({std::string(reason)}).inc();
+    };
+    o.send_timeout_ms = 5'000 + c.twilio_timeout_ms;  // connect + request, as given to the REST client
     outbox_ = std::make_unique<twilio::OutboxWorker>(
         *store_, [this](const twilio::OutboundSms& m) { return rest_->send_message(m); }, o,
         [this] { relay_->sweep(); });
@@ -140,9 +175,23 @@ App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
   routes.ready = [this] { return store_->healthy() && bundles_.get() != nullptr; };
   // If a handler fails, Twilio still gets valid TwiML (an empty reply), never an error page.
   routes.fallback_twiml = twilio::TwiML().str();
+  routes.metrics = &metrics_;
+  // POST /admin/reload (behind HOTLINE_ADMIN_TOKEN): what SIGHUP does, with the outcome as JSON.
+  routes.admin_reload = [this] {
+    const flow::ReloadResult result = reload("admin request");
+    nlohmann::json errors = nlohmann::json::array(), warnings = nlohmann::json::array();
+    for (const auto& d : result.diags.items()) {
+      nlohmann::json item = {{"file", d.where.file}, {"line", d.where.line}, {"column", d.where.column},
+                             {"code", d.code}, {"message", d.message}};
+      (d.severity == Severity::error ? errors : warnings).push_back(std::move(item));
+    }
+    const nlohmann::json body = {{"ok", result.swapped}, {"errors", errors}, {"warnings", warnings}};
+    return channels::WebhookResponse{result.swapped ? 200 : 422, "application/json",
+                                     body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
+  };
   server_ = std::make_unique<http::Server>(
       http::ServerSettings{c.bind, c.port, c.threads, c.max_body_bytes, c.public_url,
-                           c.twilio_auth_token},
+                           c.twilio_auth_token, c.admin_token},
       std::move(routes));
 
   flow::ReloadSettings reload;
@@ -154,12 +203,19 @@ App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
     flowtest::check_conversations(root, b, lang, d);
     routing::load_roster((std::filesystem::path(root) / "config" / "advocates.yaml").string(), true, d);
   };
+  auto& reloads = metrics_.counter("hotline_flow_reloads_total",
+                                   "Reloads of flows and prompts (file edits, SIGHUP, POST /admin/reload), by result.",
+                                   {"result"});
+  reloads.with({"swapped"});
+  reloads.with({"refused"});
+  reload.observe = [&reloads](bool swapped) { reloads.with({swapped ? "swapped" : "refused"}).inc(); };
   reloader_ = std::make_unique<flow::Reloader>(bundles_, std::move(reload));
 }
 
-channels::Verdict App::guard(const std::string& contact_key) {
+channels::Verdict App::guard(const std::string& contact_key, bool stop) {
   blocklist_->refresh(*limiter_);
-  const channels::Verdict verdict = limiter_->check(contact_key);
+  const channels::Verdict verdict = limiter_->check(contact_key, stop);
+  verdicts_->with({std::string(channels::verdict_name(verdict))}).inc();
   if (verdict == channels::Verdict::global_limited) {
     // At most one line a second, however hard the flood.
     const std::int64_t now = system_now_ms();
@@ -174,18 +230,25 @@ channels::Verdict App::guard(const std::string& contact_key) {
 App::~App() {
   if (reloader_) reloader_->stop();
   stop();
+  stop_workers();  // when run() never ran
 }
 
 int App::bind() { return server_->bind(); }
 bool App::run() {
   if (outbox_) outbox_->start();
   housekeeper_->start();
-  return server_->run();
+  // Returns once stop() closed the listener and every handler running has answered.
+  const bool ok = server_->run();
+  stop_workers();
+  return ok;
 }
-void App::stop() {
+void App::stop() { server_->stop(); }
+
+// In this order, after the server: a webhook still running may queue a message for the outbox,
+// which then finishes the send in hand (recording its outcome) before it stops.
+void App::stop_workers() {
   if (outbox_) outbox_->stop();
   housekeeper_->stop();
-  server_->stop();
 }
 
 }  // namespace hotline::app

@@ -8,6 +8,7 @@
 #include "hotline/channels/relay.hpp"
 #include "hotline/channels/sms.hpp"
 #include "hotline/channels/voice.hpp"
+#include "hotline/common/metrics.hpp"
 #include "hotline/config/config.hpp"
 #include "hotline/flow/bundle.hpp"
 #include "hotline/flow/reloader.hpp"
@@ -34,7 +35,11 @@ class App {
   int bind();
   /// Serves until stop(). Starts the outbox worker (when Twilio credentials and TWILIO_FROM
   /// are set) and the housekeeper first, so their threads inherit the signal mask `serve` set up.
+  /// After stop(): returns once the listener is closed, every webhook in flight has been
+  /// answered, the outbox worker has finished the send in hand and the housekeeper has stopped.
+  /// The store closes when the App is destroyed.
   bool run();
+  /// Begins a graceful stop (safe from any thread, e.g. a signal watcher); run() returns when done.
   void stop();
 
   flow::BundleHolder& bundles() { return bundles_; }
@@ -48,6 +53,8 @@ class App {
   const flow::Reloader& reloader() const { return *reloader_; }
   store::SessionStore& store() { return *store_; }
   const config::Config& config() const { return config_; }
+  /// What GET /metrics serves (request counts, conversation turns, outbox, reloads, limits).
+  metrics::Registry& metrics() { return metrics_; }
   /// Called when a caller leaves a voicemail (to tell the advocates on shift). Set before run().
   void on_voicemail(channels::VoicemailHook hook) { voicemail_hook_ = std::move(hook); }
   /// The SMS relay between texters and advocates.
@@ -57,8 +64,11 @@ class App {
 
  private:
   config::Config config_;
+  metrics::Registry metrics_;  // before everything that records into it
+  metrics::CounterFamily* verdicts_ = nullptr;
+  void stop_workers();
   // Abuse limits and the blocklist, asked before a webhook reaches the store.
-  channels::Verdict guard(const std::string& contact_key);
+  channels::Verdict guard(const std::string& contact_key, bool stop = false);
   std::unique_ptr<channels::Limiter> limiter_;
   std::unique_ptr<channels::BlocklistFile> blocklist_;
   std::atomic<std::int64_t> global_limit_logged_ms_{0};

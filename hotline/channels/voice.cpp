@@ -465,9 +465,6 @@ std::string call_key(const std::string& secret, const std::string& call_sid) {
   return "v_" + crypto::hmac_sha256_hex(secret, "call:" + call_sid).substr(0, 32);
 }
 
-std::mutex& VoiceChannel::lock_for(const std::string& key) {
-  return call_locks_[std::hash<std::string>{}(key) % call_locks_.size()];
-}
 
 namespace {
 
@@ -524,7 +521,7 @@ WebhookResponse VoiceChannel::handle_call(Kind kind, const twilio::FormFields& f
 
   auto bundle = bundles_.get();
   const std::string key = call_key(*sid);
-  std::lock_guard<std::mutex> lock(lock_for(key));
+  const auto call_lock = store_.lock_key(key);  // one callback of a call at a time, on any replica
   const std::int64_t now = clock_();
 
   std::optional<CallState> call;
@@ -641,6 +638,7 @@ WebhookResponse VoiceChannel::handle_call(Kind kind, const twilio::FormFields& f
                       {"lang", lang_code(reply.lang)},
                       {"then", then_name(reply.then)},
                       {"ringing", reply.dial.size()}});
+  if (kind == Kind::gather && on_turn_) on_turn_(Channel::voice, reply.intent, reply.lang);
   return twiml_response(voice_twiml(reply, settings_, caller_id));
 }
 
@@ -649,7 +647,7 @@ WebhookResponse VoiceChannel::status(const twilio::FormFields& form) {
   if (!sid) return bad_call_request("status", "missing or invalid CallSid");
   const std::string key = call_key(*sid);
   if (call_is_over(form)) {
-    std::lock_guard<std::mutex> lock(lock_for(key));
+    const auto call_lock = store_.lock_key(key);
     store::TurnRecord record;
     record.contact_key = key;
     record.now_ms = clock_();

@@ -169,6 +169,8 @@ class VoiceChannel {
 
   /// Called after voicemail notices were queued in the outbox (to wake its worker).
   void set_outbox_wake(std::function<void()> wake) { on_outbound_ = std::move(wake); }
+  /// Told after each answer the caller gave (a gather), for metrics.
+  void set_turn_observer(TurnObserver observer) { on_turn_ = std::move(observer); }
 
   /// The key a call's state is stored under.
   std::string call_key(const std::string& call_sid) const { return channels::call_key(settings_.secret, call_sid); }
@@ -177,7 +179,6 @@ class VoiceChannel {
   enum class Kind { incoming, gather, dial, record };
   WebhookResponse handle(Kind kind, const twilio::FormFields& form);
   WebhookResponse handle_call(Kind kind, const twilio::FormFields& form);
-  std::mutex& lock_for(const std::string& key);
 
   flow::BundleHolder& bundles_;
   store::SessionStore& store_;
@@ -186,7 +187,7 @@ class VoiceChannel {
   RosterProvider roster_;
   VoicemailHook on_voicemail_;
   std::function<void()> on_outbound_;
-  std::array<std::mutex, 64> call_locks_;
+  TurnObserver on_turn_;
 };
 
 }  // namespace hotline::channels

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "hotline/app/app.hpp"
+#include "hotline/channels/limits.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/config/config.hpp"
 #include "hotline/crypto/keys.hpp"
@@ -48,6 +51,7 @@ Environment:
   HOTLINE_DB          SQLite file to keep conversations in (default data/hotline.sqlite3)
   HOTLINE_CONFIG      configuration file (default config/hotline.yaml)
   HOTLINE_NOW         pins the clock to an ISO 8601 time, for tests
+  HOTLINE_ADMIN_TOKEN Bearer token for GET /metrics and POST /admin/reload (16+ characters)
 )";
 
 constexpr const char* kServeHelp = R"(Usage: hotline serve [--port N] [--bind ADDR] [--root DIR] [--config FILE]
@@ -58,8 +62,11 @@ Serves the flows in DIR/flows and DIR/prompts (DIR defaults to the current direc
   --root DIR      where flows/, prompts/ and config/ are (default .)
   --config FILE   configuration file (default DIR/config/hotline.yaml, or HOTLINE_CONFIG)
 
-Routes: POST /twilio/sms, GET /healthz, GET /readyz.
+Routes: POST /twilio/sms, /twilio/status, /twilio/voice…, GET /healthz, GET /readyz,
+GET /metrics and POST /admin/reload (with HOTLINE_ADMIN_TOKEN; without it /metrics answers
+127.0.0.1/::1 only and /admin/reload is off).
 Without TWILIO_AUTH_TOKEN the server runs in local mode and does not check signatures.
+SIGHUP reloads flows and prompts; SIGTERM or SIGINT stops after the requests in flight.
 )";
 
 constexpr const char* kSimulateHelp = R"(Usage: hotline simulate [--json] [--channel sms|voice] [--root DIR]
@@ -90,7 +97,8 @@ be the server's. Safe to run while the server is running.
 
 constexpr const char* kCheckHelp = R"(Usage: hotline check [DIR]
 
-Checks DIR/flows, DIR/prompts and DIR/config/hotline.yaml (DIR defaults to .) and prints
+Checks DIR/flows, DIR/prompts, DIR/config/hotline.yaml, the advocates roster and the
+blocklist (DIR/config/blocklist.yaml, or `limits: blocklist:`) (DIR defaults to .) and prints
 every problem as file:line:col: error|warning[code]: message. Exit status 1 on any error.
 )";
 
@@ -162,36 +170,63 @@ Loaded load_all(const std::string& root, const std::string& config_path_option) 
   return l;
 }
 
-// Signals are taken by one thread with sigwait, not by a handler: stopping the server (and,
-// later, reloading) is not async-signal-safe work.
+// Signals are taken by one thread with sigwait, not by a handler: stopping the server and
+// reloading are not async-signal-safe work. The constructor blocks SIGINT, SIGTERM and SIGHUP
+// in the calling thread, so make it before any other thread exists: every thread started later
+// (the store's checkpointer, the server's pool, the workers, the flow watcher) inherits the
+// mask, and a signal can neither kill the process nor be lost while it starts up.
 class SignalWatcher {
  public:
-  explicit SignalWatcher(app::App& running) {
+  SignalWatcher() {
     sigemptyset(&set_);
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set_, sig);
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);  // before any server thread exists
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  }
+  SignalWatcher(const SignalWatcher&) = delete;
+  SignalWatcher& operator=(const SignalWatcher&) = delete;
+  ~SignalWatcher() { finish(); }
+
+  /// SIGHUP reloads `running`'s flows; the first SIGINT or SIGTERM stops it gracefully.
+  void start(app::App& running) {
     thread_ = std::thread([this, &running] {
       for (;;) {
         int sig = 0;
         if (sigwait(&set_, &sig) != 0) continue;
+        if (done_) return;
+        const char* name = sig == SIGHUP ? "SIGHUP" : sig == SIGINT ? "SIGINT" : "SIGTERM";
         if (sig == SIGHUP) {
-          running.reload("SIGHUP");
+          if (!stop_signal_) running.reload("SIGHUP");
           continue;
         }
-        log::info("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
-        running.stop();
-        return;
+        if (stop_signal_) {
+          log::info("already_stopping", {{"signal", name}});
+          continue;
+        }
+        stop_signal_ = name;
+        stop_started_ = std::chrono::steady_clock::now();
+        log::info("stopping", {{"signal", name}});
+        running.stop();  // run() returns once the stop is complete
       }
     });
   }
-  ~SignalWatcher() {
-    kill(getpid(), SIGTERM);  // wakes the watcher if the server stopped on its own
+
+  /// Ends the watcher thread. After it, stop_signal() and stop_started() may be read.
+  void finish() {
+    if (!thread_.joinable()) return;
+    done_ = true;
+    pthread_kill(thread_.native_handle(), SIGTERM);  // wakes sigwait; blocked, so nothing else
     thread_.join();
   }
+  /// The signal that stopped the server (nullptr if it stopped on its own), and when.
+  const char* stop_signal() const { return stop_signal_; }
+  std::chrono::steady_clock::time_point stop_started() const { return stop_started_; }
 
  private:
   sigset_t set_;
   std::thread thread_;
+  std::atomic<bool> done_{false};
+  const char* stop_signal_ = nullptr;  // written by the watcher thread, read after finish()
+  std::chrono::steady_clock::time_point stop_started_;
 };
 
 // Local mode has no HOTLINE_SECRET: keep a random one beside the database so contact hashes
@@ -242,19 +277,12 @@ int serve(const Args& args) {
   }
   if (c.secret.empty()) c.secret = local_secret(c.database);
 
-  // Block the signals SignalWatcher takes before the App exists: threads its parts start while
-  // being built (the store's checkpointer) must inherit the mask, or a SIGTERM kills the process.
-  {
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  }
+  SignalWatcher signals;  // before the App: the threads its parts start inherit the signal mask
   std::unique_ptr<app::App> hotline_app;
   try {
     hotline_app = std::make_unique<app::App>(c, l.bundle, roster);
   } catch (const std::exception& e) {
-    std::cerr << "hotline: cannot open the database " << c.database << ": " << e.what() << "\n";
+    std::cerr << "hotline: cannot open the database " << store::redacted(c.database) << ": " << e.what() << "\n";
     return 1;
   }
   int port = hotline_app->bind();
@@ -262,12 +290,23 @@ int serve(const Args& args) {
     std::cerr << "hotline: cannot listen on " << c.bind << ":" << c.port << "\n";
     return 1;
   }
-  SignalWatcher signals(*hotline_app);
-  hotline_app->watch_files();  // after SignalWatcher: its thread must inherit the blocked signals
-  log::info("serving", {{"bind", c.bind}, {"port", port}, {"database", c.database},
-                        {"flow", l.bundle->flow.name}, {"local_mode", c.local_mode()}});
-  bool ok = hotline_app->run();
-  log::info("stopped", {});
+  signals.start(*hotline_app);
+  hotline_app->watch_files();
+  log::info("serving", {{"bind", c.bind}, {"port", port}, {"database", store::redacted(c.database)},
+                        {"flow", l.bundle->flow.name}, {"local_mode", c.local_mode()},
+                        {"admin", c.admin_token.empty() ? "metrics on loopback only; /admin off"
+                                                        : "token required"}});
+  // A stop signal: the listener closes, webhooks in flight finish and are answered, then the
+  // outbox worker finishes the send in hand and the housekeeper stops; run() returns after that.
+  const bool ok = hotline_app->run();
+  const auto ran_until = std::chrono::steady_clock::now();
+  signals.finish();
+  hotline_app.reset();  // stops the flow watcher and closes the store
+  const auto since = signals.stop_signal() ? signals.stop_started() : ran_until;
+  log::info("shutdown", {{"signal", signals.stop_signal() ? signals.stop_signal() : "none"},
+                         {"clean", ok},
+                         {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - since).count()}});
   return ok ? 0 : 1;
 }
 
@@ -343,6 +382,11 @@ int check(const Args& args) {
   auto roster_path = config::process_environment()("HOTLINE_ADVOCATES").value_or("");
   if (roster_path.empty()) roster_path = (std::filesystem::path(root) / "config" / "advocates.yaml").string();
   routing::load_roster(roster_path, true, l.diags);
+  // The blocklist, as `serve` finds it. Its entries are hashed under a throwaway key and
+  // dropped: only the problems matter here, and they never repeat a number.
+  std::filesystem::path blocklist = l.config.blocklist_file;
+  if (blocklist.is_relative()) blocklist = std::filesystem::path(root) / blocklist;
+  channels::load_blocklist(blocklist.string(), "hotline-check", l.diags);
   std::string tests_line;
   if (l.bundle) {
     auto summary = flowtest::check_conversations(root, *l.bundle, l.config.default_language, l.diags);
@@ -425,7 +469,7 @@ int forget(const Args& args) {
   config::Config& c = l.config;
   if (c.secret.empty()) c.secret = local_secret(c.database);
   try {
-    auto store = store::open_sqlite(c.database);
+    auto store = store::open_store(c.database, 2);
     const std::string key = crypto::contact_key(c.secret, args.positional.front());
     store->forget(key);
     // Only the hash is printed: the operator already knows the number, a log file need not.

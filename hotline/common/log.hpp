@@ -2,14 +2,52 @@
 // Structured logs: one JSON object a line on stderr. Callers pass ids, step names, intents and
 // outcomes — never a phone number or message text (see docs/architecture.md, Privacy).
 #include <nlohmann/json.hpp>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace hotline::log {
 
 enum class Level { debug, info, warn, error };
 
 void set_min_level(Level level);
+
+/// The id of the HTTP request this thread is handling. While set, every line the thread writes
+/// carries it as "request_id". The http layer sets it when a request arrives and clears it once
+/// the answer is written; other threads (workers, watchers) have none.
+void set_request_id(std::string id);
+void clear_request_id();
+const std::string& request_id();
+
 void write(Level level, std::string_view event, nlohmann::json fields = nlohmann::json::object());
+
+/// A field for log::emit: a string, a whole number or a boolean, without building JSON objects
+/// first. (A string literal is a string, not the boolean its pointer would convert to.)
+struct Field {
+  enum class Kind { string, integer, unsigned_integer, boolean };
+  Field(std::string_view k, std::string_view v) : key(k), kind(Kind::string), text(v) {}
+  Field(std::string_view k, const std::string& v) : key(k), kind(Kind::string), text(v) {}
+  Field(std::string_view k, const char* v) : key(k), kind(Kind::string), text(v) {}
+  Field(std::string_view k, bool v) : key(k), kind(Kind::boolean), number(v) {}
+  template <typename T>
+    requires(std::is_integral_v<T> && std::is_signed_v<T>)
+  Field(std::string_view k, T v) : key(k), kind(Kind::integer), number(v) {}
+  template <typename T>
+    requires(std::is_integral_v<T> && std::is_unsigned_v<T> && !std::is_same_v<T, bool>)
+  Field(std::string_view k, T v) : key(k), kind(Kind::unsigned_integer), unsigned_number(v) {}
+
+  std::string_view key;
+  Kind kind;
+  std::string_view text;
+  std::int64_t number = 0;
+  std::uint64_t unsigned_number = 0;
+};
+
+/// The same line as write() with these fields (same keys, same order, same escaping), built
+/// straight into a buffer: for the lines written on every request.
+void emit(Level level, std::string_view event, std::initializer_list<Field> fields);
 
 inline void info(std::string_view event, nlohmann::json fields = nlohmann::json::object()) {
   write(Level::info, event, std::move(fields));

@@ -78,11 +78,13 @@ ReloadResult Reloader::reload(const std::string& reason) {
                                   {"warnings", result.diags.warning_count()},
                                   {"message", "the edited files have errors; the previous version keeps serving"}});
     ++attempts_;
+    if (settings_.observe) settings_.observe(false);
     return result;
   }
   holder_.set(std::move(bundle));
   result.swapped = true;
   ++attempts_;
+  if (settings_.observe) settings_.observe(true);
   log::info("reloaded", {{"reason", reason},
                          {"warnings", result.diags.warning_count()},
                          {"load_ms", ms}});

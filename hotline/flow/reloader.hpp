@@ -1,8 +1,9 @@
 #pragma once
 // Safe live reload: builds a new bundle from the files on disk, checks it, and swaps it into
 // the BundleHolder only when it has no error. A refused bundle is logged with every diagnostic
-// and the old one keeps serving. Loading happens on the caller's thread (SIGHUP watcher or the
-// file watcher), never on a request thread; webhooks in flight keep the snapshot they took.
+// and the old one keeps serving. Loading happens on the caller's thread (SIGHUP watcher, the
+// file watcher, or an operator's POST /admin/reload), never on a webhook's; webhooks in flight
+// keep the snapshot they took.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -29,6 +30,8 @@ struct ReloadSettings {
   std::function<void(const Bundle&, Diagnostics&)> extra_checks;
   /// Extra files to watch besides flows/**/*.yaml and prompts/*.yaml, relative to root.
   std::vector<std::string> extra_files = {"config/advocates.yaml"};
+  /// Told after each reload whether the new bundle was swapped in (for metrics). May be empty.
+  std::function<void(bool swapped)> observe;
 };
 
 class Reloader {

@@ -3,21 +3,102 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <thread>
+
 #include "hotline/common/log.hpp"
+#include "hotline/crypto/keys.hpp"
 #include "hotline/twilio/signature.hpp"
 
 namespace hotline::http {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// What the thread handling a request knows about it, from the moment its headers are read
+// until its answer is written (httplib runs all of that on one thread). The request id itself
+// is log::request_id(), so every log line written meanwhile carries it.
+struct RequestState {
+  bool active = false;
+  SteadyClock::time_point start;
+  std::string route;  // a route pattern or "other": never a raw path, which could carry anything
+  bool recorded = false;  // counted and logged
+};
+thread_local RequestState t_request;
+
+// A caller's X-Request-Id is kept only when it is plainly an id: [A-Za-z0-9._-]{1,64}.
+bool well_formed_request_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// The method as logged: a malformed request line could put anything in it.
+std::string method_label(const std::string& method) {
+  for (const char* known : {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"}) {
+    if (method == known) return method;
+  }
+  return "other";
+}
+
+bool is_loopback(const std::string& addr) {
+  return addr == "::1" || addr.rfind("127.", 0) == 0 || addr.rfind("::ffff:127.", 0) == 0;
+}
+
+// Set while a thread serves a connection whose first request has not reached routing yet.
+thread_local std::atomic<int>* t_unrouted = nullptr;
+
+// httplib's pool, counting connections accepted whose first request has not reached a handler
+// yet (queued for a thread, or its headers still being read). Once stopped, httplib closes
+// those unanswered, so stop() waits for them first.
+class CountingPool : public httplib::ThreadPool {
+ public:
+  CountingPool(std::size_t threads, std::atomic<int>& waiting) : ThreadPool(threads), waiting_(waiting) {}
+  void enqueue(std::function<void()> fn) override {
+    ++waiting_;
+    ThreadPool::enqueue([this, fn = std::move(fn)] {
+      t_unrouted = &waiting_;
+      fn();
+      if (t_unrouted) --waiting_;  // closed without a request
+      t_unrouted = nullptr;
+    });
+  }
+
+ private:
+  std::atomic<int>& waiting_;
+};
+
+}  // namespace
 
 struct Server::Impl {
   ServerSettings settings;
   Routes routes;
   httplib::Server http;
   socket_t listen_socket = INVALID_SOCKET;  // captured when httplib creates it (see install)
+  std::set<std::string> known_routes;       // the route labels; any other path is "other"
+  metrics::CounterFamily* requests = nullptr;
+  metrics::HistogramFamily* latency = nullptr;
+  std::atomic<int> waiting{0};  // accepted connections whose first request is not in a handler yet
+  std::atomic<bool> stop_requested{false}, run_entered{false}, run_done{false};
 
   void install();
   void twilio_route(const std::string& path, TwilioHandler handler);
   bool signature_ok(const httplib::Request& req, const twilio::FormFields& form,
                     const std::string& body) const;
+  std::string route_of(const std::string& path) const {
+    return known_routes.count(path) ? path : std::string("other");
+  }
+  void begin_request(const httplib::Request& req);
+  void end_request(const httplib::Request& req, const httplib::Response& res);
+  bool admin_allowed(const httplib::Request& req, httplib::Response& res, bool loopback_without_token);
 };
 
 Server::Server(ServerSettings settings, Routes routes) : impl_(std::make_unique<Impl>()) {
@@ -39,10 +120,31 @@ int Server::bind() {
   return port;
 }
 
-bool Server::run() { return impl_->http.listen_after_bind(); }
+bool Server::run() {
+  impl_->run_entered = true;
+  bool ok = true;
+  if (!impl_->stop_requested) ok = impl_->http.listen_after_bind();
+  impl_->run_done = true;
+  return ok;
+}
 
 void Server::stop() {
-  if (impl_->http.is_running()) impl_->http.stop();
+  auto& i = *impl_;
+  i.stop_requested = true;
+  if (!i.run_entered || i.run_done) return;  // run() sees stop_requested and returns at once
+  // Connections accepted but still queued for a thread (or still sending their first request's
+  // headers) would be closed unanswered by httplib's stop(): give them a little time to reach a
+  // handler (a running handler always finishes). New connections are accepted meanwhile.
+  const auto until = SteadyClock::now() + std::chrono::milliseconds(i.settings.drain_ms);
+  while (i.waiting.load() > 0 && SteadyClock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  // run() may be between its check of stop_requested and httplib marking itself running.
+  while (!i.http.is_running() && !i.run_done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Closes the listening socket. httplib then stops accepting, lets every running handler finish
+  // and write its answer (closing keep-alive connections after it), and joins its threads;
+  // only then does run() return.
+  if (i.http.is_running()) i.http.stop();
 }
 
 bool Server::running() const { return impl_->http.is_running(); }
@@ -55,6 +157,73 @@ bool Server::Impl::signature_ok(const httplib::Request& req, const twilio::FormF
   // Twilio signs the public URL it called, query string included, not our bind address.
   const std::string url = settings.public_url + req.target;
   return twilio::validate_signature(settings.auth_token, url, form, signature, body);
+}
+
+void Server::Impl::begin_request(const httplib::Request& req) {
+  if (t_unrouted) {  // this connection's first request: from now on it is in flight
+    --*t_unrouted;
+    t_unrouted = nullptr;
+  }
+  std::string id = req.get_header_value("X-Request-Id");
+  if (!well_formed_request_id(id)) id = crypto::random_hex(8);
+  log::set_request_id(std::move(id));
+  t_request.active = true;
+  t_request.start = SteadyClock::now();
+  t_request.route = route_of(req.path);
+}
+
+// Called with the answer ready, just before httplib writes it: a client that has the answer
+// finds it counted in /metrics and logged.
+void Server::Impl::end_request(const httplib::Request& req, const httplib::Response& res) {
+  if (!t_request.active) begin_request(req);
+  if (t_request.recorded) return;
+  t_request.recorded = true;
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - t_request.start).count();
+  if (requests) requests->with({t_request.route, std::to_string(res.status)}).inc();
+  if (latency) latency->with({t_request.route}).observe(seconds);
+  // No query string, no body, no address: the route pattern says what was asked.
+  log::info("http_request", {{"method", method_label(req.method)},
+                             {"route", t_request.route},
+                             {"status", res.status},
+                             {"duration_ms", std::round(seconds * 1e5) / 100}});
+}
+
+bool Server::Impl::admin_allowed(const httplib::Request& req, httplib::Response& res,
+                                 bool loopback_without_token) {
+  if (!settings.admin_token.empty()) {
+    // Authorization: Bearer <token> (the scheme is case-insensitive).
+    const std::string auth = req.get_header_value("Authorization");
+    const auto space = auth.find(' ');
+    std::string scheme = auth.substr(0, space == std::string::npos ? auth.size() : space);
+    for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string token = space == std::string::npos ? "" : auth.substr(space + 1);
+    while (!token.empty() && token.front() == ' ') token.erase(token.begin());
+    while (!token.empty() && token.back() == ' ') token.pop_back();
+    if (scheme == "bearer" && !token.empty() && crypto::constant_time_equal(token, settings.admin_token)) {
+      return true;
+    }
+    log::warn("admin_refused", {{"route", t_request.route},
+                                {"reason", auth.empty() ? "no Authorization header" : "wrong token"}});
+    res.status = 401;
+    res.set_header("WWW-Authenticate", "Bearer realm=\"hotline\"");
+    res.set_content("401: send Authorization: Bearer <HOTLINE_ADMIN_TOKEN>\n", "text/plain");
+    return false;
+  }
+  // No token configured: /metrics for this machine only. A proxy on this machine makes every
+  // caller look local, so a request it forwarded (X-Forwarded-For, Forwarded, X-Real-IP) is not.
+  const bool forwarded = req.has_header("X-Forwarded-For") || req.has_header("Forwarded") ||
+                         req.has_header("X-Real-IP");
+  if (loopback_without_token && is_loopback(req.remote_addr) && !forwarded) return true;
+  log::warn("admin_refused", {{"route", t_request.route}, {"reason", "HOTLINE_ADMIN_TOKEN is not set"}});
+  res.status = 403;
+  res.set_content(loopback_without_token
+                      ? "403: without HOTLINE_ADMIN_TOKEN, /metrics answers only this machine (127.0.0.1 "
+                        "or ::1, not through a proxy). Set HOTLINE_ADMIN_TOKEN and send "
+                        "Authorization: Bearer <token>.\n"
+                      : "403: admin endpoints are off. Set HOTLINE_ADMIN_TOKEN and send "
+                        "Authorization: Bearer <token>.\n",
+                  "text/plain");
+  return false;
 }
 
 void Server::Impl::twilio_route(const std::string& path, TwilioHandler handler) {
@@ -110,7 +279,7 @@ void Server::Impl::install() {
   http.set_payload_max_length(settings.max_body_bytes);
   http.set_keep_alive_max_count(1000);
   const int threads = settings.threads;
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.new_task_queue = [this, threads] { return new CountingPool(static_cast<std::size_t>(threads), waiting); };
 
   if (routes.sms) twilio_route("/twilio/sms", routes.sms);
   for (const auto& [path, handler] : routes.twilio) {
@@ -125,6 +294,55 @@ void Server::Impl::install() {
     res.status = ready ? 200 : 503;
     res.set_content(ready ? "ready\n" : "not ready\n", "text/plain");
   });
+  known_routes.insert({"/healthz", "/readyz"});
+  if (routes.sms) known_routes.insert("/twilio/sms");
+  for (const auto& [path, handler] : routes.twilio) {
+    if (handler) known_routes.insert(path);
+  }
+
+  if (routes.metrics) {
+    requests = &routes.metrics->counter("hotline_http_requests_total",
+                                        "HTTP requests answered, by route pattern and status code.",
+                                        {"route", "status"});
+    latency = &routes.metrics->histogram("hotline_http_request_duration_seconds",
+                                         "Seconds from a request's headers being read to its answer being ready, by route pattern.",
+                                         {"route"});
+    known_routes.insert("/metrics");
+    http.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!admin_allowed(req, res, true)) return;
+      res.set_content(routes.metrics->render(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+  }
+  if (routes.admin_reload) {
+    known_routes.insert("/admin/reload");
+    http.Post("/admin/reload", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!admin_allowed(req, res, false)) return;
+      auto answer = routes.admin_reload();
+      res.status = answer.status;
+      res.set_content(answer.body, answer.content_type.c_str());
+    });
+  }
+
+  // Every request: an id (the caller's X-Request-Id when well-formed, else a random one) echoed
+  // in the answer and carried by every log line written while it is handled; the request
+  // metrics and one access line when the answer is ready; the id is forgotten once it is sent.
+  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    begin_request(req);
+    res.set_header("X-Request-Id", log::request_id());
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  http.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // Requests refused before routing (a malformed request line) did not pass pre-routing.
+    if (!t_request.active) begin_request(req);
+    if (!res.has_header("X-Request-Id")) res.set_header("X-Request-Id", log::request_id());
+    end_request(req, res);
+  });
+  // httplib calls its logger after writing the answer, on the same thread.
+  http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    end_request(req, res);  // already done unless httplib skipped post-routing
+    log::clear_request_id();
+    t_request = RequestState{};
+  });
 
   // A bug must not reach the caller as Twilio's generic error: answer valid TwiML and log it.
   http.set_exception_handler([this](const httplib::Request& req, httplib::Response& res,
@@ -136,12 +354,14 @@ void Server::Impl::install() {
       what = e.what();
     } catch (...) {
     }
-    log::error("handler_failed", {{"route", req.path}, {"error", what}});
+    if (!t_request.active) begin_request(req);
+    log::error("handler_failed", {{"route", t_request.route}, {"error", what}});
     res.status = 200;
     res.set_content(routes.fallback_twiml, "text/xml");
   });
-  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (res.status == 413) log::warn("webhook_rejected", {{"route", req.path}, {"reason", "body too large"}});
+  http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (!t_request.active) begin_request(req);
+    if (res.status == 413) log::warn("webhook_rejected", {{"route", t_request.route}, {"reason", "body too large"}});
     if (res.body.empty()) {
       res.set_content(std::to_string(res.status) + "\n", "text/plain");
     }

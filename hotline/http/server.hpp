@@ -1,12 +1,15 @@
 #pragma once
 // The only module that touches cpp-httplib: routes, Twilio signature checks, body limits, and
 // turning anything unexpected into a clean answer. Handlers here are thin; channels do the work.
+// Also the operations side of HTTP: a request id and an access log line for every request,
+// request metrics, and the token-guarded GET /metrics and POST /admin/reload.
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 
 #include "hotline/channels/webhook.hpp"
+#include "hotline/common/metrics.hpp"
 #include "hotline/twilio/form.hpp"
 
 namespace hotline::http {
@@ -18,6 +21,13 @@ struct ServerSettings {
   std::size_t max_body_bytes = 64 * 1024;
   std::string public_url;  // what Twilio calls, e.g. https://hotline.example.org
   std::string auth_token;  // empty = local mode: signatures are not checked
+  /// HOTLINE_ADMIN_TOKEN: when set, /metrics and /admin/reload need `Authorization: Bearer` it.
+  /// When empty, /metrics answers loopback clients only and /admin/reload is off.
+  std::string admin_token;
+  /// On stop(), how long to let connections already accepted, but still waiting for a free
+  /// thread (or for their first request's headers), reach a handler: httplib closes those
+  /// unanswered once it is stopped.
+  int drain_ms = 5'000;
 };
 
 /// A signed Twilio webhook: form fields in, TwiML (or a 4xx) out.
@@ -29,6 +39,10 @@ struct Routes {
   std::map<std::string, TwilioHandler> twilio;
   std::function<bool()> ready;      // GET /readyz
   std::string fallback_twiml;       // answered when a handler throws: Twilio must get valid TwiML
+  /// Where request counts and latencies go, and what GET /metrics renders; nullptr = no /metrics.
+  metrics::Registry* metrics = nullptr;
+  /// POST /admin/reload (needs the admin token): reloads the flows now, answers JSON.
+  std::function<channels::WebhookResponse()> admin_reload;
 };
 
 class Server {
@@ -40,8 +54,11 @@ class Server {
 
   /// Binds the socket; returns the port (useful with port 0) or -1 when it cannot.
   int bind();
-  /// Serves until stop(); returns false if the server failed.
+  /// Serves until stop(); returns false if the server failed. Returns only once every handler
+  /// that was running has finished and its answer has been written.
   bool run();
+  /// Stops accepting connections (from any thread; before run() too, which then returns at
+  /// once). Handlers running finish and answer; run() returns when they have.
   void stop();
   bool running() const;
 
