@@ -17,6 +17,7 @@ namespace test_support {
 struct FakeRequest {
   std::string path, authorization, to, from, messaging_service_sid, body, status_callback;
   int answered = 0;  // the status the fake answered with
+  int arrival = 0;   // 1 for the first request the fake received, 2 for the next…
 };
 
 class FakeTwilio {
@@ -24,6 +25,7 @@ class FakeTwilio {
   FakeTwilio() {
     server_.Post(R"(/2010-04-01/Accounts/([^/]+)/Messages\.json)", [this](const httplib::Request& req, httplib::Response& res) {
       FakeRequest r;
+      r.arrival = ++arrivals;
       r.path = req.path;
       r.authorization = req.get_header_value("Authorization");
       auto form = hotline::twilio::parse_form(req.body).value_or(hotline::twilio::FormFields{});
@@ -79,6 +81,9 @@ class FakeTwilio {
     return out;
   }
 
+  /// Requests received so far, answered or not: more than requests().size() while one is held
+  /// (delay_ms) before it is answered.
+  std::atomic<int> arrivals{0};
   std::atomic<int> fail_status{0};  // 0 = accept; else answer with this status
   std::atomic<int> delay_ms{0};     // answer this late (past the client's timeout = "no answer")
   std::atomic<bool> malformed{false};

@@ -73,6 +73,37 @@ TEST_CASE("check passes the shipped files and reports a broken edit with file:li
   CHECK_THAT(bad.out, Catch::EndsWith("1 error(s), 0 warning(s)\n"));
 }
 
+TEST_CASE("check reports a broken blocklist with file:line:col, never repeating the number") {
+  TempDir dir;
+  copy_shipped_tree(dir);
+  dir.write("config/blocklist.yaml", "blocked:\n  - \"+14145550199\"\n  - 4145559876\nblockd: []\n");
+  auto bad = run({kHotline, "check", dir.str()});
+  CHECK(bad.exit_code == 1);
+  const std::string file = dir.str() + "/config/blocklist.yaml";
+  CHECK_THAT(bad.out, Catch::Contains(
+                          file + ":3:5: error[not-e164]: this entry is not a number in E.164 form (+ country "
+                                 "code and digits, e.g. +14145550123, in quotes)\n" +
+                          file + ":4:1: error[unknown-key]: unknown setting `blockd`: the blocklist has only "
+                                 "`blocked:`\n"));
+  CHECK_THAT(bad.out, Catch::EndsWith("2 error(s), 0 warning(s)\n"));
+  CHECK_THAT(bad.out, !Catch::Contains("4145559876") && !Catch::Contains("4145550199"));
+
+  // A YAML syntax error, and a blocklist named in the configuration instead of the default one.
+  std::string config = read_file((dir.path() / "config/hotline.yaml").string());
+  auto at = config.find("blocklist: config/blocklist.yaml");
+  REQUIRE(at != std::string::npos);
+  config.replace(at, 32, "blocklist: config/blocked.yaml");
+  dir.write("config/hotline.yaml", config);
+  dir.write("config/blocked.yaml", "blocked: [\"+14145550199\"\n");
+  auto syntax = run({kHotline, "check", dir.str()});
+  CHECK(syntax.exit_code == 1);
+  CHECK_THAT(syntax.out, Catch::Contains(dir.str() + "/config/blocked.yaml:2:1: error[yaml-syntax]: "));
+  CHECK_THAT(syntax.out, Catch::EndsWith("1 error(s), 0 warning(s)\n"));
+
+  dir.write("config/blocked.yaml", "blocked: [\"+14145550199\"]\n");
+  CHECK(run({kHotline, "check", dir.str()}).exit_code == 0);
+}
+
 TEST_CASE("serve starts, answers a webhook, and stops cleanly on SIGTERM") {
   TempDir data;
   Process server({kHotline, "serve", "--port", "0", "--root", kRoot},
@@ -92,7 +123,7 @@ TEST_CASE("serve starts, answers a webhook, and stops cleanly on SIGTERM") {
 
   server.signal(SIGTERM);
   CHECK(server.wait() == 0);
-  CHECK_THAT(server.err(), Catch::Contains("\"event\":\"stopped\""));
+  CHECK_THAT(server.err(), Catch::Contains("\"event\":\"shutdown\""));
   // Privacy: the log never carries the number or the text.
   CHECK_THAT(server.err(), !Catch::Contains("4145551234") && !Catch::Contains("hello"));
 }

@@ -1,16 +1,20 @@
 // Crash safety: a real `hotline serve` is killed with SIGKILL while several threads are texting
 // it, then restarted on the same database. Whatever it acknowledged with a 200 must still be
 // there: a conversation continues from its acknowledged state, a redelivered MessageSid gets the
-// same answer, and the database opens cleanly.
+// same answer, and the database opens cleanly. And the outbox: every message a turn queued is
+// delivered after the restart, once (but for the one send a kill interrupts; see below).
 #include <catch2/catch.hpp>
 
 #include <httplib.h>
 #include <sqlite3.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 
+#include "fake_twilio.hpp"
 #include "hotline/twilio/form.hpp"
+#include "hotline/twilio/signature.hpp"
 #include "process.hpp"
 
 using namespace test_support;
@@ -179,4 +183,173 @@ TEST_CASE("kill -9 under load loses nothing that was acknowledged") {
     INFO(a.sid);
     CHECK(stored_response(db, a.sid) == a.response);
   }
+}
+
+namespace {
+
+// A server that relays to advocates and sends through a fake Twilio: signatures on (sending
+// needs the auth token), two advocates on shift at a pinned Wednesday 10:00 in Milwaukee.
+const std::string kAuthToken = "crash-test-auth-token-0123456789";
+const std::string kPublicUrl = "https://hotline.example.org";
+const std::string kAna = "+15550100001";
+const std::string kBen = "+15550100002";
+
+struct RelayServer {
+  const TempDir& data;
+  FakeTwilio& fake;
+
+  std::vector<std::string> args() const {
+    return {kHotline, "serve", "--port", "0", "--root", kRoot, "--config",
+            data.write("hotline.yaml",
+                       "limits:\n  contact_per_minute: 1000\n  global_per_second: 100000\n"
+                       "outbox:\n  messages_per_second: 100\n")};
+  }
+  std::vector<std::string> env() const {
+    return {"HOTLINE_DB=" + (data.path() / "hotline.sqlite3").string(),
+            "HOTLINE_SECRET=crash-test-secret-0123456789",
+            "TWILIO_AUTH_TOKEN=" + kAuthToken,
+            "HOTLINE_PUBLIC_URL=" + kPublicUrl,
+            "TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000",
+            "TWILIO_FROM=+15550100000",
+            "TWILIO_API_BASE=" + fake.base(),
+            "HOTLINE_NOW=2026-03-11T15:00:00Z",
+            "HOTLINE_ADVOCATES=" +
+                data.write("advocates.yaml",
+                           "advocates:\n"
+                           "  - id: ana\n    phone: \"" + kAna + "\"\n    languages: [es, en]\n"
+                           "    prompt_language: es\n    shifts: [{days: mon-fri, hours: \"09:00-17:00\"}]\n"
+                           "  - id: ben\n    phone: \"" + kBen + "\"\n    languages: [es]\n"
+                           "    shifts: [{days: mon-fri, hours: \"09:00-17:00\"}]\n")};
+  }
+};
+
+httplib::Result signed_sms(httplib::Client& client, const std::string& from, const std::string& sid,
+                           const std::string& body) {
+  hotline::twilio::FormFields form = {{"MessageSid", sid}, {"AccountSid", "AC0"}, {"From", from},
+                                      {"To", "+15550100000"}, {"Body", body}, {"NumMedia", "0"}};
+  const std::string signature =
+      hotline::twilio::compute_signature(kAuthToken, kPublicUrl + "/twilio/sms", form);
+  return client.Post("/twilio/sms", {{"X-Twilio-Signature", signature}},
+                     hotline::twilio::encode_form(form), "application/x-www-form-urlencoded");
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 with the outbox busy: every queued message is delivered after the restart, once") {
+  TempDir data;
+  FakeTwilio fake;
+  RelayServer relay{data, fake};
+  // Each texter asks for a person in its first message, with a case number the offer to each
+  // advocate carries ("Nueva conversación K7 (es): <message>…"): two outbound messages each,
+  // queued in the hand-off's own transaction. A slow Twilio (20 ms a request) keeps a backlog.
+  fake.delay_ms = 20;
+  auto handoff_text = [](const std::string& tag) { return "quiero hablar con una persona, caso " + tag; };
+  std::vector<std::string> acked;  // tags whose hand-off the server acknowledged
+  std::mutex acked_mutex;
+  std::atomic<bool> stop{false};
+  int held = 0;  // the arrival number of the send the kill interrupted
+
+  {
+    Process server(relay.args(), "", relay.env());
+    const int port = port_of(server.wait_for_stderr("\"event\":\"serving\""));
+    REQUIRE(port > 0);
+    std::vector<std::thread> senders;
+    for (int t = 0; t < 3; ++t) {
+      senders.emplace_back([&, t] {
+        httplib::Client client("127.0.0.1", port);
+        client.set_connection_timeout(2);
+        client.set_read_timeout(5);
+        // At most 60 relays open at once: conversation codes (21 letters x 5 digits) stay free.
+        for (int i = 0; i < 20 && !stop; ++i) {
+          const std::string tag = std::to_string(100 * (t + 1) + i);
+          auto res = signed_sms(client, "+1414557" + std::to_string(t) + std::to_string(100 + i),
+                                "SMoutbox" + tag, handoff_text(tag));
+          if (!res) break;  // the server is gone
+          if (res->status != 200 || res->body.find("Una persona de apoyo") == std::string::npos) continue;
+          std::lock_guard<std::mutex> lock(acked_mutex);
+          acked.push_back(tag);
+          std::this_thread::sleep_for(std::chrono::milliseconds(15));
+        }
+      });
+    }
+    // Mid-way: hand-offs acknowledged, some sent, more queued. Then Twilio answers slowly, and
+    // the hotline is killed while one send is held there, accepted but not yet answered.
+    REQUIRE(eventually([&] {
+      std::lock_guard<std::mutex> lock(acked_mutex);
+      return acked.size() >= 20 && fake.delivered().size() >= 6;
+    }));
+    fake.delay_ms = 1500;
+    const int before = fake.arrivals;
+    REQUIRE(eventually([&] { return fake.arrivals > before; }));
+    held = fake.arrivals;
+    server.signal(SIGKILL);
+    REQUIRE(server.wait() == 128 + SIGKILL);
+    stop = true;
+    for (auto& s : senders) s.join();
+  }
+  fake.delay_ms = 0;
+  INFO("hand-offs acknowledged before the kill: " << acked.size() << "; sends before it: " << held);
+  // The held request completes at the fake (Twilio accepted it) after the hotline is gone.
+  REQUIRE(eventually([&] { return static_cast<int>(fake.requests().size()) >= held; }));
+  const std::size_t delivered_before = fake.delivered().size();
+  REQUIRE(delivered_before < 2 * acked.size());  // the kill left work in the outbox
+
+  Process server(relay.args(), "", relay.env());
+  const int port = port_of(server.wait_for_stderr("\"event\":\"serving\""));
+  REQUIRE(port > 0);
+  auto offers_for = [&](const std::string& to, const std::string& tag) {
+    std::size_t n = 0;
+    for (const auto& r : fake.delivered_to(to)) n += r.body.find(handoff_text(tag) + ".") != std::string::npos;
+    return n;
+  };
+  // The outbox drains: every acknowledged hand-off's offers arrive, and then nothing more.
+  CHECK(eventually([&] {
+    for (const auto& tag : acked) {
+      if (offers_for(kAna, tag) == 0 || offers_for(kBen, tag) == 0) return false;
+    }
+    return true;
+  }, std::chrono::seconds(30)));
+  std::size_t settled = 0;
+  for (int quiet = 0; quiet < 15;) {  // 1.5 s without a new request
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::size_t now = fake.requests().size();
+    quiet = now == settled ? quiet + 1 : 0;
+    settled = now;
+  }
+
+  // Exactly once, each: no (recipient, text) twice, and none lost. The one exception is the
+  // send the kill interrupted: Twilio accepted it, the hotline died before recording that, so
+  // after the restart it is sent again. That is the known limit of docs/architecture.md
+  // (Twilio's API takes no idempotency key); it is one message, the one in flight.
+  std::map<std::pair<std::string, std::string>, int> copies;
+  std::pair<std::string, std::string> interrupted;
+  for (const auto& r : fake.requests()) {
+    REQUIRE(r.answered == 201);
+    ++copies[{r.to, r.body}];
+    if (r.arrival == held) interrupted = {r.to, r.body};
+  }
+  REQUIRE_FALSE(interrupted.first.empty());
+  for (const auto& [message, n] : copies) {
+    INFO(message.first << ": " << message.second);
+    CHECK(n == (message == interrupted ? 2 : 1));
+  }
+  for (const auto& tag : acked) {
+    INFO("case " << tag);
+    CHECK(offers_for(kAna, tag) + offers_for(kBen, tag) == 2 + (interrupted.second.find(handoff_text(tag) + ".") != std::string::npos));
+  }
+  // Every message is an offer of a hand-off that committed: acknowledged, or killed mid-answer.
+  CHECK(copies.size() % 2 == 0);
+  CHECK(copies.size() >= 2 * acked.size());
+
+  // The restarted server carries on: a relay offer still reaches both advocates once.
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(5);
+  auto res = signed_sms(client, "+14145579999", "SMoutbox-after", handoff_text("999"));
+  REQUIRE(res);
+  CHECK_THAT(res->body, Catch::Contains("Una persona de apoyo"));
+  CHECK(eventually([&] { return offers_for(kAna, "999") == 1 && offers_for(kBen, "999") == 1; }));
+  server.signal(SIGTERM);
+  CHECK(server.wait() == 0);
+  const std::string log = server.err();
+  CHECK_THAT(log, !Catch::Contains("4145579999") && !Catch::Contains("quiero hablar"));
 }

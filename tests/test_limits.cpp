@@ -33,17 +33,25 @@ struct PoisonStore : store::SessionStore {
   [[noreturn]] static void touched() { throw std::logic_error("the store was touched"); }
   std::optional<store::StoredSession> load(std::string_view) override { touched(); }
   void commit_turn(const store::TurnRecord&) override { touched(); }
-  std::optional<std::string> response_for(std::string_view) override { touched(); }
+  // A refused message may look up the answer remembered for its MessageSid: one read, counted.
+  int response_reads = 0;
+  std::optional<std::string> response_for(std::string_view) override {
+    ++response_reads;
+    return std::nullopt;
+  }
   bool is_opted_out(std::string_view) override { touched(); }
   void set_opted_out(std::string_view, bool, std::int64_t) override { touched(); }
   std::size_t purge_before(std::int64_t) override { touched(); }
   void forget(std::string_view) override { touched(); }
   bool healthy() override { touched(); }
   std::vector<store::Relay> relays() override { touched(); }
-  std::vector<store::OutboxRow> due_outbound(std::int64_t, std::size_t) override { touched(); }
+  std::unique_ptr<store::KeyLock> lock_key(std::string_view) override { touched(); }
+  std::size_t end_relays_idle_since(std::int64_t) override { touched(); }
+  std::vector<store::OutboxRow> claim_outbound(std::int64_t, std::size_t, std::int64_t) override { touched(); }
   void outbound_sent(std::int64_t, std::string_view, std::int64_t) override { touched(); }
   void outbound_retry(std::int64_t, std::int64_t, std::int64_t) override { touched(); }
   void outbound_dropped(std::int64_t) override { touched(); }
+  void outbound_release(std::int64_t) override { touched(); }
   bool outbound_status(std::string_view, std::string_view, std::int64_t) override { touched(); }
   std::size_t outbox_pending() override { touched(); }
 };
@@ -108,6 +116,42 @@ TEST_CASE("a blocked contact is blocked whatever its tokens, and unblocked when 
   CHECK(limiter.check("bad") == Verdict::allow);
 }
 
+TEST_CASE("a STOP gets past a contact's own limit once a minute, never past the global one") {
+  TestClock t;
+  Limiter limiter(settings(2, 1000), t.clock());
+  REQUIRE(limiter.check("a") == Verdict::allow);
+  REQUIRE(limiter.check("a") == Verdict::allow);
+  CHECK(limiter.check("a") == Verdict::contact_notice);
+  t.now += 10'000;
+  CHECK(limiter.check("a", true) == Verdict::allow);
+  // A second STOP within the minute is a flood like any other.
+  CHECK(limiter.check("a", true) == Verdict::contact_limited);
+  CHECK(limiter.check("a") == Verdict::contact_limited);
+  t.now += Limiter::kStopEveryMs - 1;  // the bucket is full again: spend it
+  REQUIRE(limiter.check("a") == Verdict::allow);
+  REQUIRE(limiter.check("a") == Verdict::allow);
+  CHECK(limiter.check("a") == Verdict::contact_notice);
+  CHECK(limiter.check("a", true) == Verdict::contact_limited);
+  t.now += 1;
+  CHECK(limiter.check("a", true) == Verdict::allow);
+  // The STOP took none of the contact's own tokens: it is still limited for anything else.
+  CHECK(limiter.check("a") == Verdict::contact_limited);
+
+  // It still takes a global token: with the hotline over its limit a STOP is refused too, and
+  // that refusal does not use up the contact's STOP pass.
+  Limiter busy(settings(1, 2), t.clock());
+  REQUIRE(busy.check("b") == Verdict::allow);
+  REQUIRE(busy.check("c") == Verdict::allow);
+  CHECK(busy.check("b", true) == Verdict::global_limited);
+  t.now += 500;  // one global token back
+  CHECK(busy.check("b", true) == Verdict::allow);
+  CHECK(busy.check("d") == Verdict::global_limited);
+
+  // A blocked number is blocked, STOP or not (the SMS channel records its STOP itself).
+  busy.set_blocklist({"b"});
+  CHECK(busy.check("b", true) == Verdict::blocked);
+}
+
 TEST_CASE("a clock going backwards refills nothing; memory stays bounded") {
   TestClock t;
   LimitSettings s = settings(1, 1000);
@@ -146,6 +190,14 @@ TEST_CASE("the blocklist file is read as keyed hashes and never echoes a bad ent
   CHECK_FALSE(none.has_errors());
   load_blocklist(dir.write("bad.yaml", "blockd: []\n"), secret, none);
   CHECK(none.has_errors());
+
+  // A key that is a list or a map is reported, not thrown (fuzz/fuzz_flow_loader found it in
+  // the other loaders; this one read its keys the same way).
+  Diagnostics odd;
+  auto kept = load_blocklist(dir.write("odd.yaml", "? :\nblocked: [\"+14145550199\"]\n"), secret, odd);
+  CHECK(kept.size() == 1);
+  CHECK(odd.to_string() == (dir.path() / "odd.yaml").string() +
+                               ":1:3: error[complex-key]: a key must be a name, a number or text, not a list or a map\n");
 }
 
 TEST_CASE("an edited blocklist file is picked up by the next refresh after the interval") {
@@ -173,28 +225,35 @@ TEST_CASE("an edited blocklist file is picked up by the next refresh after the i
   CHECK(limiter.check(key) == Verdict::allow);
 }
 
-TEST_CASE("the SMS channel answers a limited or blocked message without touching the store") {
+TEST_CASE("the SMS channel answers a limited or blocked message with at most one read") {
   PoisonStore store;
   flow::BundleHolder bundles(shipped_bundle());
   SmsChannel channel(bundles, store, SmsSettings{"s3cret-s3cret-s3cret", 3'600'000, Lang::es},
                      [] { return std::int64_t{0}; });
   Verdict verdict = Verdict::blocked;
   std::string asked;
-  channel.set_guard([&](const std::string& contact) {
+  bool asked_stop = true;
+  channel.set_guard([&](const std::string& contact, bool stop) {
     asked = contact;
+    asked_stop = stop;
     return verdict;
   });
   auto form = sms_form("+14145550123", "hola", "SMlimits1");
 
+  // Blocked: not even a read.
   auto res = channel.handle(form);
   CHECK(asked == crypto::contact_key("s3cret-s3cret-s3cret", "+14145550123"));
+  CHECK_FALSE(asked_stop);
   CHECK(res.status == 200);
   CHECK(res.body == kEmpty);
+  CHECK(store.response_reads == 0);
 
+  // Over a limit: one read (is this a redelivery?), then the limiter's answer.
   verdict = Verdict::contact_notice;
   res = channel.handle(form);
   CHECK(res.status == 200);
   CHECK(message_of(res.body) == kSlowDownNotice);
+  CHECK(store.response_reads == 1);
 
   for (Verdict v : {Verdict::contact_limited, Verdict::global_limited}) {
     verdict = v;
@@ -202,6 +261,15 @@ TEST_CASE("the SMS channel answers a limited or blocked message without touching
     CHECK(res.status == 200);
     CHECK(res.body == kEmpty);
   }
+  CHECK(store.response_reads == 3);
+
+  // The guard is told a STOP is a STOP, in either language and however it is written.
+  for (const char* word : {"STOP", " parar ", "Baja!", "unsubscribe"}) {
+    channel.handle(sms_form("+14145550123", word, "SMlimits2"));
+    CHECK(asked_stop);
+  }
+  channel.handle(sms_form("+14145550123", "stop calling the police?", "SMlimits3"));
+  CHECK_FALSE(asked_stop);
 
   verdict = Verdict::allow;
   CHECK_THROWS_WITH(channel.handle(form), Catch::Contains("the store was touched"));
@@ -269,4 +337,88 @@ TEST_CASE("limits are read from the configuration file") {
   Diagnostics bad;
   config::load_config(dir.write("bad.yaml", "limits:\n  contact_per_minute: 0\n  per_hour: 3\n"), false, none, bad);
   CHECK(bad.error_count() == 2);
+}
+
+TEST_CASE("a contact over its limit can still STOP; a blocked number's STOP is recorded silently") {
+  TempDir dir;
+  auto config = test_config(dir);
+  config.limits_contact_per_minute = 2;
+  config.blocklist_file = dir.write("blocklist.yaml", "blocked:\n  - \"+14145550666\"\n");
+  HotlineServer server(config);
+  auto& store = server.app().store();
+  const std::string texter = crypto::contact_key(config.secret, "+14145550123");
+
+  reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "hola", "SMstop1")));
+  reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "1", "SMstop2")));
+  REQUIRE(reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "hola", "SMstop3"))) == kSlowDownNotice);
+  // Over its limit, and its STOP is honoured all the same: recorded, and confirmed (PARAR is
+  // confirmed by the hotline; Twilio itself confirms the English STOP words).
+  const std::string confirmed = reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "PARAR", "SMstop4")));
+  CHECK_THAT(confirmed, Catch::Contains("Ya no recibirá mensajes de esta línea"));
+  CHECK(store.is_opted_out(texter));
+  CHECK(store.response_for("SMstop4") != std::nullopt);
+  // Only STOP gets past: START (and a second STOP within the minute) wait like anything else.
+  CHECK(reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "START", "SMstop5"))) == "");
+  CHECK(reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "STOP", "SMstop6"))) == "");
+  CHECK(store.is_opted_out(texter));
+  CHECK(store.response_for("SMstop5") == std::nullopt);
+  CHECK(store.response_for("SMstop6") == std::nullopt);
+
+  // Blocked: the STOP is kept as an opt-out, but nothing is said and nothing else is stored.
+  const std::string blocked = crypto::contact_key(config.secret, "+14145550666");
+  CHECK(reply_of(server.post_signed("/twilio/sms", sms_form("+14145550666", "hola", "SMstopb1"))) == "");
+  CHECK_FALSE(store.is_opted_out(blocked));
+  auto res = server.post_signed("/twilio/sms", sms_form("+14145550666", "Parar", "SMstopb2"));
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->body == kEmpty);
+  CHECK(store.is_opted_out(blocked));
+  CHECK_FALSE(server.stored_session("+14145550666"));
+  CHECK(store.response_for("SMstopb2") == std::nullopt);
+}
+
+TEST_CASE("a redelivered message gets its first answer even while its contact is limited") {
+  TempDir dir;
+  auto config = test_config(dir);
+  config.limits_contact_per_minute = 2;
+  HotlineServer server(config);
+
+  const std::string first = reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "hola", "SMredo1")));
+  const std::string second = reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "english", "SMredo2")));
+  REQUIRE(first != "");
+  REQUIRE(second != "");
+  REQUIRE(first != second);
+  REQUIRE(reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "1", "SMredo3"))) == kSlowDownNotice);
+  // Twilio retries the first two (it timed out waiting, say): the same answers, not silence.
+  CHECK(reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "hola", "SMredo1"))) == first);
+  CHECK(reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "english", "SMredo2"))) == second);
+  // A refused message was never answered, so its redelivery is refused again.
+  CHECK(reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "1", "SMredo3"))) == "");
+  CHECK(reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "1", "SMredo4"))) == "");
+  CHECK(server.app().store().response_for("SMredo4") == std::nullopt);
+}
+
+TEST_CASE("under the global limit too, a redelivery is answered from the store, a new message from memory") {
+  TempDir dir;
+  auto store = store::open_sqlite((dir.path() / "limits.sqlite3").string());
+  flow::BundleHolder bundles(shipped_bundle());
+  SmsChannel channel(bundles, *store, SmsSettings{"s3cret-s3cret-s3cret", 3'600'000, Lang::es},
+                     [] { return std::int64_t{0}; });
+  Verdict verdict = Verdict::allow;
+  channel.set_guard([&](const std::string&, bool) { return verdict; });
+
+  const auto first = channel.handle(sms_form("+14145550123", "hola", "SMglobal1"));
+  REQUIRE(first.status == 200);
+  REQUIRE(message_of(first.body) != "");
+  for (Verdict v : {Verdict::global_limited, Verdict::contact_limited, Verdict::contact_notice}) {
+    verdict = v;
+    INFO(verdict_name(v));
+    CHECK(channel.handle(sms_form("+14145550123", "hola", "SMglobal1")).body == first.body);
+    const auto fresh = channel.handle(sms_form("+14145550123", "hola", "SMglobal2"));
+    CHECK(message_of(fresh.body) == (v == Verdict::contact_notice ? kSlowDownNotice : ""));
+  }
+  // Blocked numbers hear nothing, a redelivery included.
+  verdict = Verdict::blocked;
+  CHECK(channel.handle(sms_form("+14145550123", "hola", "SMglobal1")).body == kEmpty);
+  CHECK(store->response_for("SMglobal2") == std::nullopt);
 }

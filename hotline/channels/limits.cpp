@@ -46,7 +46,7 @@ void Limiter::prune(std::int64_t now) {
   if (contacts_.size() >= settings_.max_tracked_contacts) contacts_.clear();
 }
 
-Verdict Limiter::check(const std::string& contact_key) {
+Verdict Limiter::check(const std::string& contact_key, bool stop) {
   const std::int64_t now = clock_();
   std::lock_guard<std::mutex> lock(mutex_);
   if (blocked_.count(contact_key)) return Verdict::blocked;
@@ -55,21 +55,30 @@ Verdict Limiter::check(const std::string& contact_key) {
   auto found = contacts_.find(contact_key);
   if (found == contacts_.end()) {
     if (contacts_.size() >= settings_.max_tracked_contacts) prune(now);
-    found = contacts_.emplace(contact_key, Bucket{capacity, now, false}).first;
+    found = contacts_.emplace(contact_key, Bucket{capacity, now, false, std::nullopt}).first;
   }
   Bucket& mine = found->second;
   refill(mine, capacity, capacity / 60'000.0, now);
   // A whole token, allowing for the rounding of many small refills.
   constexpr double kWhole = 1 - 1e-9;
+  bool past_limit = false;  // a STOP let past this contact's own limit
   if (mine.tokens < kWhole) {
-    if (mine.notified) return Verdict::contact_limited;
-    mine.notified = true;
-    return Verdict::contact_notice;
+    // A clock that went backwards does not hold a STOP back.
+    past_limit = stop && (!mine.stop_ms || now - *mine.stop_ms >= kStopEveryMs || now < *mine.stop_ms);
+    if (!past_limit) {
+      if (mine.notified) return Verdict::contact_limited;
+      mine.notified = true;
+      return Verdict::contact_notice;
+    }
   }
 
   refill(global_, settings_.global_per_second, settings_.global_per_second / 1000.0, now);
   if (global_.tokens < kWhole) return Verdict::global_limited;
   global_.tokens = std::max(0.0, global_.tokens - 1);
+  if (past_limit) {
+    mine.stop_ms = now;
+    return Verdict::allow;
+  }
   mine.tokens = std::max(0.0, mine.tokens - 1);
   mine.notified = false;
   return Verdict::allow;
@@ -105,7 +114,9 @@ std::unordered_set<std::string> load_blocklist(const std::string& path, const st
     return keys;
   }
   for (const auto& field : *root) {
-    const auto name = field.first.as<std::string>();
+    const auto key = key_text(path, field.first, diags);
+    if (!key) continue;
+    const std::string& name = *key;
     if (name != "blocked") {
       diags.error(position_of(path, field.first), "unknown-key",
                   "unknown setting `" + name + "`: the blocklist has only `blocked:`");

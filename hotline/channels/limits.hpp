@@ -37,17 +37,25 @@ class Limiter {
   Limiter(LimitSettings settings, Clock clock);
 
   /// Decides for one inbound message from `contact_key` and takes its tokens when allowed.
-  Verdict check(const std::string& contact_key);
+  /// `stop`: the message is an opt-out keyword (STOP, PARAR…). Carriers require STOP to work,
+  /// so one STOP a minute gets past the contact's own limit (taking none of its tokens); it
+  /// still takes a global token and is refused like anything else when the hotline as a whole
+  /// is over its limit, so a flood of STOPs costs no more than any other flood.
+  Verdict check(const std::string& contact_key, bool stop = false);
 
   /// Replaces the blocklist (hashed contact keys).
   void set_blocklist(std::unordered_set<std::string> contact_keys);
   std::size_t tracked_contacts() const;
+
+  /// How often a STOP may pass a contact's own limit.
+  static constexpr std::int64_t kStopEveryMs = 60'000;
 
  private:
   struct Bucket {
     double tokens = 0;
     std::int64_t at_ms = 0;
     bool notified = false;
+    std::optional<std::int64_t> stop_ms;  // when a STOP last got past this contact's limit
   };
   static void refill(Bucket& b, double capacity, double per_ms, std::int64_t now);
   void prune(std::int64_t now);

@@ -59,10 +59,6 @@ WebhookResponse SmsChannel::commit_relay_turn(store::TurnRecord& record, const s
   return {200, "text/xml", record.response};
 }
 
-std::mutex& SmsChannel::lock_for(const std::string& contact_key) {
-  return contact_locks_[std::hash<std::string>{}(contact_key) % contact_locks_.size()];
-}
-
 WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   auto from = twilio::field(form, "From");
   auto sid = twilio::field(form, "MessageSid");
@@ -76,17 +72,42 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   input.has_media = !num_media.empty() && num_media != "0";
 
   const std::string contact = crypto::contact_key(settings_.secret, *from);
-  // Abuse limits first: a flood is answered from memory and never reaches the store.
+  // Abuse limits first: a flood is answered from memory, never taking a lock, never running a
+  // turn, never writing (but for a blocked number's first STOP).
   if (guard_) {
-    const Verdict verdict = guard_(contact);
+    // STOP must always work (carriers require it): the limiter lets one a minute past the
+    // contact's own limit (never past the global one), and a blocked number's is recorded here.
+    const bool stop = nlu::match_keyword(input.text).keyword == nlu::Keyword::stop;
+    const Verdict verdict = guard_(contact, stop);
     if (verdict != Verdict::allow) {
       if (verdict == Verdict::contact_notice || verdict == Verdict::blocked) {
         log::warn("sms_limited", {{"contact", contact}, {"verdict", verdict_name(verdict)}});
       }
+      try {
+        if (verdict == Verdict::blocked) {
+          // Blocked, it still opts out: it hears nothing, but the opt-out is kept (and outlives
+          // the block). A read, and a write only the first time.
+          if (stop && !store_.is_opted_out(contact)) {
+            store_.set_opted_out(contact, true, clock_());
+            log::info("sms_blocked_opt_out", {{"contact", contact}});
+          }
+        } else if (auto earlier = store_.response_for(*sid)) {
+          // Twilio redelivering a message answered before this contact (or the hotline) went
+          // over its limit gets that answer again, not silence. The one read is acceptable in
+          // a flood: a lookup by primary key, no transaction, no lock, no write, no fsync; it
+          // costs about what parsing and signature-checking the request already did, whereas
+          // what the limiter saves (the contact lock, the turn, its commit) stays saved.
+          return {200, "text/xml", *earlier};
+        }
+      } catch (const std::exception& e) {
+        // A store in trouble does not turn a refusal into an error: answer from memory.
+        log::error("sms_limited_store_error", {{"contact", contact}, {"error", e.what()}});
+      }
       return {200, "text/xml", sms_twiml(verdict == Verdict::contact_notice ? kSlowDownNotice : "")};
     }
   }
-  std::lock_guard<std::mutex> lock(lock_for(contact));
+  // One message of a contact at a time, on every replica sharing the store.
+  const auto contact_lock = store_.lock_key(contact);
 
   // Twilio retries a webhook it thinks failed: answer again, change nothing.
   if (auto earlier = store_.response_for(*sid)) return {200, "text/xml", *earlier};
@@ -101,7 +122,7 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   record.now_ms = now;
 
   // The relay: an advocate's text, or a texter talking with an advocate, skips the flow.
-  std::unique_lock<std::mutex> relay_lock;
+  std::unique_ptr<store::KeyLock> relay_lock;
   std::optional<store::Relay> relay;
   if (relay_) {
     // The relay lock serialises relay decisions across all contacts, so it is taken only by a
@@ -156,7 +177,7 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
       return std::holds_alternative<engine::Handoff>(e);
     });
     if (handoff != outcome.events.end()) {
-      if (!relay_lock.owns_lock()) relay_lock = relay_->lock();
+      if (!relay_lock) relay_lock = relay_->lock();
       std::string instead = relay_->open(contact, *from, outcome.lang, input.text, record);
       if (!instead.empty()) {
         // After hours: the hand-off prompt's "as soon as one is free" becomes the hours.
@@ -183,13 +204,15 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   if (!record.outbound.empty() && outbound_queued_) outbound_queued_();
 
   auto segments = prompts::count_segments(text);
-  log::info("sms", {{"contact", contact},
-                    {"intent", outcome.intent},
-                    {"step", outcome.step},
-                    {"lang", lang_code(outcome.lang)},
-                    {"bilingual", outcome.bilingual},
-                    {"segments", segments.segments},
-                    {"silent", silent}});
+  log::emit(log::Level::info, "sms",
+            {{"contact", contact},
+             {"intent", outcome.intent},
+             {"step", outcome.step},
+             {"lang", lang_code(outcome.lang)},
+             {"bilingual", outcome.bilingual},
+             {"segments", segments.segments},
+             {"silent", silent}});
+  if (on_turn_) on_turn_(Channel::sms, outcome.intent, outcome.lang);
   return {200, "text/xml", std::move(twiml)};
 }
 

@@ -41,18 +41,22 @@ class SmsChannel {
   /// `outbound_queued` is called after a turn put messages in the outbox (wakes the worker).
   void set_relay(RelayService* relay, std::function<void()> outbound_queued);
 
-  /// Abuse limits (blocklist, rate limits), asked with the contact's key before the store is
-  /// touched; anything but Verdict::allow is answered here and changes nothing.
-  using Guard = std::function<Verdict(const std::string& contact_key)>;
+  /// Abuse limits (blocklist, rate limits), asked with the contact's key, and whether the
+  /// message is a STOP keyword, before the conversation is touched. Anything but Verdict::allow
+  /// is answered here and changes nothing, with two exceptions: a redelivered MessageSid gets
+  /// the answer remembered for it, and a blocked number's STOP is recorded as an opt-out.
+  using Guard = std::function<Verdict(const std::string& contact_key, bool stop)>;
   void set_guard(Guard guard) { guard_ = std::move(guard); }
+  /// Told after each engine turn (for metrics).
+  void set_turn_observer(TurnObserver observer) { on_turn_ = std::move(observer); }
 
  private:
-  std::mutex& lock_for(const std::string& contact_key);
   WebhookResponse commit_relay_turn(store::TurnRecord& record, const std::string& reply,
                                     const nlohmann::json& log_fields);
 
   RelayService* relay_ = nullptr;
   Guard guard_;
+  TurnObserver on_turn_;
   std::function<void()> outbound_queued_;
 
   flow::BundleHolder& bundles_;
@@ -60,7 +64,6 @@ class SmsChannel {
   SmsSettings settings_;
   Clock clock_;
   // Messages of one contact are handled one at a time; different contacts run in parallel.
-  std::array<std::mutex, 64> contact_locks_;
 };
 
 /// The TwiML for an SMS reply: one <Message>, or an empty <Response/> when nothing is said.
