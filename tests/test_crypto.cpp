@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "hotline/crypto/hmac.hpp"
 #include "hotline/crypto/keys.hpp"
 
 using namespace hotline::crypto;
@@ -54,6 +55,35 @@ TEST_CASE("contact_key has a fixed, loggable shape", "[crypto]") {
   CHECK(key.substr(2) == hmac_sha256_hex("server-secret", "+15551234567").substr(0, 32));
   // And it never contains the number.
   CHECK(key.find("5551234567") == std::string::npos);
+}
+
+TEST_CASE("PreparedHmac gives HMAC() for SHA-1 (RFC 2202) and SHA-256, whatever the key", "[crypto]") {
+  auto hex = [](const PreparedHmac::Mac& mac, unsigned int n) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < n; ++i) (out += kDigits[mac[i] >> 4]) += kDigits[mac[i] & 15];
+    return out;
+  };
+  auto sha1 = [&](std::string_view key, std::initializer_list<std::string_view> parts) {
+    PreparedHmac::Mac mac{};
+    const unsigned int n = PreparedHmac::cached(PreparedHmac::Digest::sha1, key).mac(parts, mac);
+    return hex(mac, n);
+  };
+  CHECK(sha1(std::string(20, '\x0b'), {"Hi There"}) == "b617318655057264e28bc0b6fb378c8ef146be00");
+  CHECK(sha1("Jefe", {"what do ya ", "want for nothing?"}) == "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+  CHECK(sha1(std::string(80, '\xaa'), {"Test Using Larger Than Block-Size Key - Hash Key First"}) ==
+        "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+  CHECK(sha1("", {""}) == "fbdb1d1b18aa6c08324b7d64b71fb76370690e1d");
+  // The same thread switching keys and digests back and forth: each answer is still HMAC().
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string key : {std::string("server-secret"), std::string(64, 'k'), std::string(65, 'k'),
+                                  std::string(200, '\x01'), std::string("k\0ey", 4)}) {
+      PreparedHmac::Mac mac{};
+      const unsigned int n = PreparedHmac::cached(PreparedHmac::Digest::sha256, key).mac({"+1555", "1234567"}, mac);
+      CHECK(hex(mac, n) == hmac_sha256_hex(key, "+15551234567"));
+      CHECK(contact_key(key, "+15551234567") == "c_" + hmac_sha256_hex(key, "+15551234567").substr(0, 32));
+    }
+  }
 }
 
 TEST_CASE("contact_key is stable and depends on the secret and the number", "[crypto]") {

@@ -1,6 +1,14 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
 #include "hotline/common/diagnostic.hpp"
+#include "hotline/common/log.hpp"
 
 using namespace hotline;
 
@@ -26,4 +34,93 @@ TEST_CASE("diagnostics are listed by file and position, and counted by severity"
   Diagnostics only_warnings;
   only_warnings.warning({"x", 1, 1}, "w", "m");
   CHECK_FALSE(only_warnings.has_errors());
+}
+
+// ---- Logs (common/log.cpp) -------------------------------------------------------------------
+
+namespace {
+
+/// What the code under test writes to stderr (fd 2) while it lives.
+class StderrToFile {
+ public:
+  StderrToFile() : file_(std::tmpfile()) {
+    std::fflush(stderr);
+    saved_ = ::dup(2);
+    ::dup2(::fileno(file_), 2);
+  }
+  ~StderrToFile() { restore(); }
+  std::string text() {
+    restore();
+    std::string out;
+    std::rewind(file_);
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, file_)) > 0;) out.append(buf, n);
+    std::fclose(file_);
+    file_ = nullptr;
+    return out;
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    ::dup2(saved_, 2);
+    ::close(saved_);
+    saved_ = -1;
+  }
+  std::FILE* file_;
+  int saved_ = -1;
+};
+
+std::vector<std::string> lines_without_ts(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+    std::string line = text.substr(start, nl - start);
+    const auto ts = line.find("\"ts\":\"");
+    if (ts != std::string::npos) {
+      const std::size_t from = ts > 0 && line[ts - 1] == ',' ? ts - 1 : ts;
+      line.erase(from, line.find('"', ts + 6) + 1 - from);
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("log::emit writes the very line log::write writes for the same fields") {
+  const std::string tricky = "quote \" backslash \\ tab \t newline \n nul " + std::string(1, '\0') +
+                             " ñ bad \xff\xfe end \x7f";
+  for (const bool with_request_id : {false, true}) {
+    if (with_request_id) log::set_request_id("req-1");
+    StderrToFile capture;
+    const std::string contact = "c_0123";
+    const std::size_t count = 18446744073709551615u;  // SIZE_MAX: as nlohmann writes an unsigned
+    log::write(log::Level::info, "sms",
+               {{"contact", contact}, {"text", tricky}, {"n", -42}, {"yes", true}, {"no", false},
+                {"big", count}, {"a key \"quoted\"", "v"}, {"event", "renamed"}, {"zz", "last"}});
+    log::emit(log::Level::info, "sms",
+              {{"contact", contact}, {"text", tricky}, {"n", -42}, {"yes", true}, {"no", false},
+               {"big", count}, {"a key \"quoted\"", "v"}, {"event", "renamed"}, {"zz", "last"}});
+    log::write(log::Level::warn, "plain");
+    log::emit(log::Level::warn, "plain", {});
+    log::emit(log::Level::debug, "below the level", {{"k", "v"}});
+    const std::string text = capture.text();
+    if (with_request_id) log::clear_request_id();
+    INFO(text);
+    const auto lines = lines_without_ts(text);
+    REQUIRE(lines.size() == 4);
+    CHECK(lines[0] == lines[1]);
+    CHECK(lines[2] == lines[3]);
+    CHECK(lines[2] == std::string("{\"event\":\"plain\",\"level\":\"warn\"") +
+                          (with_request_id ? ",\"request_id\":\"req-1\"" : "") + "}");
+    // Valid JSON, keys in order, the caller's "event" in place of the fixed one.
+    const auto parsed = nlohmann::json::parse(text.substr(0, text.find('\n')));
+    CHECK(parsed["event"] == "renamed");
+    CHECK(parsed["n"] == -42);
+    CHECK(parsed["big"] == count);
+    CHECK(parsed["text"].get<std::string>().find("ñ bad \xEF\xBF\xBD") != std::string::npos);
+    CHECK(parsed["ts"].get<std::string>().size() == 24);  // 2026-11-29T07:33:12.345Z
+  }
 }

@@ -1,6 +1,8 @@
 // Whole conversations through the pure engine with the shipped flows and prompts.
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "hotline/engine/engine.hpp"
 #include "support.hpp"
 
@@ -230,6 +232,84 @@ TEST_CASE("sessions round-trip through their stored form, and junk is refused") 
   CHECK_FALSE(engine::decode_session("not json"));
   CHECK_FALSE(engine::decode_session("{\"v\":99}"));
   CHECK_FALSE(engine::decode_session("{\"v\":1,\"step\":5}"));
+}
+
+namespace {
+// The session codec as it was written with nlohmann::json, the reference the direct one must
+// match byte for byte (encoding) and decision for decision (decoding).
+std::string reference_encode(const Session& s) {
+  nlohmann::json j = {{"v", 1}, {"step", s.step}, {"retries", s.retries},
+                      {"intent", s.last_intent}, {"turns", s.turns}};
+  if (s.lang) j["lang"] = lang_code(*s.lang);
+  return j.dump();
+}
+
+std::optional<Session> reference_decode(const std::string& data) {
+  auto j = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || j.value("v", 0) != 1) return std::nullopt;
+  try {
+    Session s;
+    s.step = j.value("step", "");
+    s.retries = j.value("retries", 0);
+    s.last_intent = j.value("intent", "");
+    s.turns = j.value("turns", 0);
+    if (j.contains("lang")) s.lang = lang_from_code(j["lang"].get<std::string>());
+    return s;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::string describe(const std::optional<Session>& s) {
+  if (!s) return "none";
+  return s->step + "|" + (s->lang ? std::string(lang_code(*s->lang)) : "-") + "|" + std::to_string(s->retries) +
+         "|" + s->last_intent + "|" + std::to_string(s->turns);
+}
+}  // namespace
+
+TEST_CASE("the session codec writes and reads exactly what nlohmann::json did") {
+  std::vector<Session> sessions(5);
+  sessions[1].step = "after_answer";
+  sessions[1].lang = Lang::es;
+  sessions[1].retries = 2;
+  sessions[1].last_intent = "call_police";
+  sessions[1].turns = 123456;
+  sessions[2].step = "with \"quotes\" and \\ and \t";
+  sessions[2].lang = Lang::en;
+  sessions[2].last_intent = "ñandú";
+  sessions[3].retries = -1;
+  sessions[3].turns = 2147483647;
+  sessions[4].step = std::string("nul\0inside", 10);
+  for (const auto& s : sessions) {
+    const std::string encoded = engine::encode_session(s);
+    CHECK(encoded == reference_encode(s));
+    CHECK(describe(engine::decode_session(encoded)) == describe(reference_decode(encoded)));
+    CHECK(describe(engine::decode_session(encoded)) == describe(s));
+  }
+  const std::vector<std::string> stored = {
+      "", "{}", "[]", "null", "1", "{\"v\":1}", "{\"v\":2,\"step\":\"menu\"}", "{\"v\":\"1\"}",
+      "{\"v\":1,\"step\":\"menu\",\"turns\":3}", "{ \"v\" : 1 , \"step\" : \"menu\" }",
+      "{\"v\":1,\"step\":\"m\\u0065nu\"}", "{\"v\":1,\"step\":\"menu\",\"step\":\"other\"}",
+      "{\"v\":1,\"turns\":1.5}", "{\"v\":1,\"turns\":01}", "{\"v\":1,\"turns\":-0}",
+      "{\"v\":1,\"turns\":12345678901}", "{\"v\":1,\"turns\":\"3\"}", "{\"v\":1,\"lang\":\"fr\"}",
+      "{\"v\":1,\"lang\":5}", "{\"v\":1,\"extra\":[1,2],\"step\":\"a\"}", "{\"v\":1,\"extra\":\"x\"}",
+      "{\"v\":1,\"step\":\"caf\xc3\xa9\"}", "{\"v\":1,\"step\":\"bad \xff\"}", "{\"v\":1}trailing",
+      "{\"v\":1,}", "{\"v\":1,\"step\":\"unterminated}", "{\"intent\":\"\",\"retries\":0,\"step\":\"\",\"turns\":0,\"v\":1}"};
+  for (const auto& data : stored) {
+    INFO(data);
+    std::optional<Session> expected;
+    bool threw = false;
+    try {
+      expected = reference_decode(data);
+    } catch (const nlohmann::json::exception&) {
+      threw = true;
+    }
+    if (threw) {
+      CHECK_THROWS(engine::decode_session(data));
+    } else {
+      CHECK(describe(engine::decode_session(data)) == describe(expected));
+    }
+  }
 }
 
 TEST_CASE("every answer says it is general information where it matters, in both languages") {

@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -725,6 +726,41 @@ TEST_CASE("a model built in code matches prefixes, typos and gaps", "[nlu][inten
   }
   CHECK(guess_language(m, "the") == Lang::en);
   CHECK(guess_language(m, "la inmigracion") == Lang::es);
+}
+
+TEST_CASE("classify leaves nothing behind between messages, models and threads", "[nlu][intents]") {
+  // The matcher keeps a scratch buffer per thread and clears only what a message touched: one
+  // message, a long one, or one from another model, must never change the next one's answer.
+  std::vector<Intent> small(1);
+  small[0].id = "police";
+  small[0].phrases[Lang::en] = {"call police", "police station"};
+  const IntentModel other(small, {});
+  std::string long_message;
+  for (int i = 0; i < 150; ++i) long_message += i % 7 ? "blah " : "police ";
+  const std::vector<std::string> messages = {
+      "¿Puedo llamar a la policía si me roban?", "hola", "1", long_message + "can I call the police",
+      "will police ask about my immigration status", "", "😀😀", "how do I file a complaint against an officer",
+      "qué cambió con la política", "gracias", long_message, "police station", "deportation"};
+  auto answer = [](const IntentModel& m, const std::string& text) {
+    auto r = classify(m, text);
+    return r ? r->intent + "/" + std::to_string(r->score) : std::string("-");
+  };
+  // Each message alone, on a thread of its own (a fresh scratch buffer).
+  std::vector<std::string> alone, alone_other;
+  for (const auto& text : messages) {
+    std::thread([&] {
+      alone.push_back(answer(model(), text));
+      alone_other.push_back(answer(other, text));
+    }).join();
+  }
+  // Then all of them on this thread, twice, alternating the two models.
+  for (int round = 0; round < 2; ++round) {
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      INFO(messages[i]);
+      CHECK(answer(model(), messages[i]) == alone[i]);
+      CHECK(answer(other, messages[i]) == alone_other[i]);
+    }
+  }
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 #include "hotline/crypto/keys.hpp"
 
+#include "hotline/crypto/hmac.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -47,7 +49,11 @@ std::string contact_key(std::string_view secret, std::string_view e164) {
   // space can be hashed in minutes: every stored key would be reversible. Refuse rather than
   // quietly store something that identifies people. (The message never contains the number.)
   if (secret.empty()) throw std::invalid_argument("contact_key: the contact secret is empty");
-  return "c_" + hmac_sha256_hex(secret, e164).substr(0, 32);
+  // Once a message: the secret's pad blocks are hashed once per thread (PreparedHmac), not
+  // looked up, allocated and hashed again by HMAC() on every call.
+  PreparedHmac::Mac mac{};
+  PreparedHmac::cached(PreparedHmac::Digest::sha256, secret).mac({e164}, mac);
+  return "c_" + to_hex(mac.data(), 16);  // 128 bits: the first 32 hex digits of the HMAC
 }
 
 std::string random_hex(std::size_t n_bytes) {
@@ -63,6 +69,14 @@ std::string random_hex(std::size_t n_bytes) {
   // These bytes may become a secret (tokens, keys): don't leave a copy on the heap.
   OPENSSL_cleanse(buf.data(), buf.size());
   return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  // Equal-length digests, compared with CRYPTO_memcmp: neither where they differ nor the
+  // secret's length shows in the timing.
+  const std::string key = "hotline constant-time comparison";
+  const std::string da = hmac_sha256_hex(key, a), db = hmac_sha256_hex(key, b);
+  return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0;
 }
 
 }  // namespace hotline::crypto

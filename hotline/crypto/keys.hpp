@@ -45,4 +45,8 @@ std::string aes256gcm_encrypt(std::string_view key, std::string_view nonce,
 /// Throws std::runtime_error if the system cannot supply randomness.
 std::string random_hex(std::size_t n_bytes);
 
+/// Whether `a` and `b` are the same bytes, in time that reveals neither where they differ nor
+/// their lengths (for tokens an attacker may guess at, e.g. HOTLINE_ADMIN_TOKEN).
+bool constant_time_equal(std::string_view a, std::string_view b);
+
 }  // namespace hotline::crypto

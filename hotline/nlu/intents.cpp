@@ -15,8 +15,9 @@
 //
 // Speed: this runs on every webhook, so all the phrase work is done once in the constructor. Per
 // message, each token is looked up in a hash of the vocabulary, compared for typos only against
-// words of a compatible length whose letter sets almost agree, and every phrase is then checked
-// with a few bit operations over "which positions hold this word" masks.
+// words of a compatible length whose letter sets almost agree, and every phrase that starts with
+// one of the message's words is then checked with a few bit operations over "which positions
+// hold this word" masks.
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -179,6 +180,7 @@ struct IntentModel::Compiled {
   std::vector<std::vector<int>> fuzzy_by_length;  // length → ids of words that forgive typos
   std::vector<int> prefixes;                      // ids of `word*`
   std::vector<Phrase> phrases;
+  std::vector<std::vector<int>> phrases_by_first;  // vocab id → the phrases that start with it
   std::array<std::unordered_set<std::string>, 2> evidence;  // en, es: words only that language uses
 
   int word_id(const PhraseWord& w) {
@@ -236,6 +238,12 @@ struct Matcher {
         }
       }
     }
+    // A phrase can only match where its first word is, so a message checks only the phrases
+    // starting with one of its words (a few dozen) rather than all of them (about 900).
+    c->phrases_by_first.assign(c->vocab.size(), {});
+    for (std::size_t p = 0; p < c->phrases.size(); ++p) {
+      c->phrases_by_first[static_cast<std::size_t>(c->phrases[p].words[0])].push_back(static_cast<int>(p));
+    }
     // Language evidence: the curated common words, plus phrase words only one language uses.
     // A word both languages use ("no", "me", "ice", "daca") tells nothing apart.
     std::array<std::unordered_set<std::string>, 2> listed;
@@ -256,17 +264,34 @@ struct Matcher {
   }
 
   // Which message positions hold each vocabulary word: `blocks` words of 64 bits per vocab id.
+  // The bits live in a per-thread buffer that is all zeros between calls: only the ids a
+  // message touched (`touched`) are set, and only those are cleared again afterwards, instead
+  // of zeroing vocab × blocks words (12 kB) for every message.
   struct Positions {
     std::size_t blocks = 1;
-    std::vector<std::uint64_t> bits;
-    std::uint64_t* of(int id) { return bits.data() + static_cast<std::size_t>(id) * blocks; }
-    void set(int id, std::size_t pos) { of(id)[pos / 64] |= std::uint64_t{1} << (pos % 64); }
+    std::uint64_t* bits = nullptr;
+    std::vector<int>* touched = nullptr;
+    std::uint64_t* of(int id) const { return bits + static_cast<std::size_t>(id) * blocks; }
+    void set(int id, std::size_t pos) {
+      std::uint64_t* row = of(id);
+      if (std::all_of(row, row + blocks, [](std::uint64_t x) { return x == 0; })) touched->push_back(id);
+      row[pos / 64] |= std::uint64_t{1} << (pos % 64);
+    }
   };
 
-  static Positions locate(const Compiled& c, const std::vector<std::string>& toks) {
+  struct Scratch {
+    std::vector<std::uint64_t> bits;  // zeros, but where a running call has set some
+    std::vector<int> touched;
+  };
+
+  /// Positions in this thread's scratch buffer; the caller clears them (see Cleared).
+  static Positions locate(const Compiled& c, const std::vector<std::string>& toks, Scratch& scratch,
+                          std::size_t blocks) {
     Positions at;
-    at.blocks = std::max<std::size_t>(1, (toks.size() + 63) / 64);
-    at.bits.assign(c.vocab.size() * at.blocks, 0);
+    at.blocks = blocks;
+    if (scratch.bits.size() < c.vocab.size() * blocks) scratch.bits.resize(c.vocab.size() * blocks, 0);
+    at.bits = scratch.bits.data();
+    at.touched = &scratch.touched;
     for (std::size_t pos = 0; pos < toks.size(); ++pos) {
       const std::string& t = toks[pos];
       // A word that some phrase spells exactly is not a typo of another one: otherwise
@@ -338,16 +363,33 @@ struct Matcher {
     std::vector<std::string> toks = tokens(text);
     if (toks.empty()) return std::nullopt;
     if (toks.size() > kMaxTokens) toks.resize(kMaxTokens);
-    Positions at = locate(c, toks);
+    const std::size_t blocks = std::max<std::size_t>(1, (toks.size() + 63) / 64);
+    thread_local Scratch scratch;
+    // Leaves the scratch bits all zeros again, whatever happens below.
+    struct Cleared {
+      Scratch& s;
+      std::size_t blocks;
+      ~Cleared() {
+        for (int id : s.touched) {
+          std::fill_n(s.bits.data() + static_cast<std::size_t>(id) * blocks, blocks, std::uint64_t{0});
+        }
+        s.touched.clear();
+      }
+    } cleared{scratch, blocks};
+    Positions at = locate(c, toks, scratch, blocks);
 
     const std::size_t n = model.intents_.size();
     std::vector<int> score(n, 0);
     std::vector<unsigned> only_lang(n, 0);  // languages shown by phrases of one language only
     std::vector<std::uint64_t> cur(at.blocks), next(at.blocks);
-    for (const auto& phrase : c.phrases) {
-      if (!phrase_matches(phrase, at, cur, next)) continue;
-      score[phrase.intent] += phrase.weight;
-      if (phrase.langs == 1u || phrase.langs == 2u) only_lang[phrase.intent] |= phrase.langs;
+    // Sums and ORs, so the order the phrases are checked in does not matter.
+    for (int first : *at.touched) {
+      for (int p : c.phrases_by_first[static_cast<std::size_t>(first)]) {
+        const auto& phrase = c.phrases[static_cast<std::size_t>(p)];
+        if (!phrase_matches(phrase, at, cur, next)) continue;
+        score[phrase.intent] += phrase.weight;
+        if (phrase.langs == 1u || phrase.langs == 2u) only_lang[phrase.intent] |= phrase.langs;
+      }
     }
 
     int best = -1;

@@ -1,6 +1,7 @@
 #include "hotline/prompts/segments.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "hotline/common/utf8.hpp"
 
@@ -17,7 +18,7 @@ constexpr char32_t kGsmBasic[] = {
 // The extension table: each costs an escape plus the character.
 constexpr char32_t kGsmExtended[] = {U'^', U'{', U'}', U'\\', U'[', U'~', U']', U'|', U'€', U'\f'};
 
-int gsm_septets(char32_t cp) {
+constexpr int gsm_septets_slow(char32_t cp) {
   if ((cp >= U'0' && cp <= U'9') || (cp >= U'A' && cp <= U'Z') || (cp >= U'a' && cp <= U'z')) {
     return 1;
   }
@@ -26,6 +27,19 @@ int gsm_septets(char32_t cp) {
     return 2;
   }
   return 0;  // not representable in GSM-7
+}
+
+// Every reply is counted for the log, so Latin-1 (all of English and Spanish) is a table.
+struct Latin1Septets {
+  std::array<signed char, 256> septets{};
+  constexpr Latin1Septets() {
+    for (char32_t cp = 0; cp < 256; ++cp) septets[cp] = static_cast<signed char>(gsm_septets_slow(cp));
+  }
+};
+constexpr Latin1Septets kLatin1Septets;
+
+int gsm_septets(char32_t cp) {
+  return cp < 256 ? kLatin1Septets.septets[cp] : gsm_septets_slow(cp);
 }
 
 int segments_for(int units, int single, int split) {

@@ -22,6 +22,8 @@
 //                          bytes they carry"); validation of text is the caller's job.
 #include "hotline/twilio/form.hpp"
 
+#include <algorithm>
+
 namespace hotline::twilio {
 namespace {
 
@@ -32,12 +34,16 @@ int hex_value(char c) {
   return -1;
 }
 
-/// Decodes one key or value; nullopt on a bad escape or a NUL byte.
+/// Decodes one key or value; nullopt on a bad escape or a NUL byte. Copies runs of ordinary
+/// bytes at once rather than byte by byte (every webhook decodes ~40 of these).
 std::optional<std::string> decode_component(std::string_view in) {
   std::string out;
   out.reserve(in.size());
+  std::size_t run = 0;  // start of the bytes not yet copied
   for (std::size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
+    const char c = in[i];
+    if (c != '+' && c != '%' && c != '\0') continue;
+    out.append(in.data() + run, i - run);
     if (c == '+') {
       out.push_back(' ');
     } else if (c == '%') {
@@ -49,12 +55,12 @@ std::optional<std::string> decode_component(std::string_view in) {
       if (decoded == '\0') return std::nullopt;
       out.push_back(decoded);
       i += 2;
-    } else if (c == '\0') {
-      return std::nullopt;
     } else {
-      out.push_back(c);
+      return std::nullopt;  // a raw NUL
     }
+    run = i + 1;
   }
+  out.append(in.data() + run, in.size() - run);
   return out;
 }
 
@@ -62,6 +68,7 @@ std::optional<std::string> decode_component(std::string_view in) {
 
 std::optional<FormFields> parse_form(std::string_view body) {
   FormFields fields;
+  fields.reserve(static_cast<std::size_t>(std::count(body.begin(), body.end(), '&')) + 1);
   std::size_t pos = 0;
   while (pos <= body.size()) {
     std::size_t amp = body.find('&', pos);

@@ -15,14 +15,16 @@
 //     is known to introduce (it signs with or without :443 depending on the product).
 #include "hotline/twilio/signature.hpp"
 
+#include "hotline/crypto/hmac.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 namespace hotline::twilio {
@@ -74,42 +76,51 @@ std::u16string utf16_units(std::string_view s) {
   return out;
 }
 
-struct SortKey {
-  std::u16string units;
-  const std::string* bytes;
-};
-
-bool js_less(const SortKey& a, const SortKey& b) {
-  if (a.units != b.units) return a.units < b.units;
-  return *a.bytes < *b.bytes;
+// JavaScript's order for two strings. When either is ASCII, comparing their bytes gives the
+// UTF-16 order: they agree up to the first byte that differs, where the ASCII one has an ASCII
+// character or has ended and the other has an ASCII character (same order either way) or a
+// byte >= 0x80, which starts a unit >= 0x80 (a code point, a surrogate or U+FFFD) that sorts
+// after any ASCII character, as the byte does. Twilio's field names and almost every value are
+// ASCII, so UTF-16 units are made only for the rare pair of non-ASCII strings (two SMS bodies
+// in Spanish as values of one repeated key, say).
+bool js_less(const std::string& a, bool a_ascii, const std::string& b, bool b_ascii) {
+  if (a_ascii || b_ascii) return a < b;
+  const std::u16string ua = utf16_units(a), ub = utf16_units(b);
+  if (ua != ub) return ua < ub;
+  return a < b;
 }
 
-/// The string that gets signed: url, then every key+value in the library's order.
-std::string signing_data(std::string_view url, const FormFields& fields) {
-  // Group values by key; keys and values as sort keys.
-  std::vector<SortKey> keys;
-  // (No structured bindings captured by the lambdas: clang before 16 does not allow it.)
-  for (const auto& field : fields) {
-    const std::string& k = field.first;
-    bool seen = std::any_of(keys.begin(), keys.end(), [&](const SortKey& e) { return *e.bytes == k; });
-    if (!seen) keys.push_back({utf16_units(k), &k});
-  }
-  std::sort(keys.begin(), keys.end(), js_less);
+bool is_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
 
-  std::string data(url);
-  for (const auto& key : keys) {
-    std::vector<SortKey> values;
-    for (const auto& field : fields) {
-      const std::string& v = field.second;
-      if (field.first != *key.bytes) continue;
-      bool dup = std::any_of(values.begin(), values.end(), [&](const SortKey& e) { return *e.bytes == v; });
-      if (!dup) values.push_back({utf16_units(v), &v});
-    }
-    std::sort(values.begin(), values.end(), js_less);
-    for (const auto& value : values) {
-      data += *key.bytes;
-      data += *value.bytes;
-    }
+/// Every key+value in the library's order: what is signed after the URL. Keys sorted, and for
+/// each key its distinct values sorted: the fields sorted by (key, value), repeats skipped.
+std::string signed_fields(const FormFields& fields) {
+  struct Entry {
+    const std::string* key;
+    const std::string* value;
+    bool key_ascii, value_ascii;
+  };
+  std::vector<Entry> entries;
+  entries.reserve(fields.size());
+  std::size_t total = 0;
+  for (const auto& field : fields) {
+    entries.push_back({&field.first, &field.second, is_ascii(field.first), is_ascii(field.second)});
+    total += field.first.size() + field.second.size();
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    if (*a.key != *b.key) return js_less(*a.key, a.key_ascii, *b.key, b.key_ascii);
+    return js_less(*a.value, a.value_ascii, *b.value, b.value_ascii);
+  });
+  std::string data;
+  data.reserve(total);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    // A repeated key contributes each distinct value once (the library's `new Set(values)`).
+    if (i > 0 && *entries[i - 1].key == *e.key && *entries[i - 1].value == *e.value) continue;
+    data += *e.key;
+    data += *e.value;
   }
   return data;
 }
@@ -132,6 +143,20 @@ std::string sha256_hex(std::string_view data) {
     out.push_back(kHex[digest[i] & 0x0F]);
   }
   return out;
+}
+
+/// base64(HMAC-SHA1(auth_token, url + fields)).
+/// Empty if OpenSSL fails, which no signature equals.
+std::string signature_of(std::string_view auth_token, std::string_view url, std::string_view fields) {
+  crypto::PreparedHmac::Mac mac{};
+  unsigned int size = 0;
+  try {
+    // An empty token still hashes (as in the npm library).
+    size = crypto::PreparedHmac::cached(crypto::PreparedHmac::Digest::sha1, auth_token).mac({url, fields}, mac);
+  } catch (const std::exception&) {
+    return {};
+  }
+  return base64(mac.data(), size);
 }
 
 /// Constant-time equality. The length check may leak, but lengths are fixed by the algorithm
@@ -228,16 +253,7 @@ std::optional<std::string_view> query_param(std::string_view url, std::string_vi
 }  // namespace
 
 std::string compute_signature(std::string_view auth_token, std::string_view url, const FormFields& fields) {
-  std::string data = signing_data(url, fields);
-  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-  unsigned int mac_size = 0;
-  // An empty token still hashes (as in the npm library); give OpenSSL a non-null key pointer.
-  const char* key = auth_token.empty() ? "" : auth_token.data();
-  if (HMAC(EVP_sha1(), key, static_cast<int>(auth_token.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(), &mac_size) == nullptr) {
-    return {};
-  }
-  return base64(mac.data(), mac_size);
+  return signature_of(auth_token, url, signed_fields(fields));
 }
 
 bool validate_signature(std::string_view auth_token, std::string_view url, const FormFields& fields,
@@ -246,7 +262,7 @@ bool validate_signature(std::string_view auth_token, std::string_view url, const
   if (signature.empty()) return false;
 
   const FormFields no_fields;
-  const FormFields* signed_fields = &fields;
+  const FormFields* fields_signed = &fields;
   if (auto expected_hash = query_param(url, "bodySHA256")) {
     // JSON-body variant: the URL alone is signed and it pins the body by hash. A request is
     // either a form (signed field by field) or hashed, never both: form fields here would be
@@ -256,14 +272,15 @@ bool validate_signature(std::string_view auth_token, std::string_view url, const
     std::transform(given.begin(), given.end(), given.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (!ct_equal(given, sha256_hex(raw_body))) return false;
-    signed_fields = &no_fields;
+    fields_signed = &no_fields;
   }
 
   // Check every candidate rather than stopping at the first match, so the time taken does not
-  // tell which form of the URL was signed.
+  // tell which form of the URL was signed. The fields are sorted and joined once for all.
+  const std::string data = signed_fields(*fields_signed);
   bool ok = false;
   for (const auto& candidate : url_candidates(url)) {
-    ok |= ct_equal(compute_signature(auth_token, candidate, *signed_fields), signature);
+    ok |= ct_equal(signature_of(auth_token, candidate, data), signature);
   }
   return ok;
 }

@@ -23,57 +23,87 @@
 namespace hotline::twilio {
 namespace {
 
-/// Valid UTF-8 without XML-1.0-illegal characters; invalid sequences become U+FFFD, one per
-/// maximal ill-formed subpart (the WHATWG/Unicode "best practice" that Node's decoder uses).
-std::string sanitize(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  std::size_t i = 0;
+/// Length of the valid UTF-8 sequence at `i` (2 to 4), or 0 when it is not one; `j` is left
+/// past the maximal ill-formed subpart (the WHATWG/Unicode "best practice" that Node's decoder
+/// uses: one U+FFFD for each).
+std::size_t utf8_sequence(std::string_view in, std::size_t i, std::size_t& j) {
   const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(in[k]); };
-  while (i < in.size()) {
-    unsigned char c = byte(i);
-    if (c < 0x80) {
-      if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r') out.push_back(static_cast<char>(c));
-      ++i;
-      continue;
-    }
-    std::size_t need = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      need = 2;
-      if (c == 0xE0) lo = 0xA0;  // no overlongs
-      if (c == 0xED) hi = 0x9F;  // no surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      need = 3;
-      if (c == 0xF0) lo = 0x90;  // no overlongs
-      if (c == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
-    }
-    if (need == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-      continue;
-    }
-    std::size_t j = i + 1;
-    bool ok = true;
-    for (std::size_t k = 0; k < need; ++k, ++j) {
-      unsigned char min = k == 0 ? lo : 0x80, max = k == 0 ? hi : 0xBF;
-      if (j >= in.size() || byte(j) < min || byte(j) > max) {
-        ok = false;
-        break;
-      }
-    }
-    if (!ok) {
-      out += "\xEF\xBF\xBD";  // the valid prefix [i, j) is one maximal subpart
-      i = j;
-      continue;
-    }
-    std::string_view seq = in.substr(i, j - i);
-    // U+FFFE and U+FFFF are not XML characters.
-    if (seq != "\xEF\xBF\xBE" && seq != "\xEF\xBF\xBF") out += seq;
-    i = j;
+  const unsigned char c = byte(i);
+  std::size_t need = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    need = 1;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    need = 2;
+    if (c == 0xE0) lo = 0xA0;  // no overlongs
+    if (c == 0xED) hi = 0x9F;  // no surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    need = 3;
+    if (c == 0xF0) lo = 0x90;  // no overlongs
+    if (c == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
   }
+  j = i + 1;
+  if (need == 0) return 0;
+  for (std::size_t k = 0; k < need; ++k, ++j) {
+    unsigned char min = k == 0 ? lo : 0x80, max = k == 0 ? hi : 0xBF;
+    if (j >= in.size() || byte(j) < min || byte(j) > max) return 0;  // [i, j) is one maximal subpart
+  }
+  return need + 1;
+}
+
+/// Valid UTF-8 without XML-1.0-illegal characters (invalid sequences become U+FFFD), escaped
+/// for text (`kAttr` false) or an attribute value. One pass, copying runs of ordinary bytes.
+template <bool kAttr>
+std::string escape(std::string_view in) {
+  std::string out;
+  out.reserve(in.size() + in.size() / 8);
+  std::size_t run = 0;  // start of the bytes not yet copied
+  std::size_t i = 0;
+  const auto flush = [&](std::size_t end) { out.append(in.data() + run, end - run); };
+  while (i < in.size()) {
+    const unsigned char c = static_cast<unsigned char>(in[i]);
+    if (c < 0x80) {
+      const char* entity = nullptr;
+      bool keep = c >= 0x20;
+      switch (c) {
+        case '&': entity = "&amp;"; break;
+        case '<': entity = "&lt;"; break;
+        // A literal CR would be turned into LF by any XML parser (end-of-line normalisation).
+        case '\r': entity = "&#xD;"; break;
+        case '>': entity = kAttr ? nullptr : "&gt;"; break;
+        case '"': entity = kAttr ? "&quot;" : nullptr; break;
+        // Parsers normalise literal whitespace in attributes to spaces; references survive.
+        case '\t': entity = kAttr ? "&#x9;" : nullptr; keep = true; break;
+        case '\n': entity = kAttr ? "&#xA;" : nullptr; keep = true; break;
+        default: break;
+      }
+      if (!entity && keep) {
+        ++i;
+        continue;
+      }
+      flush(i);
+      if (entity) out += entity;  // else a control character XML forbids: dropped
+      run = ++i;
+      continue;
+    }
+    std::size_t j = i;
+    const std::size_t len = utf8_sequence(in, i, j);
+    if (len != 0) {
+      // U+FFFE and U+FFFF are not XML characters.
+      const std::string_view seq = in.substr(i, len);
+      if (seq != "\xEF\xBF\xBE" && seq != "\xEF\xBF\xBF") {
+        i = j;
+        continue;
+      }
+      flush(i);
+    } else {
+      flush(i);
+      out += "\xEF\xBF\xBD";
+    }
+    i = j;
+    run = i;
+  }
+  flush(i);
   return out;
 }
 
@@ -97,41 +127,9 @@ void append_attributes(std::string& out, const Attributes& attrs) {
 
 }  // namespace
 
-std::string xml_escape_text(std::string_view text) {
-  std::string clean = sanitize(text);
-  std::string out;
-  out.reserve(clean.size() + clean.size() / 8);
-  for (char c : clean) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      // A literal CR would be turned into LF by any XML parser (end-of-line normalisation).
-      case '\r': out += "&#xD;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
-}
+std::string xml_escape_text(std::string_view text) { return escape<false>(text); }
 
-std::string xml_escape_attr(std::string_view text) {
-  std::string clean = sanitize(text);
-  std::string out;
-  out.reserve(clean.size() + clean.size() / 8);
-  for (char c : clean) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '"': out += "&quot;"; break;
-      // Parsers normalise literal whitespace in attributes to spaces; references survive.
-      case '\t': out += "&#x9;"; break;
-      case '\n': out += "&#xA;"; break;
-      case '\r': out += "&#xD;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
-}
+std::string xml_escape_attr(std::string_view text) { return escape<true>(text); }
 
 TwiML& TwiML::verb(std::string_view name, const Attributes& attrs, std::string_view text) {
   body_.push_back('<');
