@@ -2,11 +2,13 @@
 // A fresh, empty schema on the PostgreSQL server that script/with-postgres started, per test.
 // Each schema is a separate hotline database as far as the store can tell (the URL sets its
 // search_path), so tests running at once never see each other's rows.
+#include <catch2/catch.hpp>  // after the test file's CATCH_CONFIG_RUNNER
 #include <libpq-fe.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -56,6 +58,17 @@ inline std::string fresh_postgres_url() {
   postgres_admin("CREATE SCHEMA " + schema);
   const std::string base = postgres_server_url();
   return base + (base.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema;
+}
+
+/// main() of a test executable that needs the server: without one it prints why and exits 77,
+/// which CTest reports as skipped (SKIP_RETURN_CODE in CMakeLists.txt).
+inline int run_with_postgres(int argc, char** argv) {
+  if (postgres_server_url().empty()) {
+    std::puts("SKIPPED: HOTLINE_TEST_PG is not set, so there is no PostgreSQL server for this run "
+              "(script/test starts one with script/with-postgres)");
+    return 77;
+  }
+  return Catch::Session().run(argc, argv);
 }
 
 }  // namespace test_support

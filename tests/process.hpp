@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -90,6 +91,33 @@ inline RunResult run(std::vector<std::string> args, const std::string& input = "
   r.out = p.out();
   r.err = p.err();
   return r;
+}
+
+/// The port a `hotline serve` log says it is serving on (-1 when it has not said yet).
+inline int port_of(const std::string& log) {
+  auto at = log.find("\"event\":\"serving\"");
+  if (at == std::string::npos) return -1;
+  at = log.find("\"port\":", at);
+  return at == std::string::npos ? -1 : std::stoi(log.substr(at + 7));
+}
+
+/// The answer a SQLite database file remembers for a request id ("" when none).
+inline std::string stored_response(const std::string& path, const std::string& request_id) {
+  sqlite3* db = nullptr;
+  std::string result;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT response FROM responses WHERE request_id = ?1", -1, &stmt,
+                           nullptr) == SQLITE_OK) {
+      sqlite3_bind_text(stmt, 1, request_id.c_str(), -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(stmt) == SQLITE_ROW) {
+        result = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      }
+      sqlite3_finalize(stmt);
+    }
+  }
+  sqlite3_close(db);
+  return result;
 }
 
 }  // namespace test_support

@@ -27,14 +27,6 @@ struct Acked {
   std::string from, sid, body, response;
 };
 
-int port_of(const std::string& log) {
-  auto at = log.find("\"event\":\"serving\"");
-  if (at == std::string::npos) return -1;
-  at = log.find("\"port\":", at);
-  if (at == std::string::npos) return -1;
-  return std::stoi(log.substr(at + 7));
-}
-
 // Generous limits, so the load below is never refused (a refused message is not acknowledged).
 std::vector<std::string> server_args(const TempDir& data) {
   return {kHotline, "serve", "--port", "0", "--root", kRoot, "--config",
@@ -72,24 +64,6 @@ std::string integrity_check(const std::string& path) {
   return result;
 }
 
-// The answer the database remembers for a request id ("" when none).
-std::string stored_response(const std::string& path, const std::string& request_id) {
-  sqlite3* db = nullptr;
-  std::string result;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT response FROM responses WHERE request_id = ?1", -1, &stmt,
-                           nullptr) == SQLITE_OK) {
-      sqlite3_bind_text(stmt, 1, request_id.c_str(), -1, SQLITE_TRANSIENT);
-      if (sqlite3_step(stmt) == SQLITE_ROW) {
-        result = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-      }
-      sqlite3_finalize(stmt);
-    }
-  }
-  sqlite3_close(db);
-  return result;
-}
 
 }  // namespace
 

@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -44,14 +43,7 @@ Relay relay(const std::string& code, const std::string& contact) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  if (test_support::postgres_server_url().empty()) {
-    std::puts("SKIPPED: HOTLINE_TEST_PG is not set, so there is no PostgreSQL server for this run "
-              "(script/test starts one with script/with-postgres)");
-    return 77;
-  }
-  return Catch::Session().run(argc, argv);
-}
+int main(int argc, char** argv) { return test_support::run_with_postgres(argc, argv); }
 
 TEST_CASE("postgres: sessions, redeliveries and opt-outs behave as in SQLite", "[postgres]") {
   auto store = open_postgres(fresh_postgres_url(), 4);

@@ -7,7 +7,6 @@
 
 #include <httplib.h>
 
-#include <cstdio>
 #include <future>
 #include <memory>
 
@@ -23,13 +22,6 @@ const std::string kRoot = HOTLINE_SOURCE_DIR;
 
 const std::string kNotUnderstood = "Sorry, I did not understand.";
 const std::string kStillNot = "Sorry, I still do not understand.";
-
-int port_of(const std::string& log) {
-  auto at = log.find("\"event\":\"serving\"");
-  if (at == std::string::npos) return -1;
-  at = log.find("\"port\":", at);
-  return at == std::string::npos ? -1 : std::stoi(log.substr(at + 7));
-}
 
 /// One replica: a `hotline serve` process on an ephemeral port, on the shared database.
 struct Replica {
@@ -58,14 +50,7 @@ bool has(const std::string& haystack, const std::string& needle) { return haysta
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  if (postgres_server_url().empty()) {
-    std::puts("SKIPPED: HOTLINE_TEST_PG is not set, so there is no PostgreSQL server for this run "
-              "(script/test starts one with script/with-postgres)");
-    return 77;
-  }
-  return Catch::Session().run(argc, argv);
-}
+int main(int argc, char** argv) { return test_support::run_with_postgres(argc, argv); }
 
 TEST_CASE("replicas: a conversation continues when its messages alternate between replicas", "[replicas]") {
   TempDir dir;

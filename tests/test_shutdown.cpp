@@ -23,14 +23,6 @@ namespace {
 const std::string kHotline = HOTLINE_BINARY;
 const std::string kRoot = HOTLINE_SOURCE_DIR;
 
-int port_of(const std::string& log) {
-  auto at = log.find("\"event\":\"serving\"");
-  if (at == std::string::npos) return -1;
-  at = log.find("\"port\":", at);
-  if (at == std::string::npos) return -1;
-  return std::stoi(log.substr(at + 7));
-}
-
 std::vector<std::string> server_args(const TempDir& data, int threads = 4) {
   return {kHotline, "serve", "--port", "0", "--root", kRoot, "--config",
           data.write("hotline.yaml", "server:\n  threads: " + std::to_string(threads) + "\n")};
@@ -77,24 +69,6 @@ int index_of(const std::vector<nlohmann::json>& lines, const std::string& event,
   return -1;
 }
 
-// The answer the database remembers for a MessageSid ("" when none).
-std::string stored_response(const std::string& path, const std::string& request_id) {
-  sqlite3* db = nullptr;
-  std::string result;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT response FROM responses WHERE request_id = ?1", -1, &stmt,
-                           nullptr) == SQLITE_OK) {
-      sqlite3_bind_text(stmt, 1, request_id.c_str(), -1, SQLITE_TRANSIENT);
-      if (sqlite3_step(stmt) == SQLITE_ROW) {
-        result = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-      }
-      sqlite3_finalize(stmt);
-    }
-  }
-  sqlite3_close(db);
-  return result;
-}
 
 // A complete, valid answer to an SMS webhook: 200, a body as long as Content-Length says,
 // TwiML with a reply in it.
