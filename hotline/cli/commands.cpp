@@ -48,7 +48,8 @@ Environment:
   TWILIO_ACCOUNT_SID  the Twilio account (for sending messages)
   HOTLINE_PUBLIC_URL  the base URL Twilio calls, e.g. https://hotline.example.org
   HOTLINE_SECRET      keys the hashes that contacts are stored under (16+ characters)
-  HOTLINE_DB          SQLite file to keep conversations in (default data/hotline.sqlite3)
+  HOTLINE_DB          SQLite file to keep conversations in (default data/hotline.sqlite3), or
+                      postgresql://user:password@host/db for replicas sharing one database
   HOTLINE_CONFIG      configuration file (default config/hotline.yaml)
   HOTLINE_NOW         pins the clock to an ISO 8601 time, for tests
   HOTLINE_ADMIN_TOKEN Bearer token for GET /metrics and POST /admin/reload (16+ characters)
