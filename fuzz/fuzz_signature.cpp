@@ -5,16 +5,7 @@
 
 #include "hotline/twilio/form.hpp"
 #include "hotline/twilio/signature.hpp"
-
-namespace {
-// Splits the input at NUL bytes: token, url, signature, body.
-std::string_view take(std::string_view& rest) {
-  auto at = rest.find('\0');
-  auto part = rest.substr(0, at);
-  rest = at == std::string_view::npos ? std::string_view{} : rest.substr(at + 1);
-  return part;
-}
-}  // namespace
+#include "take_part.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size) {
   std::string_view rest(reinterpret_cast<const char*>(data), size);

@@ -5,15 +5,9 @@
 
 #include "hotline/common/utf8.hpp"
 #include "hotline/twilio/twiml.hpp"
+#include "take_part.hpp"
 
 namespace {
-std::string_view take(std::string_view& rest) {
-  auto at = rest.find('\0');
-  auto part = rest.substr(0, at);
-  rest = at == std::string_view::npos ? std::string_view{} : rest.substr(at + 1);
-  return part;
-}
-
 bool forbidden_in_xml(char32_t c) {
   return (c < 0x20 && c != 0x09 && c != 0x0A && c != 0x0D) || (c >= 0xD800 && c <= 0xDFFF) ||
          c == 0xFFFE || c == 0xFFFF;
