@@ -1,12 +1,18 @@
 #pragma once
 // A local stand-in for Twilio's REST API: records every Messages.json request, answers 201
-// with a fresh SID, and fails on demand (status, malformed JSON, answering too late).
+// with a fresh SID, and fails on demand (status, malformed JSON, answering too late). It also
+// lists the messages it accepted (GET Messages.json: To/From/PageSize filters, newest first,
+// paged, date_created in RFC 2822), answering in the shape of Twilio's ListMessageResponse;
+// test_prism checks that shape against Twilio's OpenAPI description and the official client.
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
 
@@ -18,7 +24,29 @@ struct FakeRequest {
   std::string path, authorization, to, from, messaging_service_sid, body, status_callback;
   int answered = 0;  // the status the fake answered with
   int arrival = 0;   // 1 for the first request the fake received, 2 for the next…
+  std::string sid;   // the Message SID, when answered 201
+  std::int64_t created_s = 0;  // when it arrived (Unix seconds): its date_created
 };
+
+/// A GET of the Messages list, as received.
+struct FakeListRequest {
+  std::string authorization, query;  // query: the raw query string
+  int answered = 0;
+};
+
+/// "Mon, 16 Aug 2010 03:45:01 +0000", as Twilio writes dates (written here independently of
+/// the hotline's parser, so a test compares the two).
+inline std::string rfc2822(std::int64_t unix_seconds) {
+  static const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char out[64];
+  std::snprintf(out, sizeof out, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday], tm.tm_mday,
+                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return out;
+}
 
 class FakeTwilio {
  public:
@@ -26,6 +54,8 @@ class FakeTwilio {
     server_.Post(R"(/2010-04-01/Accounts/([^/]+)/Messages\.json)", [this](const httplib::Request& req, httplib::Response& res) {
       FakeRequest r;
       r.arrival = ++arrivals;
+      r.created_s = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count() + clock_offset_s.load();
       r.path = req.path;
       r.authorization = req.get_header_value("Authorization");
       auto form = hotline::twilio::parse_form(req.body).value_or(hotline::twilio::FormFields{});
@@ -42,9 +72,10 @@ class FakeTwilio {
       if (status == 0) {
         std::lock_guard lock(mutex_);
         r.answered = 201;
+        r.sid = sid_of(1000 + requests_.size());
         res.status = 201;
         if (malformed) res.set_content("{\"sid\": ", "application/json");
-        else res.set_content("{\"sid\": \"SM" + std::to_string(1000 + requests_.size()) + "\", \"status\": \"queued\"}", "application/json");
+        else res.set_content(message_json(req.matches[1], r).dump(), "application/json");
       } else {
         r.answered = status;
         res.status = status;
@@ -54,6 +85,9 @@ class FakeTwilio {
       }
       std::lock_guard lock(mutex_);
       requests_.push_back(std::move(r));
+    });
+    server_.Get(R"(/2010-04-01/Accounts/([^/]+)/Messages\.json)", [this](const httplib::Request& req, httplib::Response& res) {
+      list(req, res);
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
@@ -80,6 +114,15 @@ class FakeTwilio {
     for (auto& r : delivered()) if (r.to == to) out.push_back(r);
     return out;
   }
+  std::vector<FakeListRequest> list_requests() {
+    std::lock_guard lock(mutex_);
+    return list_requests_;
+  }
+  /// A SID of Twilio's form (SM + 32 hex digits) for the n-th message.
+  static std::string sid_of(std::size_t n) {
+    std::string digits = std::to_string(n);
+    return "SM" + std::string(32 - digits.size(), '0') + digits;
+  }
 
   /// Requests received so far, answered or not: more than requests().size() while one is held
   /// (delay_ms) before it is answered.
@@ -88,13 +131,95 @@ class FakeTwilio {
   std::atomic<int> delay_ms{0};     // answer this late (past the client's timeout = "no answer")
   std::atomic<bool> malformed{false};
   std::optional<std::string> refuse_to;  // answer 400 / 21610 (opted out) for this recipient
+  std::atomic<int> list_fail_status{0};  // lists: 0 = answer; else answer with this status
+  std::atomic<std::int64_t> clock_offset_s{0};  // Twilio's clock minus ours, for date_created
 
  private:
+  /// A Message resource as Twilio shows it (api.v2010.account.message).
+  static nlohmann::json message_json(const std::string& account, const FakeRequest& r) {
+    const std::string uri = "/2010-04-01/Accounts/" + account + "/Messages/" + r.sid;
+    const std::string date = rfc2822(r.created_s);
+    nlohmann::json service = r.messaging_service_sid.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.messaging_service_sid);
+    nlohmann::json from = r.from.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.from);  // a service picks it later
+    return {{"account_sid", account}, {"api_version", "2010-04-01"}, {"body", r.body},
+            {"date_created", date}, {"date_sent", nullptr}, {"date_updated", date},
+            {"direction", "outbound-api"}, {"error_code", nullptr}, {"error_message", nullptr},
+            {"from", from}, {"messaging_service_sid", service}, {"num_media", "0"}, {"num_segments", "1"},
+            {"price", nullptr}, {"price_unit", "USD"}, {"sid", r.sid}, {"status", "queued"},
+            {"subresource_uris", {{"media", uri + "/Media.json"}, {"feedback", uri + "/Feedback.json"}}},
+            {"to", r.to}, {"uri", uri + ".json"}};
+  }
+
+  void list(const httplib::Request& req, httplib::Response& res) {
+    FakeListRequest l;
+    l.authorization = req.get_header_value("Authorization");
+    l.query = req.target.find('?') == std::string::npos ? "" : req.target.substr(req.target.find('?') + 1);
+    const std::string account = req.matches[1];
+    auto param = [&](const char* k) { return req.has_param(k) ? req.get_param_value(k) : std::string(); };
+    int page_size = 50, page = 0;
+    try {
+      if (!param("PageSize").empty()) page_size = std::stoi(param("PageSize"));
+      if (!param("Page").empty()) page = std::stoi(param("Page"));
+    } catch (const std::exception&) {
+      page_size = 0;
+    }
+    int status = list_fail_status.load();
+    if (status == 0 && (page_size < 1 || page_size > 1000 || page < 0)) status = 400;
+    if (status != 0) {
+      res.status = l.answered = status;
+      res.set_content("{\"code\": 20001, \"message\": \"failure\", \"status\": " + std::to_string(status) + "}",
+                      "application/json");
+    } else {
+      std::vector<FakeRequest> matching;
+      for (const auto& r : delivered()) {
+        if (!param("To").empty() && r.to != param("To")) continue;
+        if (!param("From").empty() && r.from != param("From")) continue;
+        matching.push_back(r);
+      }
+      // Newest first (arrival breaks ties within a second).
+      std::sort(matching.begin(), matching.end(), [](const FakeRequest& a, const FakeRequest& b) {
+        return a.created_s != b.created_s ? a.created_s > b.created_s : a.arrival > b.arrival;
+      });
+      const std::string base = "/2010-04-01/Accounts/" + account + "/Messages.json";
+      auto page_uri = [&](int p) {
+        hotline::twilio::FormFields q;
+        if (!param("To").empty()) q.push_back({"To", param("To")});
+        if (!param("From").empty()) q.push_back({"From", param("From")});
+        q.push_back({"PageSize", std::to_string(page_size)});
+        q.push_back({"Page", std::to_string(p)});
+        if (p > 0) q.push_back({"PageToken", "PASM" + std::to_string(p)});
+        return base + "?" + hotline::twilio::encode_form(q);
+      };
+      nlohmann::json messages = nlohmann::json::array();
+      const std::size_t first = static_cast<std::size_t>(page) * static_cast<std::size_t>(page_size);
+      for (std::size_t i = first; i < matching.size() && i < first + static_cast<std::size_t>(page_size); ++i) {
+        messages.push_back(message_json(account, matching[i]));
+      }
+      const bool more = first + static_cast<std::size_t>(page_size) < matching.size();
+      nlohmann::json body = {
+          {"messages", messages},
+          {"end", static_cast<int>(first) + std::max<int>(static_cast<int>(messages.size()) - 1, 0)},
+          {"first_page_uri", page_uri(0)},
+          {"next_page_uri", more ? nlohmann::json(page_uri(page + 1)) : nlohmann::json(nullptr)},
+          {"page", page},
+          {"page_size", page_size},
+          {"previous_page_uri", page > 0 ? nlohmann::json(page_uri(page - 1)) : nlohmann::json(nullptr)},
+          {"start", static_cast<int>(first)},
+          {"uri", req.target},
+      };
+      res.status = l.answered = 200;
+      res.set_content(body.dump(), "application/json");
+    }
+    std::lock_guard lock(mutex_);
+    list_requests_.push_back(std::move(l));
+  }
+
   httplib::Server server_;
   int port_ = -1;
   std::thread thread_;
   std::mutex mutex_;
   std::vector<FakeRequest> requests_;
+  std::vector<FakeListRequest> list_requests_;
 };
 
 /// Polls `done` every 10 ms for up to `timeout`; true as soon as it holds.

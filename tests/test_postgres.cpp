@@ -247,15 +247,77 @@ TEST_CASE("postgres: a lease left by a dead worker expires and the message is cl
   auto again = store->claim_outbound(10'001, 10, 20'000);
   REQUIRE(again.size() == 1);
   CHECK(again[0].id == first[0].id);
-  store->outbound_retry(again[0].id, 50'000, 10'002);
+  store->outbound_retry(again[0].id, 50'000, 10'002, false);
   CHECK(store->claim_outbound(49'999, 10, 60'000).empty());
   auto retried = store->claim_outbound(50'000, 10, 60'000);
   REQUIRE(retried.size() == 1);
   CHECK(retried[0].attempts == 1);
-  store->outbound_release(retried[0].id);  // a worker stopping before it tried: free at once
+  store->outbound_release(retried[0].id, 0);  // a worker stopping before it tried: free at once
   CHECK(store->claim_outbound(50'001, 10, 60'000).size() == 1);
   store->outbound_dropped(retried[0].id);
   CHECK(store->outbox_pending() == 0);
+}
+
+TEST_CASE("postgres: a send is marked before it starts, fenced by the lease, and the mark outlives a dead replica",
+          "[postgres]") {
+  auto url = fresh_postgres_url();
+  auto replica_a = open_postgres(url, 2);
+  auto replica_b = open_postgres(url, 2);
+  TurnRecord queues = turn("c_texter", "", "SMk", 1000);
+  queues.outbound.push_back(outbound("SMk:0"));
+  replica_a->commit_turn(queues);
+  auto mine = replica_a->claim_outbound(2000, 10, 10'000);
+  REQUIRE(mine.size() == 1);
+  CHECK(mine[0].attempt_started_ms == 0);
+  CHECK(mine[0].lease_until_ms == 10'000);
+  CHECK(replica_a->outbound_attempt_started(mine[0], 2100, 30'000));
+  CHECK(test_support::postgres_value(url, "SELECT attempt_started_ms || ':' || lease_until_ms FROM outbox") ==
+        "2100:30000");
+  // Replica A dies mid-send. Once its lease ends, B claims the row and sees the mark.
+  CHECK(replica_b->claim_outbound(29'999, 10, 60'000).empty());
+  auto theirs = replica_b->claim_outbound(30'001, 10, 60'000);
+  REQUIRE(theirs.size() == 1);
+  CHECK(theirs[0].attempt_started_ms == 2100);
+  // Had A only been slow, its claim is now stale: it may not send.
+  CHECK_FALSE(replica_a->outbound_attempt_started(mine[0], 30'002, 90'000));
+  // Too early to ask Twilio: released until then, attempts untouched.
+  replica_b->outbound_release(theirs[0].id, 40'000);
+  CHECK(replica_b->claim_outbound(39'999, 10, 60'000).empty());
+  theirs = replica_b->claim_outbound(40'000, 10, 60'000);
+  REQUIRE(theirs.size() == 1);
+  CHECK(theirs[0].attempts == 0);
+  replica_b->outbound_retry(theirs[0].id, 41'000, 40'001, /*outcome_unknown=*/true);
+  theirs = replica_b->claim_outbound(41'000, 10, 90'000);
+  REQUIRE(theirs.size() == 1);
+  CHECK(theirs[0].attempts == 1);
+  CHECK(theirs[0].attempt_started_ms == 2100);
+  replica_b->outbound_retry(theirs[0].id, 42'000, 41'001, /*outcome_unknown=*/false);
+  theirs = replica_b->claim_outbound(42'000, 10, 90'000);
+  REQUIRE(theirs.size() == 1);
+  CHECK(theirs[0].attempt_started_ms == 0);
+  REQUIRE(replica_b->outbound_attempt_started(theirs[0], 42'100, 120'000));
+  replica_b->outbound_sent(theirs[0].id, "SMfound", 42'200);
+  CHECK(test_support::postgres_value(url, "SELECT state || ':' || attempt_started_ms || ':' || twilio_sid FROM outbox") ==
+        "sent:0:SMfound");
+  CHECK_FALSE(replica_b->outbound_attempt_started(theirs[0], 42'300, 120'000));
+}
+
+TEST_CASE("postgres: an outbox from schema 1 gains the attempt mark, unset", "[postgres][migrations]") {
+  auto url = fresh_postgres_url();
+  {
+    auto store = open_postgres(url, 2);
+    TurnRecord queues = turn("c_texter", "", "SMv", 1000);
+    queues.outbound.push_back(outbound("SMv:0"));
+    store->commit_turn(queues);
+  }
+  REQUIRE(postgres_schema_version() == 2);
+  test_support::postgres_admin("ALTER TABLE outbox DROP COLUMN attempt_started_ms; "
+                               "DELETE FROM schema_migrations WHERE version = 2", url);
+  auto store = open_postgres(url, 2);
+  auto rows = store->claim_outbound(2000, 10, 60'000);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].attempt_started_ms == 0);
+  CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "2");
 }
 
 TEST_CASE("postgres: replicas starting together migrate once; a newer schema is refused", "[postgres][migrations]") {
@@ -271,7 +333,7 @@ TEST_CASE("postgres: replicas starting together migrate once; a newer schema is 
   for (auto& th : starting) th.join();
   CHECK(opened == 4);
   CHECK(test_support::postgres_value(url, "SELECT COUNT(*) || ':' || MAX(version) FROM schema_migrations") ==
-        "1:" + std::to_string(postgres_schema_version()));
+        std::to_string(postgres_schema_version()) + ":" + std::to_string(postgres_schema_version()));
 
   test_support::postgres_admin("INSERT INTO schema_migrations VALUES (999, 0)", url);
   try {

@@ -342,15 +342,16 @@ TEST_CASE("status callbacks are signature-checked and erase delivered messages")
   text(server, kTexter, "hola");
   text(server, kTexter, "0");
   REQUIRE(eventually([&] { return fake.delivered().size() == 2 && server.app().store().outbox_pending() == 0; }));
-  twilio::FormFields status = {{"MessageSid", "SM1000"}, {"MessageStatus", "delivered"}, {"AccountSid", kAccount}};
+  const std::string sid = FakeTwilio::sid_of(1000);
+  twilio::FormFields status = {{"MessageSid", sid}, {"MessageStatus", "delivered"}, {"AccountSid", kAccount}};
   auto res = server.post("/twilio/status", twilio::encode_form(status));
   REQUIRE(res);
   CHECK(res->status == 403);
-  CHECK(server.app().store().outbound_status("SM1000", "sent", 1));  // still known
+  CHECK(server.app().store().outbound_status(sid, "sent", 1));  // still known
   res = server.post_signed("/twilio/status", status);
   REQUIRE(res);
   CHECK(res->status == 200);
-  CHECK_FALSE(server.app().store().outbound_status("SM1000", "sent", 1));  // gone
+  CHECK_FALSE(server.app().store().outbound_status(sid, "sent", 1));  // gone
   res = server.post_signed("/twilio/status", {{"MessageStatus", "delivered"}});
   CHECK(res->status == 400);
 }

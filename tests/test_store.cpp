@@ -477,7 +477,7 @@ TEST_CASE("claimed outbox messages are leased: nobody else gets them until sent,
     CHECK(second[0].id != first[0].id);
     CHECK(second[0].id != first[1].id);
     store->outbound_sent(first[0].id, "SMsent0", 3000);
-    store->outbound_retry(first[1].id, 5000, 3000);
+    store->outbound_retry(first[1].id, 5000, 3000, false);
     CHECK(store->claim_outbound(4999, 10, 60'000).empty());
     CHECK(store->claim_outbound(5000, 10, 60'000).size() == 1);  // the retry, when due
     CHECK(store->outbox_pending() == 2);
@@ -485,6 +485,91 @@ TEST_CASE("claimed outbox messages are leased: nobody else gets them until sent,
   // The process is killed holding two leases; on restart they are released, not left to expire.
   auto restarted = open_sqlite(path);
   CHECK(restarted->claim_outbound(5000, 10, 60'000).size() == 2);
+}
+
+TEST_CASE("an outbox send is marked before it starts; the mark outlives a kill and goes once the outcome is known",
+          "[store][outbox]") {
+  TempDir dir;
+  const std::string path = dir.db();
+  std::int64_t first_id = 0, second_id = 0;
+  {
+    auto store = open_sqlite(path);
+    TurnRecord t = turn("c_t", "", "SMa", "", 1000);
+    t.keep_session = true;
+    t.outbound.push_back({"SMa:0", "c_t", "+14145550100", "v1.to", "v1.body"});
+    t.outbound.push_back({"SMa:1", "c_t", "+14145550100", "v1.to", "v1.body"});
+    store->commit_turn(t);
+    auto rows = store->claim_outbound(2000, 10, 60'000);
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].attempt_started_ms == 0);
+    CHECK(rows[0].lease_until_ms == 60'000);
+    first_id = rows[0].id;
+    second_id = rows[1].id;
+    // A claim whose lease was taken over (another lease value) may not send.
+    auto stale = rows[0];
+    stale.lease_until_ms = 59'999;
+    CHECK_FALSE(store->outbound_attempt_started(stale, 2100, 90'000));
+    CHECK(store->outbound_attempt_started(rows[0], 2100, 90'000));
+    Raw raw(path);
+    CHECK(raw.integer("SELECT attempt_started_ms FROM outbox WHERE id = " + std::to_string(first_id)) == 2100);
+    CHECK(raw.integer("SELECT lease_until_ms FROM outbox WHERE id = " + std::to_string(first_id)) == 90'000);
+    // The process dies here, mid-send, holding both leases.
+  }
+  auto store = open_sqlite(path);
+  auto rows = store->claim_outbound(3000, 10, 60'000);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].id == first_id);
+  CHECK(rows[0].attempt_started_ms == 2100);  // may be at Twilio: ask before sending
+  CHECK(rows[1].attempt_started_ms == 0);     // claimed, never tried
+  // Too early to ask: back in the queue until then, attempts untouched.
+  store->outbound_release(first_id, 8000);
+  store->outbound_release(second_id, 0);
+  CHECK(store->claim_outbound(7999, 10, 60'000).size() == 1);
+  rows = store->claim_outbound(8000, 10, 60'000);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].attempts == 0);
+  CHECK(rows[0].attempt_started_ms == 2100);
+  // A lookup failed (or another send timed out): the mark stays.
+  store->outbound_retry(first_id, 9000, 8001, /*outcome_unknown=*/true);
+  rows = store->claim_outbound(9000, 10, 60'000);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].attempts == 1);
+  CHECK(rows[0].attempt_started_ms == 2100);
+  // A 429 (never processed): the mark goes, the next claim sends without asking.
+  REQUIRE(store->outbound_attempt_started(rows[0], 9100, 90'000));
+  store->outbound_retry(first_id, 10'000, 9101, /*outcome_unknown=*/false);
+  rows = store->claim_outbound(10'000, 10, 60'000);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].attempt_started_ms == 0);
+  REQUIRE(store->outbound_attempt_started(rows[0], 10'100, 90'000));
+  store->outbound_sent(first_id, "SMfound", 10'200);
+  Raw raw(path);
+  CHECK(raw.text("SELECT state || ':' || attempt_started_ms || ':' || twilio_sid FROM outbox WHERE id = " +
+                 std::to_string(first_id)) == "sent:0:SMfound");
+  // A sent row is no longer anyone's to send.
+  CHECK_FALSE(store->outbound_attempt_started(rows[0], 10'300, 90'000));
+}
+
+TEST_CASE("migrations: an outbox from schema 3 gains the attempt mark, unset", "[store][migrations][outbox]") {
+  TempDir dir;
+  {
+    auto store = open_sqlite(dir.db());
+    TurnRecord t = turn("c_t", "", "SMm", "", 1000);
+    t.keep_session = true;
+    t.outbound.push_back({"SMm:0", "c_t", "+14145550100", "v1.to", "v1.body"});
+    store->commit_turn(t);
+  }
+  {
+    Raw raw(dir.db());  // back to what a hotline of schema 3 left
+    REQUIRE(sqlite_schema_version() == 4);
+    raw.exec("ALTER TABLE outbox DROP COLUMN attempt_started_ms; PRAGMA user_version = 3");
+  }
+  auto store = open_sqlite(dir.db());
+  auto rows = store->claim_outbound(2000, 10, 60'000);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].attempt_started_ms == 0);
+  Raw raw(dir.db());
+  CHECK(raw.integer("PRAGMA user_version") == 4);
 }
 
 TEST_CASE("lock_key: one holder per key, other keys free, and a contact's lock nests the relays'") {

@@ -138,9 +138,10 @@ App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
       else dropped.with({std::string(reason)}).inc();
     };
     o.send_timeout_ms = 5'000 + c.twilio_timeout_ms;  // connect + request, as given to the REST client
+    o.lookup_delay_ms = c.twilio_timeout_ms;  // the client gives up on a request by then
     outbox_ = std::make_unique<twilio::OutboxWorker>(
-        *store_, [this](const twilio::OutboundSms& m) { return rest_->send_message(m); }, o,
-        [this] { relay_->sweep(); });
+        *store_, [this](const twilio::OutboundSms& m) { return rest_->send_message(m); },
+        [this](const twilio::MessageQuery& q) { return rest_->list_messages(q); }, o, [this] { relay_->sweep(); });
   } else {
     log::warn("outbound_disabled", {{"message", "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM are "
                                                 "not all set: relay messages stay in the outbox, unsent"}});

@@ -30,7 +30,7 @@ namespace {
 // Schema migrations, in order: entry i takes a database from version i to i + 1, each in the same
 // transaction as its row in schema_migrations. Never edit one that has shipped; append.
 // Numbers and texts arrive sealed by the caller, exactly as in the SQLite store.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: sessions, remembered responses, opt-outs, the outbox and open relays.
     R"sql(
       CREATE TABLE sessions (
@@ -90,6 +90,11 @@ constexpr std::array<const char*, 1> kMigrations = {
         version        BIGINT NOT NULL
       );
       CREATE INDEX relays_by_updated_ms ON relays (updated_ms);
+    )sql",
+    // 2: when a send began whose outcome is unknown (0: none), written before the request goes
+    // out, so a send interrupted by a crash is looked up at Twilio instead of sent twice.
+    R"sql(
+      ALTER TABLE outbox ADD COLUMN attempt_started_ms BIGINT NOT NULL DEFAULT 0;
     )sql",
 };
 
@@ -441,7 +446,8 @@ class PostgresStore final : public SessionStore {
         "UPDATE outbox SET lease_until_ms = $3 WHERE id IN ("
         "  SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_ms <= $1 AND lease_until_ms <= $1"
         "  ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) "
-        "RETURNING id, idempotency_key, contact_key, sender, recipient, body, attempts, next_attempt_ms",
+        "RETURNING id, idempotency_key, contact_key, sender, recipient, body, attempts, next_attempt_ms, "
+        "attempt_started_ms",
         {now_ms, static_cast<std::int64_t>(limit), lease_until_ms});
     std::vector<OutboxRow> out;
     for (int i = 0; i < r.rows(); ++i) {
@@ -454,6 +460,8 @@ class PostgresStore final : public SessionStore {
       row.body_sealed = r.text(i, 5);
       row.attempts = static_cast<int>(r.int64(i, 6));
       row.next_attempt_ms = r.int64(i, 7);
+      row.attempt_started_ms = r.int64(i, 8);
+      row.lease_until_ms = lease_until_ms;
       out.push_back(std::move(row));
     }
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
@@ -463,20 +471,32 @@ class PostgresStore final : public SessionStore {
   void outbound_sent(std::int64_t id, std::string_view twilio_sid, std::int64_t now_ms) override {
     Use c(*this);
     c->exec("UPDATE outbox SET state = 'sent', recipient = '', body = '', twilio_sid = $2, "
-            "attempts = attempts + 1, lease_until_ms = 0, updated_ms = $3 WHERE id = $1",
+            "attempts = attempts + 1, lease_until_ms = 0, attempt_started_ms = 0, updated_ms = $3 WHERE id = $1",
             {id, twilio_sid, now_ms});
   }
 
-  void outbound_retry(std::int64_t id, std::int64_t next_attempt_ms, std::int64_t now_ms) override {
+  bool outbound_attempt_started(const OutboxRow& row, std::int64_t now_ms, std::int64_t lease_until_ms) override {
     Use c(*this);
-    c->exec("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $2, lease_until_ms = 0, "
-            "updated_ms = $3 WHERE id = $1",
-            {id, next_attempt_ms, now_ms});
+    // Compare-and-set on the lease: a claim that outlived its lease and was claimed again by
+    // another replica finds a different lease_until_ms and must not send.
+    return c->exec("UPDATE outbox SET attempt_started_ms = $2, lease_until_ms = $3 "
+                   "WHERE id = $1 AND state = 'pending' AND lease_until_ms = $4",
+                   {row.id, now_ms, lease_until_ms, row.lease_until_ms})
+               .affected() > 0;
   }
 
-  void outbound_release(std::int64_t id) override {
+  void outbound_retry(std::int64_t id, std::int64_t next_attempt_ms, std::int64_t now_ms,
+                      bool outcome_unknown) override {
     Use c(*this);
-    c->exec("UPDATE outbox SET lease_until_ms = 0 WHERE id = $1", {id});
+    c->exec("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $2, lease_until_ms = 0, "
+            "updated_ms = $3, attempt_started_ms = CASE WHEN $4::boolean THEN attempt_started_ms ELSE 0 END WHERE id = $1",
+            {id, next_attempt_ms, now_ms, outcome_unknown});
+  }
+
+  void outbound_release(std::int64_t id, std::int64_t not_before_ms) override {
+    Use c(*this);
+    c->exec("UPDATE outbox SET lease_until_ms = 0, next_attempt_ms = GREATEST(next_attempt_ms, $2) WHERE id = $1",
+            {id, not_before_ms});
   }
 
   void outbound_dropped(std::int64_t id) override {

@@ -37,6 +37,12 @@ struct OutboxRow {
   std::string body_sealed;
   int attempts = 0;
   std::int64_t next_attempt_ms = 0;
+  /// When a send began whose outcome was never learned (the process died during it, or it timed
+  /// out / got a 5xx / lost the connection after the request went out): Twilio may have accepted
+  /// it, so the worker asks Twilio before sending again. 0: no such send.
+  std::int64_t attempt_started_ms = 0;
+  /// The lease this claim holds (see claim_outbound); outbound_attempt_started checks it.
+  std::int64_t lease_until_ms = 0;
 };
 
 /// An open relay between a texter and the advocates: queued (waiting for someone to claim it)
@@ -133,13 +139,25 @@ class SessionStore {
   /// mid-send leaves its lease to expire and the message to be claimed again.
   virtual std::vector<OutboxRow> claim_outbound(std::int64_t now_ms, std::size_t limit,
                                                 std::int64_t lease_until_ms) = 0;
-  /// Twilio accepted it: the recipient and text are erased, the Message SID kept for status
-  /// callbacks and to make sure it is never sent again.
+  /// Twilio accepted it (or, asked after an interrupted send, has it): the recipient and text
+  /// are erased, the Message SID kept for status callbacks and to make sure it is never sent again.
   virtual void outbound_sent(std::int64_t id, std::string_view twilio_sid, std::int64_t now_ms) = 0;
-  /// A retryable failure: try again at `next_attempt_ms`.
-  virtual void outbound_retry(std::int64_t id, std::int64_t next_attempt_ms, std::int64_t now_ms) = 0;
-  /// Claimed but not tried (the worker is stopping): the lease ends now.
-  virtual void outbound_release(std::int64_t id) = 0;
+  /// A send of `row` (as claimed) starts now: durably recorded BEFORE the request goes out, so
+  /// that whoever claims the row next knows Twilio may already have it. Extends the lease to
+  /// `lease_until_ms`. False, and nothing may be sent, when the row is no longer this claim's:
+  /// its lease was taken over by another worker, or it was sent or dropped meanwhile.
+  virtual bool outbound_attempt_started(const OutboxRow& row, std::int64_t now_ms,
+                                        std::int64_t lease_until_ms) = 0;
+  /// A retryable failure: try again at `next_attempt_ms`. `outcome_unknown`: the request may
+  /// have reached Twilio (timeout, 5xx, connection lost mid-request), so the mark of
+  /// outbound_attempt_started stays and the next claim asks Twilio first; false clears it
+  /// (Twilio said it did not process the request: 429, or it never got it).
+  virtual void outbound_retry(std::int64_t id, std::int64_t next_attempt_ms, std::int64_t now_ms,
+                              bool outcome_unknown) = 0;
+  /// Claimed but not tried (the worker is stopping, or it is too early to ask Twilio about an
+  /// earlier send): the lease ends now, and the row is due again no sooner than `not_before_ms`.
+  /// Attempts and the attempt mark are left as they are.
+  virtual void outbound_release(std::int64_t id, std::int64_t not_before_ms) = 0;
   /// Given up (opted out, rejected, too many attempts): the row is deleted.
   virtual void outbound_dropped(std::int64_t id) = 0;
   /// A status callback. Final statuses (delivered, undelivered, failed…) delete the row.

@@ -35,7 +35,7 @@ namespace {
 // leaves the database at a consistent earlier version. Never edit an entry that has shipped;
 // append a new one. Plain CREATE (no IF NOT EXISTS) on purpose: re-applying a migration to a
 // database that already has it is a bug we want to hear about, not paper over.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     // 1: the initial schema.
     R"sql(
       CREATE TABLE sessions (
@@ -107,6 +107,11 @@ constexpr std::array<const char*, 3> kMigrations = {
     R"sql(
       ALTER TABLE outbox ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;
       CREATE INDEX relays_by_updated_ms ON relays(updated_ms);
+    )sql",
+    // 4: when a send began whose outcome is unknown (0: none), written before the request goes
+    // out, so a send interrupted by a crash is looked up at Twilio instead of sent twice.
+    R"sql(
+      ALTER TABLE outbox ADD COLUMN attempt_started_ms INTEGER NOT NULL DEFAULT 0;
     )sql",
 };
 
@@ -525,6 +530,8 @@ class SqliteStore final : public SessionStore {
       r.body_sealed = run.text(5);
       r.attempts = static_cast<int>(run.int64(6));
       r.next_attempt_ms = run.int64(7);
+      r.attempt_started_ms = run.int64(8);
+      r.lease_until_ms = lease_until_ms;
       out.push_back(std::move(r));
     }
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
@@ -536,14 +543,22 @@ class SqliteStore final : public SessionStore {
     Run(db(), outbound_sent_).bind(1, id).bind(2, twilio_sid).bind(3, now_ms).exec();
   }
 
-  void outbound_retry(std::int64_t id, std::int64_t next_attempt_ms, std::int64_t now_ms) override {
+  bool outbound_attempt_started(const OutboxRow& row, std::int64_t now_ms, std::int64_t lease_until_ms) override {
     std::lock_guard lock(mutex_);
-    Run(db(), outbound_retry_).bind(1, id).bind(2, next_attempt_ms).bind(3, now_ms).exec();
+    return Run(db(), outbound_attempt_started_).bind(1, row.id).bind(2, now_ms).bind(3, lease_until_ms)
+               .bind(4, row.lease_until_ms).exec() > 0;
   }
 
-  void outbound_release(std::int64_t id) override {
+  void outbound_retry(std::int64_t id, std::int64_t next_attempt_ms, std::int64_t now_ms,
+                      bool outcome_unknown) override {
     std::lock_guard lock(mutex_);
-    Run(db(), outbound_release_).bind(1, id).exec();
+    Run(db(), outbound_retry_).bind(1, id).bind(2, next_attempt_ms).bind(3, now_ms)
+        .bind(4, std::int64_t{outcome_unknown}).exec();
+  }
+
+  void outbound_release(std::int64_t id, std::int64_t not_before_ms) override {
+    std::lock_guard lock(mutex_);
+    Run(db(), outbound_release_).bind(1, id).bind(2, not_before_ms).exec();
   }
 
   void outbound_dropped(std::int64_t id) override {
@@ -763,16 +778,23 @@ class SqliteStore final : public SessionStore {
     claim_due_ = Statement(d,
         "UPDATE outbox SET lease_until_ms = ?3 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' "
         "AND next_attempt_ms <= ?1 AND lease_until_ms <= ?1 ORDER BY id LIMIT ?2) "
-        "RETURNING id, idempotency_key, contact_key, sender, recipient, body, attempts, next_attempt_ms");
+        "RETURNING id, idempotency_key, contact_key, sender, recipient, body, attempts, next_attempt_ms, "
+        "attempt_started_ms");
     release_leases_ = Statement(d, "UPDATE outbox SET lease_until_ms = 0 WHERE lease_until_ms != 0");
-    outbound_release_ = Statement(d, "UPDATE outbox SET lease_until_ms = 0 WHERE id = ?1");
+    outbound_release_ = Statement(d,
+        "UPDATE outbox SET lease_until_ms = 0, next_attempt_ms = MAX(next_attempt_ms, ?2) WHERE id = ?1");
+    // Compare-and-set on the lease: a claim that outlived its lease and was claimed again by
+    // someone else finds a different lease_until_ms and must not send.
+    outbound_attempt_started_ = Statement(d,
+        "UPDATE outbox SET attempt_started_ms = ?2, lease_until_ms = ?3 "
+        "WHERE id = ?1 AND state = 'pending' AND lease_until_ms = ?4");
     end_idle_relays_ = Statement(d, "DELETE FROM relays WHERE updated_ms < ?1");
     outbound_sent_ = Statement(d,
         "UPDATE outbox SET state = 'sent', recipient = '', body = '', twilio_sid = ?2, "
-        "attempts = attempts + 1, lease_until_ms = 0, updated_ms = ?3 WHERE id = ?1");
+        "attempts = attempts + 1, lease_until_ms = 0, attempt_started_ms = 0, updated_ms = ?3 WHERE id = ?1");
     outbound_retry_ = Statement(d,
         "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?2, lease_until_ms = 0, "
-        "updated_ms = ?3 WHERE id = ?1");
+        "updated_ms = ?3, attempt_started_ms = CASE WHEN ?4 THEN attempt_started_ms ELSE 0 END WHERE id = ?1");
     outbound_delete_ = Statement(d, "DELETE FROM outbox WHERE id = ?1");
     outbound_delete_by_sid_ = Statement(d, "DELETE FROM outbox WHERE twilio_sid = ?1 AND state = 'sent'");
     outbound_status_ = Statement(d,
@@ -806,6 +828,7 @@ class SqliteStore final : public SessionStore {
   Statement purge_sessions_, purge_responses_, forget_responses_;
   Statement select_one_;
   Statement insert_outbound_, claim_due_, release_leases_, outbound_release_, outbound_sent_, outbound_retry_, outbound_delete_;
+  Statement outbound_attempt_started_;
   Statement outbound_delete_by_sid_, outbound_status_, count_pending_, purge_sent_outbound_, forget_outbound_;
   Statement select_relays_, insert_relay_, update_relay_, delete_relay_, forget_relays_;
   Statement end_idle_relays_;

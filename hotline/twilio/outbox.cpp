@@ -18,9 +18,28 @@ std::int64_t steady_ms() {
 
 }  // namespace
 
-OutboxWorker::OutboxWorker(store::SessionStore& store, SendFunction send, OutboxSettings settings,
-                           std::function<void()> tick)
-    : store_(store), send_(std::move(send)), settings_(std::move(settings)), tick_(std::move(tick)) {}
+const ListedMessage* find_sent(const OutboundSms& sms, const std::vector<ListedMessage>& listed,
+                               std::int64_t since_ms) {
+  const ListedMessage* newest = nullptr;
+  for (const auto& m : listed) {
+    // A message whose date could not be read is not taken for ours: sending again (a possible
+    // duplicate) is the lesser harm than a message never sent.
+    if (m.created_ms == 0 || m.created_ms < since_ms || m.sid.empty()) continue;
+    if (m.to != sms.to || m.body != sms.body) continue;
+    // Twilio gives every message a messaging_service_sid (a default one when none was used), so
+    // a number is matched by `from` alone; a Messaging Service picks the number itself.
+    const bool same_sender = sms.messaging_service_sid.empty() ? m.from == sms.from
+                                                               : m.messaging_service_sid == sms.messaging_service_sid;
+    if (!same_sender) continue;
+    if (!newest || m.created_ms > newest->created_ms) newest = &m;
+  }
+  return newest;
+}
+
+OutboxWorker::OutboxWorker(store::SessionStore& store, SendFunction send, LookupFunction lookup,
+                           OutboxSettings settings, std::function<void()> tick)
+    : store_(store), send_(std::move(send)), lookup_(std::move(lookup)), settings_(std::move(settings)),
+      tick_(std::move(tick)) {}
 
 OutboxWorker::~OutboxWorker() { stop(); }
 
@@ -95,20 +114,32 @@ std::size_t OutboxWorker::run_once() {
       settings_.send_timeout_ms +
       (settings_.messages_per_second > 0 ? static_cast<std::int64_t>(1000.0 / settings_.messages_per_second) : 0);
   auto rows = store_.claim_outbound(now, kBatch, now + static_cast<std::int64_t>(kBatch) * per_message + 30'000);
-  std::size_t attempted = 0;
-  for (const auto& row : rows) {
+  std::size_t attempted = 0, i = 0;
+  for (; i < rows.size(); ++i) {
+    const auto& row = rows[i];
     bool stopping;
     {
       std::lock_guard lock(mutex_);
       stopping = stopping_;  // stop() waits for the send in hand, not for the rest of the batch
     }
-    if (stopping || !pace(row.sender)) break;
+    if (stopping) break;
+    // A send whose outcome is unknown and too recent to ask Twilio about (the process was killed
+    // during it a moment ago): back in the queue until Twilio has surely finished with it.
+    if (row.attempt_started_ms != 0) {
+      const std::int64_t ask_at = row.attempt_started_ms + settings_.lookup_delay_ms;
+      if (system_now_ms() < ask_at) {
+        store_.outbound_release(row.id, ask_at);
+        log::info("outbound_check_later", {{"outbox_id", row.id}, {"in_ms", ask_at - system_now_ms()}});
+        continue;
+      }
+    }
+    if (!pace(row.sender)) break;
     attempt(row);
     ++attempted;
   }
   // Stopping: hand back what was claimed and not tried, so another replica (or the next start)
   // sends it now rather than when the lease ends.
-  for (std::size_t i = attempted; i < rows.size(); ++i) store_.outbound_release(rows[i].id);
+  for (; i < rows.size(); ++i) store_.outbound_release(rows[i].id, 0);
   return attempted;
 }
 
@@ -131,9 +162,43 @@ void OutboxWorker::attempt(const store::OutboxRow& row) {
   else sms.from = row.sender;
   sms.status_callback = settings_.status_callback;
 
-  SendResult result = send_(sms);
   auto f = ids;
   f["attempt"] = row.attempts + 1;
+  if (row.attempt_started_ms != 0) {
+    // An earlier send may have reached Twilio: ask before sending again.
+    std::string why;
+    switch (reconcile(row, sms, why)) {
+      case Lookup::found:
+        return;
+      case Lookup::not_found:
+        log::info("outbound_not_at_twilio", {{"outbox_id", row.id}});
+        break;
+      case Lookup::failed: {
+        const bool give_up = system_now_ms() - row.attempt_started_ms >= settings_.lookup_give_up_ms ||
+                             row.attempts + 1 >= settings_.max_attempts;
+        f["reason"] = "cannot ask Twilio whether an earlier send went through: " + why;
+        if (!give_up) {
+          retry_later(row, f, /*outcome_unknown=*/true, 0);
+          return;
+        }
+        f["why"] = "lookups failed for too long; sending anyway (it may arrive twice)";
+        log::warn("outbound_unverified", f);
+        f.erase("reason");
+        f.erase("why");
+        break;
+      }
+    }
+  }
+
+  // Durably, before the request: if the process dies during it, whoever claims the row next
+  // asks Twilio instead of sending blind.
+  const std::int64_t started = system_now_ms();
+  if (!store_.outbound_attempt_started(row, started, started + settings_.send_timeout_ms + 30'000)) {
+    f["reason"] = "the claim's lease was taken over by another worker";
+    log::warn("outbound_skipped", f);
+    return;
+  }
+  SendResult result = send_(sms);
   if (result.ok) {
     store_.outbound_sent(row.id, result.sid, system_now_ms());
     f["sid"] = result.sid;
@@ -158,14 +223,48 @@ void OutboxWorker::attempt(const store::OutboxRow& row) {
     }
     return;
   }
+  if (result.outcome_unknown) f["outcome_unknown"] = true;
+  // An answered request (a 5xx) is over at Twilio; one without an answer may still be running
+  // there, so it is asked about only once the client's timeout has passed since it began.
+  retry_later(row, f, result.outcome_unknown,
+              result.outcome_unknown && result.http_status == 0 ? started + settings_.lookup_delay_ms : 0);
+}
+
+OutboxWorker::Lookup OutboxWorker::reconcile(const store::OutboxRow& row, const OutboundSms& sms, std::string& why) {
+  MessageQuery query;
+  query.to = sms.to;
+  query.from = sms.from;  // empty for a Messaging Service: then by recipient alone
+  // date_created is in whole seconds: from the start's second, less the clock allowance.
+  query.created_since_ms = row.attempt_started_ms / 1000 * 1000 - settings_.clock_skew_ms;
+  query.page_size = settings_.lookup_page_size;
+  query.max_pages = settings_.lookup_max_pages;
+  ListResult listed;
+  if (lookup_) listed = lookup_(query);
+  else listed.reason = "no way to list messages";
+  if (!listed.ok) {
+    why = listed.reason;
+    return Lookup::failed;
+  }
+  const ListedMessage* sent = find_sent(sms, listed.messages, query.created_since_ms);
+  if (!sent) return Lookup::not_found;
+  store_.outbound_sent(row.id, sent->sid, system_now_ms());
+  log::info("outbound_reconciled", {{"outbox_id", row.id}, {"sid", sent->sid}});
+  if (settings_.observe) settings_.observe("sent", "reconciled");
+  return Lookup::found;
+}
+
+void OutboxWorker::retry_later(const store::OutboxRow& row, nlohmann::json f, bool outcome_unknown,
+                               std::int64_t not_before_ms) {
   // Exponential backoff with jitter, so a recovering API is not hit by every message at once.
   std::int64_t delay = settings_.retry_base_ms;
   for (int i = 0; i < row.attempts && delay < settings_.retry_max_ms; ++i) delay *= 2;
   delay = std::min(delay, settings_.retry_max_ms);
   static thread_local std::minstd_rand rng{std::random_device{}()};
   delay += static_cast<std::int64_t>(std::uniform_real_distribution<double>(0, 0.2)(rng) * static_cast<double>(delay));
-  store_.outbound_retry(row.id, system_now_ms() + delay, system_now_ms());
-  f["retry_in_ms"] = delay;
+  const std::int64_t now = system_now_ms();
+  const std::int64_t next = std::max(now + delay, not_before_ms);
+  store_.outbound_retry(row.id, next, now, outcome_unknown);
+  f["retry_in_ms"] = next - now;
   log::warn("outbound_retry", f);
   if (settings_.observe) settings_.observe("retry", "");
 }

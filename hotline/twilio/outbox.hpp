@@ -3,6 +3,14 @@
 // API, paced per sender, with exponential backoff on 429 / 5xx / network errors, and drops
 // (with a logged reason) what Twilio refuses for good. Rows are written by the channels in the
 // same transaction as the state change that caused them; this only sends and records.
+//
+// Exactly once, even across kill -9: before each request the row is durably marked "a send began
+// at T". A row claimed with that mark still set is one whose send may have reached Twilio without
+// the hotline learning the outcome (the process died mid-send, or the request timed out / got a
+// 5xx / lost its connection). Twilio's API takes no idempotency key, so the worker asks Twilio
+// instead: it lists the messages to that recipient from that sender and, if one with the same
+// text was created since T (less a clock allowance), records its SID as sent and sends nothing.
+// See docs/architecture.md for what this cannot see.
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -11,6 +19,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "hotline/store/session_store.hpp"
 #include "hotline/twilio/rest_client.hpp"
@@ -29,14 +39,34 @@ struct OutboxSettings {
   /// ("opted_out", "refused", "too_many_attempts", "unreadable"). May be empty.
   std::function<void(std::string_view outcome, std::string_view reason)> observe;
   std::int64_t send_timeout_ms = 15'000;  // the longest one send can take (sizes a claim's lease)
+  // --- Sends whose outcome is unknown (see the top of this file) ---
+  /// Twilio is asked about an interrupted send no sooner than this after it began: by then a
+  /// request still in flight at Twilio has been answered or abandoned (the client's own timeout).
+  std::int64_t lookup_delay_ms = 15'000;
+  /// Twilio's date_created and our clock may disagree by this much (NTP keeps both far closer).
+  /// Larger tolerates worse clocks but could take an identical text sent just before for ours.
+  std::int64_t clock_skew_ms = 2'000;
+  /// Lookups that keep failing (Twilio's list unreachable or refused) are retried with the usual
+  /// backoff for this long after the interrupted send began; then the message is sent anyway, a
+  /// possible duplicate being better than a message never sent. Also on the last allowed attempt.
+  std::int64_t lookup_give_up_ms = 10 * 60'000;
+  int lookup_page_size = 100;  // messages per page of Twilio's list
+  int lookup_max_pages = 3;    // more to that recipient since the send than this reads: lookup failed
 };
 
 using SendFunction = std::function<SendResult(const OutboundSms&)>;
+/// Lists messages at Twilio (RestClient::list_messages).
+using LookupFunction = std::function<ListResult(const MessageQuery&)>;
+
+/// The message in `listed` that is `sms` sent: same recipient, same text, same sender (the
+/// number, or the Messaging Service), created at or after `since_ms`. The newest such, or null.
+const ListedMessage* find_sent(const OutboundSms& sms, const std::vector<ListedMessage>& listed,
+                               std::int64_t since_ms);
 
 class OutboxWorker {
  public:
   /// `tick` runs on the worker thread before each pass (the relay sweep); may be empty.
-  OutboxWorker(store::SessionStore& store, SendFunction send, OutboxSettings settings,
+  OutboxWorker(store::SessionStore& store, SendFunction send, LookupFunction lookup, OutboxSettings settings,
                std::function<void()> tick = {});
   ~OutboxWorker();
   OutboxWorker(const OutboxWorker&) = delete;
@@ -55,9 +85,16 @@ class OutboxWorker {
   /// Waits until `sender` may send again; false when stopping.
   bool pace(const std::string& sender);
   void attempt(const store::OutboxRow& row);
+  enum class Lookup { found, not_found, failed };
+  /// Asks Twilio whether the unknown send of `row` went through; records it as sent if so.
+  Lookup reconcile(const store::OutboxRow& row, const OutboundSms& sms, std::string& why);
+  /// Backoff; no sooner than `not_before_ms` (when an unknown send may be asked about).
+  void retry_later(const store::OutboxRow& row, nlohmann::json fields, bool outcome_unknown,
+                   std::int64_t not_before_ms);
 
   store::SessionStore& store_;
   SendFunction send_;
+  LookupFunction lookup_;
   OutboxSettings settings_;
   std::function<void()> tick_;
   std::map<std::string, std::int64_t> last_send_ms_;  // steady clock, per sender

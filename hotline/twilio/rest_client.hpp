@@ -1,7 +1,12 @@
 #pragma once
-// Twilio's REST API, the part the hotline uses: sending one SMS. The only file that talks
-// libcurl. Returns a result, never throws for what the network or Twilio does.
+// Twilio's REST API, the part the hotline uses: sending one SMS, and listing the messages sent
+// to a number (to learn whether a send whose answer was lost went through). The only file that
+// talks libcurl. Returns a result, never throws for what the network or Twilio does.
+#include <cstdint>
 #include <string>
+#include <vector>
+
+#include "hotline/twilio/message_list.hpp"
 
 namespace hotline::twilio {
 
@@ -29,6 +34,30 @@ struct SendResult {
   int http_status = 0;      // 0: no HTTP answer at all (connection refused, timeout, TLS…)
   int twilio_code = 0;      // Twilio's error code (e.g. 21610 opted out), 0 when none
   bool retryable = false;   // 429, 5xx, 20429 and network errors: safe to try again later
+  /// Not ok, yet Twilio may have accepted it: the request went out and no answer says it was not
+  /// processed (a timeout, a lost connection, a 5xx). Sending again could deliver it twice.
+  bool outcome_unknown = false;
+  std::string reason;
+};
+
+/// Which messages to list: those sent to `to`, and from `from` when it is set (a Messaging
+/// Service sends from any of its numbers: then filter by `to` alone). Twilio lists newest first;
+/// pages of `page_size` are read until one reaches back before `created_since_ms`, there is no
+/// next page, or `max_pages` were read.
+struct MessageQuery {
+  std::string to;
+  std::string from;
+  std::int64_t created_since_ms = 0;
+  int page_size = 100;
+  int max_pages = 3;
+};
+
+/// What a listing found. `ok`: every message created since `created_since_ms` is in `messages`
+/// (it holds numbers and texts: never log it). Otherwise `reason` (safe to log) says why not.
+struct ListResult {
+  bool ok = false;
+  std::vector<ListedMessage> messages;
+  int http_status = 0;
   std::string reason;
 };
 
@@ -38,6 +67,9 @@ class RestClient {
   /// POST {api_base}/2010-04-01/Accounts/{sid}/Messages.json, form body, HTTP Basic.
   /// Blocks for at most the configured timeout. Safe to call from several threads.
   SendResult send_message(const OutboundSms& message) const;
+  /// GET {api_base}/2010-04-01/Accounts/{sid}/Messages.json?To=…&From=…&PageSize=…, following
+  /// next_page_uri (only ever on api_base). Each page is bounded by the configured timeout.
+  ListResult list_messages(const MessageQuery& query) const;
   const RestSettings& settings() const { return settings_; }
 
  private:
