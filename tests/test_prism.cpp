@@ -1,6 +1,7 @@
 // The REST client against Twilio's published OpenAPI description, served by Stoplight Prism as
-// a validating mock: what we send must be a request the spec allows. Needs `npm ci` in tests/npm
-// (script/bootstrap does it).
+// a validating mock: what we send must be a request the spec allows. And the fake Twilio the
+// other tests use, the other way round: its list of messages must be an answer the spec allows,
+// and one the official `twilio` client reads. Needs `npm ci` in tests/npm (script/bootstrap does it).
 #include <catch2/catch.hpp>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -13,7 +14,9 @@
 #include <filesystem>
 #include <thread>
 
+#include "fake_twilio.hpp"
 #include "hotline/twilio/rest_client.hpp"
+#include "node_oracle.hpp"
 #include "support.hpp"
 
 using namespace hotline::twilio;
@@ -130,4 +133,92 @@ TEST_CASE("messages the REST client sends are valid under Twilio's OpenAPI descr
                        "To=%2B14145551234&From=%2B15550100000&Body=hi", "application/x-www-form-urlencoded");
   REQUIRE(res);
   CHECK(res->status == 401);
+}
+
+TEST_CASE("list requests the REST client makes are valid under Twilio's OpenAPI description") {
+  Prism prism;
+  RestClient client({"http://127.0.0.1:" + std::to_string(prism.port()), "AC00000000000000000000000000000000",
+                     "test-token", 2000, 10000});
+  MessageQuery q;
+  q.to = "+14145551234";
+  q.from = "+15550100000";
+  q.created_since_ms = 1'600'000'000'000;  // after the spec's example messages (2019): one page is enough
+  auto r = client.list_messages(q);
+  INFO(r.reason << "\n" << prism.log());
+  CHECK(r.http_status == 200);
+  REQUIRE(r.ok);
+  // Prism answers with the spec's own example page, which our parser reads, dates included.
+  REQUIRE_FALSE(r.messages.empty());
+  CHECK(r.messages[0].sid == "SMded05904ccb347238880ca9264e8fe1c");
+  CHECK(r.messages[0].created_ms == 1'558'719'886'000);  // Fri, 24 May 2019 17:44:46 +0000
+  q.from.clear();
+  q.page_size = 1001;  // over the spec's maximum: the mock must refuse it, so the 200 above means something
+  r = client.list_messages(q);
+  CHECK(r.http_status == 422);
+}
+
+TEST_CASE("the fake's list of messages is what Twilio's spec describes, and the official client reads it") {
+  const std::string account = "AC00000000000000000000000000000000";
+  const std::string to = "+14145551234", from = "+15550100000";
+  FakeTwilio fake;
+  RestClient client({fake.base(), account, "test-token", 2000, 5000});
+  auto send = [&](const std::string& number, const std::string& body, const std::string& service = "") {
+    OutboundSms m{number, service.empty() ? from : "", service, body, ""};
+    REQUIRE(client.send_message(m).ok);
+  };
+  send(to, "Nueva conversación K7 (es): ¿puedo llamar a la policía?");
+  send(to, "K7: gracias & adiós");
+  send("+14145559999", "para otra persona");
+  send(to, "por un servicio", "MG00000000000000000000000000000001");
+  send(to, "el último");
+
+  // Pages as the fake serves them: the first of two to `to` from `from`, and the one after it.
+  httplib::Client raw("127.0.0.1", std::stoi(fake.base().substr(fake.base().rfind(':') + 1)));
+  raw.set_basic_auth(account, "test-token");
+  auto first = raw.Get("/2010-04-01/Accounts/" + account + "/Messages.json?To=%2B14145551234&From=%2B15550100000&PageSize=2");
+  REQUIRE(first);
+  REQUIRE(first->status == 200);
+  const auto next = nlohmann::json::parse(first->body).at("next_page_uri").get<std::string>();
+  auto second = raw.Get(next);
+  REQUIRE(second);
+  REQUIRE(second->status == 200);
+  auto service = raw.Get("/2010-04-01/Accounts/" + account + "/Messages.json?To=%2B14145551234");
+  REQUIRE(service);
+
+  const nlohmann::json input = {
+      {"spec", std::filesystem::weakly_canonical(std::string(HOTLINE_SOURCE_DIR) + "/../shared/twilio/twilio_api_v2010.json").string()},
+      {"base", fake.base()}, {"account", account}, {"token", "test-token"}, {"to", to}, {"from", from},
+      {"page_size", 2}, {"pages", {first->body, second->body, service->body}}};
+  const auto out = nlohmann::json::parse(run_node("list_messages.js", input.dump()));
+  INFO(out.dump(2));
+  CHECK(out.at("schema_errors").empty());
+  CHECK(out.at("broken_accepted").empty());  // the validator really validates
+
+  // What the official client read, across the fake's pages: ours to `to` from `from`, newest first.
+  std::vector<FakeRequest> expected;
+  for (const auto& r : fake.delivered()) {
+    if (r.to == to && r.from == from) expected.insert(expected.begin(), r);
+  }
+  const auto& listed = out.at("listed");
+  REQUIRE(listed.size() == expected.size());
+  REQUIRE(expected.size() == 3);
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    CHECK(listed[i].at("sid") == expected[i].sid);
+    CHECK(listed[i].at("to") == to);
+    CHECK(listed[i].at("from") == from);
+    CHECK(listed[i].at("body") == expected[i].body);
+    CHECK(listed[i].at("dateCreatedMs") == expected[i].created_s * 1000);
+  }
+  // And the hotline's own client reads the same from the fake.
+  MessageQuery q;
+  q.to = to;
+  q.from = from;
+  q.page_size = 2;
+  auto ours = client.list_messages(q);
+  REQUIRE(ours.ok);
+  REQUIRE(ours.messages.size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    CHECK(ours.messages[i].sid == listed[i].at("sid").get<std::string>());
+    CHECK(ours.messages[i].created_ms == listed[i].at("dateCreatedMs").get<std::int64_t>());
+  }
 }
