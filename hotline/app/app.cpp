@@ -107,9 +107,12 @@ App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
   voice_->set_turn_observer(count_turn);
   verdicts_ = &metrics_.counter("hotline_rate_limit_verdicts_total",
                                 "Abuse-limit decisions on inbound texts and calls, by verdict.", {"verdict"});
-  auto& sent = metrics_.counter("hotline_outbox_sent_total", "Outbound messages Twilio accepted.");
+  auto& sent = metrics_.counter("hotline_outbox_sent_total",
+                                "Outbound messages Twilio accepted (including those found at Twilio after "
+                                "their send's answer was lost).");
   auto& retries = metrics_.counter("hotline_outbox_retries_total",
-                                   "Outbound sends that failed for now (429, 5xx, network) and will be retried.");
+                                   "Outbound sends that failed for now (429, 5xx, network), or lookups at Twilio of a send "
+                                   "whose outcome was lost that failed; each will be retried.");
   auto& dropped = metrics_.counter("hotline_outbox_dropped_total",
                                    "Outbound messages given up on, by reason.", {"reason"});
   // Known label values show as 0 from the start, so a rate() sees the first one.
