@@ -65,6 +65,10 @@ class HotlineServer {
   std::optional<hotline::store::StoredSession> stored_session(const std::string& phone) {
     return app_->store().load(hotline::crypto::contact_key(config_.secret, phone));
   }
+  /// The answer the store remembers for a phone number's request id, as the server would key it.
+  std::optional<std::string> stored_response(const std::string& phone, const std::string& request_id) {
+    return app_->store().response_for(hotline::crypto::contact_key(config_.secret, phone), request_id);
+  }
 
  private:
   hotline::config::Config config_;

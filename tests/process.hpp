@@ -107,8 +107,10 @@ inline std::string stored_response(const std::string& path, const std::string& r
   std::string result;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
     sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT response FROM responses WHERE request_id = ?1", -1, &stmt,
-                           nullptr) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db,
+                           "SELECT CASE reply_id WHEN ?1 THEN reply ELSE prev_reply END FROM conversations "
+                           "WHERE reply_id = ?1 OR prev_reply_id = ?1",
+                           -1, &stmt, nullptr) == SQLITE_OK) {
       sqlite3_bind_text(stmt, 1, request_id.c_str(), -1, SQLITE_TRANSIENT);
       if (sqlite3_step(stmt) == SQLITE_ROW) {
         result = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));

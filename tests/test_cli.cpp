@@ -185,7 +185,7 @@ TEST_CASE("forget erases one person's conversation and opt-out, and nobody else'
   auto store = hotline::store::open_sqlite(db);
   CHECK_FALSE(store->is_opted_out(key("+14145550001")));
   CHECK_FALSE(store->load(key("+14145550001")));
-  CHECK_FALSE(store->response_for("SMf1"));
+  CHECK_FALSE(store->response_for(key("+14145550001"), "SMf1"));
   CHECK(store->load(key("+14145550002")));
 
   auto bad = run({kHotline, "forget", "4145550001"}, "", env);

@@ -31,11 +31,12 @@ LimitSettings settings(double per_minute, double per_second) {
 // A store that fails the test if anything reaches it.
 struct PoisonStore : store::SessionStore {
   [[noreturn]] static void touched() { throw std::logic_error("the store was touched"); }
+  store::ContactView read_contact(std::string_view, std::string_view) override { touched(); }
   std::optional<store::StoredSession> load(std::string_view) override { touched(); }
   void commit_turn(const store::TurnRecord&) override { touched(); }
   // A refused message may look up the answer remembered for its MessageSid: one read, counted.
   int response_reads = 0;
-  std::optional<std::string> response_for(std::string_view) override {
+  std::optional<std::string> response_for(std::string_view, std::string_view) override {
     ++response_reads;
     return std::nullopt;
   }
@@ -45,6 +46,7 @@ struct PoisonStore : store::SessionStore {
   void forget(std::string_view) override { touched(); }
   bool healthy() override { touched(); }
   std::vector<store::Relay> relays() override { touched(); }
+  std::optional<store::Relay> relay_of(std::string_view) override { touched(); }
   std::unique_ptr<store::KeyLock> lock_key(std::string_view) override { touched(); }
   std::size_t end_relays_idle_since(std::int64_t) override { touched(); }
   std::vector<store::OutboxRow> claim_outbound(std::int64_t, std::size_t, std::int64_t) override { touched(); }
@@ -298,8 +300,8 @@ TEST_CASE("a server enforces limits and its blocklist from configuration") {
   CHECK(res->status == 200);
   CHECK(res->body == kEmpty);
   // Refused messages were not stored: a redelivery of one is refused again, not replayed.
-  CHECK(server.app().store().response_for("SMlim4") == std::nullopt);
-  CHECK(server.app().store().response_for("SMlim2") != std::nullopt);
+  CHECK(server.stored_response("+14145550123", "SMlim4") == std::nullopt);
+  CHECK(server.stored_response("+14145550123", "SMlim2") != std::nullopt);
 
   // Blocked: nothing said, nothing kept.
   res = server.post_signed("/twilio/sms", sms_form("+14145550666", "hola", "SMblocked1"));
@@ -307,7 +309,7 @@ TEST_CASE("a server enforces limits and its blocklist from configuration") {
   CHECK(res->status == 200);
   CHECK(res->body == kEmpty);
   CHECK_FALSE(server.stored_session("+14145550666"));
-  CHECK(server.app().store().response_for("SMblocked1") == std::nullopt);
+  CHECK(server.stored_response("+14145550666", "SMblocked1") == std::nullopt);
 
   // A blocked number's call is rejected before it is answered.
   twilio::FormFields call = {{"CallSid", "CAblocked1"}, {"AccountSid", "AC0"}, {"From", "+14145550666"},
@@ -357,13 +359,13 @@ TEST_CASE("a contact over its limit can still STOP; a blocked number's STOP is r
   const std::string confirmed = reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "PARAR", "SMstop4")));
   CHECK_THAT(confirmed, Catch::Contains("Ya no recibirá mensajes de esta línea"));
   CHECK(store.is_opted_out(texter));
-  CHECK(store.response_for("SMstop4") != std::nullopt);
+  CHECK(store.response_for(texter, "SMstop4") != std::nullopt);
   // Only STOP gets past: START (and a second STOP within the minute) wait like anything else.
   CHECK(reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "START", "SMstop5"))) == "");
   CHECK(reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "STOP", "SMstop6"))) == "");
   CHECK(store.is_opted_out(texter));
-  CHECK(store.response_for("SMstop5") == std::nullopt);
-  CHECK(store.response_for("SMstop6") == std::nullopt);
+  CHECK(store.response_for(texter, "SMstop5") == std::nullopt);
+  CHECK(store.response_for(texter, "SMstop6") == std::nullopt);
 
   // Blocked: the STOP is kept as an opt-out, but nothing is said and nothing else is stored.
   const std::string blocked = crypto::contact_key(config.secret, "+14145550666");
@@ -375,7 +377,7 @@ TEST_CASE("a contact over its limit can still STOP; a blocked number's STOP is r
   CHECK(res->body == kEmpty);
   CHECK(store.is_opted_out(blocked));
   CHECK_FALSE(server.stored_session("+14145550666"));
-  CHECK(store.response_for("SMstopb2") == std::nullopt);
+  CHECK(store.response_for(blocked, "SMstopb2") == std::nullopt);
 }
 
 TEST_CASE("a redelivered message gets its first answer even while its contact is limited") {
@@ -396,7 +398,7 @@ TEST_CASE("a redelivered message gets its first answer even while its contact is
   // A refused message was never answered, so its redelivery is refused again.
   CHECK(reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "1", "SMredo3"))) == "");
   CHECK(reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "1", "SMredo4"))) == "");
-  CHECK(server.app().store().response_for("SMredo4") == std::nullopt);
+  CHECK(server.stored_response("+14145550123", "SMredo4") == std::nullopt);
 }
 
 TEST_CASE("under the global limit too, a redelivery is answered from the store, a new message from memory") {
@@ -421,5 +423,5 @@ TEST_CASE("under the global limit too, a redelivery is answered from the store, 
   // Blocked numbers hear nothing, a redelivery included.
   verdict = Verdict::blocked;
   CHECK(channel.handle(sms_form("+14145550123", "hola", "SMglobal1")).body == kEmpty);
-  CHECK(store->response_for("SMglobal2") == std::nullopt);
+  CHECK(store->response_for(crypto::contact_key("s3cret-s3cret-s3cret", "+14145550123"), "SMglobal2") == std::nullopt);
 }

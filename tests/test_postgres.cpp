@@ -53,18 +53,35 @@ TEST_CASE("postgres: sessions, redeliveries and opt-outs behave as in SQLite", "
   REQUIRE(loaded);
   CHECK(loaded->data == "{\"step\":\"menu\"}");
   CHECK(loaded->updated_ms == 1000);
-  CHECK(store->response_for("SM1") == "<Response>SM1</Response>");
+  CHECK(store->response_for("c_a", "SM1") == "<Response>SM1</Response>");
 
   // Twilio redelivers SM1: nothing changes, the first answer stands.
   auto again = turn("c_a", "{\"step\":\"other\"}", "SM1", 2000);
   again.response = "different";
   store->commit_turn(again);
   CHECK(store->load("c_a")->data == "{\"step\":\"menu\"}");
-  CHECK(store->response_for("SM1") == "<Response>SM1</Response>");
+  CHECK(store->response_for("c_a", "SM1") == "<Response>SM1</Response>");
 
-  // An empty session ends the conversation.
+  // An empty session ends the conversation; the answers are still remembered, the last two.
   store->commit_turn(turn("c_a", "", "SM2", 3000));
   CHECK_FALSE(store->load("c_a"));
+  CHECK(store->response_for("c_a", "SM2") == "<Response>SM2</Response>");
+  store->commit_turn(turn("c_a", "{\"step\":\"new\"}", "SM3", 3500));
+  CHECK_FALSE(store->response_for("c_a", "SM1"));
+  CHECK(store->response_for("c_a", "SM2") == "<Response>SM2</Response>");
+  CHECK_FALSE(store->response_for("c_b", "SM3"));
+
+  // One read gives a turn all it needs.
+  auto view = store->read_contact("c_a", "SM3");
+  REQUIRE(view.session);
+  CHECK(view.session->data == "{\"step\":\"new\"}");
+  CHECK(view.session->updated_ms == 3500);
+  CHECK(view.earlier_response == "<Response>SM3</Response>");
+  CHECK_FALSE(view.opted_out);
+  CHECK_FALSE(view.relay);
+  auto unknown = store->read_contact("c_never", "SM3");
+  CHECK_FALSE(unknown.session);
+  CHECK_FALSE(unknown.earlier_response);
 
   CHECK_FALSE(store->is_opted_out("c_a"));
   store->set_opted_out("c_a", true, 4000);
@@ -79,7 +96,7 @@ TEST_CASE("postgres: purge, relay retention and forget erase what they should an
   auto store = open_postgres(fresh_postgres_url(), 4);
   store->commit_turn(turn("c_old", "old", "SMold", 1000));
   store->commit_turn(turn("c_new", "new", "SMnew", 9000));
-  CHECK(store->purge_before(5000) == 2);  // c_old's session and its response
+  CHECK(store->purge_before(5000) == 1);  // c_old's conversation: session and answer
   CHECK_FALSE(store->load("c_old"));
   CHECK(store->load("c_new"));
 
@@ -90,12 +107,22 @@ TEST_CASE("postgres: purge, relay retention and forget erase what they should an
   store->commit_turn(opens);
   CHECK(store->end_relays_idle_since(9000) == 0);
   CHECK(store->relays().size() == 1);
+  CHECK(store->relay_of("c_new")->code == "K1");
+  CHECK_FALSE(store->relay_of("c_old"));
   store->set_opted_out("c_new", true, 9000);
+  auto view = store->read_contact("c_new", "SMrelay");
+  CHECK(view.opted_out);
+  REQUIRE(view.relay);
+  CHECK(view.relay->code == "K1");
+  CHECK(view.relay->state == "queued");
+  CHECK(view.earlier_response == "<Response>SMrelay</Response>");
+  REQUIRE(view.session);
+  CHECK(view.session->data == "new");  // the relay turn kept the session
   store->set_opted_out("c_other", true, 9000);
 
   store->forget("c_new");
   CHECK_FALSE(store->load("c_new"));
-  CHECK_FALSE(store->response_for("SMnew"));
+  CHECK_FALSE(store->response_for("c_new", "SMnew"));
   CHECK_FALSE(store->is_opted_out("c_new"));
   CHECK(store->is_opted_out("c_other"));
   CHECK(store->relays().empty());
@@ -129,7 +156,7 @@ TEST_CASE("postgres: a relay written from a stale version rolls back the whole t
   b.relays.push_back({claimed_by_a, false, seen.version});
   b.outbound.push_back(outbound("SMb:claimed"));
   CHECK_THROWS_AS(replica_b->commit_turn(b), Conflict);
-  CHECK_FALSE(replica_b->response_for("SMb"));
+  CHECK_FALSE(replica_b->response_for("c_adv_b", "SMb"));
   CHECK_FALSE(replica_b->load("c_adv_b"));
   CHECK(replica_b->outbox_pending() == 0);
 
@@ -302,24 +329,6 @@ TEST_CASE("postgres: a send is marked before it starts, fenced by the lease, and
   CHECK_FALSE(replica_b->outbound_attempt_started(theirs[0], 42'300, 120'000));
 }
 
-TEST_CASE("postgres: an outbox from schema 1 gains the attempt mark, unset", "[postgres][migrations]") {
-  auto url = fresh_postgres_url();
-  {
-    auto store = open_postgres(url, 2);
-    TurnRecord queues = turn("c_texter", "", "SMv", 1000);
-    queues.outbound.push_back(outbound("SMv:0"));
-    store->commit_turn(queues);
-  }
-  REQUIRE(postgres_schema_version() == 2);
-  test_support::postgres_admin("ALTER TABLE outbox DROP COLUMN attempt_started_ms; "
-                               "DELETE FROM schema_migrations WHERE version = 2", url);
-  auto store = open_postgres(url, 2);
-  auto rows = store->claim_outbound(2000, 10, 60'000);
-  REQUIRE(rows.size() == 1);
-  CHECK(rows[0].attempt_started_ms == 0);
-  CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "2");
-}
-
 TEST_CASE("postgres: replicas starting together migrate once; a newer schema is refused", "[postgres][migrations]") {
   auto url = fresh_postgres_url();
   std::vector<std::thread> starting;
@@ -332,8 +341,9 @@ TEST_CASE("postgres: replicas starting together migrate once; a newer schema is 
   }
   for (auto& th : starting) th.join();
   CHECK(opened == 4);
+  const std::string newest = std::to_string(postgres_schema_version());
   CHECK(test_support::postgres_value(url, "SELECT COUNT(*) || ':' || MAX(version) FROM schema_migrations") ==
-        std::to_string(postgres_schema_version()) + ":" + std::to_string(postgres_schema_version()));
+        newest + ":" + newest);
 
   test_support::postgres_admin("INSERT INTO schema_migrations VALUES (999, 0)", url);
   try {
@@ -342,6 +352,47 @@ TEST_CASE("postgres: replicas starting together migrate once; a newer schema is 
   } catch (const std::runtime_error& e) {
     CHECK_THAT(e.what(), Catch::Contains("schema version 999, newer than this build"));
   }
+}
+
+TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversations", "[postgres][migrations]") {
+  // Back to schema version 1 as it shipped (the parts later migrations touch): an outbox
+  // message, two answers for one contact, and an answer without a session. Then opened again.
+  auto url = fresh_postgres_url();
+  {
+    auto store = open_postgres(url, 2);
+    TurnRecord queues = turn("c_texter", "", "SMv", 1000);
+    queues.outbound.push_back(outbound("SMv:0"));
+    store->commit_turn(queues);
+  }
+  REQUIRE(postgres_schema_version() == 3);
+  test_support::postgres_admin(
+      "ALTER TABLE outbox DROP COLUMN attempt_started_ms;"
+      "DROP TABLE conversations;"
+      "CREATE TABLE sessions (contact_key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_ms BIGINT NOT NULL);"
+      "CREATE TABLE responses (request_id TEXT PRIMARY KEY, contact_key TEXT NOT NULL, response TEXT NOT NULL,"
+      "                        created_ms BIGINT NOT NULL);"
+      "INSERT INTO sessions VALUES ('c_a', '{\"step\":\"menu\"}', 2000);"
+      "INSERT INTO responses VALUES ('SM1', 'c_a', 'first', 1000), ('SM2', 'c_a', 'second', 2000),"
+      "                             ('SM9', 'c_gone', 'ended', 1500);"
+      "DELETE FROM schema_migrations WHERE version >= 2",
+      url);
+  auto store = open_postgres(url, 2);
+  CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "3");
+  auto rows = store->claim_outbound(2000, 10, 60'000);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].attempt_started_ms == 0);
+
+  auto a = store->read_contact("c_a", "SM2");
+  REQUIRE(a.session);
+  CHECK(a.session->data == "{\"step\":\"menu\"}");
+  CHECK(a.session->updated_ms == 2000);
+  CHECK(a.earlier_response == "second");
+  CHECK_FALSE(store->response_for("c_a", "SM1"));  // only the latest answer comes along
+  CHECK(store->response_for("c_gone", "SM9") == "ended");
+  CHECK_FALSE(store->load("c_gone"));
+  CHECK(store->purge_before(1800) == 1);
+  CHECK(test_support::postgres_value(url, "SELECT COUNT(*) FROM information_schema.tables "
+                                          "WHERE table_schema = current_schema() AND table_name IN ('sessions', 'responses')") == "0");
 }
 
 TEST_CASE("postgres: an unreachable server is a clear error that never shows the password", "[postgres]") {

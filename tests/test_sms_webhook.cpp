@@ -62,7 +62,7 @@ TEST_CASE("a missing or wrong signature gets 403 and changes nothing") {
   CHECK(res->status == 403);
 
   CHECK_FALSE(server.stored_session("+14145551234"));
-  CHECK_FALSE(server.app().store().response_for(twilio::field(form, "MessageSid").value()));
+  CHECK_FALSE(server.stored_response("+14145551234", twilio::field(form, "MessageSid").value()));
 }
 
 TEST_CASE("in local mode (no auth token) signatures are not required") {

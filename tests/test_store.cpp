@@ -41,7 +41,7 @@ struct TempDir {
 struct Raw {
   sqlite3* db = nullptr;
   explicit Raw(const std::string& path) {
-    REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) == SQLITE_OK);
   }
   ~Raw() { sqlite3_close(db); }
   Raw(const Raw&) = delete;
@@ -106,7 +106,7 @@ TEST_CASE("empty session data erases the session but still records the response"
   store->commit_turn(turn("c_a", "one", "SM1", "r1", 1000));
   store->commit_turn(turn("c_a", "", "SM2", "bye", 2000));
   CHECK_FALSE(store->load("c_a"));
-  CHECK(store->response_for("SM2") == std::optional<std::string>("bye"));
+  CHECK(store->response_for("c_a", "SM2") == std::optional<std::string>("bye"));
   // Erasing a session that does not exist is not an error.
   store->commit_turn(turn("c_b", "", "SM3", "r3", 3000));
   CHECK_FALSE(store->load("c_b"));
@@ -115,17 +115,89 @@ TEST_CASE("empty session data erases the session but still records the response"
 TEST_CASE("response_for replays the first answer; a redelivery changes nothing", "[store]") {
   TempDir dir;
   auto store = open_sqlite(dir.db());
-  CHECK_FALSE(store->response_for("SM1"));
+  CHECK_FALSE(store->response_for("c_a", "SM1"));
   store->commit_turn(turn("c_a", "after-first", "SM1", "first answer", 1000));
-  CHECK(store->response_for("SM1") == std::optional<std::string>("first answer"));
+  CHECK(store->response_for("c_a", "SM1") == std::optional<std::string>("first answer"));
 
   // The same MessageSid again, with whatever the engine computed the second time.
   store->commit_turn(turn("c_a", "after-second", "SM1", "second answer", 2000));
-  CHECK(store->response_for("SM1") == std::optional<std::string>("first answer"));
+  CHECK(store->response_for("c_a", "SM1") == std::optional<std::string>("first answer"));
   auto loaded = store->load("c_a");
   REQUIRE(loaded);
   CHECK(loaded->data == "after-first");  // the conversation did not advance twice
   CHECK(loaded->updated_ms == 1000);
+}
+
+TEST_CASE("a key remembers the answers to its last two requests", "[store]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  store->commit_turn(turn("c_a", "s1", "SM1", "r1", 1000));
+  store->commit_turn(turn("c_a", "s2", "SM2", "r2", 2000));
+  store->commit_turn(turn("c_a", "s3", "SM3", "r3", 3000));
+  CHECK_FALSE(store->response_for("c_a", "SM1"));
+  CHECK(store->response_for("c_a", "SM2") == std::optional<std::string>("r2"));
+  CHECK(store->response_for("c_a", "SM3") == std::optional<std::string>("r3"));
+  CHECK_FALSE(store->response_for("c_b", "SM3"));  // another key's request is not this one's
+
+  // A redelivery of the older of the two changes nothing: not the session, not the answers.
+  store->commit_turn(turn("c_a", "s2-again", "SM2", "r2-again", 4000));
+  REQUIRE(store->load("c_a"));
+  CHECK(store->load("c_a")->data == "s3");
+  CHECK(store->load("c_a")->updated_ms == 3000);
+  CHECK(store->response_for("c_a", "SM2") == std::optional<std::string>("r2"));
+  CHECK(store->response_for("c_a", "SM3") == std::optional<std::string>("r3"));
+}
+
+TEST_CASE("read_contact reads a turn's session, earlier answer, opt-out and relay at once", "[store]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  auto nothing = store->read_contact("c_a", "SM1");
+  CHECK_FALSE(nothing.session);
+  CHECK_FALSE(nothing.earlier_response);
+  CHECK_FALSE(nothing.opted_out);
+  CHECK_FALSE(nothing.relay);
+
+  TurnRecord t = turn("c_a", R"({"step":"menu"})", "SM1", "<Response>one</Response>", 1000);
+  hotline::store::Relay r;
+  r.code = "K7";
+  r.contact_key = "c_a";
+  r.texter_sealed = "v1.sealed";
+  r.lang = "es";
+  r.state = "queued";
+  t.relays.push_back({r, false, 0});
+  store->commit_turn(t);
+  store->set_opted_out("c_a", true, 1100);
+
+  auto view = store->read_contact("c_a", "SM1");
+  REQUIRE(view.session);
+  CHECK(view.session->data == R"({"step":"menu"})");
+  CHECK(view.session->updated_ms == 1000);
+  CHECK(view.earlier_response == std::optional<std::string>("<Response>one</Response>"));
+  CHECK(view.opted_out);
+  REQUIRE(view.relay);
+  CHECK(view.relay->code == "K7");
+  CHECK(view.relay->texter_sealed == "v1.sealed");
+  CHECK(view.relay->version == 1);
+  CHECK(store->relay_of("c_a")->code == "K7");
+
+  CHECK_FALSE(store->read_contact("c_a", "SM2").earlier_response);  // a new message
+  CHECK_FALSE(store->read_contact("c_a", "").earlier_response);     // no id, nothing to replay
+  auto other = store->read_contact("c_b", "SM1");
+  CHECK_FALSE(other.session);
+  CHECK_FALSE(other.earlier_response);
+  CHECK_FALSE(other.opted_out);
+  CHECK_FALSE(other.relay);
+  CHECK_FALSE(store->relay_of("c_b"));
+
+  // A relay turn (keep_session) remembers its answer and leaves the session alone.
+  TurnRecord relay_turn = turn("c_a", "", "SM2", "<Response>two</Response>", 2000);
+  relay_turn.keep_session = true;
+  store->commit_turn(relay_turn);
+  auto after = store->read_contact("c_a", "SM2");
+  REQUIRE(after.session);
+  CHECK(after.session->data == R"({"step":"menu"})");
+  CHECK(after.session->updated_ms == 1000);
+  CHECK(after.earlier_response == std::optional<std::string>("<Response>two</Response>"));
 }
 
 TEST_CASE("a turn without a request id saves the session and remembers no response", "[store]") {
@@ -133,18 +205,18 @@ TEST_CASE("a turn without a request id saves the session and remembers no respon
   auto store = open_sqlite(dir.db());
   store->commit_turn(turn("c_a", "s", "", "r", 1000));
   store->commit_turn(turn("c_a", "s2", "", "r2", 2000));
-  CHECK_FALSE(store->response_for(""));
+  CHECK_FALSE(store->response_for("c_a", ""));
   REQUIRE(store->load("c_a"));
   CHECK(store->load("c_a")->data == "s2");
   Raw raw(dir.db());
-  CHECK(raw.integer("SELECT count(*) FROM responses") == 0);
+  CHECK(raw.integer("SELECT count(*) FROM conversations WHERE reply_id != '' OR reply != ''") == 0);
 }
 
 TEST_CASE("an empty response is remembered as empty, not as missing", "[store]") {
   TempDir dir;
   auto store = open_sqlite(dir.db());
   store->commit_turn(turn("c_a", "s", "SM1", "", 1));  // e.g. a silent answer to an opted-out number
-  CHECK(store->response_for("SM1") == std::optional<std::string>(""));
+  CHECK(store->response_for("c_a", "SM1") == std::optional<std::string>(""));
   CHECK_FALSE(store->load(std::string_view{}));
   CHECK_FALSE(store->is_opted_out(std::string_view{}));
 }
@@ -153,7 +225,7 @@ TEST_CASE("commit_turn rejects an empty contact key", "[store]") {
   TempDir dir;
   auto store = open_sqlite(dir.db());
   CHECK_THROWS_AS(store->commit_turn(turn("", "s", "SM1", "r", 1)), std::invalid_argument);
-  CHECK_FALSE(store->response_for("SM1"));
+  CHECK_FALSE(store->response_for("", "SM1"));
 }
 
 TEST_CASE("opt-out survives a restart, and opting back in leaves no record", "[store]") {
@@ -184,7 +256,7 @@ TEST_CASE("opt-out survives a restart, and opting back in leaves no record", "[s
   CHECK(raw.integer("SELECT count(*) FROM contacts") == 0);
 }
 
-TEST_CASE("purge_before removes only sessions and responses older than the cutoff", "[store]") {
+TEST_CASE("purge_before removes only conversations idle since before the cutoff", "[store]") {
   TempDir dir;
   auto store = open_sqlite(dir.db());
   store->commit_turn(turn("c_old", "old", "SM_old", "r", 1000));
@@ -192,17 +264,17 @@ TEST_CASE("purge_before removes only sessions and responses older than the cutof
   store->commit_turn(turn("c_new", "new", "SM_new", "r", 3000));
   store->set_opted_out("c_old", true, 500);
 
-  CHECK(store->purge_before(2000) == 2);  // one session + one response, both at 1000
+  CHECK(store->purge_before(2000) == 1);  // the conversation (session and answer) of 1000
   CHECK_FALSE(store->load("c_old"));
-  CHECK_FALSE(store->response_for("SM_old"));
+  CHECK_FALSE(store->response_for("c_old", "SM_old"));
   CHECK(store->load("c_edge"));  // exactly at the cutoff is not "before" it
-  CHECK(store->response_for("SM_edge"));
+  CHECK(store->response_for("c_edge", "SM_edge"));
   CHECK(store->load("c_new"));
-  CHECK(store->response_for("SM_new"));
+  CHECK(store->response_for("c_new", "SM_new"));
   CHECK(store->is_opted_out("c_old"));
 
   CHECK(store->purge_before(2000) == 0);
-  CHECK(store->purge_before(10'000) == 4);
+  CHECK(store->purge_before(10'000) == 2);
 }
 
 TEST_CASE("forget erases one contact's session, opt-out and responses, and no one else's", "[store]") {
@@ -217,17 +289,17 @@ TEST_CASE("forget erases one contact's session, opt-out and responses, and no on
   store->forget("c_a");
   CHECK_FALSE(store->load("c_a"));
   CHECK_FALSE(store->is_opted_out("c_a"));
-  CHECK_FALSE(store->response_for("SM_a1"));
-  CHECK_FALSE(store->response_for("SM_a2"));
+  CHECK_FALSE(store->response_for("c_a", "SM_a1"));
+  CHECK_FALSE(store->response_for("c_a", "SM_a2"));
 
   CHECK(store->load("c_b"));
   CHECK(store->is_opted_out("c_b"));
-  CHECK(store->response_for("SM_b1"));
+  CHECK(store->response_for("c_b", "SM_b1"));
 
   store->forget("c_never_seen");  // not an error
 
   Raw raw(dir.db());
-  for (const char* table : {"sessions", "responses", "contacts"}) {
+  for (const char* table : {"conversations", "contacts"}) {
     CHECK(raw.integer(std::string("SELECT count(*) FROM ") + table + " WHERE contact_key = 'c_a'") == 0);
   }
 }
@@ -244,7 +316,7 @@ TEST_CASE("migrations: a new file is brought to the current schema, and reopenin
   {
     Raw raw(dir.db());
     CHECK(raw.integer("PRAGMA user_version") == sqlite_schema_version());
-    for (const char* table : {"sessions", "responses", "contacts"}) {
+    for (const char* table : {"conversations", "contacts", "outbox", "relays"}) {
       CHECK(raw.integer(std::string("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='") +
                         table + "'") == 1);
     }
@@ -261,6 +333,57 @@ TEST_CASE("migrations: a new file is brought to the current schema, and reopenin
   CHECK(raw.integer("PRAGMA user_version") == sqlite_schema_version());
   CHECK(raw.text("SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_master ORDER BY name)") ==
         schema_before);
+}
+
+TEST_CASE("migrations: a database of schema 3 is migrated: outbox marks, conversations", "[store][migrations]") {
+  TempDir dir;
+  {
+    // A database as schema version 3 left it (migrations 1 to 3 as they shipped), holding an
+    // outbox message, two answers for one contact and an answer without a session.
+    Raw raw(dir.db());
+    raw.exec(R"sql(
+      CREATE TABLE sessions (contact_key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_ms INTEGER NOT NULL);
+      CREATE INDEX sessions_by_updated_ms ON sessions(updated_ms);
+      CREATE TABLE responses (request_id TEXT PRIMARY KEY, contact_key TEXT NOT NULL,
+                              response TEXT NOT NULL, created_ms INTEGER NOT NULL);
+      CREATE INDEX responses_by_created_ms ON responses(created_ms);
+      CREATE INDEX responses_by_contact_key ON responses(contact_key);
+      CREATE TABLE contacts (contact_key TEXT PRIMARY KEY, opted_out INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+      CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, idempotency_key TEXT NOT NULL UNIQUE,
+        contact_key TEXT NOT NULL, sender TEXT NOT NULL, recipient TEXT NOT NULL, body TEXT NOT NULL,
+        state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,
+        twilio_sid TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL, lease_until_ms INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE relays (code TEXT PRIMARY KEY, contact_key TEXT NOT NULL UNIQUE, texter TEXT NOT NULL,
+        lang TEXT NOT NULL, state TEXT NOT NULL, advocate_id TEXT NOT NULL DEFAULT '',
+        first_message TEXT NOT NULL DEFAULT '', offered_to TEXT NOT NULL DEFAULT '',
+        no_answer_told INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+        version INTEGER NOT NULL);
+      INSERT INTO outbox (idempotency_key, contact_key, sender, recipient, body, state, next_attempt_ms,
+                          created_ms, updated_ms)
+        VALUES ('SMm:0', 'c_t', '+14145550100', 'v1.to', 'v1.body', 'pending', 0, 1000, 1000);
+      INSERT INTO sessions VALUES ('c_a', '{"step":"menu"}', 2000);
+      INSERT INTO responses VALUES ('SM1', 'c_a', 'first', 1000), ('SM2', 'c_a', 'second', 2000),
+                                   ('SM9', 'c_gone', 'ended', 1500);
+      PRAGMA user_version = 3;
+    )sql");
+  }
+  auto store = open_sqlite(dir.db());
+  auto rows = store->claim_outbound(2000, 10, 60'000);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].attempt_started_ms == 0);
+  auto a = store->read_contact("c_a", "SM2");
+  REQUIRE(a.session);
+  CHECK(a.session->data == R"({"step":"menu"})");
+  CHECK(a.session->updated_ms == 2000);
+  CHECK(a.earlier_response == std::optional<std::string>("second"));
+  CHECK_FALSE(store->response_for("c_a", "SM1"));  // only the latest answer comes along
+  CHECK(store->response_for("c_gone", "SM9") == std::optional<std::string>("ended"));
+  CHECK_FALSE(store->load("c_gone"));
+  CHECK(store->purge_before(1800) == 1);  // c_gone's row carries its answer's time
+  Raw raw(dir.db());
+  CHECK(raw.integer("PRAGMA user_version") == sqlite_schema_version());
+  CHECK(raw.integer("SELECT count(*) FROM sqlite_master WHERE name IN ('sessions', 'responses')") == 0);
 }
 
 TEST_CASE("migrations: a database from a newer hotline is refused and left untouched",
@@ -317,7 +440,7 @@ TEST_CASE("the database is in WAL mode, as another connection sees it", "[store]
   Raw raw(dir.db());
   CHECK(raw.text("PRAGMA journal_mode") == "wal");
   // And the other connection can read what the store committed while the store is still open.
-  CHECK(raw.text("SELECT data FROM sessions WHERE contact_key = 'c_a'") == "s");
+  CHECK(raw.text("SELECT session FROM conversations WHERE contact_key = 'c_a'") == "s");
 }
 
 TEST_CASE("open_sqlite creates missing parent directories and a private file", "[store]") {
@@ -371,7 +494,7 @@ TEST_CASE("commit_turn from 8 threads x 200 turns: every turn lands", "[store][c
         try {
           store->commit_turn(turn(contact, "turn " + std::to_string(i), id, "answer " + id, 1000 + i));
           // Interleave reads with other threads' writes, as the server does.
-          if (store->response_for(id) != std::optional<std::string>("answer " + id)) ++failures[t];
+          if (store->response_for(contact, id) != std::optional<std::string>("answer " + id)) ++failures[t];
           if (!store->load(contact)) ++failures[t];
         } catch (...) {
           ++failures[t];
@@ -388,8 +511,9 @@ TEST_CASE("commit_turn from 8 threads x 200 turns: every turn lands", "[store][c
     CHECK(loaded->data == "turn " + std::to_string(kTurns - 1));
   }
   Raw raw(dir.db());
-  CHECK(raw.integer("SELECT count(*) FROM responses") == kThreads * kTurns);
-  CHECK(raw.integer("SELECT count(*) FROM sessions") == kThreads);
+  CHECK(raw.integer("SELECT count(*) FROM conversations") == kThreads);
+  CHECK(raw.integer("SELECT count(*) FROM conversations WHERE reply_id = 'SM_' || substr(contact_key, 4) || '_199' "
+                    "AND prev_reply_id = 'SM_' || substr(contact_key, 4) || '_198'") == kThreads);
 }
 
 TEST_CASE("healthy answers true on an open store", "[store]") {
@@ -417,9 +541,9 @@ TEST_CASE("the housekeeper deletes idle sessions and old answers on its own") {
 
   std::int64_t clock_ms = now;
   hotline::store::Housekeeper keeper(*store, [&] { return clock_ms; }, hour, 24 * hour, std::chrono::milliseconds(10));
-  CHECK(keeper.purge_once() == 2);  // the old session and its remembered answer
+  CHECK(keeper.purge_once() == 1);  // the old conversation: session and remembered answer
   CHECK_FALSE(store->load("c_old"));
-  CHECK_FALSE(store->response_for("SMold"));
+  CHECK_FALSE(store->response_for("c_old", "SMold"));
   CHECK(store->load("c_fresh"));
 
   // Running on its own thread, it gets to the fresh one once that is old too.
@@ -548,28 +672,6 @@ TEST_CASE("an outbox send is marked before it starts; the mark outlives a kill a
                  std::to_string(first_id)) == "sent:0:SMfound");
   // A sent row is no longer anyone's to send.
   CHECK_FALSE(store->outbound_attempt_started(rows[0], 10'300, 90'000));
-}
-
-TEST_CASE("migrations: an outbox from schema 3 gains the attempt mark, unset", "[store][migrations][outbox]") {
-  TempDir dir;
-  {
-    auto store = open_sqlite(dir.db());
-    TurnRecord t = turn("c_t", "", "SMm", "", 1000);
-    t.keep_session = true;
-    t.outbound.push_back({"SMm:0", "c_t", "+14145550100", "v1.to", "v1.body"});
-    store->commit_turn(t);
-  }
-  {
-    Raw raw(dir.db());  // back to what a hotline of schema 3 left
-    REQUIRE(sqlite_schema_version() == 4);
-    raw.exec("ALTER TABLE outbox DROP COLUMN attempt_started_ms; PRAGMA user_version = 3");
-  }
-  auto store = open_sqlite(dir.db());
-  auto rows = store->claim_outbound(2000, 10, 60'000);
-  REQUIRE(rows.size() == 1);
-  CHECK(rows[0].attempt_started_ms == 0);
-  Raw raw(dir.db());
-  CHECK(raw.integer("PRAGMA user_version") == 4);
 }
 
 TEST_CASE("lock_key: one holder per key, other keys free, and a contact's lock nests the relays'") {

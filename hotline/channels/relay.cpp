@@ -88,8 +88,7 @@ std::string RelayService::unseal(const std::string& sealed, const char* context)
 }
 
 std::optional<store::Relay> RelayService::relay_of(const std::string& contact_key) {
-  for (auto& r : store_.relays()) if (r.contact_key == contact_key) return r;
-  return std::nullopt;
+  return store_.relay_of(contact_key);
 }
 
 std::vector<store::Relay> RelayService::claimed_by(const std::string& advocate_id) {

@@ -91,7 +91,7 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
             store_.set_opted_out(contact, true, clock_());
             log::info("sms_blocked_opt_out", {{"contact", contact}});
           }
-        } else if (auto earlier = store_.response_for(*sid)) {
+        } else if (auto earlier = store_.response_for(contact, *sid)) {
           // Twilio redelivering a message answered before this contact (or the hotline) went
           // over its limit gets that answer again, not silence. The one read is acceptable in
           // a flood: a lookup by primary key, no transaction, no lock, no write, no fsync; it
@@ -109,12 +109,15 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   // One message of a contact at a time, on every replica sharing the store.
   const auto contact_lock = store_.lock_key(contact);
 
+  // Everything the turn reads, in one go: the store's work a message costs is this read and
+  // the commit at the end.
+  store::ContactView view = store_.read_contact(contact, *sid);
   // Twilio retries a webhook it thinks failed: answer again, change nothing.
-  if (auto earlier = store_.response_for(*sid)) return {200, "text/xml", *earlier};
+  if (view.earlier_response) return {200, "text/xml", std::move(*view.earlier_response)};
 
   const std::int64_t now = clock_();
   auto bundle = bundles_.get();
-  const bool opted_out = store_.is_opted_out(contact);
+  const bool opted_out = view.opted_out;
 
   store::TurnRecord record;
   record.contact_key = contact;
@@ -131,7 +134,7 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
     // while we hold its contact lock, so a texter without one keeps the flow running in
     // parallel and takes the lock only to open one (hand-off, below).
     const auto advocate = relay_->roster()->by_phone(*from);
-    relay = advocate ? std::nullopt : relay_->relay_of(contact);
+    if (!advocate) relay = std::move(view.relay);
     if (advocate || relay) {
       relay_lock = relay_->lock();
       if (relay) relay = relay_->relay_of(contact);
@@ -155,8 +158,8 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   }
 
   engine::Session session;
-  if (auto stored = store_.load(contact); stored && now - stored->updated_ms < settings_.session_idle_ms) {
-    session = engine::decode_session(stored->data).value_or(engine::Session{});
+  if (view.session && now - view.session->updated_ms < settings_.session_idle_ms) {
+    session = engine::decode_session(view.session->data).value_or(engine::Session{});
   }
 
   input.opted_out = opted_out;

@@ -30,7 +30,7 @@ namespace {
 // Schema migrations, in order: entry i takes a database from version i to i + 1, each in the same
 // transaction as its row in schema_migrations. Never edit one that has shipped; append.
 // Numbers and texts arrive sealed by the caller, exactly as in the SQLite store.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: sessions, remembered responses, opt-outs, the outbox and open relays.
     R"sql(
       CREATE TABLE sessions (
@@ -96,7 +96,61 @@ constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
       ALTER TABLE outbox ADD COLUMN attempt_started_ms BIGINT NOT NULL DEFAULT 0;
     )sql",
+    // 3: a key's session and its last two answers in one row, as in the SQLite store's
+    // migration 5: one row written and one read a message. The latest answer of each key comes
+    // along; older ones are dropped.
+    R"sql(
+      CREATE TABLE conversations (
+        contact_key   TEXT PRIMARY KEY,
+        session       TEXT NOT NULL,      -- '' when no conversation is live
+        session_ms    BIGINT NOT NULL,
+        reply_id      TEXT NOT NULL,      -- the last request answered ('' = none) and its answer
+        reply         TEXT NOT NULL,
+        prev_reply_id TEXT NOT NULL,      -- the one before it
+        prev_reply    TEXT NOT NULL,
+        updated_ms    BIGINT NOT NULL     -- the last write, for the retention
+      );
+      CREATE INDEX conversations_by_updated_ms ON conversations (updated_ms);
+      INSERT INTO conversations
+        SELECT contact_key, data, updated_ms, '', '', '', '', updated_ms FROM sessions;
+      INSERT INTO conversations
+        SELECT DISTINCT ON (contact_key) contact_key, '', 0, request_id, response, '', '', created_ms
+        FROM responses ORDER BY contact_key, created_ms DESC
+        ON CONFLICT (contact_key) DO UPDATE SET reply_id = excluded.reply_id, reply = excluded.reply,
+          updated_ms = greatest(conversations.updated_ms, excluded.updated_ms);
+      DROP TABLE sessions;
+      DROP TABLE responses;
+    )sql",
 };
+
+#define RELAY_COLUMNS                                                                        \
+  "code, contact_key, texter, lang, state, advocate_id, first_message, offered_to, "         \
+  "no_answer_told, created_ms, updated_ms, version"
+
+// The same statements as the SQLite store's (see there), in PostgreSQL's parameter syntax.
+constexpr const char* kReadContactSql =
+    "SELECT c.session, c.session_ms, "
+    "CASE WHEN $2 = '' THEN NULL WHEN c.reply_id = $2 THEN c.reply WHEN c.prev_reply_id = $2 THEN c.prev_reply END, "
+    "coalesce(o.opted_out, false), "
+    "r.code, r.contact_key, r.texter, r.lang, r.state, r.advocate_id, r.first_message, r.offered_to, "
+    "r.no_answer_told, r.created_ms, r.updated_ms, r.version "
+    "FROM (SELECT 1) AS one "
+    "LEFT JOIN conversations AS c ON c.contact_key = $1 "
+    "LEFT JOIN contacts AS o ON o.contact_key = $1 "
+    "LEFT JOIN relays AS r ON r.contact_key = $1";
+
+constexpr const char* kWriteConversationSql =
+    "INSERT INTO conversations (contact_key, session, session_ms, reply_id, reply, prev_reply_id, prev_reply, updated_ms) "
+    "VALUES ($1, CASE WHEN $5 THEN '' ELSE $2 END, $6, $3, CASE WHEN $3 = '' THEN '' ELSE $4 END, '', '', $6) "
+    "ON CONFLICT (contact_key) DO UPDATE SET "
+    "session = CASE WHEN $5 THEN conversations.session ELSE excluded.session END, "
+    "session_ms = CASE WHEN $5 THEN conversations.session_ms ELSE excluded.session_ms END, "
+    "prev_reply_id = CASE WHEN $3 = '' THEN conversations.prev_reply_id ELSE conversations.reply_id END, "
+    "prev_reply = CASE WHEN $3 = '' THEN conversations.prev_reply ELSE conversations.reply END, "
+    "reply_id = CASE WHEN $3 = '' THEN conversations.reply_id ELSE $3 END, "
+    "reply = CASE WHEN $3 = '' THEN conversations.reply ELSE $4 END, "
+    "updated_ms = excluded.updated_ms "
+    "WHERE $3 = '' OR (conversations.reply_id <> $3 AND conversations.prev_reply_id <> $3)";
 
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
 
@@ -136,6 +190,7 @@ class Result {
   }
   std::int64_t int64(int row, int col) const { return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10); }
   bool boolean(int row, int col) const { return PQgetvalue(r_, row, col)[0] == 't'; }
+  bool is_null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
   std::size_t affected() const { return static_cast<std::size_t>(std::strtoull(PQcmdTuples(r_), nullptr, 10)); }
 
  private:
@@ -314,9 +369,22 @@ class PostgresStore final : public SessionStore {
     return std::make_unique<OuterLock>(*this, std::move(c), id);
   }
 
+  ContactView read_contact(std::string_view contact_key, std::string_view request_id) override {
+    Use c(*this);
+    auto r = c->exec(kReadContactSql, {contact_key, request_id});
+    ContactView view;
+    if (r.rows() == 0) return view;  // the query always yields its one row; never here
+    if (!r.is_null(0, 0) && !r.text(0, 0).empty()) view.session = StoredSession{r.text(0, 0), r.int64(0, 1)};
+    if (!r.is_null(0, 2)) view.earlier_response = r.text(0, 2);
+    view.opted_out = r.boolean(0, 3);
+    if (!r.is_null(0, 4)) view.relay = relay_at(r, 0, 4);
+    return view;
+  }
+
   std::optional<StoredSession> load(std::string_view contact_key) override {
     Use c(*this);
-    auto r = c->exec("SELECT data, updated_ms FROM sessions WHERE contact_key = $1", {contact_key});
+    auto r = c->exec("SELECT session, session_ms FROM conversations WHERE contact_key = $1 AND session <> ''",
+                     {contact_key});
     if (r.rows() == 0) return std::nullopt;
     return StoredSession{r.text(0, 0), r.int64(0, 1)};
   }
@@ -325,23 +393,14 @@ class PostgresStore final : public SessionStore {
     if (turn.contact_key.empty()) throw std::invalid_argument("session store: empty contact key");
     Use c(*this);
     Transaction tx(*c);
-    // As in SQLite: the response row first; if it exists this is a redelivery and changes nothing.
-    bool first_delivery = true;
-    if (!turn.request_id.empty()) {
-      first_delivery = c->exec("INSERT INTO responses (request_id, contact_key, response, created_ms) "
-                               "VALUES ($1, $2, $3, $4) ON CONFLICT (request_id) DO NOTHING",
-                               {turn.request_id, turn.contact_key, turn.response, turn.now_ms})
-                           .affected() > 0;
-    }
-    if (!first_delivery) return;  // rolls back an empty transaction
-    if (!turn.keep_session) {
-      if (turn.session_data.empty()) {
-        c->exec("DELETE FROM sessions WHERE contact_key = $1", {turn.contact_key});
-      } else {
-        c->exec("INSERT INTO sessions (contact_key, data, updated_ms) VALUES ($1, $2, $3) "
-                "ON CONFLICT (contact_key) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms",
-                {turn.contact_key, turn.session_data, turn.now_ms});
-      }
+    // As in SQLite: the conversation's row first; if it already remembers this request id,
+    // this is a redelivery and changes nothing.
+    if (!turn.request_id.empty() || !turn.keep_session) {
+      const bool first_delivery =
+          c->exec(kWriteConversationSql, {turn.contact_key, turn.session_data, turn.request_id, turn.response,
+                                          turn.keep_session, turn.now_ms})
+              .affected() > 0;
+      if (!first_delivery) return;  // rolls back an empty transaction
     }
     for (const auto& change : turn.relays) write_relay(*c, change, turn.now_ms);
     for (const auto& m : turn.outbound) {
@@ -353,10 +412,12 @@ class PostgresStore final : public SessionStore {
     tx.commit();
   }
 
-  std::optional<std::string> response_for(std::string_view request_id) override {
+  std::optional<std::string> response_for(std::string_view contact_key, std::string_view request_id) override {
     if (request_id.empty()) return std::nullopt;
     Use c(*this);
-    auto r = c->exec("SELECT response FROM responses WHERE request_id = $1", {request_id});
+    auto r = c->exec("SELECT CASE reply_id WHEN $2 THEN reply ELSE prev_reply END FROM conversations "
+                     "WHERE contact_key = $1 AND (reply_id = $2 OR prev_reply_id = $2)",
+                     {contact_key, request_id});
     if (r.rows() == 0) return std::nullopt;
     return r.text(0, 0);
   }
@@ -381,8 +442,7 @@ class PostgresStore final : public SessionStore {
   std::size_t purge_before(std::int64_t cutoff_ms) override {
     Use c(*this);
     Transaction tx(*c);
-    std::size_t removed = c->exec("DELETE FROM sessions WHERE updated_ms < $1", {cutoff_ms}).affected();
-    removed += c->exec("DELETE FROM responses WHERE created_ms < $1", {cutoff_ms}).affected();
+    std::size_t removed = c->exec("DELETE FROM conversations WHERE updated_ms < $1", {cutoff_ms}).affected();
     removed += c->exec("DELETE FROM outbox WHERE state = 'sent' AND updated_ms < $1", {cutoff_ms}).affected();
     tx.commit();
     return removed;
@@ -396,9 +456,8 @@ class PostgresStore final : public SessionStore {
   void forget(std::string_view contact_key) override {
     Use c(*this);
     Transaction tx(*c);
-    for (const char* sql : {"DELETE FROM sessions WHERE contact_key = $1", "DELETE FROM contacts WHERE contact_key = $1",
-                            "DELETE FROM responses WHERE contact_key = $1", "DELETE FROM relays WHERE contact_key = $1",
-                            "DELETE FROM outbox WHERE contact_key = $1"}) {
+    for (const char* sql : {"DELETE FROM conversations WHERE contact_key = $1", "DELETE FROM contacts WHERE contact_key = $1",
+                            "DELETE FROM relays WHERE contact_key = $1", "DELETE FROM outbox WHERE contact_key = $1"}) {
       c->exec(sql, {contact_key});
     }
     tx.commit();
@@ -415,28 +474,18 @@ class PostgresStore final : public SessionStore {
 
   std::vector<Relay> relays() override {
     Use c(*this);
-    auto r = c->exec(
-        "SELECT code, contact_key, texter, lang, state, advocate_id, first_message, offered_to, "
-        "no_answer_told, created_ms, updated_ms, version FROM relays ORDER BY created_ms, code");
+    auto r = c->exec("SELECT " RELAY_COLUMNS " FROM relays ORDER BY created_ms, code");
     std::vector<Relay> out;
     out.reserve(static_cast<std::size_t>(r.rows()));
-    for (int i = 0; i < r.rows(); ++i) {
-      Relay x;
-      x.code = r.text(i, 0);
-      x.contact_key = r.text(i, 1);
-      x.texter_sealed = r.text(i, 2);
-      x.lang = r.text(i, 3);
-      x.state = r.text(i, 4);
-      x.advocate_id = r.text(i, 5);
-      x.first_message_sealed = r.text(i, 6);
-      x.offered_to = r.text(i, 7);
-      x.no_answer_told = r.boolean(i, 8);
-      x.created_ms = r.int64(i, 9);
-      x.updated_ms = r.int64(i, 10);
-      x.version = r.int64(i, 11);
-      out.push_back(std::move(x));
-    }
+    for (int i = 0; i < r.rows(); ++i) out.push_back(relay_at(r, i, 0));
     return out;
+  }
+
+  std::optional<Relay> relay_of(std::string_view contact_key) override {
+    Use c(*this);
+    auto r = c->exec("SELECT " RELAY_COLUMNS " FROM relays WHERE contact_key = $1", {contact_key});
+    if (r.rows() == 0) return std::nullopt;
+    return relay_at(r, 0, 0);
   }
 
   std::vector<OutboxRow> claim_outbound(std::int64_t now_ms, std::size_t limit,
@@ -523,6 +572,24 @@ class PostgresStore final : public SessionStore {
   }
 
  private:
+  /// The relay in columns `first`..`first + 11` of `row` (RELAY_COLUMNS' order).
+  static Relay relay_at(const Result& r, int row, int first) {
+    Relay x;
+    x.code = r.text(row, first);
+    x.contact_key = r.text(row, first + 1);
+    x.texter_sealed = r.text(row, first + 2);
+    x.lang = r.text(row, first + 3);
+    x.state = r.text(row, first + 4);
+    x.advocate_id = r.text(row, first + 5);
+    x.first_message_sealed = r.text(row, first + 6);
+    x.offered_to = r.text(row, first + 7);
+    x.no_answer_told = r.boolean(row, first + 8);
+    x.created_ms = r.int64(row, first + 9);
+    x.updated_ms = r.int64(row, first + 10);
+    x.version = r.int64(row, first + 11);
+    return x;
+  }
+
   /// The connection for one call: the thread's bound one if it holds a lock, else one from the pool.
   class Use {
    public:

@@ -89,6 +89,14 @@ struct TurnRecord {
   std::vector<RelayChange> relays;          // relay state this turn changes
 };
 
+/// What a contact's next turn needs to know, read in one go (one snapshot, one round trip).
+struct ContactView {
+  std::optional<StoredSession> session;          // the live conversation, if any
+  std::optional<std::string> earlier_response;   // the answer already given to this request id
+  bool opted_out = false;
+  std::optional<Relay> relay;                    // the contact's open relay, if any
+};
+
 /// Held while one key's turn runs; released when destroyed. See SessionStore::lock_key.
 class KeyLock {
  public:
@@ -105,18 +113,26 @@ class SessionStore {
   /// one thread (a contact, then the relays); take them in that order everywhere.
   virtual std::unique_ptr<KeyLock> lock_key(std::string_view key) = 0;
 
+  /// Everything a turn reads, at once: the session, whether `request_id` was answered before,
+  /// the opt-out and the open relay. The same as the four calls below, but one snapshot and
+  /// one round trip: what each message pays for.
+  virtual ContactView read_contact(std::string_view contact_key, std::string_view request_id) = 0;
+
   virtual std::optional<StoredSession> load(std::string_view contact_key) = 0;
-  /// If `turn.request_id` was already recorded, the whole turn is a no-op (the first delivery's
-  /// response and session stand). An empty request_id records no response.
+  /// If `turn.request_id` was already recorded for this key, the whole turn is a no-op (the
+  /// first delivery's response and session stand). An empty request_id records no response.
+  /// A key remembers the answers to its last two requests (Twilio
+  /// redelivers a webhook within seconds, long before a contact has written twice more).
   virtual void commit_turn(const TurnRecord& turn) = 0;
-  /// The response already given to this request id, if Twilio delivers it again.
-  virtual std::optional<std::string> response_for(std::string_view request_id) = 0;
+  /// The response already given to this request id of this key, if Twilio delivers it again.
+  virtual std::optional<std::string> response_for(std::string_view contact_key,
+                                                  std::string_view request_id) = 0;
 
   /// Opt-out outlives sessions: it is kept until the person opts back in.
   virtual bool is_opted_out(std::string_view contact_key) = 0;
   virtual void set_opted_out(std::string_view contact_key, bool opted_out, std::int64_t now_ms) = 0;
 
-  /// Removes sessions idle since before `cutoff_ms` and remembered responses older than it.
+  /// Removes conversations (session and remembered responses) idle since before `cutoff_ms`.
   /// Returns how many rows went.
   virtual std::size_t purge_before(std::int64_t cutoff_ms) = 0;
   /// Ends relays nobody has written to since `cutoff_ms` (the relay retention), erasing the
@@ -131,6 +147,8 @@ class SessionStore {
   // --- Relays (advocates) ---------------------------------------------------------------------
   /// Every open relay, oldest first.
   virtual std::vector<Relay> relays() = 0;
+  /// The contact's open relay, if it has one (at most one: contact_key is unique among relays).
+  virtual std::optional<Relay> relay_of(std::string_view contact_key) = 0;
 
   // --- Outbox ---------------------------------------------------------------------------------
   /// Claims up to `limit` pending messages due at `now_ms`, oldest first, for this worker alone:

@@ -3,9 +3,11 @@
 // Concurrency: the HTTP server calls the store from many threads at once. We keep ONE connection
 // per store, opened SQLITE_OPEN_NOMUTEX, and guard every call with our own std::mutex. SQLite
 // serialises writers on a database anyway, so a connection pool would only add concurrency to
-// reads, which here are single-row primary-key lookups measured in microseconds. One connection
-// also lets us cache prepared statements per store without per-thread bookkeeping, and makes
-// sqlite3_errmsg() race-free (it reads per-connection state that another thread could overwrite).
+// reads, which here are single-row primary-key lookups measured in microseconds. A second,
+// reading connection was measured and is slower: it must drop its page cache whenever another
+// connection has committed, which here is every message. One connection also lets us cache
+// prepared statements per store without per-thread bookkeeping, and makes sqlite3_errmsg()
+// race-free (it reads per-connection state that another thread could overwrite).
 // Other processes (e.g. `hotline forget` run by staff while the server is up) are separate
 // connections: busy_timeout plus BEGIN IMMEDIATE make them queue rather than fail or deadlock.
 #include <fcntl.h>
@@ -35,7 +37,7 @@ namespace {
 // leaves the database at a consistent earlier version. Never edit an entry that has shipped;
 // append a new one. Plain CREATE (no IF NOT EXISTS) on purpose: re-applying a migration to a
 // database that already has it is a bug we want to hear about, not paper over.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     // 1: the initial schema.
     R"sql(
       CREATE TABLE sessions (
@@ -112,6 +114,32 @@ constexpr std::array<const char*, 4> kMigrations = {
     // out, so a send interrupted by a crash is looked up at Twilio instead of sent twice.
     R"sql(
       ALTER TABLE outbox ADD COLUMN attempt_started_ms INTEGER NOT NULL DEFAULT 0;
+    )sql",
+    // 5: a key's session and its last two answers in one row, so a message costs one row
+    // written (and one read) instead of a session row, a response row and their four indexes.
+    // The latest remembered answer of each key comes along; older ones are dropped.
+    R"sql(
+      CREATE TABLE conversations (
+        contact_key   TEXT PRIMARY KEY,   -- a contact's key, or a call's
+        session       TEXT NOT NULL,      -- the engine's session; '' when none is live
+        session_ms    INTEGER NOT NULL,   -- when the session was last written
+        reply_id      TEXT NOT NULL,      -- the last request answered ('' = none)...
+        reply         TEXT NOT NULL,      -- ...and the answer, replayed on a redelivery
+        prev_reply_id TEXT NOT NULL,      -- the one before it
+        prev_reply    TEXT NOT NULL,
+        updated_ms    INTEGER NOT NULL    -- the last write, for the retention
+      );
+      -- No index on updated_ms: every message would move its row's entry (two more pages
+      -- written a message, about 10% of its cost); purge_before scans by rowid instead.
+      INSERT INTO conversations
+        SELECT contact_key, data, updated_ms, '', '', '', '', updated_ms FROM sessions;
+      INSERT INTO conversations
+        SELECT contact_key, '', 0, request_id, response, '', '', created_ms FROM responses AS r
+        WHERE created_ms = (SELECT max(created_ms) FROM responses WHERE contact_key = r.contact_key)
+        ON CONFLICT (contact_key) DO UPDATE SET reply_id = excluded.reply_id, reply = excluded.reply,
+          updated_ms = max(updated_ms, excluded.updated_ms);
+      DROP TABLE sessions;
+      DROP TABLE responses;
     )sql",
 };
 
@@ -208,6 +236,7 @@ class Run {
     return p ? std::string(p, static_cast<std::size_t>(n)) : std::string();
   }
   std::int64_t int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+  bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 
  private:
   sqlite3* db_;
@@ -352,6 +381,40 @@ class BackgroundCheckpointer {
   std::thread thread_;
 };
 
+#define RELAY_COLUMNS                                                                        \
+  "code, contact_key, texter, lang, state, advocate_id, first_message, offered_to, "         \
+  "no_answer_told, created_ms, updated_ms, version"
+
+// A turn's reads in one statement: every join is a primary-key (or unique) lookup, and the
+// outer row always exists, so a contact the store has never seen reads as NULLs.
+constexpr const char* kReadContactSql =
+    "SELECT c.session, c.session_ms, "
+    "CASE WHEN ?2 = '' THEN NULL WHEN c.reply_id = ?2 THEN c.reply WHEN c.prev_reply_id = ?2 THEN c.prev_reply END, "
+    "coalesce(o.opted_out, 0), "
+    "r.code, r.contact_key, r.texter, r.lang, r.state, r.advocate_id, r.first_message, r.offered_to, "
+    "r.no_answer_told, r.created_ms, r.updated_ms, r.version "
+    "FROM (SELECT 1) AS one "
+    "LEFT JOIN conversations AS c ON c.contact_key = ?1 "
+    "LEFT JOIN contacts AS o ON o.contact_key = ?1 "
+    "LEFT JOIN relays AS r ON r.contact_key = ?1";
+
+// A turn's write to its conversation: ?1 key, ?2 session ('' = ended), ?3 request id ('' =
+// none), ?4 response, ?5 keep the session as it is, ?6 now. The answer moves into the row's
+// latest slot and the latest into the previous one; nothing changes (0 rows) when the request
+// id is one the row already remembers, which is how a redelivery is recognised.
+constexpr const char* kWriteConversationSql =
+    "INSERT INTO conversations (contact_key, session, session_ms, reply_id, reply, prev_reply_id, prev_reply, updated_ms) "
+    "VALUES (?1, CASE WHEN ?5 THEN '' ELSE ?2 END, ?6, ?3, CASE WHEN ?3 = '' THEN '' ELSE ?4 END, '', '', ?6) "
+    "ON CONFLICT (contact_key) DO UPDATE SET "
+    "session = CASE WHEN ?5 THEN conversations.session ELSE excluded.session END, "
+    "session_ms = CASE WHEN ?5 THEN conversations.session_ms ELSE excluded.session_ms END, "
+    "prev_reply_id = CASE WHEN ?3 = '' THEN conversations.prev_reply_id ELSE conversations.reply_id END, "
+    "prev_reply = CASE WHEN ?3 = '' THEN conversations.prev_reply ELSE conversations.reply END, "
+    "reply_id = CASE WHEN ?3 = '' THEN conversations.reply_id ELSE ?3 END, "
+    "reply = CASE WHEN ?3 = '' THEN conversations.reply ELSE ?4 END, "
+    "updated_ms = excluded.updated_ms "
+    "WHERE ?3 = '' OR (conversations.reply_id != ?3 AND conversations.prev_reply_id != ?3)";
+
 class SqliteStore final : public SessionStore {
  public:
   explicit SqliteStore(const std::string& path) {
@@ -381,6 +444,21 @@ class SqliteStore final : public SessionStore {
       if (reason.starts_with(kPrefix)) reason.remove_prefix(kPrefix.size());
       throw std::runtime_error("session store: cannot open '" + path + "': " + std::string(reason));
     }
+  }
+
+  ContactView read_contact(std::string_view contact_key, std::string_view request_id) override {
+    std::lock_guard lock(mutex_);
+    Run run(db(), read_contact_);
+    run.bind(1, contact_key).bind(2, request_id);
+    ContactView view;
+    if (!run.step()) return view;  // the query always yields its one row; never here
+    if (!run.is_null(0) && sqlite3_column_bytes(read_contact_.get(), 0) > 0) {
+      view.session = StoredSession{run.text(0), run.int64(1)};
+    }
+    if (!run.is_null(2)) view.earlier_response = run.text(2);
+    view.opted_out = run.int64(3) != 0;
+    if (!run.is_null(4)) view.relay = relay_at(run, 4);
+    return view;
   }
 
   std::optional<StoredSession> load(std::string_view contact_key) override {
@@ -454,26 +532,17 @@ class SqliteStore final : public SessionStore {
 
   /// One turn's writes, inside the caller's transaction.
   void write_turn(const TurnRecord& turn) {
-    // Response first: if this request id was already answered, this is a redelivery that raced
-    // past the caller's response_for() check (e.g. another process), and the first delivery's
-    // effects stand, session included, so the conversation does not advance twice.
-    // An empty request id identifies nothing, so no response is remembered for it.
+    // The conversation's row first, in one statement that writes nothing when this request id
+    // is one of the two the row remembers: then this is a redelivery that raced past the
+    // caller's check (e.g. another process), and the first delivery's effects stand, session
+    // included, so the conversation does not advance twice. An empty request id identifies
+    // nothing, so no response is remembered for it (and a turn with neither changes no row).
     bool first_delivery = true;
-    if (!turn.request_id.empty()) {
-      Run run(db(), insert_response_);
-      run.bind(1, turn.request_id).bind(2, turn.contact_key).bind(3, turn.response).bind(4, turn.now_ms);
+    if (!turn.request_id.empty() || !turn.keep_session) {
+      Run run(db(), write_conversation_);
+      run.bind(1, turn.contact_key).bind(2, turn.session_data).bind(3, turn.request_id)
+          .bind(4, turn.response).bind(5, std::int64_t{turn.keep_session}).bind(6, turn.now_ms);
       first_delivery = run.exec() > 0;
-    }
-    if (first_delivery && !turn.keep_session) {
-      if (turn.session_data.empty()) {
-        Run(db(), delete_session_).bind(1, turn.contact_key).exec();
-      } else {
-        Run(db(), upsert_session_)
-            .bind(1, turn.contact_key)
-            .bind(2, turn.session_data)
-            .bind(3, turn.now_ms)
-            .exec();
-      }
     }
     if (first_delivery) {
       for (const auto& change : turn.relays) write_relay(change, turn.now_ms);
@@ -492,23 +561,16 @@ class SqliteStore final : public SessionStore {
     std::lock_guard lock(mutex_);
     std::vector<Relay> out;
     Run run(db(), select_relays_);
-    while (run.step()) {
-      Relay r;
-      r.code = run.text(0);
-      r.contact_key = run.text(1);
-      r.texter_sealed = run.text(2);
-      r.lang = run.text(3);
-      r.state = run.text(4);
-      r.advocate_id = run.text(5);
-      r.first_message_sealed = run.text(6);
-      r.offered_to = run.text(7);
-      r.no_answer_told = run.int64(8) != 0;
-      r.created_ms = run.int64(9);
-      r.updated_ms = run.int64(10);
-      r.version = run.int64(11);
-      out.push_back(std::move(r));
-    }
+    while (run.step()) out.push_back(relay_at(run, 0));
     return out;
+  }
+
+  std::optional<Relay> relay_of(std::string_view contact_key) override {
+    std::lock_guard lock(mutex_);
+    Run run(db(), relay_of_);
+    run.bind(1, contact_key);
+    if (!run.step()) return std::nullopt;
+    return relay_at(run, 0);
   }
 
   std::unique_ptr<KeyLock> lock_key(std::string_view key) override { return key_locks_.lock(key); }
@@ -582,11 +644,12 @@ class SqliteStore final : public SessionStore {
     return run.step() ? static_cast<std::size_t>(run.int64(0)) : 0;
   }
 
-  std::optional<std::string> response_for(std::string_view request_id) override {
+  std::optional<std::string> response_for(std::string_view contact_key,
+                                          std::string_view request_id) override {
     if (request_id.empty()) return std::nullopt;
     std::lock_guard lock(mutex_);
     Run run(db(), response_for_);
-    run.bind(1, request_id);
+    run.bind(1, contact_key).bind(2, request_id);
     if (!run.step()) return std::nullopt;
     return run.text(0);
   }
@@ -614,13 +677,24 @@ class SqliteStore final : public SessionStore {
   }
 
   std::size_t purge_before(std::int64_t cutoff_ms) override {
+    // Conversations have no index by age (see migration 5), so they are scanned by rowid, a
+    // slice at a time, each slice its own short transaction: messages keep being answered
+    // between slices instead of waiting for a scan of the whole table (a second or so at a
+    // million rows). Rows written during the scan are new, so skipping them is right.
+    constexpr std::int64_t kSlice = 4096;
+    std::int64_t last;
+    {
+      std::lock_guard lock(mutex_);
+      Run run(db(), max_conversation_rowid_);
+      last = run.step() ? run.int64(0) : 0;
+    }
+    std::size_t removed = 0;
+    for (std::int64_t from = 0; from < last; from += kSlice) {
+      std::lock_guard lock(mutex_);
+      removed += Run(db(), purge_conversations_).bind(1, cutoff_ms).bind(2, from).bind(3, from + kSlice).exec();
+    }
     std::lock_guard lock(mutex_);
-    Transaction tx = transaction();
-    std::size_t removed = Run(db(), purge_sessions_).bind(1, cutoff_ms).exec();
-    removed += Run(db(), purge_responses_).bind(1, cutoff_ms).exec();
-    removed += Run(db(), purge_sent_outbound_).bind(1, cutoff_ms).exec();
-    tx.commit();
-    return removed;
+    return removed + Run(db(), purge_sent_outbound_).bind(1, cutoff_ms).exec();
   }
 
   std::size_t end_relays_idle_since(std::int64_t cutoff_ms) override {
@@ -633,9 +707,8 @@ class SqliteStore final : public SessionStore {
     {
       SynchronousFull full(db());
       Transaction tx = transaction();
-      Run(db(), delete_session_).bind(1, contact_key).exec();
+      Run(db(), forget_conversation_).bind(1, contact_key).exec();
       Run(db(), delete_contact_).bind(1, contact_key).exec();
-      Run(db(), forget_responses_).bind(1, contact_key).exec();
       Run(db(), forget_relays_).bind(1, contact_key).exec();
       Run(db(), forget_outbound_).bind(1, contact_key).exec();
       tx.commit();
@@ -673,6 +746,24 @@ class SqliteStore final : public SessionStore {
   };
 
   sqlite3* db() const { return db_.get(); }
+
+  /// The relay in columns `first`..`first + 11` of the row `run` is on (select_relays_'s order).
+  static Relay relay_at(const Run& run, int first) {
+    Relay r;
+    r.code = run.text(first);
+    r.contact_key = run.text(first + 1);
+    r.texter_sealed = run.text(first + 2);
+    r.lang = run.text(first + 3);
+    r.state = run.text(first + 4);
+    r.advocate_id = run.text(first + 5);
+    r.first_message_sealed = run.text(first + 6);
+    r.offered_to = run.text(first + 7);
+    r.no_answer_told = run.int64(first + 8) != 0;
+    r.created_ms = run.int64(first + 9);
+    r.updated_ms = run.int64(first + 10);
+    r.version = run.int64(first + 11);
+    return r;
+  }
   Transaction transaction() { return Transaction(db(), begin_, commit_, rollback_); }
 
   void configure(bool in_memory) {
@@ -754,23 +845,21 @@ class SqliteStore final : public SessionStore {
     savepoint_ = Statement(d, "SAVEPOINT turn");
     release_savepoint_ = Statement(d, "RELEASE turn");
     rollback_to_savepoint_ = Statement(d, "ROLLBACK TO turn");
-    load_ = Statement(d, "SELECT data, updated_ms FROM sessions WHERE contact_key = ?1");
-    upsert_session_ = Statement(d,
-        "INSERT INTO sessions (contact_key, data, updated_ms) VALUES (?1, ?2, ?3) "
-        "ON CONFLICT (contact_key) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms");
-    delete_session_ = Statement(d, "DELETE FROM sessions WHERE contact_key = ?1");
-    insert_response_ = Statement(d,
-        "INSERT OR IGNORE INTO responses (request_id, contact_key, response, created_ms) "
-        "VALUES (?1, ?2, ?3, ?4)");
-    response_for_ = Statement(d, "SELECT response FROM responses WHERE request_id = ?1");
+    read_contact_ = Statement(d, kReadContactSql);
+    load_ = Statement(d, "SELECT session, session_ms FROM conversations WHERE contact_key = ?1 AND session != ''");
+    response_for_ = Statement(d,
+        "SELECT CASE reply_id WHEN ?2 THEN reply ELSE prev_reply END FROM conversations "
+        "WHERE contact_key = ?1 AND (reply_id = ?2 OR prev_reply_id = ?2)");
     is_opted_out_ = Statement(d, "SELECT opted_out FROM contacts WHERE contact_key = ?1");
+    write_conversation_ = Statement(d, kWriteConversationSql);
+    forget_conversation_ = Statement(d, "DELETE FROM conversations WHERE contact_key = ?1");
     upsert_opt_out_ = Statement(d,
         "INSERT INTO contacts (contact_key, opted_out, updated_ms) VALUES (?1, 1, ?2) "
         "ON CONFLICT (contact_key) DO UPDATE SET opted_out = 1, updated_ms = excluded.updated_ms");
     delete_contact_ = Statement(d, "DELETE FROM contacts WHERE contact_key = ?1");
-    purge_sessions_ = Statement(d, "DELETE FROM sessions WHERE updated_ms < ?1");
-    purge_responses_ = Statement(d, "DELETE FROM responses WHERE created_ms < ?1");
-    forget_responses_ = Statement(d, "DELETE FROM responses WHERE contact_key = ?1");
+    max_conversation_rowid_ = Statement(d, "SELECT coalesce(max(rowid), 0) FROM conversations");
+    purge_conversations_ = Statement(d,
+        "DELETE FROM conversations WHERE rowid > ?2 AND rowid <= ?3 AND updated_ms < ?1");
     select_one_ = Statement(d, "SELECT 1");
     insert_outbound_ = Statement(d,
         "INSERT OR IGNORE INTO outbox (idempotency_key, contact_key, sender, recipient, body, state, "
@@ -802,9 +891,8 @@ class SqliteStore final : public SessionStore {
     count_pending_ = Statement(d, "SELECT COUNT(*) FROM outbox WHERE state = 'pending'");
     purge_sent_outbound_ = Statement(d, "DELETE FROM outbox WHERE state = 'sent' AND updated_ms < ?1");
     forget_outbound_ = Statement(d, "DELETE FROM outbox WHERE contact_key = ?1");
-    select_relays_ = Statement(d,
-        "SELECT code, contact_key, texter, lang, state, advocate_id, first_message, offered_to, "
-        "no_answer_told, created_ms, updated_ms, version FROM relays ORDER BY created_ms, code");
+    select_relays_ = Statement(d, "SELECT " RELAY_COLUMNS " FROM relays ORDER BY created_ms, code");
+    relay_of_ = Statement(d, "SELECT " RELAY_COLUMNS " FROM relays WHERE contact_key = ?1");
     insert_relay_ = Statement(d,
         "INSERT INTO relays (code, contact_key, texter, lang, state, advocate_id, first_message, "
         "offered_to, no_answer_told, created_ms, updated_ms, version) "
@@ -822,15 +910,14 @@ class SqliteStore final : public SessionStore {
   std::mutex mutex_;
   Statement begin_, commit_, rollback_;
   Statement savepoint_, release_savepoint_, rollback_to_savepoint_;
-  Statement load_, upsert_session_, delete_session_;
-  Statement insert_response_, response_for_;
+  Statement read_contact_, load_, response_for_, write_conversation_, forget_conversation_;
   Statement is_opted_out_, upsert_opt_out_, delete_contact_;
-  Statement purge_sessions_, purge_responses_, forget_responses_;
+  Statement max_conversation_rowid_, purge_conversations_;
   Statement select_one_;
   Statement insert_outbound_, claim_due_, release_leases_, outbound_release_, outbound_sent_, outbound_retry_, outbound_delete_;
   Statement outbound_attempt_started_;
   Statement outbound_delete_by_sid_, outbound_status_, count_pending_, purge_sent_outbound_, forget_outbound_;
-  Statement select_relays_, insert_relay_, update_relay_, delete_relay_, forget_relays_;
+  Statement select_relays_, relay_of_, insert_relay_, update_relay_, delete_relay_, forget_relays_;
   Statement end_idle_relays_;
   KeyLocks key_locks_;
   // After the statements: destroyed (its thread stopped) before the main connection closes.
