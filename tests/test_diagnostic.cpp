@@ -106,8 +106,8 @@ TEST_CASE("log::emit writes the very line log::write writes for the same fields"
     log::write(log::Level::warn, "plain");
     log::emit(log::Level::warn, "plain", {});
     log::emit(log::Level::debug, "below the level", {{"k", "v"}});
+    if (with_request_id) log::clear_request_id();  // writes the request's lines
     const std::string text = capture.text();
-    if (with_request_id) log::clear_request_id();
     INFO(text);
     const auto lines = lines_without_ts(text);
     REQUIRE(lines.size() == 4);
@@ -123,4 +123,25 @@ TEST_CASE("log::emit writes the very line log::write writes for the same fields"
     CHECK(parsed["text"].get<std::string>().find("ñ bad \xEF\xBF\xBD") != std::string::npos);
     CHECK(parsed["ts"].get<std::string>().size() == 24);  // 2026-11-29T07:33:12.345Z
   }
+}
+
+TEST_CASE("a request's lines are held and written together, in order, when it is answered") {
+  log::set_request_id("req-2");
+  {
+    StderrToFile held;
+    log::emit(log::Level::info, "first", {{"n", 1}});
+    log::write(log::Level::warn, "second", {{"n", 2}});
+    CHECK(held.text().empty());  // nothing written yet
+  }
+  StderrToFile capture;
+  log::flush_request_lines();
+  log::emit(log::Level::info, "after the answer", {});  // not held any more, still tagged
+  log::clear_request_id();
+  log::emit(log::Level::info, "no request", {});
+  const auto lines = lines_without_ts(capture.text());
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0] == R"({"event":"first","level":"info","n":1,"request_id":"req-2"})");
+  CHECK(lines[1] == R"({"event":"second","level":"warn","n":2,"request_id":"req-2"})");
+  CHECK(lines[2] == R"({"event":"after the answer","level":"info","request_id":"req-2"})");
+  CHECK(lines[3] == R"({"event":"no request","level":"info"})");
 }

@@ -19,6 +19,8 @@ namespace {
 std::atomic<Level> g_min_level{Level::info};
 std::mutex g_write_mutex;
 thread_local std::string t_request_id;
+thread_local bool t_holding = false;       // lines wait in t_held for flush_request_lines()
+thread_local std::string t_held;
 
 const char* level_name(Level level) {
   switch (level) {
@@ -108,10 +110,27 @@ void append_value(std::string& out, const Item& item) {
   }
 }
 
+constexpr std::size_t kMaxHeld = 1u << 16;
+
+/// One write() of whole lines, under a lock, so lines from different threads never interleave
+/// and each is in the kernel before the caller goes on.
+void write_out(const std::string& lines) {
+  std::lock_guard<std::mutex> lock(g_write_mutex);
+  const char* p = lines.data();
+  std::size_t left = lines.size();
+  while (left > 0) {
+    const ssize_t n = ::write(STDERR_FILENO, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // nowhere to log to: as fprintf did, carry on
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
 /// Writes one line: the fixed fields (ts, level, event, request_id) and the caller's, in key
 /// order (nlohmann::json objects are sorted maps; the lines always were), a caller's field
-/// replacing a fixed one of the same name. One write() a line, under a lock, so lines from
-/// different threads never interleave and each is in the kernel before the caller goes on.
+/// replacing a fixed one of the same name. Held back while a request is being handled (see
+/// set_request_id), else written at once.
 void write_line(Level level, std::string_view event, std::vector<Item>& items, std::size_t fixed_end) {
   // The fixed values live here until the line is written.
   thread_local std::string ts;
@@ -143,19 +162,16 @@ void write_line(Level level, std::string_view event, std::vector<Item>& items, s
   }
   line += "}\n";
 
-  {
-    std::lock_guard<std::mutex> lock(g_write_mutex);
-    const char* p = line.data();
-    std::size_t left = line.size();
-    while (left > 0) {
-      const ssize_t n = ::write(STDERR_FILENO, p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // nowhere to log to: as fprintf did, carry on
-      p += n;
-      left -= static_cast<std::size_t>(n);
+  if (t_holding) {
+    if (t_held.size() + line.size() > kMaxHeld) {  // a chatty request: keep its lines in order
+      write_out(t_held);
+      t_held.clear();
     }
+    t_held += line;
+  } else {
+    write_out(line);
   }
-  if (line.capacity() > (1u << 16)) std::string().swap(line);  // an unusually long line: give it back
+  if (line.capacity() > kMaxHeld) std::string().swap(line);  // an unusually long line: give it back
 }
 
 std::vector<Item>& fixed_items() {
@@ -172,8 +188,23 @@ std::vector<Item>& fixed_items() {
 
 void set_min_level(Level level) { g_min_level = level; }
 
-void set_request_id(std::string id) { t_request_id = std::move(id); }
-void clear_request_id() { t_request_id.clear(); }
+void set_request_id(std::string id) {
+  t_request_id = std::move(id);
+  t_holding = true;
+}
+
+void flush_request_lines() {
+  t_holding = false;
+  if (t_held.empty()) return;
+  write_out(t_held);
+  t_held.clear();
+  if (t_held.capacity() > kMaxHeld) std::string().swap(t_held);
+}
+
+void clear_request_id() {
+  flush_request_lines();
+  t_request_id.clear();
+}
 const std::string& request_id() { return t_request_id; }
 
 void write(Level level, std::string_view event, nlohmann::json fields) {

@@ -31,6 +31,18 @@ struct RequestState {
 thread_local RequestState t_request;
 
 // A caller's X-Request-Id is kept only when it is plainly an id: [A-Za-z0-9._-]{1,64}.
+/// A fresh request id, 16 hex digits: unique, not secret (it is echoed to the caller and
+/// written in the logs), so a random prefix per process and a counter rather than 8 random bytes
+/// a request (RAND_bytes costs a getpid() system call and a DRBG run every time).
+std::string new_request_id() {
+  static const std::string prefix = crypto::random_hex(4);
+  static std::atomic<std::uint32_t> counter{0};
+  std::string id = prefix + "00000000";
+  const std::uint32_t n = counter.fetch_add(1, std::memory_order_relaxed);
+  for (int i = 0; i < 8; ++i) id[15 - i] = "0123456789abcdef"[(n >> (4 * i)) & 0xF];
+  return id;
+}
+
 bool well_formed_request_id(const std::string& id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
@@ -165,7 +177,7 @@ void Server::Impl::begin_request(const httplib::Request& req) {
     t_unrouted = nullptr;
   }
   std::string id = req.get_header_value("X-Request-Id");
-  if (!well_formed_request_id(id)) id = crypto::random_hex(8);
+  if (!well_formed_request_id(id)) id = new_request_id();
   log::set_request_id(std::move(id));
   t_request.active = true;
   t_request.start = SteadyClock::now();
@@ -186,6 +198,7 @@ void Server::Impl::end_request(const httplib::Request& req, const httplib::Respo
                              {"route", t_request.route},
                              {"status", res.status},
                              {"duration_ms", std::round(seconds * 1e5) / 100}});
+  log::flush_request_lines();  // the request's lines and this one, in one write
 }
 
 bool Server::Impl::admin_allowed(const httplib::Request& req, httplib::Response& res,
