@@ -99,10 +99,12 @@ TEST_CASE("log::emit writes the very line log::write writes for the same fields"
     const std::size_t count = 18446744073709551615u;  // SIZE_MAX: as nlohmann writes an unsigned
     log::write(log::Level::info, "sms",
                {{"contact", contact}, {"text", tricky}, {"n", -42}, {"yes", true}, {"no", false},
-                {"big", count}, {"a key \"quoted\"", "v"}, {"event", "renamed"}, {"zz", "last"}});
+                {"big", count}, {"a key \"quoted\"", "v"}, {"event", "renamed"}, {"zz", "last"},
+                {"ms", 0.12}, {"whole", 3.0}});
     log::emit(log::Level::info, "sms",
               {{"contact", contact}, {"text", tricky}, {"n", -42}, {"yes", true}, {"no", false},
-               {"big", count}, {"a key \"quoted\"", "v"}, {"event", "renamed"}, {"zz", "last"}});
+               {"big", count}, {"a key \"quoted\"", "v"}, {"event", "renamed"}, {"zz", "last"},
+               {"ms", 0.12}, {"whole", 3.0}});
     log::write(log::Level::warn, "plain");
     log::emit(log::Level::warn, "plain", {});
     log::emit(log::Level::debug, "below the level", {{"k", "v"}});

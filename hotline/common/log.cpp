@@ -99,6 +99,7 @@ void append_value(std::string& out, const Item& item) {
   switch (f.kind) {
     case Field::Kind::string: append_json_string(out, f.text); break;
     case Field::Kind::boolean: out += f.number ? "true" : "false"; break;
+    case Field::Kind::real: out += nlohmann::json(f.real).dump(); break;  // as write() prints it
     case Field::Kind::integer:
     case Field::Kind::unsigned_integer: {
       char buf[24];

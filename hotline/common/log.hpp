@@ -29,14 +29,15 @@ const std::string& request_id();
 
 void write(Level level, std::string_view event, nlohmann::json fields = nlohmann::json::object());
 
-/// A field for log::emit: a string, a whole number or a boolean, without building JSON objects
-/// first. (A string literal is a string, not the boolean its pointer would convert to.)
+/// A field for log::emit: a string, a number or a boolean, without building JSON objects first.
+/// (A string literal is a string, not the boolean its pointer would convert to.)
 struct Field {
-  enum class Kind { string, integer, unsigned_integer, boolean };
+  enum class Kind { string, integer, unsigned_integer, real, boolean };
   Field(std::string_view k, std::string_view v) : key(k), kind(Kind::string), text(v) {}
   Field(std::string_view k, const std::string& v) : key(k), kind(Kind::string), text(v) {}
   Field(std::string_view k, const char* v) : key(k), kind(Kind::string), text(v) {}
   Field(std::string_view k, bool v) : key(k), kind(Kind::boolean), number(v) {}
+  Field(std::string_view k, double v) : key(k), kind(Kind::real), real(v) {}
   template <typename T>
     requires(std::is_integral_v<T> && std::is_signed_v<T>)
   Field(std::string_view k, T v) : key(k), kind(Kind::integer), number(v) {}
@@ -49,6 +50,7 @@ struct Field {
   std::string_view text;
   std::int64_t number = 0;
   std::uint64_t unsigned_number = 0;
+  double real = 0;
 };
 
 /// The same line as write() with these fields (same keys, same order, same escaping), built

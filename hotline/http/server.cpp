@@ -194,10 +194,11 @@ void Server::Impl::end_request(const httplib::Request& req, const httplib::Respo
   if (requests) requests->with({t_request.route, std::to_string(res.status)}).inc();
   if (latency) latency->with({t_request.route}).observe(seconds);
   // No query string, no body, no address: the route pattern says what was asked.
-  log::info("http_request", {{"method", method_label(req.method)},
-                             {"route", t_request.route},
-                             {"status", res.status},
-                             {"duration_ms", std::round(seconds * 1e5) / 100}});
+  log::emit(log::Level::info, "http_request",
+            {{"method", method_label(req.method)},
+             {"route", t_request.route},
+             {"status", res.status},
+             {"duration_ms", std::round(seconds * 1e5) / 100}});
   log::flush_request_lines();  // the request's lines and this one, in one write
 }
 
