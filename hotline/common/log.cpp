@@ -189,11 +189,6 @@ std::vector<Item>& fixed_items() {
 
 void set_min_level(Level level) { g_min_level = level; }
 
-void set_request_id(std::string id) {
-  t_request_id = std::move(id);
-  t_holding = true;
-}
-
 void flush_request_lines() {
   t_holding = false;
   if (t_held.empty()) return;
@@ -202,10 +197,17 @@ void flush_request_lines() {
   if (t_held.capacity() > kMaxHeld) std::string().swap(t_held);
 }
 
+void set_request_id(std::string id) {
+  flush_request_lines();  // what an unfinished request on this thread left, if anything
+  t_request_id = std::move(id);
+  t_holding = true;
+}
+
 void clear_request_id() {
   flush_request_lines();
   t_request_id.clear();
 }
+
 const std::string& request_id() { return t_request_id; }
 
 void write(Level level, std::string_view event, nlohmann::json fields) {
