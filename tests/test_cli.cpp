@@ -120,10 +120,18 @@ TEST_CASE("serve starts, answers a webhook, and stops cleanly on SIGTERM") {
   REQUIRE(res);
   CHECK(res->status == 200);
   CHECK_THAT(res->body, Catch::Contains("Reply with a number"));
+  // Over the body limit: refused, and logged once.
+  auto large = client.Post("/twilio/sms", "Body=" + std::string(70 * 1024, 'a'), "application/x-www-form-urlencoded");
+  REQUIRE(large);
+  CHECK(large->status == 413);
 
   server.signal(SIGTERM);
   CHECK(server.wait() == 0);
   CHECK_THAT(server.err(), Catch::Contains("\"event\":\"shutdown\""));
+  const std::string err = server.err();
+  std::size_t too_large = 0;
+  for (auto at = err.find("body too large"); at != std::string::npos; at = err.find("body too large", at + 1)) ++too_large;
+  CHECK(too_large == 1);
   // Privacy: the log never carries the number or the text.
   CHECK_THAT(server.err(), !Catch::Contains("4145551234") && !Catch::Contains("hello"));
 }

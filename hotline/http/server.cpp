@@ -375,8 +375,10 @@ void Server::Impl::install() {
   });
   http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!t_request.active) begin_request(req);
-    if (res.status == 413) log::warn("webhook_rejected", {{"route", t_request.route}, {"reason", "body too large"}});
     if (res.body.empty()) {
+      // A 413 with no body is httplib's own, refused before any route ran (a route that
+      // refuses one has logged it and said why in the body).
+      if (res.status == 413) log::warn("webhook_rejected", {{"route", t_request.route}, {"reason", "body too large"}});
       res.set_content(std::to_string(res.status) + "\n", "text/plain");
     }
   });
