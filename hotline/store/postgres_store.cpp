@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "hotline/store/conversation_sql.hpp"
 #include "hotline/store/session_store.hpp"
 
 namespace hotline::store {
@@ -123,34 +124,19 @@ constexpr std::array<const char*, 3> kMigrations = {
     )sql",
 };
 
-#define RELAY_COLUMNS                                                                        \
-  "code, contact_key, texter, lang, state, advocate_id, first_message, offered_to, "         \
-  "no_answer_told, created_ms, updated_ms, version"
-
-// The same statements as the SQLite store's (see there), in PostgreSQL's parameter syntax.
-constexpr const char* kReadContactSql =
-    "SELECT c.session, c.session_ms, "
-    "CASE WHEN $2 = '' THEN NULL WHEN c.reply_id = $2 THEN c.reply WHEN c.prev_reply_id = $2 THEN c.prev_reply END, "
-    "coalesce(o.opted_out, false), "
-    "r.code, r.contact_key, r.texter, r.lang, r.state, r.advocate_id, r.first_message, r.offered_to, "
-    "r.no_answer_told, r.created_ms, r.updated_ms, r.version "
-    "FROM (SELECT 1) AS one "
-    "LEFT JOIN conversations AS c ON c.contact_key = $1 "
-    "LEFT JOIN contacts AS o ON o.contact_key = $1 "
-    "LEFT JOIN relays AS r ON r.contact_key = $1";
-
-constexpr const char* kWriteConversationSql =
-    "INSERT INTO conversations (contact_key, session, session_ms, reply_id, reply, prev_reply_id, prev_reply, updated_ms) "
-    "VALUES ($1, CASE WHEN $5 THEN '' ELSE $2 END, $6, $3, CASE WHEN $3 = '' THEN '' ELSE $4 END, '', '', $6) "
-    "ON CONFLICT (contact_key) DO UPDATE SET "
-    "session = CASE WHEN $5 THEN conversations.session ELSE excluded.session END, "
-    "session_ms = CASE WHEN $5 THEN conversations.session_ms ELSE excluded.session_ms END, "
-    "prev_reply_id = CASE WHEN $3 = '' THEN conversations.prev_reply_id ELSE conversations.reply_id END, "
-    "prev_reply = CASE WHEN $3 = '' THEN conversations.prev_reply ELSE conversations.reply END, "
-    "reply_id = CASE WHEN $3 = '' THEN conversations.reply_id ELSE $3 END, "
-    "reply = CASE WHEN $3 = '' THEN conversations.reply ELSE $4 END, "
-    "updated_ms = excluded.updated_ms "
-    "WHERE $3 = '' OR (conversations.reply_id <> $3 AND conversations.prev_reply_id <> $3)";
+/// The statements both stores share (conversation_sql.hpp), with PostgreSQL's $N markers.
+struct SharedStatements {
+  const std::string read_contact = sql::postgres_markers(sql::kReadContact);
+  const std::string write_conversation = sql::postgres_markers(sql::kWriteConversation);
+  const std::string load_session = sql::postgres_markers(sql::kLoadSession);
+  const std::string response_for = sql::postgres_markers(sql::kResponseFor);
+  const std::string select_relays = sql::postgres_markers(sql::kSelectRelays);
+  const std::string relay_of = sql::postgres_markers(sql::kRelayOf);
+};
+const SharedStatements& pg() {
+  static const SharedStatements statements;
+  return statements;
+}
 
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
 
@@ -371,7 +357,7 @@ class PostgresStore final : public SessionStore {
 
   ContactView read_contact(std::string_view contact_key, std::string_view request_id) override {
     Use c(*this);
-    auto r = c->exec(kReadContactSql, {contact_key, request_id});
+    auto r = c->exec(pg().read_contact.c_str(), {contact_key, request_id});
     ContactView view;
     if (r.rows() == 0) return view;  // the query always yields its one row; never here
     if (!r.is_null(0, 0) && !r.text(0, 0).empty()) view.session = StoredSession{r.text(0, 0), r.int64(0, 1)};
@@ -383,7 +369,7 @@ class PostgresStore final : public SessionStore {
 
   std::optional<StoredSession> load(std::string_view contact_key) override {
     Use c(*this);
-    auto r = c->exec("SELECT session, session_ms FROM conversations WHERE contact_key = $1 AND session <> ''",
+    auto r = c->exec(pg().load_session.c_str(),
                      {contact_key});
     if (r.rows() == 0) return std::nullopt;
     return StoredSession{r.text(0, 0), r.int64(0, 1)};
@@ -397,7 +383,7 @@ class PostgresStore final : public SessionStore {
     // this is a redelivery and changes nothing.
     if (!turn.request_id.empty() || !turn.keep_session) {
       const bool first_delivery =
-          c->exec(kWriteConversationSql, {turn.contact_key, turn.session_data, turn.request_id, turn.response,
+          c->exec(pg().write_conversation.c_str(), {turn.contact_key, turn.session_data, turn.request_id, turn.response,
                                           turn.keep_session, turn.now_ms})
               .affected() > 0;
       if (!first_delivery) return;  // rolls back an empty transaction
@@ -415,9 +401,7 @@ class PostgresStore final : public SessionStore {
   std::optional<std::string> response_for(std::string_view contact_key, std::string_view request_id) override {
     if (request_id.empty()) return std::nullopt;
     Use c(*this);
-    auto r = c->exec("SELECT CASE reply_id WHEN $2 THEN reply ELSE prev_reply END FROM conversations "
-                     "WHERE contact_key = $1 AND (reply_id = $2 OR prev_reply_id = $2)",
-                     {contact_key, request_id});
+    auto r = c->exec(pg().response_for.c_str(), {contact_key, request_id});
     if (r.rows() == 0) return std::nullopt;
     return r.text(0, 0);
   }
@@ -474,7 +458,7 @@ class PostgresStore final : public SessionStore {
 
   std::vector<Relay> relays() override {
     Use c(*this);
-    auto r = c->exec("SELECT " RELAY_COLUMNS " FROM relays ORDER BY created_ms, code");
+    auto r = c->exec(pg().select_relays.c_str());
     std::vector<Relay> out;
     out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) out.push_back(relay_at(r, i, 0));
@@ -483,7 +467,7 @@ class PostgresStore final : public SessionStore {
 
   std::optional<Relay> relay_of(std::string_view contact_key) override {
     Use c(*this);
-    auto r = c->exec("SELECT " RELAY_COLUMNS " FROM relays WHERE contact_key = $1", {contact_key});
+    auto r = c->exec(pg().relay_of.c_str(), {contact_key});
     if (r.rows() == 0) return std::nullopt;
     return relay_at(r, 0, 0);
   }
@@ -572,7 +556,7 @@ class PostgresStore final : public SessionStore {
   }
 
  private:
-  /// The relay in columns `first`..`first + 11` of `row` (RELAY_COLUMNS' order).
+  /// The relay in columns `first`..`first + 11` of `row` (HOTLINE_RELAY_COLUMNS' order).
   static Relay relay_at(const Result& r, int row, int first) {
     Relay x;
     x.code = r.text(row, first);

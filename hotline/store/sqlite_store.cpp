@@ -26,6 +26,7 @@
 #include <thread>
 #include <utility>
 
+#include "hotline/store/conversation_sql.hpp"
 #include "hotline/store/key_locks.hpp"
 #include "hotline/store/session_store.hpp"
 
@@ -381,40 +382,6 @@ class BackgroundCheckpointer {
   std::thread thread_;
 };
 
-#define RELAY_COLUMNS                                                                        \
-  "code, contact_key, texter, lang, state, advocate_id, first_message, offered_to, "         \
-  "no_answer_told, created_ms, updated_ms, version"
-
-// A turn's reads in one statement: every join is a primary-key (or unique) lookup, and the
-// outer row always exists, so a contact the store has never seen reads as NULLs.
-constexpr const char* kReadContactSql =
-    "SELECT c.session, c.session_ms, "
-    "CASE WHEN ?2 = '' THEN NULL WHEN c.reply_id = ?2 THEN c.reply WHEN c.prev_reply_id = ?2 THEN c.prev_reply END, "
-    "coalesce(o.opted_out, 0), "
-    "r.code, r.contact_key, r.texter, r.lang, r.state, r.advocate_id, r.first_message, r.offered_to, "
-    "r.no_answer_told, r.created_ms, r.updated_ms, r.version "
-    "FROM (SELECT 1) AS one "
-    "LEFT JOIN conversations AS c ON c.contact_key = ?1 "
-    "LEFT JOIN contacts AS o ON o.contact_key = ?1 "
-    "LEFT JOIN relays AS r ON r.contact_key = ?1";
-
-// A turn's write to its conversation: ?1 key, ?2 session ('' = ended), ?3 request id ('' =
-// none), ?4 response, ?5 keep the session as it is, ?6 now. The answer moves into the row's
-// latest slot and the latest into the previous one; nothing changes (0 rows) when the request
-// id is one the row already remembers, which is how a redelivery is recognised.
-constexpr const char* kWriteConversationSql =
-    "INSERT INTO conversations (contact_key, session, session_ms, reply_id, reply, prev_reply_id, prev_reply, updated_ms) "
-    "VALUES (?1, CASE WHEN ?5 THEN '' ELSE ?2 END, ?6, ?3, CASE WHEN ?3 = '' THEN '' ELSE ?4 END, '', '', ?6) "
-    "ON CONFLICT (contact_key) DO UPDATE SET "
-    "session = CASE WHEN ?5 THEN conversations.session ELSE excluded.session END, "
-    "session_ms = CASE WHEN ?5 THEN conversations.session_ms ELSE excluded.session_ms END, "
-    "prev_reply_id = CASE WHEN ?3 = '' THEN conversations.prev_reply_id ELSE conversations.reply_id END, "
-    "prev_reply = CASE WHEN ?3 = '' THEN conversations.prev_reply ELSE conversations.reply END, "
-    "reply_id = CASE WHEN ?3 = '' THEN conversations.reply_id ELSE ?3 END, "
-    "reply = CASE WHEN ?3 = '' THEN conversations.reply ELSE ?4 END, "
-    "updated_ms = excluded.updated_ms "
-    "WHERE ?3 = '' OR (conversations.reply_id != ?3 AND conversations.prev_reply_id != ?3)";
-
 class SqliteStore final : public SessionStore {
  public:
   explicit SqliteStore(const std::string& path) {
@@ -452,8 +419,8 @@ class SqliteStore final : public SessionStore {
     run.bind(1, contact_key).bind(2, request_id);
     ContactView view;
     if (!run.step()) return view;  // the query always yields its one row; never here
-    if (!run.is_null(0) && sqlite3_column_bytes(read_contact_.get(), 0) > 0) {
-      view.session = StoredSession{run.text(0), run.int64(1)};
+    if (std::string session = run.text(0); !session.empty()) {  // NULL (no row) reads as ""
+      view.session = StoredSession{std::move(session), run.int64(1)};
     }
     if (!run.is_null(2)) view.earlier_response = run.text(2);
     view.opted_out = run.int64(3) != 0;
@@ -845,13 +812,11 @@ class SqliteStore final : public SessionStore {
     savepoint_ = Statement(d, "SAVEPOINT turn");
     release_savepoint_ = Statement(d, "RELEASE turn");
     rollback_to_savepoint_ = Statement(d, "ROLLBACK TO turn");
-    read_contact_ = Statement(d, kReadContactSql);
-    load_ = Statement(d, "SELECT session, session_ms FROM conversations WHERE contact_key = ?1 AND session != ''");
-    response_for_ = Statement(d,
-        "SELECT CASE reply_id WHEN ?2 THEN reply ELSE prev_reply END FROM conversations "
-        "WHERE contact_key = ?1 AND (reply_id = ?2 OR prev_reply_id = ?2)");
+    read_contact_ = Statement(d, sql::kReadContact);
+    load_ = Statement(d, sql::kLoadSession);
+    response_for_ = Statement(d, sql::kResponseFor);
     is_opted_out_ = Statement(d, "SELECT opted_out FROM contacts WHERE contact_key = ?1");
-    write_conversation_ = Statement(d, kWriteConversationSql);
+    write_conversation_ = Statement(d, sql::kWriteConversation);
     forget_conversation_ = Statement(d, "DELETE FROM conversations WHERE contact_key = ?1");
     upsert_opt_out_ = Statement(d,
         "INSERT INTO contacts (contact_key, opted_out, updated_ms) VALUES (?1, 1, ?2) "
@@ -891,8 +856,8 @@ class SqliteStore final : public SessionStore {
     count_pending_ = Statement(d, "SELECT COUNT(*) FROM outbox WHERE state = 'pending'");
     purge_sent_outbound_ = Statement(d, "DELETE FROM outbox WHERE state = 'sent' AND updated_ms < ?1");
     forget_outbound_ = Statement(d, "DELETE FROM outbox WHERE contact_key = ?1");
-    select_relays_ = Statement(d, "SELECT " RELAY_COLUMNS " FROM relays ORDER BY created_ms, code");
-    relay_of_ = Statement(d, "SELECT " RELAY_COLUMNS " FROM relays WHERE contact_key = ?1");
+    select_relays_ = Statement(d, sql::kSelectRelays);
+    relay_of_ = Statement(d, sql::kRelayOf);
     insert_relay_ = Statement(d,
         "INSERT INTO relays (code, contact_key, texter, lang, state, advocate_id, first_message, "
         "offered_to, no_answer_told, created_ms, updated_ms, version) "

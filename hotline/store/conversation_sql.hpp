@@ -1,0 +1,67 @@
+#pragma once
+// The statements of a turn, the same in both stores: written with SQLite's ?N markers, which
+// the PostgreSQL store turns into $N (postgres_markers). One copy, so the two stores cannot
+// drift apart in what a turn reads and writes.
+#include <cctype>
+#include <string>
+#include <string_view>
+
+namespace hotline::store::sql {
+
+// A relay's columns, in the order both stores read them (their relay_at helpers).
+#define HOTLINE_RELAY_COLUMNS                                                                \
+  "code, contact_key, texter, lang, state, advocate_id, first_message, offered_to, "         \
+  "no_answer_told, created_ms, updated_ms, version"
+
+inline constexpr const char* kSelectRelays = "SELECT " HOTLINE_RELAY_COLUMNS " FROM relays ORDER BY created_ms, code";
+inline constexpr const char* kRelayOf = "SELECT " HOTLINE_RELAY_COLUMNS " FROM relays WHERE contact_key = ?1";
+
+// A turn's reads in one statement (?1 key, ?2 request id): every join is a primary-key (or
+// unique) lookup, and the outer row always exists, so a contact never seen reads as NULLs.
+// Columns: session, session_ms, the earlier answer to ?2, opted out, then the relay's columns.
+inline constexpr const char* kReadContact =
+    "SELECT c.session, c.session_ms, "
+    "CASE WHEN ?2 = '' THEN NULL WHEN c.reply_id = ?2 THEN c.reply WHEN c.prev_reply_id = ?2 THEN c.prev_reply END, "
+    "coalesce(o.opted_out, false), "
+    "r.code, r.contact_key, r.texter, r.lang, r.state, r.advocate_id, r.first_message, r.offered_to, "
+    "r.no_answer_told, r.created_ms, r.updated_ms, r.version "
+    "FROM (SELECT 1) AS one "
+    "LEFT JOIN conversations AS c ON c.contact_key = ?1 "
+    "LEFT JOIN contacts AS o ON o.contact_key = ?1 "
+    "LEFT JOIN relays AS r ON r.contact_key = ?1";
+
+// A turn's write to its conversation: ?1 key, ?2 session ('' = ended), ?3 request id ('' =
+// none), ?4 response, ?5 keep the session as it is, ?6 now. The answer moves into the row's
+// latest slot and the latest into the previous one; nothing changes (0 rows) when the request
+// id is one the row already remembers, which is how a redelivery is recognised.
+inline constexpr const char* kWriteConversation =
+    "INSERT INTO conversations (contact_key, session, session_ms, reply_id, reply, prev_reply_id, prev_reply, updated_ms) "
+    "VALUES (?1, CASE WHEN ?5 THEN '' ELSE ?2 END, ?6, ?3, CASE WHEN ?3 = '' THEN '' ELSE ?4 END, '', '', ?6) "
+    "ON CONFLICT (contact_key) DO UPDATE SET "
+    "session = CASE WHEN ?5 THEN conversations.session ELSE excluded.session END, "
+    "session_ms = CASE WHEN ?5 THEN conversations.session_ms ELSE excluded.session_ms END, "
+    "prev_reply_id = CASE WHEN ?3 = '' THEN conversations.prev_reply_id ELSE conversations.reply_id END, "
+    "prev_reply = CASE WHEN ?3 = '' THEN conversations.prev_reply ELSE conversations.reply END, "
+    "reply_id = CASE WHEN ?3 = '' THEN conversations.reply_id ELSE ?3 END, "
+    "reply = CASE WHEN ?3 = '' THEN conversations.reply ELSE ?4 END, "
+    "updated_ms = excluded.updated_ms "
+    "WHERE ?3 = '' OR (conversations.reply_id != ?3 AND conversations.prev_reply_id != ?3)";
+
+inline constexpr const char* kLoadSession =
+    "SELECT session, session_ms FROM conversations WHERE contact_key = ?1 AND session != ''";
+
+inline constexpr const char* kResponseFor =
+    "SELECT CASE reply_id WHEN ?2 THEN reply ELSE prev_reply END FROM conversations "
+    "WHERE contact_key = ?1 AND (reply_id = ?2 OR prev_reply_id = ?2)";
+
+/// The same statement with PostgreSQL's markers: ?N becomes $N (no statement here has a ? in a
+/// string literal).
+inline std::string postgres_markers(std::string_view sql) {
+  std::string out(sql);
+  for (std::size_t i = 0; i + 1 < out.size(); ++i) {
+    if (out[i] == '?' && std::isdigit(static_cast<unsigned char>(out[i + 1]))) out[i] = '$';
+  }
+  return out;
+}
+
+}  // namespace hotline::store::sql
