@@ -1,0 +1,237 @@
+#include "hotline/store/turn_log.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string_view>
+#include <system_error>
+
+namespace hotline::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::array<std::uint32_t, 256> kCrcTable = [] {
+  std::array<std::uint32_t, 256> table{};
+  for (std::uint32_t i = 0; i < 256; ++i) {
+    std::uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    table[i] = c;
+  }
+  return table;
+}();
+
+[[noreturn]] void fail(const std::string& what, const std::string& path) {
+  throw std::runtime_error("session store: " + what + " '" + path + "': " + std::strerror(errno));
+}
+
+template <typename T>
+void put(std::string& out, T value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+void put_text(std::string& out, const std::string& text) {
+  put(out, static_cast<std::uint32_t>(text.size()));
+  out += text;
+}
+
+/// Reads a record's payload back; false when it is not one we wrote.
+class Reader {
+ public:
+  explicit Reader(std::string_view data) : data_(data) {}
+  template <typename T>
+  bool get(T& value) {
+    if (data_.size() < sizeof value) return false;
+    std::memcpy(&value, data_.data(), sizeof value);
+    data_.remove_prefix(sizeof value);
+    return true;
+  }
+  bool get_text(std::string& text) {
+    std::uint32_t size = 0;
+    if (!get(size) || data_.size() < size) return false;
+    text.assign(data_.substr(0, size));
+    data_.remove_prefix(size);
+    return true;
+  }
+  bool done() const { return data_.empty(); }
+
+ private:
+  std::string_view data_;
+};
+
+bool decode(std::string_view payload, LoggedTurn& turn) {
+  Reader in(payload);
+  std::uint8_t keep = 0;
+  const bool ok = in.get(turn.seq) && in.get(turn.now_ms) && in.get(keep) &&
+                  in.get_text(turn.contact_key) && in.get_text(turn.session_data) &&
+                  in.get_text(turn.request_id) && in.get_text(turn.response) && in.done();
+  turn.keep_session = keep != 0;
+  return ok && turn.seq > 0;
+}
+
+/// The segments of `prefix`, oldest first (their names carry their first sequence number).
+std::vector<std::string> segment_files(const std::string& prefix) {
+  const fs::path p(prefix);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  const std::string stem = p.filename().string() + ".";
+  std::vector<std::pair<std::uint64_t, std::string>> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(stem)) continue;
+    const std::string number = name.substr(stem.size());
+    if (number.empty() || !std::all_of(number.begin(), number.end(), [](unsigned char c) { return c >= '0' && c <= '9'; })) continue;
+    found.emplace_back(std::stoull(number), entry.path().string());
+  }
+  if (ec) throw std::runtime_error("session store: cannot list '" + dir.string() + "': " + ec.message());
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (auto& f : found) out.push_back(std::move(f.second));
+  return out;
+}
+
+}  // namespace
+
+std::uint32_t crc32(const void* data, std::size_t size) noexcept {
+  const auto* p = static_cast<const unsigned char*>(data);
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (std::size_t i = 0; i < size; ++i) c = kCrcTable[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+std::unique_ptr<TurnLog> TurnLog::open(const std::string& db_path) {
+  const std::string prefix = db_path + "-turns";
+  const std::string lock_path = prefix + ".lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) fail("cannot open the turn log's lock", lock_path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    ::close(fd);
+    if (error == EWOULDBLOCK) return nullptr;  // another process serves this database
+    errno = error;
+    fail("cannot lock the turn log", lock_path);
+  }
+  return std::unique_ptr<TurnLog>(new TurnLog(prefix, fd));
+}
+
+TurnLog::TurnLog(std::string prefix, int lock_fd) : prefix_(std::move(prefix)), lock_fd_(lock_fd) {}
+
+TurnLog::~TurnLog() {
+  if (fd_ >= 0) ::close(fd_);
+  ::close(lock_fd_);  // releases the flock
+}
+
+LogRecovery TurnLog::recover() {
+  LogRecovery out;
+  for (const auto& path : segment_files(prefix_)) {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) fail("cannot read the turn log segment", path);
+    const std::string data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    std::size_t at = 0;
+    while (at < data.size()) {
+      std::uint32_t size = 0, crc = 0;
+      if (data.size() - at < 8) break;
+      std::memcpy(&size, data.data() + at, 4);
+      std::memcpy(&crc, data.data() + at + 4, 4);
+      if (data.size() - at - 8 < size) break;
+      const std::string_view payload(data.data() + at + 8, size);
+      LoggedTurn turn;
+      if (crc32(payload.data(), payload.size()) != crc || !decode(payload, turn)) break;
+      out.turns.push_back(std::move(turn));
+      at += 8 + size;
+    }
+    out.torn_bytes += data.size() - at;
+    segments_.push_back({path, 0});
+  }
+  std::sort(out.turns.begin(), out.turns.end(),
+            [](const LoggedTurn& a, const LoggedTurn& b) { return a.seq < b.seq; });
+  return out;
+}
+
+void TurnLog::reset(std::uint64_t next_seq) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  for (const auto& s : segments_) {
+    if (::unlink(s.path.c_str()) != 0 && errno != ENOENT) fail("cannot delete the turn log segment", s.path);
+  }
+  segments_.clear();
+  next_seq_ = next_seq;
+  start_segment(next_seq);
+}
+
+void TurnLog::start_segment(std::uint64_t first_seq) {
+  std::string number = std::to_string(first_seq);
+  number.insert(0, 20 - std::min<std::size_t>(20, number.size()), '0');
+  const std::string path = prefix_ + "." + number;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) fail("cannot create the turn log segment", path);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+  size_ = 0;
+  segments_.push_back({path, 0});
+}
+
+std::uint64_t TurnLog::append(const LoggedTurn& turn) {
+  if (fd_ < 0 || size_ >= kSegmentBytes) start_segment(next_seq_);
+  buffer_.assign(8, '\0');  // the length and CRC, filled in below
+  put(buffer_, next_seq_);
+  put(buffer_, turn.now_ms);
+  put(buffer_, static_cast<std::uint8_t>(turn.keep_session));
+  put_text(buffer_, turn.contact_key);
+  put_text(buffer_, turn.session_data);
+  put_text(buffer_, turn.request_id);
+  put_text(buffer_, turn.response);
+  const auto size = static_cast<std::uint32_t>(buffer_.size() - 8);
+  const std::uint32_t crc = crc32(buffer_.data() + 8, size);
+  std::memcpy(buffer_.data(), &size, 4);
+  std::memcpy(buffer_.data() + 4, &crc, 4);
+
+  std::size_t written = 0;
+  while (written < buffer_.size()) {
+    const ssize_t n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      // What was written of the record is torn: recovery stops reading this segment there, so
+      // the next turn must not follow it. It goes to a new segment; this one is not answered.
+      const int error = n < 0 ? errno : EIO;
+      ::close(fd_);
+      fd_ = -1;
+      ++next_seq_;
+      throw std::runtime_error(std::string("session store: cannot write the turn log: ") +
+                               std::strerror(error));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  size_ += buffer_.size();
+  segments_.back().last_seq = next_seq_;
+  return next_seq_++;
+}
+
+void TurnLog::applied(std::uint64_t seq) {
+  while (segments_.size() > 1 && segments_.front().last_seq <= seq) {
+    if (::unlink(segments_.front().path.c_str()) != 0 && errno != ENOENT) {
+      fail("cannot delete the turn log segment", segments_.front().path);
+    }
+    segments_.erase(segments_.begin());
+  }
+  if (segments_.size() != 1 || segments_.back().last_seq > seq) return;
+  if (fd_ < 0) {  // closed after a failed write: nothing more goes to it
+    if (::unlink(segments_.back().path.c_str()) != 0 && errno != ENOENT) {
+      fail("cannot delete the turn log segment", segments_.back().path);
+    }
+    segments_.clear();
+  } else if (size_ > 0) {
+    if (::ftruncate(fd_, 0) != 0) fail("cannot empty the turn log segment", segments_.back().path);
+    size_ = 0;
+  }
+}
+
+}  // namespace hotline::store

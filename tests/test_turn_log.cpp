@@ -1,0 +1,199 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "hotline/crypto/keys.hpp"
+#include "hotline/store/turn_log.hpp"
+
+namespace fs = std::filesystem;
+using hotline::store::LoggedTurn;
+using hotline::store::TurnLog;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() : path(fs::temp_directory_path() / ("hotline-turnlog-test-" + hotline::crypto::random_hex(8))) {
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string db() const { return (path / "hotline.db").string(); }
+  /// The log's segment files, oldest first.
+  std::vector<fs::path> segments() const {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::directory_iterator(path)) {
+      const std::string name = e.path().filename().string();
+      if (name.starts_with("hotline.db-turns.") && !name.ends_with(".lock")) out.push_back(e.path());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
+
+LoggedTurn turn(const std::string& contact, const std::string& response, std::int64_t now_ms,
+                bool keep_session = false) {
+  return {0, contact, "{\"step\":\"menu\"}", "SM" + contact + std::to_string(now_ms), response, now_ms, keep_session};
+}
+
+/// A log as a new process finds it: taken, read back, then started again after `next`.
+std::unique_ptr<TurnLog> reopen(const TempDir& dir, std::vector<LoggedTurn>* found = nullptr,
+                                std::uint64_t* torn = nullptr) {
+  auto log = TurnLog::open(dir.db());
+  REQUIRE(log);
+  auto recovery = log->recover();
+  std::uint64_t last = 0;
+  for (const auto& t : recovery.turns) last = t.seq;
+  if (found) *found = recovery.turns;
+  if (torn) *torn = recovery.torn_bytes;
+  log->reset(last + 1);
+  return log;
+}
+
+}  // namespace
+
+TEST_CASE("crc32 is the IEEE one (zlib's)", "[turn_log]") {
+  CHECK(hotline::store::crc32("123456789", 9) == 0xCBF43926u);
+  CHECK(hotline::store::crc32("", 0) == 0u);
+}
+
+TEST_CASE("turns written to the log are read back after a restart, in order, field for field", "[turn_log]") {
+  TempDir dir;
+  {
+    auto log = reopen(dir);
+    CHECK(log->append(turn("a", "<Response/>", 10)) == 1);
+    CHECK(log->append(turn("b", std::string(5000, 'x'), 11, true)) == 2);
+    LoggedTurn empty{0, "c", "", "", "", 12, false};
+    CHECK(log->append(empty) == 3);
+  }  // a crash: nothing marked applied
+  std::vector<LoggedTurn> found;
+  std::uint64_t torn = 1;
+  auto log = reopen(dir, &found, &torn);
+  CHECK(torn == 0);
+  REQUIRE(found.size() == 3);
+  CHECK(found[0].seq == 1);
+  CHECK(found[0].contact_key == "a");
+  CHECK(found[0].session_data == "{\"step\":\"menu\"}");
+  CHECK(found[0].request_id == "SMa10");
+  CHECK(found[0].response == "<Response/>");
+  CHECK(found[0].now_ms == 10);
+  CHECK_FALSE(found[0].keep_session);
+  CHECK(found[1].response == std::string(5000, 'x'));
+  CHECK(found[1].keep_session);
+  CHECK(found[2].seq == 3);
+  CHECK(found[2].session_data.empty());
+  CHECK(found[2].request_id.empty());
+  // Numbering goes on after what was found.
+  CHECK(log->append(turn("d", "r", 13)) == 4);
+}
+
+TEST_CASE("a record cut short or damaged ends what is read of its segment", "[turn_log]") {
+  TempDir dir;
+  {
+    auto log = reopen(dir);
+    log->append(turn("a", "first", 1));
+    log->append(turn("b", "second", 2));
+  }
+  const auto segment = dir.segments().back();
+  const auto size = fs::file_size(segment);
+
+  SECTION("a write cut short by a power loss") {
+    fs::resize_file(segment, size - 3);
+    std::vector<LoggedTurn> found;
+    std::uint64_t torn = 0;
+    reopen(dir, &found, &torn);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].response == "first");
+    CHECK(torn > 0);
+  }
+  SECTION("a byte changed on disk") {
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(size - 2));
+    f.put('!');
+    f.close();
+    std::vector<LoggedTurn> found;
+    std::uint64_t torn = 0;
+    reopen(dir, &found, &torn);
+    REQUIRE(found.size() == 1);
+    CHECK(torn > 0);
+  }
+  SECTION("garbage after the last record") {
+    const std::string garbage("\x05\x00\x00\x00garbage", 11);
+    std::ofstream(segment, std::ios::app | std::ios::binary) << garbage;
+    std::vector<LoggedTurn> found;
+    std::uint64_t torn = 0;
+    reopen(dir, &found, &torn);
+    CHECK(found.size() == 2);
+    CHECK(torn == 11);
+  }
+}
+
+TEST_CASE("the log keeps only turns not yet applied", "[turn_log]") {
+  TempDir dir;
+  auto log = reopen(dir);
+  const auto first = log->append(turn("a", "one", 1));
+  log->append(turn("b", "two", 2));
+
+  log->applied(first);  // one of two: the segment must stay whole
+  REQUIRE(dir.segments().size() == 1);
+  CHECK(fs::file_size(dir.segments()[0]) > 0);
+
+  log->applied(first + 1);  // everything: emptied, so nothing applied lingers on disk
+  REQUIRE(dir.segments().size() == 1);
+  CHECK(fs::file_size(dir.segments()[0]) == 0);
+
+  // Appending after emptying starts at the beginning of the file.
+  log->append(turn("c", "three", 3));
+  log.reset();
+  std::vector<LoggedTurn> found;
+  reopen(dir, &found);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].response == "three");
+}
+
+TEST_CASE("a full segment is followed by a new one, deleted once applied", "[turn_log]") {
+  TempDir dir;
+  auto log = reopen(dir);
+  const std::string big(64 * 1024, 'r');
+  std::uint64_t last = 0;
+  while (dir.segments().size() < 2) last = log->append(turn("a", big, static_cast<std::int64_t>(last)));
+  const auto first_of_second = last;  // the append that opened the second segment
+  log->append(turn("b", "small", 1));
+
+  log->applied(first_of_second - 1);  // all of the first segment
+  REQUIRE(dir.segments().size() == 1);
+  CHECK(fs::file_size(dir.segments()[0]) > 0);  // the second still holds unapplied turns
+
+  log.reset();
+  std::vector<LoggedTurn> found;
+  reopen(dir, &found);
+  REQUIRE(found.size() == 2);
+  CHECK(found[0].seq == first_of_second);
+  CHECK(found[1].response == "small");
+}
+
+TEST_CASE("only one process at a time owns a database's log", "[turn_log]") {
+  TempDir dir;
+  auto owner = TurnLog::open(dir.db());
+  REQUIRE(owner);
+  CHECK(TurnLog::open(dir.db()) == nullptr);  // flock: another open file description is refused
+  owner.reset();
+  CHECK(TurnLog::open(dir.db()) != nullptr);
+}
+
+TEST_CASE("the log's files are the owner's alone", "[turn_log]") {
+  TempDir dir;
+  auto log = reopen(dir);
+  log->append(turn("a", "one", 1));
+  for (const auto& e : fs::directory_iterator(dir.path)) {
+    INFO(e.path());
+    CHECK((fs::status(e.path()).permissions() & (fs::perms::group_all | fs::perms::others_all)) ==
+          fs::perms::none);
+  }
+}
