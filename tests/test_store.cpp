@@ -1,11 +1,15 @@
 #include <catch2/catch.hpp>
 
+#include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -439,8 +443,14 @@ TEST_CASE("the database is in WAL mode, as another connection sees it", "[store]
   store->commit_turn(turn("c_a", "s", "SM1", "r", 1));
   Raw raw(dir.db());
   CHECK(raw.text("PRAGMA journal_mode") == "wal");
-  // And the other connection can read what the store committed while the store is still open.
-  CHECK(raw.text("SELECT session FROM conversations WHERE contact_key = 'c_a'") == "s");
+  // And the other connection reads what the store committed while the store is still open:
+  // the turn went to the log first, and the background applier writes it on its own, at once.
+  std::string seen;
+  for (int i = 0; i < 200 && seen != "s"; ++i) {
+    seen = raw.text("SELECT session FROM conversations WHERE contact_key = 'c_a'");
+    if (seen != "s") std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(seen == "s");
 }
 
 TEST_CASE("open_sqlite creates missing parent directories and a private file", "[store]") {
@@ -691,4 +701,150 @@ TEST_CASE("lock_key: one holder per key, other keys free, and a contact's lock n
   held.reset();
   other.join();
   CHECK(other_has_it.load());
+}
+
+// --- The turn log and the conversations kept in memory (store/turn_log.hpp) ------------------
+
+TEST_CASE("turns logged but not yet in the database when the process is killed are applied at the next open",
+          "[store][turn_log]") {
+  TempDir dir;
+  open_sqlite(dir.db());  // created and migrated first, so the child's blocker below finds a database
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // The child: a store whose background writes cannot reach SQLite (another connection holds
+    // the write lock), so every turn it acknowledges is in the log alone when it is killed.
+    try {
+      auto store = open_sqlite(dir.db());
+      sqlite3* blocker = nullptr;
+      if (sqlite3_open(dir.db().c_str(), &blocker) != SQLITE_OK ||
+          sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+        _exit(2);
+      }
+      for (int i = 0; i < 30; ++i) {
+        const std::string n = std::to_string(i);
+        store->commit_turn(turn("c_" + std::to_string(i % 3), "session " + n, "SM_" + n, "answer " + n, 1000 + i));
+      }
+      kill(getpid(), SIGKILL);
+    } catch (...) {
+    }
+    _exit(3);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFSIGNALED(status));
+  REQUIRE(WTERMSIG(status) == SIGKILL);
+  {
+    Raw raw(dir.db());
+    REQUIRE(raw.integer("SELECT count(*) FROM conversations") == 0);  // none had reached SQLite
+  }
+
+  auto store = open_sqlite(dir.db());
+  for (int c = 0; c < 3; ++c) {
+    const std::string contact = "c_" + std::to_string(c);
+    const int last = 27 + c, before = 24 + c;
+    INFO(contact);
+    auto view = store->read_contact(contact, "SM_" + std::to_string(last));
+    REQUIRE(view.session);
+    CHECK(view.session->data == "session " + std::to_string(last));
+    CHECK(view.earlier_response == std::optional<std::string>("answer " + std::to_string(last)));
+    CHECK(store->response_for(contact, "SM_" + std::to_string(before)) ==
+          std::optional<std::string>("answer " + std::to_string(before)));
+    CHECK_FALSE(store->response_for(contact, "SM_" + std::to_string(before - 3)));  // only the last two
+  }
+  // Applied once: a second restart changes nothing, and the log is empty on disk.
+  store.reset();
+  store = open_sqlite(dir.db());
+  CHECK(store->load("c_0")->data == "session 27");
+  Raw raw(dir.db());
+  CHECK(raw.integer("SELECT applied_seq FROM turn_log") == 30);
+  for (const auto& e : fs::directory_iterator(dir.path)) {
+    if (e.path().filename().string().starts_with("hotline.db-turns.0")) CHECK(fs::file_size(e.path()) == 0);
+  }
+}
+
+TEST_CASE("what the store remembers in memory reads as the database does", "[store][turn_log]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  auto database = open_sqlite(dir.db());  // another "process": no log, no memory, SQLite itself
+  std::mt19937 random(20261129);
+  std::vector<std::string> ids;
+  auto pick = [&](int n) { return static_cast<int>(random() % static_cast<unsigned>(n)); };
+  for (int i = 0; i < 600; ++i) {
+    const std::string contact = "c_" + std::to_string(pick(4));
+    TurnRecord t = turn(contact, pick(5) == 0 ? "" : "session " + std::to_string(i), "", "answer " + std::to_string(i), 1000 + i);
+    const int how = pick(5);
+    if (how == 0 && !ids.empty()) t.request_id = ids[ids.size() - 1 - static_cast<std::size_t>(pick(std::min<int>(3, static_cast<int>(ids.size()))))];
+    else if (how != 1) t.request_id = "SM_" + std::to_string(i);
+    t.keep_session = pick(4) == 0;
+    if (!t.request_id.empty()) ids.push_back(t.request_id);
+    store->commit_turn(t);
+    if (pick(10) == 0) store->set_opted_out(contact, pick(2) == 0, 1000 + i);
+
+    const std::string probe = pick(2) == 0 && !ids.empty() ? ids[ids.size() - 1 - static_cast<std::size_t>(pick(std::min<int>(4, static_cast<int>(ids.size()))))]
+                                                           : "SM_none";
+    INFO("turn " << i << " contact " << contact << " probe " << probe);
+    const auto remembered = store->read_contact(contact, probe);
+    store->load(contact);  // what the log holds of this contact goes to SQLite
+    const auto stored = database->read_contact(contact, probe);
+    REQUIRE(remembered.session.has_value() == stored.session.has_value());
+    if (stored.session) {
+      CHECK(remembered.session->data == stored.session->data);
+      CHECK(remembered.session->updated_ms == stored.session->updated_ms);
+    }
+    CHECK(remembered.earlier_response == stored.earlier_response);
+    CHECK(remembered.opted_out == stored.opted_out);
+  }
+}
+
+TEST_CASE("a conversation forgotten by another process is dropped from memory within seconds",
+          "[store][turn_log]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  store->commit_turn(turn("c_a", "a-session", "SM_a1", "to a", 1000));
+  REQUIRE(store->read_contact("c_a", "").session);  // read, so now remembered
+  REQUIRE(store->read_contact("c_a", "").session);
+  {
+    auto other = open_sqlite(dir.db());  // `hotline forget` while the server runs
+    other->forget("c_a");
+  }
+  bool gone = false;
+  for (int i = 0; i < 60 && !gone; ++i) {
+    gone = !store->read_contact("c_a", "").session;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(gone);
+  CHECK_FALSE(store->response_for("c_a", "SM_a1"));
+}
+
+TEST_CASE("opting out, opting in and forgetting are read back at once, memory or not", "[store][turn_log]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  store->commit_turn(turn("c_a", "a-session", "SM_a1", "to a", 1000));
+  CHECK_FALSE(store->read_contact("c_a", "SM_x").opted_out);
+  store->set_opted_out("c_a", true, 1100);
+  CHECK(store->read_contact("c_a", "SM_x").opted_out);
+  store->set_opted_out("c_a", false, 1200);
+  CHECK_FALSE(store->read_contact("c_a", "SM_x").opted_out);
+  store->commit_turn(turn("c_a", "a-session-2", "SM_a2", "to a again", 1300));
+  CHECK(store->read_contact("c_a", "SM_x").session->data == "a-session-2");
+  store->forget("c_a");
+  CHECK_FALSE(store->read_contact("c_a", "SM_x").session);
+
+  // A relay opened by someone else's turn (an advocate's) shows in the texter's next read.
+  store->commit_turn(turn("c_b", "b-session", "SM_b1", "to b", 1400));
+  CHECK_FALSE(store->read_contact("c_b", "SM_x").relay);
+  TurnRecord advocate = turn("c_adv", "", "SM_adv1", "", 1500);
+  hotline::store::RelayChange open;
+  open.relay.code = "K7";
+  open.relay.contact_key = "c_b";
+  open.relay.texter_sealed = "sealed";
+  open.relay.lang = "es";
+  open.relay.state = "queued";
+  advocate.relays.push_back(open);
+  store->commit_turn(advocate);
+  const auto view = store->read_contact("c_b", "SM_x");
+  REQUIRE(view.relay);
+  CHECK(view.relay->code == "K7");
+  CHECK(view.session->data == "b-session");
 }

@@ -18,13 +18,15 @@ inline constexpr const char* kRelayOf = "SELECT " HOTLINE_RELAY_COLUMNS " FROM r
 
 // A turn's reads in one statement (?1 key, ?2 request id): every join is a primary-key (or
 // unique) lookup, and the outer row always exists, so a contact never seen reads as NULLs.
-// Columns: session, session_ms, the earlier answer to ?2, opted out, then the relay's columns.
+// Columns: session, session_ms, the earlier answer to ?2, opted out, the relay's columns, then
+// the two request ids the row remembers answers for (the SQLite store's cache keeps them).
 inline constexpr const char* kReadContact =
     "SELECT c.session, c.session_ms, "
     "CASE WHEN ?2 = '' THEN NULL WHEN c.reply_id = ?2 THEN c.reply WHEN c.prev_reply_id = ?2 THEN c.prev_reply END, "
     "coalesce(o.opted_out, false), "
     "r.code, r.contact_key, r.texter, r.lang, r.state, r.advocate_id, r.first_message, r.offered_to, "
-    "r.no_answer_told, r.created_ms, r.updated_ms, r.version "
+    "r.no_answer_told, r.created_ms, r.updated_ms, r.version, "
+    "coalesce(c.reply_id, ''), coalesce(c.prev_reply_id, '') "
     "FROM (SELECT 1) AS one "
     "LEFT JOIN conversations AS c ON c.contact_key = ?1 "
     "LEFT JOIN contacts AS o ON o.contact_key = ?1 "

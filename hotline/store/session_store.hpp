@@ -119,6 +119,9 @@ class SessionStore {
   virtual ContactView read_contact(std::string_view contact_key, std::string_view request_id) = 0;
 
   virtual std::optional<StoredSession> load(std::string_view contact_key) = 0;
+  /// Durable when it returns: a kill -9 afterwards loses none of it. (The SQLite store may write
+  /// a turn that changes only its conversation to the database a few milliseconds later, from
+  /// its turn log; this store reads it back at once, another process a moment later.)
   /// If `turn.request_id` was already recorded for this key, the whole turn is a no-op (the
   /// first delivery's response and session stand). An empty request_id records no response.
   /// A key remembers the answers to its last two requests (Twilio

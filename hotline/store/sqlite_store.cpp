@@ -5,11 +5,22 @@
 // serialises writers on a database anyway, so a connection pool would only add concurrency to
 // reads, which here are single-row primary-key lookups measured in microseconds. A second,
 // reading connection was measured and is slower: it must drop its page cache whenever another
-// connection has committed, which here is every message. One connection also lets us cache
-// prepared statements per store without per-thread bookkeeping, and makes sqlite3_errmsg()
-// race-free (it reads per-connection state that another thread could overwrite).
+// connection has committed. One connection also lets us cache prepared statements per store
+// without per-thread bookkeeping, and makes sqlite3_errmsg() race-free (it reads
+// per-connection state that another thread could overwrite).
+//
+// A message costs neither a transaction nor, usually, the connection (round 4 in
+// docs/performance.md): its turn is appended to the turn log (turn_log.hpp), durable when the
+// write() returns, and a background thread (the applier) writes logged turns to SQLite many to
+// a transaction; its conversation is read from memory (conversation_cache.hpp) when this
+// process has read or written it before. Anything that reads a conversation from SQLite first
+// applies that conversation's logged turns, and every other write applies all of them first,
+// so the database is read and written in the order the turns happened.
+//
 // Other processes (e.g. `hotline forget` run by staff while the server is up) are separate
 // connections: busy_timeout plus BEGIN IMMEDIATE make them queue rather than fail or deadlock.
+// They get no turn log (one process owns it) and commit directly; the server notices their
+// writes through PRAGMA data_version within a second and forgets what it remembered.
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -24,11 +35,15 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
+#include "hotline/common/log.hpp"
+#include "hotline/store/conversation_cache.hpp"
 #include "hotline/store/conversation_sql.hpp"
 #include "hotline/store/key_locks.hpp"
 #include "hotline/store/session_store.hpp"
+#include "hotline/store/turn_log.hpp"
 
 namespace hotline::store {
 namespace {
@@ -38,7 +53,7 @@ namespace {
 // leaves the database at a consistent earlier version. Never edit an entry that has shipped;
 // append a new one. Plain CREATE (no IF NOT EXISTS) on purpose: re-applying a migration to a
 // database that already has it is a bug we want to hear about, not paper over.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     // 1: the initial schema.
     R"sql(
       CREATE TABLE sessions (
@@ -141,6 +156,16 @@ constexpr std::array<const char*, 5> kMigrations = {
           updated_ms = max(updated_ms, excluded.updated_ms);
       DROP TABLE sessions;
       DROP TABLE responses;
+    )sql",
+    // 6: the turn log's mark (turn_log.hpp): every logged turn up to applied_seq is in this
+    // database, written in the same transaction as the turns, so a turn the log still holds
+    // after a crash is applied once.
+    R"sql(
+      CREATE TABLE turn_log (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        applied_seq INTEGER NOT NULL
+      );
+      INSERT INTO turn_log VALUES (1, 0);
     )sql",
 };
 
@@ -403,7 +428,15 @@ class SqliteStore final : public SessionStore {
       // One process serves a SQLite file, so a lease still held is one a killed worker of ours
       // left behind: release it now rather than make its message wait for the lease to expire.
       Run(db(), release_leases_).exec();
-      if (!in_memory) checkpointer_ = std::make_unique<BackgroundCheckpointer>(path, db_.get());
+      if (!in_memory) {
+        log_ = TurnLog::open(path);
+        if (log_) {
+          replay_log();
+          notice_writes_elsewhere();  // where "elsewhere" starts from
+        }
+        checkpointer_ = std::make_unique<BackgroundCheckpointer>(path, db_.get());
+        if (log_) applier_ = std::thread([this] { run_applier(); });
+      }
     } catch (const std::runtime_error& e) {
       // Name the file once, here: an operator reading the log needs to know which one.
       static constexpr std::string_view kPrefix = "session store: ";
@@ -413,8 +446,23 @@ class SqliteStore final : public SessionStore {
     }
   }
 
+  ~SqliteStore() override {
+    if (!applier_.joinable()) return;
+    {
+      std::lock_guard lock(log_mutex_);
+      stopping_ = true;
+    }
+    applier_wake_.notify_one();
+    applier_.join();  // it applies what is queued first
+  }
+
   ContactView read_contact(std::string_view contact_key, std::string_view request_id) override {
+    if (log_) {
+      std::lock_guard lock(log_mutex_);
+      if (auto view = cache_.view(contact_key, request_id)) return std::move(*view);
+    }
     std::lock_guard lock(mutex_);
+    apply_if_logged(contact_key);
     Run run(db(), read_contact_);
     run.bind(1, contact_key).bind(2, request_id);
     ContactView view;
@@ -425,92 +473,236 @@ class SqliteStore final : public SessionStore {
     if (!run.is_null(2)) view.earlier_response = run.text(2);
     view.opted_out = run.int64(3) != 0;
     if (!run.is_null(4)) view.relay = relay_at(run, 4);
+    if (log_ && !view.relay) {
+      // Still under mutex_, so nothing written to SQLite since the read is missed; a turn
+      // logged since (not by this contact's own handler, which is here) keeps it uncached.
+      std::lock_guard memory(log_mutex_);
+      if (!logged_by_contact_.contains(contact_key)) {
+        cache_.put(contact_key, {view.session, run.text(16), run.text(17), view.opted_out});
+      }
+    }
     return view;
   }
 
   std::optional<StoredSession> load(std::string_view contact_key) override {
     std::lock_guard lock(mutex_);
+    apply_if_logged(contact_key);
     Run run(db(), load_);
     run.bind(1, contact_key);
     if (!run.step()) return std::nullopt;
     return StoredSession{run.text(0), run.int64(1)};
   }
 
-  // Group commit. Turns committed while another commit is running are queued, and the first of
-  // them to get the store commits them all in ONE transaction, each turn inside its own
-  // savepoint, so one turn's failure (a relay Conflict) rolls back that turn only and is thrown
-  // to its own caller. Each caller still returns only once its turn is committed; what is
-  // shared is the transaction's fixed cost (locks, the WAL frame of each page touched), which is
-  // most of a commit: on ext4, 72 µs a turn one at a time, 26 µs in batches of 16
-  // (docs/performance.md).
+  // A turn that changes only its conversation is logged and answered; the applier thread
+  // writes it to SQLite with the others logged meanwhile (turn_log.hpp). A turn with outbox
+  // messages or relay changes is committed here, after every turn logged before it: the
+  // outbox worker and the relay decisions read SQLite, and a relay conflict must reach the
+  // caller. So does every turn of a store without a log (in memory, or another process's).
   void commit_turn(const TurnRecord& turn) override {
     if (turn.contact_key.empty()) throw std::invalid_argument("session store: empty contact key");
-    QueuedTurn mine;
-    mine.turn = &turn;
-    std::unique_lock queue(queue_mutex_);
-    queue_.push_back(&mine);
-    turns_done_.wait(queue, [&] { return mine.done || !committing_; });
-    if (!mine.done) {  // nobody is committing: commit everything queued, ours included
-      committing_ = true;
-      std::vector<QueuedTurn*> batch;
-      batch.swap(queue_);
-      queue.unlock();
-      write_batch(batch);
-      queue.lock();
-      for (QueuedTurn* t : batch) t->done = true;
-      committing_ = false;
-      turns_done_.notify_all();
+    if (log_ && turn.outbound.empty() && turn.relays.empty()) return log_turn(turn);
+    std::lock_guard lock(mutex_);
+    apply_logged();
+    Transaction tx = transaction();
+    write_turn(turn);
+    tx.commit();
+    if (log_) {
+      std::lock_guard memory(log_mutex_);
+      cache_.erase(turn.contact_key);
+      for (const auto& change : turn.relays) cache_.erase(change.relay.contact_key);
     }
-    if (mine.error) std::rethrow_exception(mine.error);
   }
 
  private:
-  struct QueuedTurn {
-    const TurnRecord* turn = nullptr;
-    std::exception_ptr error;
-    bool done = false;
-  };
+  // How many logged turns may wait for SQLite before turns are refused (a full disk, say):
+  // Twilio retries a refused webhook, and memory stays bounded.
+  static constexpr std::size_t kMaxLogged = 100000;
+  // Fewer than kApplyBatch turns waiting: the applier lets kApplyLinger pass before writing them.
+  static constexpr std::size_t kApplyBatch = 256;
+  static constexpr std::chrono::milliseconds kApplyLinger{2};
+  // Conversations remembered in memory: about 300 bytes each, so at most ~6 MB.
+  static constexpr std::size_t kCachedConversations = 20000;
 
-  void write_batch(const std::vector<QueuedTurn*>& batch) {
-    std::lock_guard lock(mutex_);
-    try {
-      Transaction tx = transaction();
-      for (QueuedTurn* t : batch) {
-        if (batch.size() == 1) {
-          write_turn(*t->turn);  // an error rolls back the transaction: no savepoint needed
-          continue;
-        }
-        Run(db(), savepoint_).exec();
-        try {
-          write_turn(*t->turn);
-        } catch (...) {
-          t->error = std::current_exception();
-          Run(db(), rollback_to_savepoint_).exec();
-        }
-        Run(db(), release_savepoint_).exec();
+  void log_turn(const TurnRecord& turn) {
+    LoggedTurn logged{0, turn.contact_key, turn.session_data, turn.request_id, turn.response,
+                      turn.now_ms, turn.keep_session};
+    bool wake = false;
+    {
+      std::lock_guard lock(log_mutex_);
+      if (logged_.size() >= kMaxLogged) {
+        throw std::runtime_error("session store: " + std::to_string(logged_.size()) +
+                                 " turns are waiting to be written: " + apply_error_);
       }
-      tx.commit();
-    } catch (...) {  // nothing was committed: every turn of the batch failed
-      for (QueuedTurn* t : batch) {
-        if (!t->error) t->error = std::current_exception();
+      logged.seq = log_->append(logged);
+      cache_.on_turn(turn.contact_key, turn.session_data, turn.request_id, turn.keep_session, turn.now_ms);
+      ++logged_by_contact_[logged.contact_key];
+      logged_.push_back(std::move(logged));
+      wake = applier_idle_;
+      applier_idle_ = false;
+    }
+    if (wake) applier_wake_.notify_one();
+  }
+
+  void run_applier() {
+    std::unique_lock lock(log_mutex_);
+    for (;;) {
+      applier_idle_ = true;
+      if (!applier_wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || !logged_.empty(); })) {
+        // A quiet second: look for other processes' writes, so that nothing they changed
+        // (a conversation forgotten, say) stays in memory longer than that.
+        if (cache_.size() == 0) continue;
+        lock.unlock();
+        try {
+          std::lock_guard store(mutex_);
+          notice_writes_elsewhere();
+        } catch (const std::exception& e) {
+          log::error("store_check_failed", {{"error", e.what()}});
+        }
+        lock.lock();
+        continue;
+      }
+      if (logged_.empty()) return;  // stopping, and nothing left
+      applier_idle_ = false;
+      // Nobody waits for this write, so gather a little first: a transaction's fixed cost
+      // (locks, commit, WAL header) then carries ~70 turns at full load instead of ~9.
+      if (logged_.size() < kApplyBatch) {
+        applier_wake_.wait_for(lock, kApplyLinger, [this] { return stopping_; });
+      }
+      lock.unlock();
+      bool failed = false;
+      try {
+        std::lock_guard store(mutex_);
+        apply_logged();
+      } catch (const std::exception& e) {
+        failed = true;
+        log::error("turn_log_apply_failed", {{"error", e.what()}});
+      }
+      lock.lock();
+      if (failed) {
+        if (stopping_) return;  // the log keeps them for the next start
+        applier_wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping_; });
       }
     }
+  }
+
+  /// Writes every logged turn to SQLite, in one transaction, in the order they were logged.
+  /// The caller holds mutex_, so the applier thread and other writers wait.
+  void apply_logged() {
+    if (!log_) return;
+    std::vector<LoggedTurn> batch;
+    {
+      std::lock_guard lock(log_mutex_);
+      if (logged_.empty()) return;
+      batch.swap(logged_);
+    }
+    try {
+      Transaction tx = transaction();
+      notice_writes_elsewhere();
+      for (const LoggedTurn& t : batch) {
+        write_conversation(t.contact_key, t.session_data, t.request_id, t.response, t.keep_session, t.now_ms);
+      }
+      Run(db(), set_applied_seq_).bind(1, static_cast<std::int64_t>(batch.back().seq)).exec();
+      tx.commit();
+    } catch (const std::exception& e) {
+      std::lock_guard lock(log_mutex_);
+      logged_.insert(logged_.begin(), std::make_move_iterator(batch.begin()),
+                     std::make_move_iterator(batch.end()));
+      apply_error_ = e.what();
+      throw;
+    }
+    std::lock_guard lock(log_mutex_);
+    apply_error_.clear();
+    for (const LoggedTurn& t : batch) {
+      auto it = logged_by_contact_.find(t.contact_key);
+      if (--it->second == 0) logged_by_contact_.erase(it);
+    }
+    try {
+      log_->applied(batch.back().seq);
+    } catch (const std::exception& e) {  // the turns are safe in SQLite; the files go next time
+      log::error("turn_log_cleanup_failed", {{"error", e.what()}});
+    }
+  }
+
+  /// Another process (`hotline forget`, staff with sqlite3) committed since we last looked: what
+  /// the cache holds may be gone or changed, so it is emptied. Caller holds mutex_, inside a
+  /// transaction or not (then this is one).
+  void notice_writes_elsewhere() {
+    Run run(db(), data_version_);
+    if (!run.step()) return;
+    const std::int64_t version = run.int64(0);
+    if (version == data_version_seen_) return;
+    const bool first = data_version_seen_ == 0;
+    data_version_seen_ = version;
+    if (first) return;
+    std::size_t dropped = 0;
+    {
+      std::lock_guard lock(log_mutex_);
+      dropped = cache_.size();
+      cache_.clear();
+    }
+    log::info("store_changed_elsewhere", {{"dropped", dropped}});
+  }
+
+  /// Before reading a key's conversation: its logged turns, if any, go to SQLite first.
+  void apply_if_logged(std::string_view contact_key) {
+    if (!log_) return;
+    {
+      std::lock_guard lock(log_mutex_);
+      if (logged_.empty() || !logged_by_contact_.contains(contact_key)) return;
+    }
+    apply_logged();
+  }
+
+  void forget_cached(std::string_view contact_key) {
+    if (!log_) return;
+    std::lock_guard lock(log_mutex_);
+    cache_.erase(contact_key);
+  }
+
+  /// What a crash left in the log goes to SQLite before anything else is read or written.
+  void replay_log() {
+    LogRecovery found = log_->recover();
+    Run mark(db(), applied_seq_);
+    const auto applied = static_cast<std::uint64_t>(mark.step() ? mark.int64(0) : 0);
+    std::uint64_t last = applied;
+    std::size_t replayed = 0;
+    {
+      Transaction tx = transaction();
+      for (const LoggedTurn& t : found.turns) {
+        if (t.seq <= applied) continue;  // committed before the crash, with the mark
+        write_conversation(t.contact_key, t.session_data, t.request_id, t.response, t.keep_session, t.now_ms);
+        last = t.seq;
+        ++replayed;
+      }
+      if (replayed > 0) Run(db(), set_applied_seq_).bind(1, static_cast<std::int64_t>(last)).exec();
+      tx.commit();
+    }
+    log_->reset(last + 1);
+    if (replayed > 0 || found.torn_bytes > 0) {
+      log::info("turn_log_replayed", {{"turns", replayed}, {"torn_bytes", found.torn_bytes}});
+    }
+  }
+
+  /// The conversation's row, in one statement that writes nothing when this request id is one
+  /// of the two the row remembers (a redelivery: the first delivery's effects stand, session
+  /// included, so the conversation does not advance twice). An empty request id identifies
+  /// nothing, so no response is remembered for it. True when it wrote.
+  bool write_conversation(const std::string& contact_key, const std::string& session_data,
+                          const std::string& request_id, const std::string& response,
+                          bool keep_session, std::int64_t now_ms) {
+    if (request_id.empty() && keep_session) return true;  // changes nothing
+    Run run(db(), write_conversation_);
+    run.bind(1, contact_key).bind(2, session_data).bind(3, request_id).bind(4, response)
+        .bind(5, std::int64_t{keep_session}).bind(6, now_ms);
+    return run.exec() > 0;
   }
 
   /// One turn's writes, inside the caller's transaction.
   void write_turn(const TurnRecord& turn) {
-    // The conversation's row first, in one statement that writes nothing when this request id
-    // is one of the two the row remembers: then this is a redelivery that raced past the
-    // caller's check (e.g. another process), and the first delivery's effects stand, session
-    // included, so the conversation does not advance twice. An empty request id identifies
-    // nothing, so no response is remembered for it (and a turn with neither changes no row).
-    bool first_delivery = true;
-    if (!turn.request_id.empty() || !turn.keep_session) {
-      Run run(db(), write_conversation_);
-      run.bind(1, turn.contact_key).bind(2, turn.session_data).bind(3, turn.request_id)
-          .bind(4, turn.response).bind(5, std::int64_t{turn.keep_session}).bind(6, turn.now_ms);
-      first_delivery = run.exec() > 0;
-    }
+    // The conversation's row first: a redelivery that raced past the caller's check (e.g.
+    // another process) changes nothing else either.
+    const bool first_delivery = write_conversation(turn.contact_key, turn.session_data, turn.request_id,
+                                                   turn.response, turn.keep_session, turn.now_ms);
     if (first_delivery) {
       for (const auto& change : turn.relays) write_relay(change, turn.now_ms);
       for (const auto& m : turn.outbound) {
@@ -615,6 +807,7 @@ class SqliteStore final : public SessionStore {
                                           std::string_view request_id) override {
     if (request_id.empty()) return std::nullopt;
     std::lock_guard lock(mutex_);
+    apply_if_logged(contact_key);
     Run run(db(), response_for_);
     run.bind(1, contact_key).bind(2, request_id);
     if (!run.step()) return std::nullopt;
@@ -641,6 +834,7 @@ class SqliteStore final : public SessionStore {
       Run(db(), delete_contact_).bind(1, contact_key).exec();
     }
     tx.commit();
+    forget_cached(contact_key);
   }
 
   std::size_t purge_before(std::int64_t cutoff_ms) override {
@@ -652,6 +846,7 @@ class SqliteStore final : public SessionStore {
     std::int64_t last;
     {
       std::lock_guard lock(mutex_);
+      apply_logged();  // turns logged before the purge count as written before it
       Run run(db(), max_conversation_rowid_);
       last = run.step() ? run.int64(0) : 0;
     }
@@ -661,6 +856,10 @@ class SqliteStore final : public SessionStore {
       removed += Run(db(), purge_conversations_).bind(1, cutoff_ms).bind(2, from).bind(3, from + kSlice).exec();
     }
     std::lock_guard lock(mutex_);
+    if (removed > 0 && log_) {
+      std::lock_guard memory(log_mutex_);
+      cache_.clear();
+    }
     return removed + Run(db(), purge_sent_outbound_).bind(1, cutoff_ms).exec();
   }
 
@@ -671,6 +870,7 @@ class SqliteStore final : public SessionStore {
 
   void forget(std::string_view contact_key) override {
     std::lock_guard lock(mutex_);
+    apply_logged();  // so that no logged turn brings the conversation back, and the log empties
     {
       SynchronousFull full(db());
       Transaction tx = transaction();
@@ -680,6 +880,7 @@ class SqliteStore final : public SessionStore {
       Run(db(), forget_outbound_).bind(1, contact_key).exec();
       tx.commit();
     }
+    forget_cached(contact_key);
     // secure_delete has zeroed the rows' bytes in the pages written to the WAL, but the WAL still
     // holds older images of those pages until a checkpoint. Copy it into the database and
     // truncate it now. Best effort: a reader in another process can make it return BUSY, and
@@ -688,6 +889,10 @@ class SqliteStore final : public SessionStore {
   }
 
   bool healthy() override {
+    if (log_) {
+      std::lock_guard lock(log_mutex_);
+      if (!apply_error_.empty()) return false;
+    }
     try {
       std::lock_guard lock(mutex_);
       Run run(db(), select_one_);
@@ -809,10 +1014,10 @@ class SqliteStore final : public SessionStore {
     begin_ = Statement(d, "BEGIN IMMEDIATE");
     commit_ = Statement(d, "COMMIT");
     rollback_ = Statement(d, "ROLLBACK");
-    savepoint_ = Statement(d, "SAVEPOINT turn");
-    release_savepoint_ = Statement(d, "RELEASE turn");
-    rollback_to_savepoint_ = Statement(d, "ROLLBACK TO turn");
     read_contact_ = Statement(d, sql::kReadContact);
+    applied_seq_ = Statement(d, "SELECT applied_seq FROM turn_log WHERE id = 1");
+    data_version_ = Statement(d, "PRAGMA data_version");
+    set_applied_seq_ = Statement(d, "UPDATE turn_log SET applied_seq = ?1 WHERE id = 1");
     load_ = Statement(d, sql::kLoadSession);
     response_for_ = Statement(d, sql::kResponseFor);
     is_opted_out_ = Statement(d, "SELECT opted_out FROM contacts WHERE contact_key = ?1");
@@ -874,7 +1079,7 @@ class SqliteStore final : public SessionStore {
   DbHandle db_;
   std::mutex mutex_;
   Statement begin_, commit_, rollback_;
-  Statement savepoint_, release_savepoint_, rollback_to_savepoint_;
+  Statement applied_seq_, set_applied_seq_, data_version_;
   Statement read_contact_, load_, response_for_, write_conversation_, forget_conversation_;
   Statement is_opted_out_, upsert_opt_out_, delete_contact_;
   Statement max_conversation_rowid_, purge_conversations_;
@@ -888,11 +1093,18 @@ class SqliteStore final : public SessionStore {
   // After the statements: destroyed (its thread stopped) before the main connection closes.
   std::unique_ptr<BackgroundCheckpointer> checkpointer_;
 
-  // Group commit (commit_turn): turns waiting for the transaction that will carry them.
-  std::mutex queue_mutex_;
-  std::condition_variable turns_done_;
-  std::vector<QueuedTurn*> queue_;
-  bool committing_ = false;
+  // The turn log (file-backed stores only, and only in the process that holds it).
+  std::unique_ptr<TurnLog> log_;
+  std::mutex log_mutex_;  // guards what follows; taken after mutex_ when both are held
+  std::vector<LoggedTurn> logged_;  // logged, not yet in SQLite, oldest first
+  std::unordered_map<std::string, int, KeyHash, std::equal_to<>> logged_by_contact_;  // how many each key has
+  ConversationCache cache_{kCachedConversations};
+  std::int64_t data_version_seen_ = 0;  // PRAGMA data_version when last looked (mutex_)
+  std::string apply_error_;  // why applying them last failed ('' = it did not)
+  std::condition_variable applier_wake_;
+  bool applier_idle_ = false;
+  bool stopping_ = false;
+  std::thread applier_;
 
   /// One relay write inside the caller's transaction; throws Conflict (rolling the whole turn
   /// back) when the row is not the version the caller read.
