@@ -848,3 +848,24 @@ TEST_CASE("opting out, opting in and forgetting are read back at once, memory or
   CHECK(view.relay->code == "K7");
   CHECK(view.session->data == "b-session");
 }
+
+TEST_CASE("turns that cannot reach SQLite pile up only so far: past 100,000 the next is refused",
+          "[store][turn_log]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  {
+    Raw blocker(dir.db());  // holds the write lock: the applier cannot write a thing
+    blocker.exec("BEGIN IMMEDIATE");
+    for (int i = 0; i < 100000; ++i) {
+      store->commit_turn(turn("c_" + std::to_string(i % 100), "s", "SM_" + std::to_string(i), "r", 1000 + i));
+    }
+    // Refused, not acknowledged: Twilio retries the webhook, and memory stays bounded.
+    CHECK_THROWS_WITH(store->commit_turn(turn("c_late", "s", "SM_late", "r", 2000)),
+                      Catch::Contains("waiting to be written"));
+    blocker.exec("ROLLBACK");
+  }
+  // Once SQLite can be written again, everything acknowledged is there.
+  CHECK(store->load("c_99"));
+  CHECK(store->response_for("c_7", "SM_99907") == std::optional<std::string>("r"));
+  CHECK_FALSE(store->load("c_late"));
+}

@@ -529,8 +529,8 @@ class SqliteStore final : public SessionStore {
     bool wake = false;
     {
       std::lock_guard lock(log_mutex_);
-      if (logged_.size() >= kMaxLogged) {
-        throw std::runtime_error("session store: " + std::to_string(logged_.size()) +
+      if (logged_.size() + applying_ >= kMaxLogged) {
+        throw std::runtime_error("session store: " + std::to_string(logged_.size() + applying_) +
                                  " turns are waiting to be written: " + apply_error_);
       }
       logged.seq = log_->append(logged);
@@ -594,6 +594,7 @@ class SqliteStore final : public SessionStore {
       std::lock_guard lock(log_mutex_);
       if (logged_.empty()) return;
       batch.swap(logged_);
+      applying_ = batch.size();
     }
     try {
       Transaction tx = transaction();
@@ -607,10 +608,12 @@ class SqliteStore final : public SessionStore {
       std::lock_guard lock(log_mutex_);
       logged_.insert(logged_.begin(), std::make_move_iterator(batch.begin()),
                      std::make_move_iterator(batch.end()));
+      applying_ = 0;
       apply_error_ = e.what();
       throw;
     }
     std::lock_guard lock(log_mutex_);
+    applying_ = 0;
     apply_error_.clear();
     for (const LoggedTurn& t : batch) {
       auto it = logged_by_contact_.find(t.contact_key);
@@ -1097,6 +1100,7 @@ class SqliteStore final : public SessionStore {
   std::unique_ptr<TurnLog> log_;
   std::mutex log_mutex_;  // guards what follows; taken after mutex_ when both are held
   std::vector<LoggedTurn> logged_;  // logged, not yet in SQLite, oldest first
+  std::size_t applying_ = 0;        // and those being written now (taken out of logged_)
   std::unordered_map<std::string, int, KeyHash, std::equal_to<>> logged_by_contact_;  // how many each key has
   ConversationCache cache_{kCachedConversations};
   std::int64_t data_version_seen_ = 0;  // PRAGMA data_version when last looked (mutex_)
