@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "hotline/crypto/keys.hpp"
 #include "hotline/store/turn_log.hpp"
+#include "support.hpp"
 
 namespace fs = std::filesystem;
 using hotline::store::LoggedTurn;
@@ -15,20 +15,13 @@ using hotline::store::TurnLog;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() : path(fs::temp_directory_path() / ("hotline-turnlog-test-" + hotline::crypto::random_hex(8))) {
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string db() const { return (path / "hotline.db").string(); }
+/// A temporary directory holding a database's (would-be) files.
+struct TempDir : test_support::TempDir {
+  std::string db() const { return (path() / "hotline.db").string(); }
   /// The log's segment files, oldest first.
   std::vector<fs::path> segments() const {
     std::vector<fs::path> out;
-    for (const auto& e : fs::directory_iterator(path)) {
+    for (const auto& e : fs::directory_iterator(path())) {
       const std::string name = e.path().filename().string();
       if (name.starts_with("hotline.db-turns.") && !name.ends_with(".lock")) out.push_back(e.path());
     }
@@ -191,7 +184,7 @@ TEST_CASE("the log's files are the owner's alone", "[turn_log]") {
   TempDir dir;
   auto log = reopen(dir);
   log->append(turn("a", "one", 1));
-  for (const auto& e : fs::directory_iterator(dir.path)) {
+  for (const auto& e : fs::directory_iterator(dir.path())) {
     INFO(e.path());
     CHECK((fs::status(e.path()).permissions() & (fs::perms::group_all | fs::perms::others_all)) ==
           fs::perms::none);
