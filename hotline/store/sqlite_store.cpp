@@ -599,10 +599,7 @@ class SqliteStore final : public SessionStore {
     try {
       Transaction tx = transaction();
       notice_writes_elsewhere();
-      for (const LoggedTurn& t : batch) {
-        write_conversation(t.contact_key, t.session_data, t.request_id, t.response, t.keep_session, t.now_ms);
-      }
-      Run(db(), set_applied_seq_).bind(1, static_cast<std::int64_t>(batch.back().seq)).exec();
+      write_logged(batch);
       tx.commit();
     } catch (const std::exception& e) {
       std::lock_guard lock(log_mutex_);
@@ -667,23 +664,28 @@ class SqliteStore final : public SessionStore {
     LogRecovery found = log_->recover();
     Run mark(db(), applied_seq_);
     const auto applied = static_cast<std::uint64_t>(mark.step() ? mark.int64(0) : 0);
-    std::uint64_t last = applied;
-    std::size_t replayed = 0;
-    {
+    std::vector<LoggedTurn> unapplied;
+    for (LoggedTurn& t : found.turns) {
+      if (t.seq > applied) unapplied.push_back(std::move(t));  // the rest went in with the mark
+    }
+    if (!unapplied.empty()) {
       Transaction tx = transaction();
-      for (const LoggedTurn& t : found.turns) {
-        if (t.seq <= applied) continue;  // committed before the crash, with the mark
-        write_conversation(t.contact_key, t.session_data, t.request_id, t.response, t.keep_session, t.now_ms);
-        last = t.seq;
-        ++replayed;
-      }
-      if (replayed > 0) Run(db(), set_applied_seq_).bind(1, static_cast<std::int64_t>(last)).exec();
+      write_logged(unapplied);
       tx.commit();
     }
-    log_->reset(last + 1);
-    if (replayed > 0 || found.torn_bytes > 0) {
-      log::info("turn_log_replayed", {{"turns", replayed}, {"torn_bytes", found.torn_bytes}});
+    log_->reset((unapplied.empty() ? applied : unapplied.back().seq) + 1);
+    if (!unapplied.empty() || found.torn_bytes > 0) {
+      log::info("turn_log_replayed", {{"turns", unapplied.size()}, {"torn_bytes", found.torn_bytes}});
     }
+  }
+
+  /// Logged turns (not empty, in order) and the log's mark past them, inside the caller's
+  /// transaction, so the turns and the mark are committed together or not at all.
+  void write_logged(const std::vector<LoggedTurn>& turns) {
+    for (const LoggedTurn& t : turns) {
+      write_conversation(t.contact_key, t.session_data, t.request_id, t.response, t.keep_session, t.now_ms);
+    }
+    Run(db(), set_applied_seq_).bind(1, static_cast<std::int64_t>(turns.back().seq)).exec();
   }
 
   /// The conversation's row, in one statement that writes nothing when this request id is one
