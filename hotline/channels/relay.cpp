@@ -166,13 +166,15 @@ std::string RelayService::open(const std::string& contact_key, const std::string
   return instead;
 }
 
-void RelayService::from_texter(const store::Relay& relay, const std::string& text_in, store::TurnRecord& turn) {
+void RelayService::from_texter(const store::Relay& relay, const std::string& text_in, store::TurnRecord& turn,
+                               bool emergency) {
   auto advocate = roster()->by_id(relay.advocate_id);
   if (!advocate) {
     log::warn("relay_advocate_missing", {{"code", relay.code}, {"advocate", relay.advocate_id}});
     return;
   }
-  const std::string body = text(advocate->prompt_language, "relay_forward", {{"code", relay.code}, {"message", trim(text_in)}});
+  const std::string body = text(advocate->prompt_language, emergency ? "relay_forward_emergency" : "relay_forward",
+                                {{"code", relay.code}, {"message", trim(text_in)}});
   send(turn, relay.code + ":texter", advocate->phone, body, relay.contact_key);
   turn.relays.push_back(update(relay));  // touched: the relay retention counts from here
   log::info("relay_forwarded", {{"code", relay.code}, {"direction", "to_advocate"}, {"advocate", advocate->id}});

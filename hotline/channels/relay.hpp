@@ -44,8 +44,10 @@ class RelayService {
   std::string from_advocate(const routing::Advocate& advocate, const std::string& text,
                             store::TurnRecord& turn);
 
-  /// The texter of a claimed relay wrote: the text goes to the advocate, prefixed with the code.
-  void from_texter(const store::Relay& relay, const std::string& text, store::TurnRecord& turn);
+  /// The texter of a claimed relay wrote: the text goes to the advocate, prefixed with the code
+  /// (and with a warning when it reads as an emergency: the texter was told to call 911).
+  void from_texter(const store::Relay& relay, const std::string& text, store::TurnRecord& turn,
+                   bool emergency = false);
 
   /// The texter opted out (STOP): the relay ends and the advocate is told.
   void texter_left(const store::Relay& relay, store::TurnRecord& turn);

@@ -7,6 +7,7 @@
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
 #include "hotline/nlu/nlu.hpp"
+#include "hotline/nlu/understand.hpp"
 #include "hotline/prompts/segments.hpp"
 #include "hotline/twilio/twiml.hpp"
 
@@ -26,8 +27,14 @@ bool looks_like_phone_or_address(const std::string& from) {
 }  // namespace
 
 std::string sms_twiml(const std::string& text) {
+  return sms_twiml(std::vector<std::string>{text});
+}
+
+std::string sms_twiml(const std::vector<std::string>& texts) {
   twilio::TwiML response;
-  if (!text.empty()) response.message(text);
+  for (const auto& text : texts) {
+    if (!text.empty()) response.message(text);
+  }
   return response.str();
 }
 
@@ -112,11 +119,11 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   // Everything the turn reads, in one go: the store's work a message costs is this read and
   // the commit at the end.
   store::ContactView view = store_.read_contact(contact, *sid);
+  const std::int64_t now = clock_();
+  auto bundle = bundles_.get();
   // Twilio retries a webhook it thinks failed: answer again, change nothing.
   if (view.earlier_response) return {200, "text/xml", std::move(*view.earlier_response)};
 
-  const std::int64_t now = clock_();
-  auto bundle = bundles_.get();
   const bool opted_out = view.opted_out;
 
   store::TurnRecord record;
@@ -145,8 +152,24 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
     }
     const auto keyword = nlu::match_keyword(input.text).keyword;
     if (relay && relay->state == "claimed" && keyword != nlu::Keyword::stop) {
-      relay_->from_texter(*relay, input.text, record);
-      return commit_relay_turn(record, "", {{"contact", contact}, {"code", relay->code}});
+      // Emergencies first, even with an advocate: the texter gets the 911 text at once, and
+      // the advocate is told along with the message.
+      const bool danger = !bundle->classifier.empty() &&
+                          nlu::understand(bundle->classifier, input.text).intent == nlu::kEmergency;
+      relay_->from_texter(*relay, input.text, record, danger);
+      const std::string reply =
+          danger ? bundle->prompts.render(lang_from_code(relay->lang).value_or(settings_.default_language),
+                                          "emergency", Channel::sms, bundle->details)
+                 : "";
+      return commit_relay_turn(record, reply, {{"contact", contact}, {"code", relay->code}, {"emergency", danger}});
+    }
+    if (relay && relay->state == "queued") {
+      input.awaiting_advocate = true;
+      const Lang lang = lang_from_code(relay->lang).value_or(settings_.default_language);
+      const auto roster = relay_->roster();
+      input.after_hours = roster->on_shift(lang, Channel::sms, now).empty();
+      input.runtime["hours"] = roster->hours_text(lang);
+      if (input.runtime["hours"].empty()) input.runtime["hours"] = "-";
     }
     const auto first = input.text.find_first_not_of(" \t\r\n");
     if (!relay && !opted_out && first != std::string::npos && input.text[first] == '#') {
@@ -193,8 +216,8 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
       }
     }
   }
-  std::string text = silent ? "" : engine::spoken_text(outcome);
-  std::string twiml = sms_twiml(text);
+  const auto messages = silent ? std::vector<std::string>{} : engine::message_texts(outcome);
+  std::string twiml = sms_twiml(messages);
 
   if (opt_out && !opted_out) store_.set_opted_out(contact, true, now);
   if (opt_in && opted_out) store_.set_opted_out(contact, false, now);
@@ -206,14 +229,17 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   store_.commit_turn(record);
   if (!record.outbound.empty() && outbound_queued_) outbound_queued_();
 
-  auto segments = prompts::count_segments(text);
+  int segments = 0;
+  for (const auto& m : messages) segments += prompts::count_segments(m).segments;
   log::emit(log::Level::info, "sms",
             {{"contact", contact},
              {"intent", outcome.intent},
              {"step", outcome.step},
              {"lang", lang_code(outcome.lang)},
              {"bilingual", outcome.bilingual},
-             {"segments", segments.segments},
+             {"segments", segments},
+             {"emergency_first", outcome.emergency_first},
+             {"asked", !outcome.asked.empty()},
              {"silent", silent}});
   if (on_turn_) on_turn_(Channel::sms, outcome.intent, outcome.lang);
   return {200, "text/xml", std::move(twiml)};

@@ -68,6 +68,8 @@ class SmsChannel {
 
 /// The TwiML for an SMS reply: one <Message>, or an empty <Response/> when nothing is said.
 std::string sms_twiml(const std::string& text);
+/// The same for several messages (a second answer goes as its own <Message>).
+std::string sms_twiml(const std::vector<std::string>& texts);
 
 /// What a number over its per-contact limit hears, once: both languages, no store involved.
 inline constexpr const char* kSlowDownNotice =

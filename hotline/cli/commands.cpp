@@ -22,6 +22,8 @@
 #include "hotline/config/config.hpp"
 #include "hotline/crypto/keys.hpp"
 #include "hotline/engine/engine.hpp"
+#include "hotline/eval/evaluate.hpp"
+#include "hotline/nlu/examples.hpp"
 #include "hotline/flow/graph.hpp"
 #include "hotline/flowtest/flowtest.hpp"
 #include "hotline/prompts/segments.hpp"
@@ -38,6 +40,7 @@ Commands:
   serve      answer Twilio webhooks (POST /twilio/sms) over HTTP
   simulate   try the flows in the terminal: one message per line on stdin
   check      validate flows, prompts, intents and configuration; run conversation tests
+  eval       measure how well the hotline understands labelled messages
   graph      draw the flow as a Graphviz DOT (or SVG) picture
   forget     erase everything kept about one phone number
 
@@ -101,6 +104,24 @@ constexpr const char* kCheckHelp = R"(Usage: hotline check [DIR]
 Checks DIR/flows, DIR/prompts, DIR/config/hotline.yaml, the advocates roster and the
 blocklist (DIR/config/blocklist.yaml, or `limits: blocklist:`) (DIR defaults to .) and prints
 every problem as file:line:col: error|warning[code]: message. Exit status 1 on any error.
+)";
+
+constexpr const char* kEvalHelp = R"(Usage: hotline eval [FILE|DIR ...] [--root DIR] [--json] [--cross-validate]
+                   [--min-accuracy X] [--min-emergency-recall X] [--max-false-emergency X]
+                   [--min-language X]
+
+Sends each labelled message (intent<TAB>lang<TAB>channel<TAB>text, as in flows/examples/) through
+the hotline, as a reply to the menu from someone whose language is not known yet, and reports:
+the share answered with the right intent, precision and recall per intent, the confusion
+matrix, emergencies caught (the emergency answer, or the 911 line first), non-emergencies
+answered as emergencies, the reply language, per language and per channel, and every miss.
+  FILE|DIR            labelled files (a folder: its *.tsv); default tests/understanding
+  --root DIR          where flows/ and prompts/ are (default .)
+  --json              the figures and misses as one JSON object
+  --cross-validate    instead of files: 5-fold cross-validation over flows/examples (for tuning;
+                      never tune on the frozen test set)
+  --min-accuracy X, --min-emergency-recall X, --max-false-emergency X, --min-language X
+                      floors (fractions, e.g. 0.95): exit status 1 when a figure misses one
 )";
 
 struct Args {
@@ -402,6 +423,66 @@ int check(const Args& args) {
   return l.diags.has_errors() ? 1 : 0;
 }
 
+int eval(const Args& args) {
+  if (args.help) {
+    std::cout << kEvalHelp;
+    return 0;
+  }
+  if (!check_known_options(args, {"root", "json", "cross-validate", "min-accuracy", "min-emergency-recall",
+                                  "max-false-emergency", "min-language"})) {
+    return 2;
+  }
+  const std::string root = opt(args, "root", ".");
+  Loaded l = load_all(root, "");
+  if (!l.bundle) {
+    std::cerr << l.diags.to_string() << "hotline: the flows have errors; run `hotline check`\n";
+    return 1;
+  }
+  eval::Report report;
+  std::vector<nlu::Example> examples;
+  if (args.options.count("cross-validate")) {
+    report = eval::cross_validate(*l.bundle, 5);
+  } else {
+    Diagnostics diags;
+    auto sources = args.positional;
+    if (sources.empty()) sources.push_back((std::filesystem::path(root) / "tests" / "understanding").string());
+    for (const auto& source : sources) {
+      auto some = std::filesystem::is_directory(source) ? nlu::load_examples_dir(source, diags)
+                                                        : nlu::load_examples_file(source, diags);
+      examples.insert(examples.end(), some.begin(), some.end());
+    }
+    if (diags.has_errors() || examples.empty()) {
+      std::cerr << diags.to_string() << (examples.empty() ? "hotline: no labelled messages to evaluate\n" : "");
+      return 1;
+    }
+    report = eval::evaluate(*l.bundle, examples);
+  }
+  std::cout << (args.options.count("json") ? report.to_json().dump(2, ' ', false,
+                                                                    nlohmann::json::error_handler_t::replace) + "\n"
+                                           : report.to_text());
+  bool ok = true;
+  auto floor = [&](const char* name, double value, bool at_least) {
+    if (!args.options.count(name)) return;
+    double want = 0;
+    try {
+      want = std::stod(opt(args, name, "0"));
+    } catch (const std::exception&) {
+      std::cerr << "hotline: --" << name << " takes a number such as 0.95\n";
+      ok = false;
+      return;
+    }
+    if (at_least ? value + 1e-9 < want : value > want + 1e-9) {
+      std::cerr << "hotline eval: " << name << ": " << value << (at_least ? " is below " : " is above ") << want << "\n";
+      ok = false;
+    }
+  };
+  floor("min-accuracy", report.accuracy(), true);
+  floor("min-emergency-recall", report.emergency_recall(), true);
+  floor("max-false-emergency", report.false_emergency_rate(), false);
+  floor("min-language", report.language_accuracy(), true);
+  return ok ? 0 : 1;
+}
+
 int graph(const Args& args) {
   if (args.help) {
     std::cout << kGraphHelp;
@@ -492,7 +573,7 @@ int run(int argc, char** argv) {
   }
   const std::string command = argv[1];
   std::string error;
-  auto args = parse_args(argc, argv, 2, {"json", "help"}, error);
+  auto args = parse_args(argc, argv, 2, {"json", "help", "cross-validate", "explain"}, error);
   if (!args) {
     std::cerr << "hotline: " << error << "\n";
     return 2;
@@ -501,6 +582,7 @@ int run(int argc, char** argv) {
   if (command == "simulate") return simulate(*args);
   if (command == "check") return check(*args);
   if (command == "graph") return graph(*args);
+  if (command == "eval") return eval(*args);
   if (command == "forget") return forget(*args);
   std::cerr << "hotline: unknown command '" << command << "'\n\n" << kMainHelp;
   return 2;

@@ -1,5 +1,10 @@
 #include "hotline/engine/engine.hpp"
 
+#include <algorithm>
+#include <utility>
+
+#include "hotline/nlu/understand.hpp"
+
 namespace hotline::engine {
 namespace {
 
@@ -45,15 +50,10 @@ class Turn {
       return finish();
     }
 
-    auto match = nlu::classify(b_.intents, input_.text);
-    if (match) {
-      out_.intent = match->intent;
-      s.last_intent = match->intent;
-    }
-    if (!s.lang) {
-      s.lang = nlu::guess_language(b_.intents, input_.text);
-      if (!s.lang && match) s.lang = match->lang;
-    }
+    nlu::Understanding u = understand();
+    out_.intent = u.intent;
+    if (!u.intent.empty()) s.last_intent = u.intent;
+    follow_language(u);
 
     const flow::Step* waiting = s.step.empty() ? nullptr : b_.flow.find(s.step);
     if (!waiting) {
@@ -67,8 +67,24 @@ class Turn {
       return finish();
     }
 
-    if (auto target = route(*waiting, match)) {
+    // Emergencies first, at every step: a doubtful one gets the 911 line before anything else.
+    if (u.maybe_emergency) {
+      out_.emergency_first = true;
+      say("emergency_first");
+    }
+    if (u.choices.size() == 2 && !is_step_reply(*waiting)) {
+      ask_between(*waiting, u.choices);
+      return finish();
+    }
+    auto target = route(*waiting, u);
+    if (target && input_.awaiting_advocate && leads_to_handoff(*target)) target.reset();
+    if (target) {
       go_to(*target);
+      answer_second(u);
+    } else if (input_.awaiting_advocate) {
+      // Asked for a person and waiting: "when will someone write?", "es urgente".
+      say(input_.after_hours ? "advocate_waiting_after_hours" : "advocate_waiting");
+      ask(*waiting);
     } else if (!s.lang) {
       // Nothing tells us the language yet: answer in both and let them choose.
       out_.bilingual = true;
@@ -77,6 +93,9 @@ class Turn {
     } else if (input_.has_media && nlu::fold(input_.text).empty()) {
       say("unsupported_media");
       ask(*waiting);
+    } else if (out_.lang_switched) {
+      say("language_set");  // "no hablo bien inglés, en español porfa"
+      go_to(b_.flow.start);
     } else if (first_turn) {
       go_to(b_.flow.start);  // a first "hello there" deserves the menu, not an apology
     } else if (!waiting->otherwise.empty()) {
@@ -90,16 +109,15 @@ class Turn {
  private:
   void handle_keyword(const nlu::KeywordMatch& keyword) {
     Session& s = out_.session;
-    if (keyword.lang && (keyword.keyword == nlu::Keyword::stop ||
-                         keyword.keyword == nlu::Keyword::start ||
-                         keyword.keyword == nlu::Keyword::help || !s.lang)) {
-      s.lang = keyword.lang;
-    }
+    // A keyword tells the language only of someone we do not know yet: a Spanish speaker who
+    // sends STOP, then START, is still answered in Spanish.
+    if (keyword.lang && !s.lang) s.lang = keyword.lang;
     switch (keyword.keyword) {
       case nlu::Keyword::stop:
         out_.events.emplace_back(OptOut{});
         if (!twilio_confirms_opt_out(nlu::fold(input_.text))) say("opted_out");
-        out_.events.emplace_back(End{});
+        // Not End: the session (step cleared, language kept) lives out its idle time, so a
+        // START soon after answers in the same language.
         s.step.clear();
         break;
       case nlu::Keyword::start:
@@ -126,24 +144,127 @@ class Turn {
     }
   }
 
+  // What the message asks: a pending numbered choice first, then the trained classifier (or,
+  // for a bundle without examples, the phrases of flows/intents.yaml).
+  nlu::Understanding understand() {
+    Session& s = out_.session;
+    const std::string pending = std::exchange(s.choices, {});
+    if (!pending.empty()) {
+      const auto plus = pending.find('+');
+      if (auto pick = nlu::menu_choice(input_.text); pick && (*pick == "1" || *pick == "2") &&
+                                                      plus != std::string::npos) {
+        nlu::Understanding chosen;
+        chosen.intent = *pick == "1" ? pending.substr(0, plus) : pending.substr(plus + 1);
+        return chosen;
+      }
+    }
+    if (!b_.classifier.empty()) return nlu::understand(b_.classifier, input_.text);
+    nlu::Understanding u;
+    if (auto match = nlu::classify(b_.intents, input_.text)) u.intent = match->intent;
+    return u;
+  }
+
+  // The reply language follows the person: set from the first message that shows it, and
+  // switched by a message clearly written in the other language.
+  void follow_language(const nlu::Understanding& u) {
+    Session& s = out_.session;
+    std::optional<Lang> clear;
+    if (!b_.classifier.empty()) {
+      clear = nlu::clear_language(b_.classifier, input_.text);
+    } else {
+      clear = nlu::guess_language(b_.intents, input_.text);
+    }
+    if (!s.lang) {
+      s.lang = clear;
+      if (!s.lang && !b_.classifier.empty() && !u.intent.empty() && nlu::fold(input_.text).size() > 3) {
+        // Too short to be clear, but understood: the likelier language is better than both.
+        s.lang = b_.classifier.spanish(input_.text) >= 0.5f ? Lang::es : Lang::en;
+      }
+    } else if (clear && *clear != *s.lang) {
+      s.lang = clear;
+      out_.lang_switched = true;
+    }
+  }
+
+  bool is_step_reply(const flow::Step& waiting) const {
+    const std::string folded = nlu::fold(input_.text);
+    const auto choice = nlu::menu_choice(input_.text);
+    return std::any_of(waiting.replies.begin(), waiting.replies.end(), [&](const auto& reply) {
+      return folded == reply.first || (choice && *choice == reply.first);
+    });
+  }
+
   // Where a reply leads from a waiting step. Emergency comes before everything, then the
-  // step's own replies, then intents (the step's own, then the flow's `anywhere`).
-  std::optional<std::string> route(const flow::Step& waiting,
-                                   const std::optional<nlu::IntentMatch>& match) const {
-    auto intent_target = [&](const std::string& intent) -> std::optional<std::string> {
-      if (auto it = waiting.intents.find(intent); it != waiting.intents.end()) return it->second;
-      if (auto it = b_.flow.anywhere.find(intent); it != b_.flow.anywhere.end()) return it->second;
-      return std::nullopt;
-    };
-    if (match && match->intent == "emergency") {
-      if (auto target = intent_target(match->intent)) return target;
+  // step's own replies (exactly, or as a loosely written menu choice: "el 2", "opción tres"),
+  // then intents (the step's own, then the flow's `anywhere`).
+  std::optional<std::string> route(const flow::Step& waiting, const nlu::Understanding& u) {
+    if (u.intent == nlu::kEmergency) {
+      if (auto target = intent_target(waiting, u.intent)) return target;
     }
     const std::string folded = nlu::fold(input_.text);
+    const auto choice = nlu::menu_choice(input_.text);
     for (const auto& [reply, target] : waiting.replies) {
-      if (folded == reply) return target;
+      if (folded == reply || (choice && *choice == reply)) {
+        if (out_.intent.empty()) out_.intent = intent_leading_to(target);
+        return target;
+      }
     }
-    if (match) return intent_target(match->intent);
+    if (!u.intent.empty()) return intent_target(waiting, u.intent);
     return std::nullopt;
+  }
+
+  std::optional<std::string> intent_target(const flow::Step& waiting, const std::string& intent) const {
+    if (auto it = waiting.intents.find(intent); it != waiting.intents.end()) return it->second;
+    if (auto it = b_.flow.anywhere.find(intent); it != b_.flow.anywhere.end()) return it->second;
+    return std::nullopt;
+  }
+
+  // The intent whose answer a menu number gives ("2" → status_reporting), so a choice counts
+  // under its topic.
+  std::string intent_leading_to(const std::string& target) const {
+    for (const auto& [intent, step] : b_.flow.anywhere) {
+      if (step == target) return intent;
+    }
+    return {};
+  }
+
+  bool leads_to_handoff(std::string target) const {
+    for (int n = 0; n < kMaxStepsPerTurn; ++n) {
+      const flow::Step* step = b_.flow.find(target);
+      if (!step) return false;
+      if (!step->handoff.empty()) return true;
+      if (step->then != flow::Step::Then::go) return false;
+      target = step->go;
+    }
+    return false;
+  }
+
+  // Unsure between two questions: ask, with both named, and wait where we were.
+  void ask_between(const flow::Step& waiting, const std::vector<std::string>& choices) {
+    Session& s = out_.session;
+    out_.asked = choices;
+    out_.intent.clear();
+    s.choices = choices[0] + "+" + choices[1];
+    say("clarify");
+    ask(waiting);
+  }
+
+  // A message that asked two things gets the second answer too, as its own message.
+  void answer_second(const nlu::Understanding& u) {
+    if (u.second.empty() || u.intent == nlu::kEmergency) return;
+    const flow::Step* at = b_.flow.find(out_.session.step);
+    if (!at) return;
+    auto target = intent_target(*at, u.second);
+    if (!target || leads_to_handoff(*target)) return;
+    out_.second_intent = u.second;
+    const std::size_t before = out_.events.size();
+    go_to(*target);
+    for (std::size_t i = before; i < out_.events.size(); ++i) {
+      if (auto* said = std::get_if<Say>(&out_.events[i])) {
+        said->new_message = true;
+        break;
+      }
+    }
   }
 
   void reask(const flow::Step& waiting) {
@@ -200,14 +321,22 @@ class Turn {
     const Session& s = out_.session;
     out_.lang = s.lang.value_or(options_.default_lang);
     out_.step = s.step;
+    auto render = [&](Lang lang, const std::string& key) {
+      prompts::Variables vars = b_.details;
+      for (const auto& [name, value] : input_.runtime) vars[name] = value;
+      if (out_.asked.size() == 2) {
+        vars["first"] = b_.prompts.render(lang, flow::kTopicPrefix + out_.asked[0], input_.channel, {});
+        vars["second"] = b_.prompts.render(lang, flow::kTopicPrefix + out_.asked[1], input_.channel, {});
+      }
+      return b_.prompts.render(lang, key, input_.channel, vars);
+    };
     for (auto& event : out_.events) {
       auto* said = std::get_if<Say>(&event);
       if (!said) continue;
       if (out_.bilingual) {
-        said->text = b_.prompts.render(Lang::en, said->key, input_.channel, b_.details) + "\n" +
-                     b_.prompts.render(Lang::es, said->key, input_.channel, b_.details);
+        said->text = render(Lang::en, said->key) + "\n" + render(Lang::es, said->key);
       } else {
-        said->text = b_.prompts.render(out_.lang, said->key, input_.channel, b_.details);
+        said->text = render(out_.lang, said->key);
       }
     }
     return std::move(out_);
@@ -235,6 +364,20 @@ std::string spoken_text(const Outcome& outcome) {
     }
   }
   return text;
+}
+
+std::vector<std::string> message_texts(const Outcome& outcome) {
+  std::vector<std::string> messages;
+  for (const auto& event : outcome.events) {
+    const auto* said = std::get_if<Say>(&event);
+    if (!said || said->text.empty()) continue;
+    if (messages.empty() || said->new_message) {
+      messages.push_back(said->text);
+    } else {
+      messages.back() += "\n\n" + said->text;
+    }
+  }
+  return messages;
 }
 
 }  // namespace hotline::engine

@@ -15,12 +15,16 @@ struct Input {
   Channel channel = Channel::sms;
   bool has_media = false;  // an MMS picture or similar arrived with (or instead of) text
   bool opted_out = false;  // the number had opted out of messages (SMS)
+  bool awaiting_advocate = false;  // asked for a person, and nobody has taken the request yet
+  bool after_hours = false;        // ...and nobody is on shift now
+  prompts::Variables runtime;      // placeholders the channel knows ({hours})
 };
 
 /// Something to say to the person. `key` is the prompt it came from.
 struct Say {
   std::string key;
   std::string text;
+  bool new_message = false;  // starts a second SMS (a second answer), rather than joining the first
 };
 /// The conversation now waits for the person's reply at `step` (voice: gather input).
 struct Ask {
@@ -44,6 +48,10 @@ struct Outcome {
   Lang lang = Lang::en;    // the language the replies are in
   bool bilingual = false;  // the language is not known yet; the reply was in both
   std::string intent;      // what the message was understood as ("" when nothing matched)
+  std::string second_intent;        // a second question in the same message, answered after
+  bool emergency_first = false;     // it might be an emergency: the 911 line came first
+  std::vector<std::string> asked;   // unsure: the two intents offered as a numbered choice
+  bool lang_switched = false;       // the message was clearly in the other language
   std::string step;        // where the conversation now waits ("" once ended)
 };
 
@@ -56,7 +64,10 @@ struct Options {
 Outcome step(const flow::Bundle& bundle, Session session, const Input& input,
              const Options& options = {});
 
-/// All the text said in an outcome, joined with blank lines (what an SMS reply carries).
+/// All the text said in an outcome, joined with blank lines (what a call hears).
 std::string spoken_text(const Outcome& outcome);
+
+/// The text messages an outcome sends: usually one; a second answer starts another.
+std::vector<std::string> message_texts(const Outcome& outcome);
 
 }  // namespace hotline::engine

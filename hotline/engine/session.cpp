@@ -43,6 +43,7 @@ std::optional<Session> decode_with_nlohmann(const std::string& data) {
     s.retries = j.value("retries", 0);
     s.last_intent = j.value("intent", "");
     s.turns = j.value("turns", 0);
+    s.choices = j.value("choices", "");
     if (j.contains("lang")) s.lang = lang_from_code(j["lang"].get<std::string>());
     return s;
   } catch (const nlohmann::json::exception&) {
@@ -83,7 +84,7 @@ std::optional<std::optional<Session>> decode_simple(std::string_view d) {
 
   if (!peek('{')) return std::nullopt;
   ++i;
-  std::string_view step, intent, lang;
+  std::string_view step, intent, lang, choices;
   int v = 0, retries = 0, turns = 0;
   unsigned seen = 0;
   if (peek('}')) {
@@ -93,7 +94,7 @@ std::optional<std::optional<Session>> decode_simple(std::string_view d) {
       std::string_view key;
       if (!string_at(key) || !peek(':')) return std::nullopt;
       ++i;
-      static constexpr std::string_view kKeys[] = {"v", "step", "retries", "intent", "turns", "lang"};
+      static constexpr std::string_view kKeys[] = {"v", "step", "retries", "intent", "turns", "lang", "choices"};
       const auto k = static_cast<unsigned>(std::find(std::begin(kKeys), std::end(kKeys), key) - std::begin(kKeys));
       if (k < std::size(kKeys)) {
         if (seen & (1u << k)) return std::nullopt;
@@ -107,6 +108,7 @@ std::optional<std::optional<Session>> decode_simple(std::string_view d) {
         case 3: ok = string_at(intent); break;
         case 4: ok = int_at(turns); break;
         case 5: ok = string_at(lang); break;
+        case 6: ok = string_at(choices); break;
         default: {  // ignored, as nlohmann ignores it, but it must still be a string or a number
           std::string_view ignored;
           int ignored_int = 0;
@@ -130,6 +132,7 @@ std::optional<std::optional<Session>> decode_simple(std::string_view d) {
   s.retries = retries;
   s.last_intent = std::string(intent);
   s.turns = turns;
+  s.choices = std::string(choices);
   if (seen & (1u << 5)) s.lang = lang_from_code(lang);
   return std::optional<Session>{std::move(s)};
 }
@@ -138,10 +141,16 @@ std::optional<std::optional<Session>> decode_simple(std::string_view d) {
 
 std::string encode_session(const Session& s) {
   // Keys in nlohmann's (sorted) order, so the bytes are what json::dump wrote before:
-  // {"intent":"…","lang":"es","retries":0,"step":"…","turns":3,"v":1}
+  // {"choices":"a+b","intent":"…","lang":"es","retries":0,"step":"…","turns":3,"v":1}
   std::string out;
   out.reserve(64 + s.step.size() + s.last_intent.size());
-  out += "{\"intent\":";
+  out += '{';
+  if (!s.choices.empty()) {
+    out += "\"choices\":";
+    append_string(out, s.choices);
+    out += ',';
+  }
+  out += "\"intent\":";
   append_string(out, s.last_intent);
   if (s.lang) {
     out += ",\"lang\":\"";

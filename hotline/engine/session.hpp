@@ -14,6 +14,8 @@ struct Session {
   int retries = 0;           // unrecognised replies in a row at this step
   std::string last_intent;
   int turns = 0;
+  std::string choices;       // "a+b": the two intents just offered as a numbered choice
+
 };
 
 std::string encode_session(const Session& s);

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <set>
+
+#include "hotline/nlu/examples.hpp"
 
 #include "hotline/prompts/segments.hpp"
 
@@ -22,6 +26,7 @@ class BundleChecker {
   void run() {
     check_references();
     check_intents();
+    check_examples();
     check_prompts_used();
     check_translations();
     check_go_loops();
@@ -58,6 +63,55 @@ class BundleChecker {
       }
     }
   }
+
+  // Every example names a defined intent; the same message is not taught as two answers; and
+  // every intent has enough examples in each language to be learnt.
+  void check_examples() {
+    const auto& examples = b_.classifier.examples();
+    std::map<std::string, const nlu::Example*> by_text;
+    std::map<std::pair<std::string, Lang>, int> counts;
+    for (const auto& ex : examples) {
+      for (const auto& intent : ex.intents) {
+        ++counts[{intent, ex.lang}];
+        if (!b_.intents.has(intent)) {
+          diags_.error(ex.where, "unknown-intent",
+                       "intent '" + intent + "' is not defined in flows/intents.yaml");
+        }
+      }
+      const std::string key = nlu::fold(ex.text);
+      auto [it, inserted] = by_text.emplace(key, &ex);
+      if (inserted) continue;
+      const nlu::Example& first = *it->second;
+      const std::string at = first.where.file + ":" + std::to_string(first.where.line);
+      if (first.intents != ex.intents) {
+        diags_.error(ex.where, "conflicting-example",
+                     "this message is also an example of '" + join(first.intents) + "' (" + at +
+                         "); one message can teach only one answer: keep one line");
+      } else {
+        diags_.warning(ex.where, "duplicate-example", "the same message is already at " + at);
+      }
+    }
+    if (examples.empty()) return;
+    for (const auto& intent : b_.intents.intents()) {
+      for (Lang lang : kAllLangs) {
+        const int n = counts[{intent.id, lang}];
+        if (n < kFewExamples) {
+          diags_.warning(intent.where, "few-examples",
+                         "intent '" + intent.id + "' has " + std::to_string(n) + " " +
+                             std::string(lang_code(lang)) + " examples in flows/examples/; with fewer than " +
+                             std::to_string(kFewExamples) + " the hotline rarely recognises it");
+        }
+      }
+      require_prompt(kTopicPrefix + intent.id, intent.where);
+    }
+  }
+
+  static std::string join(const std::vector<std::string>& intents) {
+    std::string out;
+    for (const auto& i : intents) out += (out.empty() ? "" : "+") + i;
+    return out;
+  }
+  static constexpr int kFewExamples = 20;
 
   void require_prompt(const std::string& key, const Position& where) {
     for (Lang lang : kAllLangs) {
@@ -230,6 +284,23 @@ class BundleChecker {
   std::set<std::string> reached_;  // steps some path reaches
 };
 
+// Training takes a fraction of a second; a reload that did not touch the examples, and the
+// many bundles the tests load, reuse the model trained for the same examples.
+nlu::Classifier trained_for(const std::vector<nlu::Example>& examples) {
+  static std::mutex mutex;
+  static std::map<std::uint64_t, nlu::Classifier> cache;
+  const std::uint64_t key = nlu::examples_hash(examples);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  nlu::Classifier model = nlu::Classifier::train(examples);
+  std::lock_guard<std::mutex> lock(mutex);
+  if (cache.size() >= 4) cache.erase(cache.begin());
+  cache.emplace(key, model);
+  return model;
+}
+
 }  // namespace
 
 std::shared_ptr<const Bundle> load_bundle(const std::string& root,
@@ -243,6 +314,7 @@ std::shared_ptr<const Bundle> load_bundle(const std::string& root,
   Diagnostics local;
   auto flow = load_flow(flows + "/hotline.yaml", local);
   auto intents = nlu::load_intents(flows + "/intents.yaml", local);
+  bundle->classifier = trained_for(nlu::load_examples_dir(flows + "/examples", local));
   for (Lang lang : kAllLangs) {
     prompts::load_prompts(prompt_dir + "/" + std::string(lang_code(lang)) + ".yaml", lang,
                           bundle->prompts, local);

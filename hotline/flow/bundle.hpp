@@ -6,6 +6,7 @@
 
 #include "hotline/common/diagnostic.hpp"
 #include "hotline/flow/model.hpp"
+#include "hotline/nlu/classifier.hpp"
 #include "hotline/nlu/nlu.hpp"
 #include "hotline/prompts/catalog.hpp"
 
@@ -14,25 +15,35 @@ namespace hotline::flow {
 struct Bundle {
   Flow flow;
   prompts::Catalog prompts;
-  nlu::IntentModel intents;
+  nlu::IntentModel intents;      // the intents (flows/intents.yaml) and their keyword phrases
+  nlu::Classifier classifier;    // trained on flows/examples/*.tsv
   prompts::Variables details;  // organisation details from staff configuration
 };
 
-/// Prompts the engine itself says, whatever the flow: keyword replies and the bilingual hello.
-inline constexpr const char* kEnginePrompts[] = {"help", "opted_out", "opted_in", "language_set",
-                                                 "choose_language", "not_understood",
-                                                 "unsupported_media", "flow_changed"};
+/// Prompts the engine itself says, whatever the flow: keyword replies, the bilingual hello,
+/// the 911 line for a message that may be an emergency, the question back when unsure, and
+/// the answer to someone waiting for an advocate.
+inline constexpr const char* kEnginePrompts[] = {
+    "help",          "opted_out",       "opted_in",        "language_set",
+    "choose_language", "not_understood", "unsupported_media", "flow_changed",
+    "emergency_first", "clarify",        "advocate_waiting", "advocate_waiting_after_hours"};
+
+/// Every intent has a `topic_<intent>` prompt: a few words naming the question ("whether you
+/// can call the police"), for the question back when unsure and for advocates' offers.
+inline constexpr const char* kTopicPrefix = "topic_";
 
 /// Prompts the advocate relay says (channels/relay.cpp), to advocates and to texters.
 inline constexpr const char* kRelayPrompts[] = {
     "relay_offer", "relay_offer_again", "relay_taken", "relay_claimed", "relay_forward",
+    "relay_forward_emergency",
     "relay_texter_left", "relay_closed", "relay_released", "relay_no_conversation",
     "relay_unknown_code", "relay_which", "relay_advocate_help", "relay_connected",
     "relay_after_hours", "relay_no_answer", "relay_ended", "relay_staff_only"};
 
 /// Placeholders the relay fills in at run time (not organisation details from the config):
 /// the conversation code, its language, the texter's message, the hours, a list of codes.
-inline constexpr const char* kRuntimePlaceholders[] = {"code", "lang", "message", "hours", "codes"};
+inline constexpr const char* kRuntimePlaceholders[] = {"code",  "lang",  "message", "hours",
+                                                       "codes", "first", "second"};
 
 /// Prompts the voice channel says around the flow: language menu, advocates' whisper, voicemail.
 inline constexpr const char* kVoicePrompts[] = {
