@@ -12,6 +12,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "hotline/engine/engine.hpp"
 #include "hotline/eval/evaluate.hpp"
 #include "hotline/nlu/examples.hpp"
+#include "hotline/nlu/understand.hpp"
 #include "hotline/flow/graph.hpp"
 #include "hotline/flowtest/flowtest.hpp"
 #include "hotline/prompts/segments.hpp"
@@ -82,6 +84,8 @@ using the same engine and flows as the server. Nothing is stored.
                     the keys pressed or the words said, an empty line is silence
   --root DIR        where flows/ and prompts/ are (default .)
   --lang en|es      the language the person already chose (default: guessed)
+  --explain         under each reply, why: the likeliest intents with their probabilities,
+                    the language as the hotline reads it, and the training examples most alike
 )";
 
 constexpr const char* kGraphHelp = R"(Usage: hotline graph [DIR] [-o FILE]
@@ -332,12 +336,36 @@ int serve(const Args& args) {
   return ok ? 0 : 1;
 }
 
+// Why a message was understood as it was, for staff teaching the hotline a new way of asking.
+std::string explain(const flow::Bundle& bundle, const std::string& text) {
+  if (bundle.classifier.empty()) return "  (no examples in flows/examples: understood by the phrases in flows/intents.yaml)\n";
+  const auto u = nlu::understand(bundle.classifier, text);
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(2);
+  out << "  understood as: " << (u.intent.empty() ? (u.choices.empty() ? "(nothing)" : "(unsure: asked)") : u.intent);
+  if (!u.second.empty()) out << " + " << u.second;
+  if (u.maybe_emergency) out << " (911 line first: it might be an emergency)";
+  out << "\n  likeliest:";
+  for (std::size_t i = 0; i < u.ranked.size() && i < 3; ++i) out << " " << u.ranked[i].intent << " " << u.ranked[i].p;
+  float spanish = 0.5f;
+  const auto lang = nlu::clear_language(bundle.classifier, text, &spanish);
+  out << "\n  language: " << (lang ? std::string(lang_code(*lang)) : std::string("not clear")) << " (Spanish "
+      << spanish << ")\n  most alike in flows/examples:\n";
+  for (const auto& [ex, similarity] : bundle.classifier.nearest(text, 3)) {
+    std::string label;
+    for (const auto& i : ex->intents) label += (label.empty() ? "" : "+") + i;
+    out << "    " << similarity << " " << label << " (" << ex->where.file << ":" << ex->where.line << "): " << ex->text << "\n";
+  }
+  return out.str();
+}
+
 int simulate(const Args& args) {
   if (args.help) {
     std::cout << kSimulateHelp;
     return 0;
   }
-  if (!check_known_options(args, {"json", "channel", "root", "lang"})) return 2;
+  if (!check_known_options(args, {"json", "channel", "root", "lang", "explain"})) return 2;
   Loaded l = load_all(opt(args, "root", "."), "");
   if (!l.bundle) {
     std::cerr << l.diags.to_string() << "hotline: the flows have errors; run `hotline check`\n";
@@ -381,7 +409,9 @@ int simulate(const Args& args) {
                           {"segments", prompts::count_segments(reply).segments}};
       std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     } else {
-      std::cout << (reply.empty() ? "(no reply)" : reply) << "\n\n" << std::flush;
+      std::cout << (reply.empty() ? "(no reply)" : reply) << "\n";
+      if (args.options.count("explain")) std::cout << explain(*l.bundle, line);
+      std::cout << "\n" << std::flush;
     }
     if (outcome.step.empty()) {  // ended: a new conversation, in the same language
       engine::Session fresh;
@@ -390,6 +420,26 @@ int simulate(const Args& args) {
     }
   }
   return 0;
+}
+
+// Examples a model trained without them reads, confidently, as another intent: a wrong label,
+// two examples that contradict each other, or a way of asking with too few examples like it.
+// Only confident misreadings are listed; `hotline eval --cross-validate` shows every one.
+void check_examples_by_cross_validation(const nlu::Classifier& model, Diagnostics& diags) {
+  constexpr float kConfident = 0.6f;
+  const auto& examples = model.examples();
+  const auto ranked = nlu::cross_validate(examples, 5);
+  for (std::size_t i = 0; i < examples.size(); ++i) {
+    if (ranked[i].empty()) continue;
+    const auto& top = ranked[i].front();
+    const auto& labels = examples[i].intents;
+    if (top.p < kConfident || std::find(labels.begin(), labels.end(), top.intent) != labels.end()) continue;
+    char p[16];
+    std::snprintf(p, sizeof p, "%.2f", top.p);
+    diags.warning(examples[i].where, "example-misread",
+                  "a model trained without this example reads it as '" + top.intent + "' (" + p +
+                      "), not '" + labels.front() + "': check the label, or add more examples like it");
+  }
 }
 
 int check(const Args& args) {
@@ -410,6 +460,7 @@ int check(const Args& args) {
   if (blocklist.is_relative()) blocklist = std::filesystem::path(root) / blocklist;
   channels::load_blocklist(blocklist.string(), "hotline-check", l.diags);
   std::string tests_line;
+  if (l.bundle) check_examples_by_cross_validation(l.bundle->classifier, l.diags);
   if (l.bundle) {
     auto summary = flowtest::check_conversations(root, *l.bundle, l.config.default_language, l.diags);
     const int total = summary.passed + summary.failed;

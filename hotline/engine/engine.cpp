@@ -109,9 +109,10 @@ class Turn {
  private:
   void handle_keyword(const nlu::KeywordMatch& keyword) {
     Session& s = out_.session;
-    // A keyword tells the language only of someone we do not know yet: a Spanish speaker who
-    // sends STOP, then START, is still answered in Spanish.
-    if (keyword.lang && !s.lang) s.lang = keyword.lang;
+    // STOP, START and HELP are what carriers tell everyone to send, so they tell the language
+    // only of someone we do not know yet: a Spanish speaker who sends STOP, then START, is still
+    // answered in Spanish. A Spanish keyword (PARAR, ALTA, AYUDA) is Spanish whoever sends it.
+    if (keyword.lang && (!s.lang || *keyword.lang == Lang::es)) s.lang = keyword.lang;
     switch (keyword.keyword) {
       case nlu::Keyword::stop:
         out_.events.emplace_back(OptOut{});
@@ -176,10 +177,6 @@ class Turn {
     }
     if (!s.lang) {
       s.lang = clear;
-      if (!s.lang && !b_.classifier.empty() && !u.intent.empty() && nlu::fold(input_.text).size() > 3) {
-        // Too short to be clear, but understood: the likelier language is better than both.
-        s.lang = b_.classifier.spanish(input_.text) >= 0.5f ? Lang::es : Lang::en;
-      }
     } else if (clear && *clear != *s.lang) {
       s.lang = clear;
       out_.lang_switched = true;

@@ -314,7 +314,8 @@ std::shared_ptr<const Bundle> load_bundle(const std::string& root,
   Diagnostics local;
   auto flow = load_flow(flows + "/hotline.yaml", local);
   auto intents = nlu::load_intents(flows + "/intents.yaml", local);
-  bundle->classifier = trained_for(nlu::load_examples_dir(flows + "/examples", local));
+  auto examples = nlu::load_examples_dir(flows + "/examples", local);
+  bundle->classifier = trained_for(examples);
   for (Lang lang : kAllLangs) {
     prompts::load_prompts(prompt_dir + "/" + std::string(lang_code(lang)) + ".yaml", lang,
                           bundle->prompts, local);

@@ -48,6 +48,8 @@ class Classifier {
   /// Every intent with its probability, most likely first. Empty for an untrained model or a
   /// message with no words.
   std::vector<Score> rank(std::string_view text) const;
+  /// Whether some whole word of the message was in the training examples.
+  bool knows_a_word(std::string_view text) const;
   /// The probability that the message is Spanish (0.5 when nothing tells).
   float spanish(std::string_view text) const;
   /// The `k` training examples that share the most features with `text`, most alike first,

@@ -13,7 +13,10 @@ namespace {
 // (`hotline eval --cross-validate`, docs/understanding.md), never on the frozen test set.
 
 // Below the top place, an emergency this likely still gets the 911 line first.
-constexpr float kMaybeEmergency = 0.10f;
+// The top place goes to emergency only this surely; below it, the 911 line comes first and the
+// question is answered (a past crime told with violent words is not an emergency).
+constexpr float kSureEmergency = 0.60f;
+constexpr float kMaybeEmergency = 0.05f;
 // A part of a long message that reads as an emergency this surely makes the whole one.
 constexpr float kClauseEmergency = 0.60f;
 // Unsure: the best answer is weaker than this and the second close behind it: ask.
@@ -24,7 +27,9 @@ constexpr float kFloor = 0.20f;
 // A second question: a part of the message this surely about something else.
 constexpr float kSecond = 0.75f;
 // A message is clearly in a language when the classifier is this sure of it.
-constexpr float kClearLanguage = 0.85f;
+constexpr float kClearLanguage = 0.75f;
+// ...and a one-word message ("gracias", "hey", "tres") this sure.
+constexpr float kClearWord = 0.80f;
 
 // Intents that answer a question, so they can be a second answer or one of two choices. A
 // greeting or thanks is never worth a question back.
@@ -87,7 +92,7 @@ Understanding understand(const Classifier& model, std::string_view text) {
   }
 
   const Score* emergency = find(u.ranked, kEmergency);
-  bool urgent = u.ranked.front().intent == kEmergency;
+  bool urgent = u.ranked.front().intent == kEmergency && u.ranked.front().p >= kSureEmergency;
   for (const auto& ranked : part_ranks) {
     if (!ranked.empty() && ranked.front().intent == kEmergency && ranked.front().p >= kClauseEmergency) {
       urgent = true;
@@ -138,9 +143,10 @@ std::optional<Lang> clear_language(const Classifier& model, std::string_view tex
   }
   const float p = model.spanish(text);
   if (spanish) *spanish = p;
-  if (words < 2) return std::nullopt;
-  if (p >= kClearLanguage) return Lang::es;
-  if (p <= 1.f - kClearLanguage) return Lang::en;
+  if (words == 0 || !model.knows_a_word(text)) return std::nullopt;  // "2", "911", emoji, "qwerty"
+  const float sure = words == 1 ? kClearWord : kClearLanguage;
+  if (p >= sure) return Lang::es;
+  if (p <= 1.f - sure) return Lang::en;
   return std::nullopt;
 }
 
