@@ -139,7 +139,7 @@ TEST_CASE("a malformed test file is reported with file:line:col, every problem a
   channel: fax
 )") ==
         "flows/tests/t.yaml:2:3: error[unknown-field]: unknown field 'chanel' in a test; expected test, channel, lang or turns\n"
-        "flows/tests/t.yaml:4:7: error[unknown-field]: unknown field 'sned' in a turn; expected send, media or expect\n"
+        "flows/tests/t.yaml:4:7: error[unknown-field]: unknown field 'sned' in a turn; expected send, media, waiting or expect\n"
         "flows/tests/t.yaml:4:7: error[missing-field]: the turn has no `send:`\n"
         "flows/tests/t.yaml:5:16: error[unknown-field]: unknown field 'nod' in `expect`; expected reply_contains, "
         "reply_lacks, intent, node, lang, handoff, opted_out or max_segments\n"

@@ -300,12 +300,16 @@ TEST_CASE("a new call hears a short bilingual language menu, keypad or speech") 
     CHECK_THAT(t.said(), Contains("comandante de turno"));
     CHECK(t.attr("Gather", "language") == "es-MX");
   }
-  SECTION("silence or an unknown key re-asks twice, then goes on in the default language") {
+  SECTION("silence or an unknown key re-asks in both languages; the third silence reaches a person") {
     CHECK(call.silence().says().size() == 2);
     CHECK(call.press("7").says().size() == 2);
+    CHECK(call.silence().says().size() == 2);  // never Spanish alone, unannounced
     t = call.silence();
-    CHECK(t.attr("Gather", "language") == "es-MX");
-    CHECK_THAT(t.said(), Contains("oprima 1"));
+    CHECK_THAT(t.said(), Contains("connect you with an advocate") && Contains("comunicarle con una persona"));
+  }
+  SECTION("'in English please' at the language menu is English") {
+    t = call.speak("in english please");
+    CHECK(t.attr("Gather", "language") == "en-US");
   }
 }
 
@@ -417,11 +421,10 @@ TEST_CASE("0 or 'persona' rings, at once, every on-shift advocate who speaks the
   SECTION("0 at the language menu (default language)") {
     t = call.press("0");
   }
-  SECTION("silence after being offered a person") {
+  SECTION("three silences in a call reach a person") {
     call.press("2");
     call.silence();
-    call.silence();
-    CHECK_THAT(call.silence().said(), Contains("sigo sin entender"));
+    CHECK_THAT(call.silence().said(), Contains("no le entendí"));
     t = call.silence();
   }
   SECTION("'sí' when offered a person") {
@@ -632,7 +635,7 @@ TEST_CASE("speech confidence: the threshold is configurable") {
     Call call(server);
     call.dial_in();
     call.press("1");
-    CHECK_THAT(call.speak("police", "0.62").said(), Contains("victim or witness"));
+    CHECK_THAT(call.speak("can i call the police", "0.62").said(), Contains("victim or witness"));
   }
   SECTION("a strict threshold: the same speech is asked again") {
     c.voice.min_confidence = 0.8;
@@ -640,7 +643,7 @@ TEST_CASE("speech confidence: the threshold is configurable") {
     Call call(server);
     call.dial_in();
     call.press("1");
-    CHECK_THAT(call.speak("police", "0.62").said(), Contains("did not catch that"));
+    CHECK_THAT(call.speak("can i call the police", "0.62").said(), Contains("did not catch that"));
   }
 }
 
@@ -851,7 +854,7 @@ TEST_CASE("hotline simulate --channel voice walks a call in the terminal") {
   CHECK_THAT(r.out, Contains("recibimos su mensaje") && Contains("(call ended"));
 
   auto j = run({hotline, "simulate", "--channel", "voice", "--json", "--lang", "en", "--root", HOTLINE_SOURCE_DIR},
-               "police\n");
+               "can i call the police\n");
   REQUIRE(j.exit_code == 0);
   std::istringstream lines(j.out);
   std::vector<nlohmann::json> replies;

@@ -10,6 +10,7 @@
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
 #include "hotline/nlu/nlu.hpp"
+#include "hotline/nlu/understand.hpp"
 #include "hotline/twilio/twiml.hpp"
 
 namespace hotline::channels {
@@ -18,6 +19,9 @@ namespace {
 constexpr std::int64_t kHourMs = 60 * 60 * 1000;
 // The language menu is asked at most this many more times, then the default language is used.
 constexpr int kLanguageMenuRetries = 2;
+// A caller who says nothing this many times in all reaches a person (or voicemail): they may be
+// unable to speak, and two minutes of menus is too long for someone in trouble.
+constexpr int kMaxSilences = 3;
 
 const char* phase_name(CallState::Phase p) {
   switch (p) {
@@ -191,6 +195,35 @@ VoiceReply start_flow(const VoiceContext& ctx, CallState& call, Lang lang, const
   return run_flow(ctx, call, text);
 }
 
+// "In English please", "español por favor", "inglés": a language named in a short answer to the
+// language menu, however speech recognition wrote it.
+std::optional<Lang> named_language(const std::string& text) {
+  const auto words = nlu::tokens(text);
+  if (words.size() > 5) return std::nullopt;
+  bool en = false, es = false;
+  for (const auto& w : words) {
+    en = en || w == "english" || w == "ingles" || w == "inglis";
+    es = es || w == "spanish" || w == "espanol" || w == "castellano";
+  }
+  if (en == es) return std::nullopt;
+  return en ? Lang::en : Lang::es;
+}
+
+// The third silence of a call: a person, or voicemail when nobody is on shift.
+VoiceReply connect_after_silences(const VoiceContext& ctx, CallState& call) {
+  VoiceReply reply;
+  const Lang lang = call.session.lang.value_or(ctx.settings.default_language);
+  if (!call.session.lang) {
+    say(reply, ctx, Lang::en, "advocate");
+    say(reply, ctx, Lang::es, "advocate");
+  } else {
+    say(reply, ctx, lang, "advocate");
+  }
+  reply.step = call.session.step;
+  connect(reply, ctx, call, lang);
+  return reply;
+}
+
 VoiceReply choose_language(const VoiceContext& ctx, CallState& call, const std::string& text) {
   const std::string folded = nlu::fold(text);
   if (folded == "1") return start_flow(ctx, call, Lang::en, "");
@@ -199,14 +232,16 @@ VoiceReply choose_language(const VoiceContext& ctx, CallState& call, const std::
   auto keyword = nlu::match_keyword(text);
   if (keyword.keyword == nlu::Keyword::english) return start_flow(ctx, call, Lang::en, "");
   if (keyword.keyword == nlu::Keyword::spanish) return start_flow(ctx, call, Lang::es, "");
-  if (!folded.empty()) {
-    // A caller who asks straight away ("¿puedo llamar a la policía?") is answered in that language.
-    std::optional<Lang> lang = nlu::guess_language(ctx.bundle.intents, text);
-    if (!lang) {
-      if (auto match = nlu::classify(ctx.bundle.intents, text)) lang = match->lang;
-    }
-    if (lang) return start_flow(ctx, call, *lang, text);
+  if (auto named = named_language(text)) return start_flow(ctx, call, *named, "");
+  if (folded.empty()) return language_menu(ctx);  // silence: both languages again (counted by the caller)
+  // A caller who asks straight away ("¿puedo llamar a la policía?") is answered in that language.
+  std::optional<Lang> lang = ctx.bundle.classifier.empty()
+                                 ? nlu::guess_language(ctx.bundle.intents, text)
+                                 : nlu::clear_language(ctx.bundle.classifier, text);
+  if (!lang && ctx.bundle.classifier.empty()) {
+    if (auto match = nlu::classify(ctx.bundle.intents, text)) lang = match->lang;
   }
+  if (lang) return start_flow(ctx, call, *lang, text);
   if (++call.tries > kLanguageMenuRetries) {
     return start_flow(ctx, call, ctx.settings.default_language, "");
   }
@@ -219,6 +254,7 @@ std::string encode_call(const CallState& call) {
   nlohmann::json j = {{"v", 1},
                       {"phase", phase_name(call.phase)},
                       {"tries", call.tries},
+                      {"silences", call.silences},
                       {"session", engine::encode_session(call.session)}};
   return j.dump();
 }
@@ -232,6 +268,7 @@ std::optional<CallState> decode_call(const std::string& data) {
     if (!phase) return std::nullopt;
     call.phase = *phase;
     call.tries = j.value("tries", 0);
+    call.silences = j.value("silences", 0);
     auto session = engine::decode_session(j.value("session", ""));
     if (!session) return std::nullopt;
     call.session = *session;
@@ -248,6 +285,11 @@ VoiceReply voice_start(const VoiceContext& ctx, CallState& call) {
 
 VoiceReply voice_gather(const VoiceContext& ctx, CallState& call, const std::string& raw_text) {
   const std::string text = spoken_digit(raw_text);
+  if (nlu::fold(text).empty() &&
+      (call.phase == CallState::Phase::language || call.phase == CallState::Phase::flow) &&
+      ++call.silences >= kMaxSilences) {
+    return connect_after_silences(ctx, call);
+  }
   switch (call.phase) {
     case CallState::Phase::language:
       return choose_language(ctx, call, text);

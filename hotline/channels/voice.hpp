@@ -77,6 +77,7 @@ struct CallState {
   enum class Phase { language, flow, connecting, voicemail, done };
   Phase phase = Phase::language;
   int tries = 0;            // language menus not answered
+  int silences = 0;         // gathers that heard nothing, in the whole call
   engine::Session session;  // the flow, as the engine sees it
 };
 

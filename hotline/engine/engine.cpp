@@ -51,9 +51,11 @@ class Turn {
     }
 
     nlu::Understanding u = understand();
+    follow_language(u);
+    // "No hablo bien inglés, en español porfa": a switch of language, not a question to ask about.
+    if (out_.lang_switched) u.choices.clear();
     out_.intent = u.intent;
     if (!u.intent.empty()) s.last_intent = u.intent;
-    follow_language(u);
 
     const flow::Step* waiting = s.step.empty() ? nullptr : b_.flow.find(s.step);
     if (!waiting) {
@@ -77,11 +79,14 @@ class Turn {
       return finish();
     }
     auto target = route(*waiting, u);
-    if (target && input_.awaiting_advocate && leads_to_handoff(*target)) target.reset();
+    if (target && input_.awaiting_advocate && leads_to_handoff(*target) &&
+        b_.prompts.has(s.lang.value_or(options_.default_lang), "advocate_waiting")) {
+      target.reset();  // asked again while waiting: say it is waiting, not a second hand-off
+    }
     if (target) {
       go_to(*target);
       answer_second(u);
-    } else if (input_.awaiting_advocate) {
+    } else if (input_.awaiting_advocate && b_.prompts.has(out_.session.lang.value_or(options_.default_lang), "advocate_waiting")) {
       // Asked for a person and waiting: "when will someone write?", "es urgente".
       say(input_.after_hours ? "advocate_waiting_after_hours" : "advocate_waiting");
       ask(*waiting);
@@ -177,7 +182,7 @@ class Turn {
     }
     if (!s.lang) {
       s.lang = clear;
-    } else if (clear && *clear != *s.lang) {
+    } else if (clear && *clear != *s.lang && !nlu::menu_choice(input_.text)) {  // "opción tres" is a number
       s.lang = clear;
       out_.lang_switched = true;
     }

@@ -92,6 +92,7 @@ class BundleChecker {
       }
     }
     if (examples.empty()) return;
+    for (const char* key : kUnderstandingPrompts) require_prompt(key, {b_.flow.file, 1, 1});
     for (const auto& intent : b_.intents.intents()) {
       for (Lang lang : kAllLangs) {
         const int n = counts[{intent.id, lang}];

@@ -20,13 +20,16 @@ struct Bundle {
   prompts::Variables details;  // organisation details from staff configuration
 };
 
-/// Prompts the engine itself says, whatever the flow: keyword replies, the bilingual hello,
-/// the 911 line for a message that may be an emergency, the question back when unsure, and
-/// the answer to someone waiting for an advocate.
-inline constexpr const char* kEnginePrompts[] = {
-    "help",          "opted_out",       "opted_in",        "language_set",
-    "choose_language", "not_understood", "unsupported_media", "flow_changed",
-    "emergency_first", "clarify",        "advocate_waiting", "advocate_waiting_after_hours"};
+/// Prompts the engine itself says, whatever the flow: keyword replies and the bilingual hello.
+inline constexpr const char* kEnginePrompts[] = {"help", "opted_out", "opted_in", "language_set",
+                                                 "choose_language", "not_understood",
+                                                 "unsupported_media", "flow_changed"};
+
+/// Prompts the engine says when it understands with the trained classifier (a bundle with
+/// examples): the 911 line for a message that may be an emergency, the question back when
+/// unsure, and the answer to someone waiting for an advocate.
+inline constexpr const char* kUnderstandingPrompts[] = {"emergency_first", "clarify", "advocate_waiting",
+                                                        "advocate_waiting_after_hours"};
 
 /// Every intent has a `topic_<intent>` prompt: a few words naming the question ("whether you
 /// can call the police"), for the question back when unsure and for advocates' offers.

@@ -88,10 +88,12 @@ class Parser {
         else turn.send = v.Scalar();
       } else if (name == "media") {
         turn.media = boolean(v, "media");
+      } else if (name == "waiting") {
+        turn.waiting = boolean(v, "waiting");
       } else if (name == "expect") {
         parse_expect(v, turn.expect);
       } else {
-        unknown(field.first, "a turn", "send, media or expect");
+        unknown(field.first, "a turn", "send, media, waiting or expect");
       }
     }
     if (!node["send"] && !turn.media) error(node, "missing-field", "the turn has no `send:`");
@@ -328,6 +330,7 @@ Summary run_tests(const std::vector<TestFile>& files, const flow::Bundle& bundle
       for (std::size_t i = 0; i < test.turns.size() && ok; ++i) {
         const Turn& turn = test.turns[i];
         engine::Input input{turn.send, test.channel, turn.media, false};
+        input.awaiting_advocate = turn.waiting;
         engine::Outcome outcome = engine::step(bundle, session, input, {default_lang});
         const std::string reply = engine::spoken_text(outcome);
         std::string diff = compare(turn.expect, outcome, reply);

@@ -43,6 +43,7 @@ struct Expect {
 struct Turn {
   std::string send;
   bool media = false;  // a picture arrived with the message
+  bool waiting = false;  // the person asked for an advocate and nobody has taken it yet
   Expect expect;
   Position where;
 };

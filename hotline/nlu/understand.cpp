@@ -83,6 +83,9 @@ std::vector<std::string> clauses(std::string_view text) {
 
 Understanding understand(const Classifier& model, std::string_view text) {
   Understanding u;
+  // Numbers are exact: a number the step does not offer ("8", "911") is not a question.
+  const std::string folded = fold(text);
+  if (std::all_of(folded.begin(), folded.end(), [](char c) { return (c >= '0' && c <= '9') || c == ' '; })) return u;
   u.ranked = model.rank(text);
   if (u.ranked.empty()) return u;
   const auto parts = clauses(text);
