@@ -12,6 +12,10 @@ namespace {
 // still stop: this bounds one turn whatever the flow says.
 constexpr int kMaxStepsPerTurn = 32;
 
+// After a switch of language, a question is answered only when understood at least this surely;
+// otherwise the person gets "OK, in Spanish" and the menu.
+constexpr float kClearAfterSwitch = 0.6f;
+
 // Twilio itself answers these English opt-out words, so a reply of ours would be a duplicate
 // (and blocked). Other opt-out words, Spanish ones among them, are ours to confirm.
 bool twilio_confirms_opt_out(const std::string& folded) {
@@ -52,8 +56,13 @@ class Turn {
 
     nlu::Understanding u = understand();
     follow_language(u);
-    // "No hablo bien inglés, en español porfa": a switch of language, not a question to ask about.
-    if (out_.lang_switched) u.choices.clear();
+    // "No hablo bien inglés, en español porfa": a switch of language is the message, unless it
+    // also asks something clearly (or might be an emergency).
+    if (out_.lang_switched && u.intent != nlu::kEmergency && u.confidence < kClearAfterSwitch) {
+      u.choices.clear();
+      u.intent.clear();
+      u.second.clear();
+    }
     out_.intent = u.intent;
     if (!u.intent.empty()) s.last_intent = u.intent;
 

@@ -95,9 +95,6 @@ Report cross_validate(const flow::Bundle& bundle, int folds) {
     for (std::size_t i = 0; i < examples.size(); ++i) {
       if (fold_of(i) != f) rest.push_back(examples[i]);
     }
-    if (getenv("T_PHRASES")) for (const auto& intent : bundle.intents.intents()) for (const auto& [lang, list] : intent.phrases) for (const auto& t : list) {
-      nlu::Example ex; ex.text = t; ex.intents = {intent.id}; ex.lang = lang; rest.push_back(ex);
-    }
     flow::Bundle held_out = bundle;
     held_out.classifier = nlu::Classifier::train(rest);
     for (std::size_t i = 0; i < examples.size(); ++i) {

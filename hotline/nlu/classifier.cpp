@@ -72,6 +72,23 @@ std::vector<std::uint64_t> features_of(std::string_view text) {
   return out;
 }
 
+// Whole words, pairs and triples of words, and nothing else: the second, emergency-only model
+// (Classifier::danger) reads these, so it weighs "last month" or "hace un año" against "gun"
+// without the letter pieces of "gun" shouting. Two views that must agree catch what one misses.
+std::vector<std::uint64_t> word_features_of(std::string_view text) {
+  std::vector<std::string> words = tokens(text);
+  if (words.size() > 300) words.resize(300);
+  std::vector<std::uint64_t> out;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    out.push_back(feature('w', words[i]));
+    if (i + 1 < words.size()) out.push_back(feature('b', words[i], words[i + 1]));
+    if (i + 2 < words.size()) out.push_back(feature('t', words[i] + " " + words[i + 1], words[i + 2]));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 void softmax(std::vector<float>& z) {
   const float top = *std::max_element(z.begin(), z.end());
   float sum = 0;
@@ -91,6 +108,19 @@ struct Classifier::Impl {
   std::vector<float> intent_bias;
   std::vector<float> lang_weights;             // rows × 2 (en, es)
   std::vector<float> lang_bias = {0, 0};
+  std::unordered_map<std::uint64_t, int> word_ids;  // word feature hash → row of danger_weights
+  std::vector<float> danger_weights;               // word rows × 2 (not now, now)
+  std::vector<float> danger_bias = {0, 0};
+
+  std::vector<int> word_rows_of(std::string_view text, float& value) const {
+    const auto hashes = word_features_of(text);
+    value = hashes.empty() ? 0.f : 1.f / std::sqrt(static_cast<float>(hashes.size()));
+    std::vector<int> rows;
+    for (auto h : hashes) {
+      if (auto it = word_ids.find(h); it != word_ids.end()) rows.push_back(it->second);
+    }
+    return rows;
+  }
   std::vector<Example> examples;
   std::vector<std::vector<int>> example_rows;  // each example's feature rows, sorted
 
@@ -137,6 +167,8 @@ Classifier Classifier::train(const std::vector<Example>& examples) {
     float value;
     std::vector<int> labels;
     int lang;
+    std::vector<int> word_rows;
+    float word_value;
   };
   std::vector<Row> data;
   data.reserve(examples.size());
@@ -150,6 +182,12 @@ Classifier Classifier::train(const std::vector<Example>& examples) {
       row.rows.push_back(it->second);
     }
     std::sort(row.rows.begin(), row.rows.end());
+    const auto word_hashes = word_features_of(ex.text);
+    row.word_value = word_hashes.empty() ? 0.f : 1.f / std::sqrt(static_cast<float>(word_hashes.size()));
+    for (auto h : word_hashes) {
+      auto [it, inserted] = impl->word_ids.emplace(h, static_cast<int>(impl->word_ids.size()));
+      row.word_rows.push_back(it->second);
+    }
     for (const auto& intent : ex.intents) {
       auto [it, inserted] = label_index.emplace(intent, static_cast<int>(impl->labels.size()));
       if (inserted) impl->labels.push_back(intent);
@@ -167,6 +205,7 @@ Classifier Classifier::train(const std::vector<Example>& examples) {
   impl->intent_weights.assign(n_rows * n_labels, 0.f);
   impl->intent_bias.assign(n_labels, 0.f);
   impl->lang_weights.assign(n_rows * 2, 0.f);
+  impl->danger_weights.assign(impl->word_ids.size() * 2, 0.f);
   const auto emergency = label_index.find("emergency");
 
   std::mt19937 rng(kSeed);
@@ -175,14 +214,14 @@ Classifier Classifier::train(const std::vector<Example>& examples) {
   const double total_steps = static_cast<double>(kEpochs) * static_cast<double>(data.size());
   double step = 0;
   std::vector<float> z, target;
-  auto learn = [&](std::vector<float>& weights, std::vector<float>& bias, const Row& row,
-                   const std::vector<float>& want, float lr) {
+  auto learn = [&](std::vector<float>& weights, std::vector<float>& bias, const std::vector<int>& rows,
+                   float value, const std::vector<float>& want, float lr) {
     const std::size_t n = bias.size();
-    Impl::scores(weights, bias, row.rows, row.value, z);
+    Impl::scores(weights, bias, rows, value, z);
     for (std::size_t c = 0; c < n; ++c) z[c] = lr * (z[c] - want[c]);
-    for (int r : row.rows) {
+    for (int r : rows) {
       float* w = weights.data() + static_cast<std::size_t>(r) * n;
-      for (std::size_t c = 0; c < n; ++c) w[c] -= z[c] * row.value;
+      for (std::size_t c = 0; c < n; ++c) w[c] -= z[c] * value;
     }
     for (std::size_t c = 0; c < n; ++c) bias[c] -= z[c];
   };
@@ -197,8 +236,12 @@ Classifier Classifier::train(const std::vector<Example>& examples) {
       for (int l : row.labels) target[static_cast<std::size_t>(l)] += 1.f / static_cast<float>(row.labels.size());
       const bool urgent = emergency != label_index.end() &&
                           std::find(row.labels.begin(), row.labels.end(), emergency->second) != row.labels.end();
-      learn(impl->intent_weights, impl->intent_bias, row, target, urgent ? lr * kEmergencyWeight : lr);
-      learn(impl->lang_weights, impl->lang_bias, row, {row.lang == 0 ? 1.f : 0.f, row.lang == 1 ? 1.f : 0.f}, lr);
+      learn(impl->intent_weights, impl->intent_bias, row.rows, row.value, target,
+            urgent ? lr * kEmergencyWeight : lr);
+      learn(impl->lang_weights, impl->lang_bias, row.rows, row.value,
+            {row.lang == 0 ? 1.f : 0.f, row.lang == 1 ? 1.f : 0.f}, lr);
+      learn(impl->danger_weights, impl->danger_bias, row.word_rows, row.word_value,
+            {urgent ? 0.f : 1.f, urgent ? 1.f : 0.f}, lr);
     }
   }
   Classifier model;
@@ -229,6 +272,16 @@ std::vector<Score> Classifier::rank(std::string_view text) const {
   for (std::size_t c = 0; c < z.size(); ++c) out.push_back({impl_->labels[c], z[c]});
   std::stable_sort(out.begin(), out.end(), [](const Score& a, const Score& b) { return a.p > b.p; });
   return out;
+}
+
+float Classifier::danger(std::string_view text) const {
+  if (!impl_) return 0.f;
+  float value = 0;
+  const auto rows = impl_->word_rows_of(text, value);
+  if (rows.empty()) return 0.f;
+  std::vector<float> z;
+  Impl::scores(impl_->danger_weights, impl_->danger_bias, rows, value, z);
+  return z[1];
 }
 
 bool Classifier::knows_a_word(std::string_view text) const { return impl_ && impl_->knows_a_word(text); }

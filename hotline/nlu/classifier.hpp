@@ -48,6 +48,9 @@ class Classifier {
   /// Every intent with its probability, most likely first. Empty for an untrained model or a
   /// message with no words.
   std::vector<Score> rank(std::string_view text) const;
+  /// A second opinion on emergencies alone, from whole words and word pairs only: the
+  /// probability that the message tells of danger now.
+  float danger(std::string_view text) const;
   /// Whether some whole word of the message was in the training examples.
   bool knows_a_word(std::string_view text) const;
   /// The probability that the message is Spanish (0.5 when nothing tells).

@@ -12,11 +12,16 @@ namespace {
 // The thresholds below were chosen by 5-fold cross-validation on the training examples
 // (`hotline eval --cross-validate`, docs/understanding.md), never on the frozen test set.
 
-// Below the top place, an emergency this likely still gets the 911 line first.
-// The top place goes to emergency only this surely; below it, the 911 line comes first and the
-// question is answered (a past crime told with violent words is not an emergency).
+// The emergency answer needs the classifier this sure that emergency is the likeliest intent...
 constexpr float kSureEmergency = 0.60f;
+// ...and the second, words-only model (Classifier::danger) at least this sure of danger now;
+// when it is not, the 911 line comes first and the question is answered ("a guy pulled a gun on
+// me last month, can I still report it?").
+constexpr float kDangerAgree = 0.30f;
+// Below the top place, an emergency this likely gets the 911 line first, and so does a message
+// the words-only model finds this likely to be danger now.
 constexpr float kMaybeEmergency = 0.05f;
+constexpr float kDangerMaybe = 0.20f;
 // A part of a long message that reads as an emergency this surely makes the whole one.
 constexpr float kClauseEmergency = 0.60f;
 // Unsure: the best answer is weaker than this and the second close behind it: ask.
@@ -101,12 +106,17 @@ Understanding understand(const Classifier& model, std::string_view text) {
       urgent = true;
     }
   }
+  if (urgent && model.danger(text) < kDangerAgree) {
+    urgent = false;  // the two models disagree: the 911 line first, and the question answered
+    u.maybe_emergency = true;
+  }
   if (urgent) {
     u.intent = kEmergency;
     u.confidence = emergency ? emergency->p : 0;
     return u;
   }
   if (emergency && emergency->p >= kMaybeEmergency) u.maybe_emergency = true;
+  if (model.danger(text) >= kDangerMaybe) u.maybe_emergency = true;
 
   // The best two answers other than emergency.
   std::vector<const Score*> answers;
