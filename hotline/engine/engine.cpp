@@ -185,7 +185,7 @@ class Turn {
     Session& s = out_.session;
     std::optional<Lang> clear;
     if (!b_.classifier.empty()) {
-      clear = nlu::clear_language(b_.classifier, input_.text);
+      clear = u.lang;
     } else {
       clear = nlu::guess_language(b_.intents, input_.text);
     }

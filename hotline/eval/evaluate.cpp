@@ -87,18 +87,15 @@ Report cross_validate(const flow::Bundle& bundle, int folds) {
   const auto& examples = bundle.classifier.examples();
   Report report;
   report.results.resize(examples.size());
-  auto fold_of = [&](std::size_t i) {
-    return static_cast<int>((i * 2654435761u) % 1000003u % static_cast<std::size_t>(folds));
-  };
   for (int f = 0; f < folds; ++f) {
     std::vector<nlu::Example> rest;
     for (std::size_t i = 0; i < examples.size(); ++i) {
-      if (fold_of(i) != f) rest.push_back(examples[i]);
+      if (nlu::fold_of(i, folds) != f) rest.push_back(examples[i]);
     }
     flow::Bundle held_out = bundle;
     held_out.classifier = nlu::Classifier::train(rest);
     for (std::size_t i = 0; i < examples.size(); ++i) {
-      if (fold_of(i) == f) report.results[i] = run_one(held_out, examples[i]);
+      if (nlu::fold_of(i, folds) == f) report.results[i] = run_one(held_out, examples[i]);
     }
   }
   return report;

@@ -45,8 +45,18 @@ class Classifier {
   bool empty() const { return impl_ == nullptr; }
   /// Every intent the examples name, in first-seen order.
   const std::vector<std::string>& labels() const;
+  /// Everything the model reads in a message, from one pass over it.
+  struct Reading {
+    std::vector<Score> intents;  // most likely first; empty when no word of it was seen in training
+    float spanish = 0.5f;        // the probability that it is Spanish (0.5 when nothing tells)
+    float danger = 0.f;          // the words-only head: the probability of danger now
+    bool knows_a_word = false;   // some whole word of it was in the training examples
+    int words = 0;               // its words of two or more letters
+  };
+  Reading read(std::string_view text) const;
+
   /// Every intent with its probability, most likely first. Empty for an untrained model or a
-  /// message with no words.
+  /// message with no word the model has seen.
   std::vector<Score> rank(std::string_view text) const;
   /// A second opinion on emergencies alone, from whole words and word pairs only: the
   /// probability that the message tells of danger now.
@@ -68,6 +78,10 @@ class Classifier {
 /// k-fold cross-validation, deterministic: for each example (by index), the ranking given by a
 /// model trained on the other folds. What `hotline check` reports misread examples from.
 std::vector<std::vector<Score>> cross_validate(const std::vector<Example>& examples, int folds);
+
+/// Which of `folds` folds example `index` belongs to: a fixed scramble of the index, so each fold
+/// mixes every file and writer.
+int fold_of(std::size_t index, int folds);
 
 /// The content hash of a set of examples (text, labels, language, channel), so that a model
 /// trained once can be reused for the same examples (a reload that did not touch them).

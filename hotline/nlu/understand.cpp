@@ -35,6 +35,8 @@ constexpr float kSecond = 0.75f;
 constexpr float kClearLanguage = 0.75f;
 // ...and a one-word message ("gracias", "hey", "tres") this sure.
 constexpr float kClearWord = 0.80f;
+// Clauses ("…, and can they ask for papers?") are looked for in messages of this many words.
+constexpr int kMinWordsForClauses = 6;
 
 // Intents that answer a question, so they can be a second answer or one of two choices. A
 // greeting or thanks is never worth a question back.
@@ -84,6 +86,15 @@ std::vector<std::string> clauses(std::string_view text) {
   return parts;
 }
 
+// The language a reading clearly shows (see clear_language in the header).
+std::optional<Lang> language_of(const Classifier::Reading& r) {
+  if (r.words == 0 || !r.knows_a_word) return std::nullopt;  // "2", "911", emoji, "qwerty"
+  const float sure = r.words == 1 ? kClearWord : kClearLanguage;
+  if (r.spanish >= sure) return Lang::es;
+  if (r.spanish <= 1.f - sure) return Lang::en;
+  return std::nullopt;
+}
+
 }  // namespace
 
 Understanding understand(const Classifier& model, std::string_view text) {
@@ -91,12 +102,18 @@ Understanding understand(const Classifier& model, std::string_view text) {
   // Numbers are exact: a number the step does not offer ("8", "911") is not a question.
   const std::string folded = fold(text);
   if (std::all_of(folded.begin(), folded.end(), [](char c) { return (c >= '0' && c <= '9') || c == ' '; })) return u;
-  u.ranked = model.rank(text);
+  const Classifier::Reading reading = model.read(text);
+  u.lang = language_of(reading);
+  u.spanish = reading.spanish;
+  u.ranked = reading.intents;
   if (u.ranked.empty()) return u;
-  const auto parts = clauses(text);
+  // A part of a message can only be a clause of its own when the message is long enough.
   std::vector<std::vector<Score>> part_ranks;
-  if (parts.size() > 1) {
-    for (const auto& part : parts) part_ranks.push_back(model.rank(part));
+  if (reading.words >= kMinWordsForClauses) {
+    const auto parts = clauses(text);
+    if (parts.size() > 1) {
+      for (const auto& part : parts) part_ranks.push_back(model.rank(part));
+    }
   }
 
   const Score* emergency = find(u.ranked, kEmergency);
@@ -106,8 +123,8 @@ Understanding understand(const Classifier& model, std::string_view text) {
       urgent = true;
     }
   }
-  if (urgent && model.danger(text) < kDangerAgree) {
-    urgent = false;  // the two models disagree: the 911 line first, and the question answered
+  if (urgent && reading.danger < kDangerAgree) {
+    urgent = false;  // the two heads disagree: the 911 line first, and the question answered
     u.maybe_emergency = true;
   }
   if (urgent) {
@@ -116,7 +133,7 @@ Understanding understand(const Classifier& model, std::string_view text) {
     return u;
   }
   if (emergency && emergency->p >= kMaybeEmergency) u.maybe_emergency = true;
-  if (model.danger(text) >= kDangerMaybe) u.maybe_emergency = true;
+  if (reading.danger >= kDangerMaybe) u.maybe_emergency = true;
 
   // The best two answers other than emergency.
   std::vector<const Score*> answers;
@@ -150,17 +167,9 @@ Understanding understand(const Classifier& model, std::string_view text) {
 }
 
 std::optional<Lang> clear_language(const Classifier& model, std::string_view text, float* spanish) {
-  int words = 0;
-  for (const auto& t : tokens(text)) {
-    if (t.size() >= 2 && std::all_of(t.begin(), t.end(), [](char c) { return c >= 'a' && c <= 'z'; })) ++words;
-  }
-  const float p = model.spanish(text);
-  if (spanish) *spanish = p;
-  if (words == 0 || !model.knows_a_word(text)) return std::nullopt;  // "2", "911", emoji, "qwerty"
-  const float sure = words == 1 ? kClearWord : kClearLanguage;
-  if (p >= sure) return Lang::es;
-  if (p <= 1.f - sure) return Lang::en;
-  return std::nullopt;
+  const Classifier::Reading reading = model.read(text);
+  if (spanish) *spanish = reading.spanish;
+  return language_of(reading);
 }
 
 std::optional<std::string> menu_choice(std::string_view text) {

@@ -21,6 +21,8 @@ struct Understanding {
   bool maybe_emergency = false;      // not sure, but it could be: the 911 line comes first
   std::vector<std::string> choices;  // unsure between these two: ask, do not guess
   std::vector<Score> ranked;         // every intent's probability, for --explain
+  std::optional<Lang> lang;          // the language it is clearly written in, if any (clear_language)
+  float spanish = 0.5f;              // the probability that it is Spanish
 };
 
 /// What a message asks, by the trained classifier.
