@@ -1,11 +1,15 @@
 // POST /twilio/sms against a real server on an ephemeral port with a real SQLite file.
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+
 #include <atomic>
 #include <cstdio>
 
+#include "failing_store.hpp"
 #include "hotline/common/utf8.hpp"
 #include "hotline_server.hpp"
+#include "stderr_capture.hpp"
 
 using namespace hotline;
 using namespace test_support;
@@ -218,4 +222,72 @@ TEST_CASE("health and readiness endpoints answer") {
   auto ready = server.client().Get("/readyz");
   CHECK(ready->status == 200);
   CHECK(ready->body == "ready\n");
+}
+
+TEST_CASE("a turn the store cannot keep is answered 503, so Twilio uses the Fallback URL; counted and logged") {
+  TempDir dir;
+  auto control = std::make_shared<FailingStore::Switch>();
+  const auto config = test_config(dir);
+  HotlineServer server(config, std::make_unique<FailingStore>(store::open_sqlite(config.database), control));
+  const std::string from = "+14145550177";
+  const std::string text = "¿Puedo llamar a la policía sin papeles?";
+  REQUIRE(reply_of(server.post_signed("/twilio/sms", sms_form(from, "hola", next_sid()))) != "");
+  CHECK(store_failures(server, "/twilio/sms") == "0");  // there from the start, for rate()
+
+  control->failing = true;  // e.g. the turn log past 100,000 unapplied turns, or a full disk
+  StderrCapture capture;
+  const std::string sid = next_sid();
+  auto res = server.post_signed("/twilio/sms", sms_form(from, text, sid));
+  REQUIRE(res);
+  // Not 200 with an empty <Response/>, which Twilio takes as "say nothing": the text would be
+  // lost without a trace. A 503 makes Twilio fetch the number's Fallback URL instead.
+  CHECK(res->status == 503);
+  CHECK(res->body.find("<Response") == std::string::npos);
+  CHECK(control->refused == 1);
+  CHECK(store_failures(server, "/twilio/sms") == "1");
+  const auto failed = capture.wait_for("store_failed", 1);
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0].value("level", "") == "error");
+  CHECK(failed[0].value("route", "") == "/twilio/sms");
+  CHECK_THAT(failed[0].value("error", ""), Catch::Contains("waiting to be written"));
+  const auto access = capture.wait_for("http_request", 1);
+  REQUIRE(access.size() == 1);
+  CHECK(access[0].value("status", 0) == 503);
+  // The alert carries neither the number nor the words.
+  CHECK(capture.text().find("4145550177") == std::string::npos);
+  CHECK(capture.text().find("polic") == std::string::npos);
+  CHECK(capture.text().find("papeles") == std::string::npos);
+
+  // Nothing of the turn was kept: once the store works again, the same MessageSid (a
+  // redelivery, or a proxy trying another replica) is handled as new and answered.
+  CHECK_FALSE(server.stored_response(from, sid));
+  control->failing = false;
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(from, text, sid))), Catch::Contains("911"));
+  CHECK(store_failures(server, "/twilio/sms") == "1");
+}
+
+TEST_CASE("a database another process holds locked gets 503 too, not an empty answer") {
+  TempDir dir;
+  const auto config = test_config(dir);
+  HotlineServer server(config);
+  const std::string from = "+14145550178";
+  REQUIRE(reply_of(server.post_signed("/twilio/sms", sms_form(from, "hola", next_sid()))) != "");
+
+  // A real SQLite failure: another connection holds the write lock past the store's 5 s busy
+  // timeout, so the opt-out (a transaction of its own) cannot be written.
+  sqlite3* blocker = nullptr;
+  REQUIRE(sqlite3_open(config.database.c_str(), &blocker) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  const std::string sid = next_sid();
+  auto res = server.post_signed("/twilio/sms", sms_form(from, "PARAR", sid));
+  sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(blocker);
+  REQUIRE(res);
+  CHECK(res->status == 503);
+  CHECK(store_failures(server, "/twilio/sms") == "1");
+  CHECK_FALSE(server.app().store().is_opted_out(crypto::contact_key(kSecret, from)));
+
+  // The lock gone, the same message is handled: the opt-out is kept and confirmed.
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(from, "PARAR", sid))), Catch::Contains("ALTA"));
+  CHECK(server.app().store().is_opted_out(crypto::contact_key(kSecret, from)));
 }

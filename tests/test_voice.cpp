@@ -12,6 +12,7 @@
 #include <regex>
 #include <sstream>
 
+#include "failing_store.hpp"
 #include "hotline/channels/voice.hpp"
 #include "hotline_server.hpp"
 #include "process.hpp"
@@ -718,6 +719,40 @@ TEST_CASE("bad voice requests get a clean 4xx or valid TwiML, never an error pag
     CHECK(call.speak("\xF0\x9F\x98\xA2 \xff policia", "not a number").keeps_caller());
     CHECK(call.speak(std::string(5000, 'a')).keeps_caller());
   }
+}
+
+TEST_CASE("a call whose step the store cannot keep gets 503, so Twilio plays the Fallback URL") {
+  TempDir dir;
+  auto control = std::make_shared<FailingStore::Switch>();
+  const auto config = test_config(dir);
+  HotlineServer server(config, std::make_unique<FailingStore>(store::open_sqlite(config.database), control));
+  Call call(server);
+  call.dial_in();
+  call.press("2");  // español
+  const auto kept = server.app().store().load(call.key());
+  REQUIRE(kept);
+
+  control->failing = true;
+  // Not the hotline's own spoken apology, which would hide the failure from Twilio: a 503, on
+  // which Twilio fetches the number's Voice Fallback URL (deploy/fallback/voice.xml).
+  auto gather = call.fields();
+  gather.push_back({"Digits", "1"});
+  auto res = server.post_signed("/twilio/voice/gather", gather);
+  REQUIRE(res);
+  CHECK(res->status == 503);
+  CHECK(res->body.find("<Response") == std::string::npos);
+  Call another(server);
+  res = server.post_signed("/twilio/voice", another.fields("ringing"));
+  REQUIRE(res);
+  CHECK(res->status == 503);
+  CHECK(store_failures(server, "/twilio/voice/gather") == "1");
+  CHECK(store_failures(server, "/twilio/voice") == "1");
+  CHECK(store_failures(server, "/twilio/voice/dial") == "0");
+  CHECK(server.app().store().load(call.key())->data == kept->data);  // nothing of the step kept
+
+  // Once the store works again the call goes on from where it was.
+  control->failing = false;
+  CHECK(call.press("1").keeps_caller());
 }
 
 TEST_CASE("a call survives a server restart mid-call") {
