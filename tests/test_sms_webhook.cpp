@@ -5,9 +5,11 @@
 
 #include <atomic>
 #include <cstdio>
+#include <regex>
 
 #include "failing_store.hpp"
 #include "hotline/common/utf8.hpp"
+#include "hotline/prompts/segments.hpp"
 #include "hotline_server.hpp"
 #include "stderr_capture.hpp"
 
@@ -290,4 +292,25 @@ TEST_CASE("a database another process holds locked gets 503 too, not an empty an
   // The lock gone, the same message is handled: the opt-out is kept and confirmed.
   CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(from, "PARAR", sid))), Catch::Contains("ALTA"));
   CHECK(server.app().store().is_opted_out(crypto::contact_key(kSecret, from)));
+}
+
+TEST_CASE("the Fallback URL's answer shipped in deploy/fallback/sms.xml: 911 and 'write again', in Spanish and English") {
+  const std::string xml = read_file(std::string(HOTLINE_SOURCE_DIR) + "/deploy/fallback/sms.xml");
+  // Plain TwiML, nothing but <Response> and its <Message>s: a TwiML Bin or a static file.
+  CHECK(xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response>\n", 0) == 0);
+  CHECK_THAT(xml, Catch::EndsWith("\n</Response>\n"));
+  const std::regex message(R"(<Message>([^<>&]*)</Message>)");
+  std::vector<std::string> texts;
+  for (auto it = std::sregex_iterator(xml.begin(), xml.end(), message); it != std::sregex_iterator(); ++it) {
+    texts.push_back((*it)[1]);
+  }
+  REQUIRE(texts.size() == 2);
+  CHECK(std::regex_replace(xml, std::regex(R"(<Message>[^<>&]*</Message>|\s)"), "") ==
+        "<?xmlversion=\"1.0\"encoding=\"UTF-8\"?><Response></Response>");
+  CHECK_THAT(texts[0], Catch::Contains("llame al 911") && Catch::Contains("otra vez"));
+  CHECK_THAT(texts[1], Catch::Contains("call 911") && Catch::Contains("again later"));
+  for (const auto& text : texts) {
+    INFO(text);
+    CHECK(prompts::count_segments(text).segments <= 2);  // each its own SMS, short
+  }
 }

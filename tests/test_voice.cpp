@@ -755,6 +755,23 @@ TEST_CASE("a call whose step the store cannot keep gets 503, so Twilio plays the
   CHECK(call.press("1").keeps_caller());
 }
 
+TEST_CASE("the Fallback URL's answer shipped in deploy/fallback/voice.xml: 911 and 'call again', in both languages") {
+  const std::string file = read_file(std::string(HOTLINE_SOURCE_DIR) + "/deploy/fallback/voice.xml");
+  // Formatted for people; Twilio ignores the whitespace between elements.
+  std::string xml = std::regex_replace(file, std::regex(R"(>\s+<)"), "><");
+  while (!xml.empty() && std::isspace(static_cast<unsigned char>(xml.back()))) xml.pop_back();
+  REQUIRE(well_formed(xml));
+  const Twiml twiml{xml};
+  const auto said = twiml.says();
+  REQUIRE(said.size() == 2);
+  CHECK(said[0].language == "es-MX");
+  CHECK_THAT(said[0].text, Contains("llame al 911") && Contains("vuelva a llamar"));
+  CHECK(said[1].language == "en-US");
+  CHECK_THAT(said[1].text, Contains("call 911") && Contains("call again later"));
+  CHECK(twiml.has("Hangup"));
+  CHECK_FALSE(twiml.keeps_caller());
+}
+
 TEST_CASE("a call survives a server restart mid-call") {
   TempDir dir;
   std::string sid;
