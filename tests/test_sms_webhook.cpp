@@ -314,3 +314,25 @@ TEST_CASE("the Fallback URL's answer shipped in deploy/fallback/sms.xml: 911 and
     CHECK(prompts::count_segments(text).segments <= 2);  // each its own SMS, short
   }
 }
+
+TEST_CASE("a From whose + came unencoded is the same texter; a From that is no address gets 400") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  REQUIRE_THAT(reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "english", next_sid()))),
+               Catch::Contains("Reply with a number"));
+  // `curl -d From=+14145550123` sends the + raw, and form decoding makes it a space: it is
+  // still the texter who chose English, and the conversation is kept under the + number.
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(" 14145550123", "1", next_sid()))),
+             Catch::Contains("victim or"));
+  CHECK_FALSE(server.stored_session(" 14145550123"));
+  CHECK(server.stored_session("+14145550123"));
+
+  for (const char* from : {"hello", "4145550123", "+1 414 555 0123", "sip:someone@example.org"}) {
+    INFO(from);
+    auto res = server.post_signed("/twilio/sms", sms_form(from, "hola", next_sid()));
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    CHECK_THAT(res->body, Catch::Contains("From"));
+    CHECK_FALSE(server.stored_session(from));
+  }
+}

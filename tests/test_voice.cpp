@@ -772,6 +772,22 @@ TEST_CASE("the Fallback URL's answer shipped in deploy/fallback/voice.xml: 911 a
   CHECK_FALSE(twiml.keeps_caller());
 }
 
+TEST_CASE("a caller's From is read as a texter's: blocked however its + arrived; a withheld number is answered") {
+  TempDir dir;
+  auto config = test_config(dir);
+  config.blocklist_file = dir.write("blocklist.yaml", "blocked:\n  - \"+14145550666\"\n");
+  HotlineServer server(config);
+  // " 14145550666" is what form decoding makes of an unencoded +: the same number.
+  for (const std::string from : {"+14145550666", " 14145550666"}) {
+    INFO('"' << from << '"');
+    Call call(server, from);
+    CHECK(call.dial_in().has("Reject"));
+  }
+  // A caller who hides their number is not refused: the call is answered, with no per-number limit.
+  Call anonymous(server, "Anonymous");
+  CHECK(anonymous.dial_in().keeps_caller());
+}
+
 TEST_CASE("a call survives a server restart mid-call") {
   TempDir dir;
   std::string sid;

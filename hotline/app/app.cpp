@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "hotline/channels/address.hpp"
 #include "hotline/common/diagnostic.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
@@ -196,8 +197,11 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   // A new call passes the same limits as a text; a refused one is rejected before it is answered
   // (the callbacks of a call already taken are not limited).
   routes.twilio[channels::kVoicePath] = [this](const twilio::FormFields& form) {
-    const std::string from = twilio::field(form, "From").value_or("");
-    if (!from.empty() && guard(crypto::contact_key(config_.secret, from)) != channels::Verdict::allow) {
+    // Keyed as the SMS channel keys a texter. A caller whose number is withheld ("Anonymous")
+    // or unreadable is answered all the same, without a per-number limit: a person who hides
+    // their number from a hotline may have good reason to.
+    const auto from = channels::normalize_address(twilio::field(form, "From").value_or(""));
+    if (from && guard(crypto::contact_key(config_.secret, *from)) != channels::Verdict::allow) {
       twilio::TwiML reject;
       reject.verb("Reject", {{"reason", "busy"}});
       return channels::WebhookResponse{200, "text/xml", reject.str()};
