@@ -35,14 +35,11 @@ class HotlineServer {
   explicit HotlineServer(hotline::config::Config config,
                          std::shared_ptr<const hotline::routing::Roster> roster = nullptr,
                          hotline::channels::VoicemailHook on_voicemail = {})
-      : config_(config), app_(std::make_unique<hotline::app::App>(config, shipped_bundle(), roster)) {
-    if (on_voicemail) app_->on_voicemail(std::move(on_voicemail));  // before the server runs
-    port_ = app_->bind();
-    if (port_ <= 0) throw std::runtime_error("test server could not bind");
-    thread_ = std::thread([this] { app_->run(); });
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-    client_->set_read_timeout(10, 0);
-  }
+      : HotlineServer(config, std::make_unique<hotline::app::App>(config, shipped_bundle(), roster),
+                      std::move(on_voicemail)) {}
+  /// The same on a store already open (e.g. test_support::FailingStore).
+  HotlineServer(hotline::config::Config config, std::unique_ptr<hotline::store::SessionStore> store)
+      : HotlineServer(config, std::make_unique<hotline::app::App>(config, std::move(store), shipped_bundle()), {}) {}
   ~HotlineServer() {
     app_->stop();
     thread_.join();
@@ -71,12 +68,32 @@ class HotlineServer {
   }
 
  private:
+  HotlineServer(hotline::config::Config config, std::unique_ptr<hotline::app::App> app,
+                hotline::channels::VoicemailHook on_voicemail)
+      : config_(std::move(config)), app_(std::move(app)) {
+    if (on_voicemail) app_->on_voicemail(std::move(on_voicemail));  // before the server runs
+    port_ = app_->bind();
+    if (port_ <= 0) throw std::runtime_error("test server could not bind");
+    thread_ = std::thread([this] { app_->run(); });
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    client_->set_read_timeout(10, 0);
+  }
+
   hotline::config::Config config_;
   std::unique_ptr<hotline::app::App> app_;
   int port_ = -1;
   std::thread thread_;
   std::unique_ptr<httplib::Client> client_;
 };
+
+/// The value of hotline_store_failures_total for one route in GET /metrics' text ("" if absent).
+inline std::string store_failures(HotlineServer& server, const std::string& route) {
+  const std::string text = server.app().metrics().render();
+  const std::string series = "hotline_store_failures_total{route=\"" + route + "\"} ";
+  const auto at = text.find(series);
+  if (at == std::string::npos) return "";
+  return text.substr(at + series.size(), text.find('\n', at) - at - series.size());
+}
 
 /// The text of the <Message> in a 200 TwiML answer ("" when the answer says nothing).
 inline std::string reply_of(const httplib::Result& res) {

@@ -2,6 +2,9 @@
 #include <catch2/catch.hpp>
 
 #include <httplib.h>
+
+#include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -14,6 +17,66 @@ using namespace test_support;
 namespace {
 const std::string kHotline = HOTLINE_BINARY;
 const std::string kRoot = HOTLINE_SOURCE_DIR;
+
+/// Splits a shell command line into words: spaces separate, single quotes group (all the
+/// README's examples need).
+std::vector<std::string> shell_words(const std::string& line) {
+  std::vector<std::string> words;
+  std::string word;
+  bool quoted = false, any = false;
+  for (char c : line) {
+    if (c == '\'') {
+      quoted = !quoted;
+      any = true;
+    } else if (c == ' ' && !quoted) {
+      if (any) words.push_back(word);
+      word.clear();
+      any = false;
+    } else {
+      word += c;
+      any = true;
+    }
+  }
+  if (any) words.push_back(word);
+  return words;
+}
+
+/// What curl's --data-urlencode makes of a value: all but ALPHA, DIGIT and -._~ as %XX.
+std::string curl_urlencode(const std::string& value) {
+  std::string out;
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += "0123456789ABCDEF"[c >> 4];
+      out += "0123456789ABCDEF"[c & 15];
+    }
+  }
+  return out;
+}
+
+/// The form body curl posts for these arguments: `-d x` as it is, `--data-urlencode name=value`
+/// with the value encoded, joined with '&'.
+std::string curl_form_body(const std::vector<std::string>& args) {
+  std::string body;
+  for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+    std::string part;
+    if (args[i] == "-d" || args[i] == "--data") {
+      part = args[i + 1];
+    } else if (args[i] == "--data-urlencode") {
+      const std::string& arg = args[i + 1];
+      const auto eq = arg.find('=');
+      part = eq == std::string::npos ? curl_urlencode(arg) : arg.substr(0, eq + 1) + curl_urlencode(arg.substr(eq + 1));
+    } else {
+      continue;
+    }
+    body += (body.empty() ? "" : "&") + part;
+    ++i;
+  }
+  return body;
+}
+
 }  // namespace
 
 TEST_CASE("--help explains every command, and each command has its own --help") {
@@ -199,4 +262,64 @@ TEST_CASE("forget erases one person's conversation and opt-out, and nobody else'
   auto bad = run({kHotline, "forget", "4145550001"}, "", env);
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Catch::Contains("E.164"));
+}
+
+TEST_CASE("the README's curl example keeps the texter under +14145550123, and forget erases it") {
+  // The README's request, as curl would send it.
+  std::string readme_line;
+  {
+    std::istringstream readme(read_file(kRoot + "/README.md"));
+    for (std::string line; std::getline(readme, line);) {
+      if (line.rfind("curl -s localhost:8080/twilio/sms ", 0) == 0) readme_line = line;
+    }
+  }
+  REQUIRE_FALSE(readme_line.empty());
+  const auto args = shell_words(readme_line);
+  REQUIRE(std::find(args.begin(), args.end(), "MessageSid=SM1") != args.end());
+  const std::string readme_body = curl_form_body(args);
+  // And the same with `-d From=+14145550123`, as the README used to write it: the + goes raw
+  // and form decoding reads it as a space.
+  std::string raw_plus_body = readme_body;
+  const std::string encoded_from = "From=%2B14145550123";
+  REQUIRE(raw_plus_body.find(encoded_from) != std::string::npos);
+  raw_plus_body.replace(raw_plus_body.find(encoded_from), encoded_from.size(), "From=+14145550123");
+  raw_plus_body.replace(raw_plus_body.find("MessageSid=SM1"), 14, "MessageSid=SM2");
+
+  TempDir data;
+  const std::string db = (data.path() / "h.sqlite3").string();
+  const std::string secret = "readme-test-secret-0123456789";
+  const std::vector<std::string> env = {"HOTLINE_DB=" + db, "TWILIO_AUTH_TOKEN=", "HOTLINE_SECRET=" + secret};
+  {
+    Process server({kHotline, "serve", "--port", "0", "--root", kRoot}, "", env);  // local mode, as in the README
+    std::string log = server.wait_for_stderr("\"event\":\"serving\"");
+    auto at = log.find("\"port\":");
+    REQUIRE(at != std::string::npos);
+    httplib::Client client("127.0.0.1", std::stoi(log.substr(at + 7)));
+    for (const std::string& body : {readme_body, raw_plus_body}) {
+      INFO(body);
+      auto res = client.Post("/twilio/sms", body, "application/x-www-form-urlencoded");
+      REQUIRE(res);
+      CHECK(res->status == 200);
+      CHECK_THAT(res->body, Catch::Contains("<Message>"));
+    }
+    server.signal(SIGTERM);
+    REQUIRE(server.wait() == 0);
+    CHECK_THAT(server.err(), !Catch::Contains("4145550123") && !Catch::Contains("policía"));
+  }
+  const std::string key = hotline::crypto::contact_key(secret, "+14145550123");
+  {
+    auto store = hotline::store::open_sqlite(db);
+    // Both requests are one texter's conversation, kept under the number's hash.
+    REQUIRE(store->load(key));
+    CHECK(store->response_for(key, "SM1"));
+    CHECK(store->response_for(key, "SM2"));
+    CHECK_FALSE(store->load(hotline::crypto::contact_key(secret, " 14145550123")));
+  }
+  auto r = run({kHotline, "forget", "+14145550123", "--root", kRoot}, "", env);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "forgotten: " + key + "\n");
+  auto store = hotline::store::open_sqlite(db);
+  CHECK_FALSE(store->load(key));
+  CHECK_FALSE(store->response_for(key, "SM1"));
+  CHECK_FALSE(store->response_for(key, "SM2"));
 }

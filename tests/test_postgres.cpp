@@ -395,11 +395,25 @@ TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversat
                                           "WHERE table_schema = current_schema() AND table_name IN ('sessions', 'responses')") == "0");
 }
 
+TEST_CASE("postgres: a statement the server refuses is a StoreError, and the turn is not kept", "[postgres]") {
+  const std::string url = fresh_postgres_url();
+  auto store = open_postgres(url, 2);
+  store->commit_turn(turn("c_a", "one", "SM1", 1000));
+  // Any error the server answers (here: the table is gone) is a StoreError, which a webhook
+  // answers 503 so that Twilio uses the number's Fallback URL.
+  test_support::postgres_admin("ALTER TABLE conversations RENAME TO conversations_away", url);
+  CHECK_THROWS_AS(store->commit_turn(turn("c_a", "two", "SM2", 2000)), StoreError);
+  CHECK_THROWS_AS(store->read_contact("c_a", "SM3"), StoreError);
+  test_support::postgres_admin("ALTER TABLE conversations_away RENAME TO conversations", url);
+  CHECK(store->load("c_a")->data == "one");
+  CHECK_FALSE(store->response_for("c_a", "SM2"));
+}
+
 TEST_CASE("postgres: an unreachable server is a clear error that never shows the password", "[postgres]") {
   try {
     open_postgres("postgresql://hotline:s3cret-pw@/hotline?host=/nonexistent-socket-dir", 2);
     FAIL("connected to nothing");
-  } catch (const std::runtime_error& e) {
+  } catch (const StoreError& e) {
     const std::string what = e.what();
     CHECK_THAT(what, Catch::Contains("cannot connect to PostgreSQL"));
     CHECK(what.find("s3cret-pw") == std::string::npos);

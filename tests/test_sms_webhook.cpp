@@ -1,11 +1,17 @@
 // POST /twilio/sms against a real server on an ephemeral port with a real SQLite file.
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+
 #include <atomic>
 #include <cstdio>
+#include <regex>
 
+#include "failing_store.hpp"
 #include "hotline/common/utf8.hpp"
+#include "hotline/prompts/segments.hpp"
 #include "hotline_server.hpp"
+#include "stderr_capture.hpp"
 
 using namespace hotline;
 using namespace test_support;
@@ -218,4 +224,115 @@ TEST_CASE("health and readiness endpoints answer") {
   auto ready = server.client().Get("/readyz");
   CHECK(ready->status == 200);
   CHECK(ready->body == "ready\n");
+}
+
+TEST_CASE("a turn the store cannot keep is answered 503, so Twilio uses the Fallback URL; counted and logged") {
+  TempDir dir;
+  auto control = std::make_shared<FailingStore::Switch>();
+  const auto config = test_config(dir);
+  HotlineServer server(config, std::make_unique<FailingStore>(store::open_sqlite(config.database), control));
+  const std::string from = "+14145550177";
+  const std::string text = "¿Puedo llamar a la policía sin papeles?";
+  REQUIRE(reply_of(server.post_signed("/twilio/sms", sms_form(from, "hola", next_sid()))) != "");
+  CHECK(store_failures(server, "/twilio/sms") == "0");  // there from the start, for rate()
+
+  control->failing = true;  // e.g. the turn log past 100,000 unapplied turns, or a full disk
+  StderrCapture capture;
+  const std::string sid = next_sid();
+  auto res = server.post_signed("/twilio/sms", sms_form(from, text, sid));
+  REQUIRE(res);
+  // Not 200 with an empty <Response/>, which Twilio takes as "say nothing": the text would be
+  // lost without a trace. A 503 makes Twilio fetch the number's Fallback URL instead.
+  CHECK(res->status == 503);
+  CHECK(res->body.find("<Response") == std::string::npos);
+  CHECK(control->refused == 1);
+  CHECK(store_failures(server, "/twilio/sms") == "1");
+  const auto failed = capture.wait_for("store_failed", 1);
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0].value("level", "") == "error");
+  CHECK(failed[0].value("route", "") == "/twilio/sms");
+  CHECK_THAT(failed[0].value("error", ""), Catch::Contains("waiting to be written"));
+  const auto access = capture.wait_for("http_request", 1);
+  REQUIRE(access.size() == 1);
+  CHECK(access[0].value("status", 0) == 503);
+  // The alert carries neither the number nor the words.
+  CHECK(capture.text().find("4145550177") == std::string::npos);
+  CHECK(capture.text().find("polic") == std::string::npos);
+  CHECK(capture.text().find("papeles") == std::string::npos);
+
+  // Nothing of the turn was kept: once the store works again, the same MessageSid (a
+  // redelivery, or a proxy trying another replica) is handled as new and answered.
+  CHECK_FALSE(server.stored_response(from, sid));
+  control->failing = false;
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(from, text, sid))), Catch::Contains("911"));
+  CHECK(store_failures(server, "/twilio/sms") == "1");
+}
+
+TEST_CASE("a database another process holds locked gets 503 too, not an empty answer") {
+  TempDir dir;
+  const auto config = test_config(dir);
+  HotlineServer server(config);
+  const std::string from = "+14145550178";
+  REQUIRE(reply_of(server.post_signed("/twilio/sms", sms_form(from, "hola", next_sid()))) != "");
+
+  // A real SQLite failure: another connection holds the write lock past the store's 5 s busy
+  // timeout, so the opt-out (a transaction of its own) cannot be written.
+  sqlite3* blocker = nullptr;
+  REQUIRE(sqlite3_open(config.database.c_str(), &blocker) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  const std::string sid = next_sid();
+  auto res = server.post_signed("/twilio/sms", sms_form(from, "PARAR", sid));
+  sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(blocker);
+  REQUIRE(res);
+  CHECK(res->status == 503);
+  CHECK(store_failures(server, "/twilio/sms") == "1");
+  CHECK_FALSE(server.app().store().is_opted_out(crypto::contact_key(kSecret, from)));
+
+  // The lock gone, the same message is handled: the opt-out is kept and confirmed.
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(from, "PARAR", sid))), Catch::Contains("ALTA"));
+  CHECK(server.app().store().is_opted_out(crypto::contact_key(kSecret, from)));
+}
+
+TEST_CASE("the Fallback URL's answer shipped in deploy/fallback/sms.xml: 911 and 'write again', in Spanish and English") {
+  const std::string xml = read_file(std::string(HOTLINE_SOURCE_DIR) + "/deploy/fallback/sms.xml");
+  // Plain TwiML, nothing but <Response> and its <Message>s: a TwiML Bin or a static file.
+  CHECK(xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response>\n", 0) == 0);
+  CHECK_THAT(xml, Catch::EndsWith("\n</Response>\n"));
+  const std::regex message(R"(<Message>([^<>&]*)</Message>)");
+  std::vector<std::string> texts;
+  for (auto it = std::sregex_iterator(xml.begin(), xml.end(), message); it != std::sregex_iterator(); ++it) {
+    texts.push_back((*it)[1]);
+  }
+  REQUIRE(texts.size() == 2);
+  CHECK(std::regex_replace(xml, std::regex(R"(<Message>[^<>&]*</Message>|\s)"), "") ==
+        "<?xmlversion=\"1.0\"encoding=\"UTF-8\"?><Response></Response>");
+  CHECK_THAT(texts[0], Catch::Contains("llame al 911") && Catch::Contains("otra vez"));
+  CHECK_THAT(texts[1], Catch::Contains("call 911") && Catch::Contains("again later"));
+  for (const auto& text : texts) {
+    INFO(text);
+    CHECK(prompts::count_segments(text).segments <= 2);  // each its own SMS, short
+  }
+}
+
+TEST_CASE("a From whose + came unencoded is the same texter; a From that is no address gets 400") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  REQUIRE_THAT(reply_of(server.post_signed("/twilio/sms", sms_form("+14145550123", "english", next_sid()))),
+               Catch::Contains("Reply with a number"));
+  // `curl -d From=+14145550123` sends the + raw, and form decoding makes it a space: it is
+  // still the texter who chose English, and the conversation is kept under the + number.
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(" 14145550123", "1", next_sid()))),
+             Catch::Contains("victim or"));
+  CHECK_FALSE(server.stored_session(" 14145550123"));
+  CHECK(server.stored_session("+14145550123"));
+
+  for (const char* from : {"hello", "4145550123", "+1 414 555 0123", "sip:someone@example.org"}) {
+    INFO(from);
+    auto res = server.post_signed("/twilio/sms", sms_form(from, "hola", next_sid()));
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    CHECK_THAT(res->body, Catch::Contains("From"));
+    CHECK_FALSE(server.stored_session(from));
+  }
 }

@@ -859,9 +859,11 @@ TEST_CASE("turns that cannot reach SQLite pile up only so far: past 100,000 the 
     for (int i = 0; i < 100000; ++i) {
       store->commit_turn(turn("c_" + std::to_string(i % 100), "s", "SM_" + std::to_string(i), "r", 1000 + i));
     }
-    // Refused, not acknowledged: Twilio retries the webhook, and memory stays bounded.
+    // Refused, not acknowledged, and memory stays bounded. A StoreError, which the webhook
+    // answers with a 503 so that Twilio uses the number's Fallback URL.
     CHECK_THROWS_WITH(store->commit_turn(turn("c_late", "s", "SM_late", "r", 2000)),
                       Catch::Contains("waiting to be written"));
+    CHECK_THROWS_AS(store->commit_turn(turn("c_late", "s", "SM_late", "r", 2000)), hotline::store::StoreError);
     blocker.exec("ROLLBACK");
   }
   // Once SQLite can be written again, everything acknowledged is there.

@@ -12,6 +12,7 @@
 #include <regex>
 #include <sstream>
 
+#include "failing_store.hpp"
 #include "hotline/channels/voice.hpp"
 #include "hotline_server.hpp"
 #include "process.hpp"
@@ -721,6 +722,73 @@ TEST_CASE("bad voice requests get a clean 4xx or valid TwiML, never an error pag
     CHECK(call.speak("\xF0\x9F\x98\xA2 \xff policia", "not a number").keeps_caller());
     CHECK(call.speak(std::string(5000, 'a')).keeps_caller());
   }
+}
+
+TEST_CASE("a call whose step the store cannot keep gets 503, so Twilio plays the Fallback URL") {
+  TempDir dir;
+  auto control = std::make_shared<FailingStore::Switch>();
+  const auto config = test_config(dir);
+  HotlineServer server(config, std::make_unique<FailingStore>(store::open_sqlite(config.database), control));
+  Call call(server);
+  call.dial_in();
+  call.press("2");  // español
+  const auto kept = server.app().store().load(call.key());
+  REQUIRE(kept);
+
+  control->failing = true;
+  // Not the hotline's own spoken apology, which would hide the failure from Twilio: a 503, on
+  // which Twilio fetches the number's Voice Fallback URL (deploy/fallback/voice.xml).
+  auto gather = call.fields();
+  gather.push_back({"Digits", "1"});
+  auto res = server.post_signed("/twilio/voice/gather", gather);
+  REQUIRE(res);
+  CHECK(res->status == 503);
+  CHECK(res->body.find("<Response") == std::string::npos);
+  Call another(server);
+  res = server.post_signed("/twilio/voice", another.fields("ringing"));
+  REQUIRE(res);
+  CHECK(res->status == 503);
+  CHECK(store_failures(server, "/twilio/voice/gather") == "1");
+  CHECK(store_failures(server, "/twilio/voice") == "1");
+  CHECK(store_failures(server, "/twilio/voice/dial") == "0");
+  CHECK(server.app().store().load(call.key())->data == kept->data);  // nothing of the step kept
+
+  // Once the store works again the call goes on from where it was.
+  control->failing = false;
+  CHECK(call.press("1").keeps_caller());
+}
+
+TEST_CASE("the Fallback URL's answer shipped in deploy/fallback/voice.xml: 911 and 'call again', in both languages") {
+  const std::string file = read_file(std::string(HOTLINE_SOURCE_DIR) + "/deploy/fallback/voice.xml");
+  // Formatted for people; Twilio ignores the whitespace between elements.
+  std::string xml = std::regex_replace(file, std::regex(R"(>\s+<)"), "><");
+  while (!xml.empty() && std::isspace(static_cast<unsigned char>(xml.back()))) xml.pop_back();
+  REQUIRE(well_formed(xml));
+  const Twiml twiml{xml};
+  const auto said = twiml.says();
+  REQUIRE(said.size() == 2);
+  CHECK(said[0].language == "es-MX");
+  CHECK_THAT(said[0].text, Contains("llame al 911") && Contains("vuelva a llamar"));
+  CHECK(said[1].language == "en-US");
+  CHECK_THAT(said[1].text, Contains("call 911") && Contains("call again later"));
+  CHECK(twiml.has("Hangup"));
+  CHECK_FALSE(twiml.keeps_caller());
+}
+
+TEST_CASE("a caller's From is read as a texter's: blocked however its + arrived; a withheld number is answered") {
+  TempDir dir;
+  auto config = test_config(dir);
+  config.blocklist_file = dir.write("blocklist.yaml", "blocked:\n  - \"+14145550666\"\n");
+  HotlineServer server(config);
+  // " 14145550666" is what form decoding makes of an unencoded +: the same number.
+  for (const std::string from : {"+14145550666", " 14145550666"}) {
+    INFO('"' << from << '"');
+    Call call(server, from);
+    CHECK(call.dial_in().has("Reject"));
+  }
+  // A caller who hides their number is not refused: the call is answered, with no per-number limit.
+  Call anonymous(server, "Anonymous");
+  CHECK(anonymous.dial_in().keeps_caller());
 }
 
 TEST_CASE("a call survives a server restart mid-call") {

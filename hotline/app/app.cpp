@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "hotline/channels/address.hpp"
 #include "hotline/common/diagnostic.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
@@ -47,13 +48,41 @@ void add_voice_routes(http::Routes& routes, channels::VoiceChannel& voice) {
   }
 }
 
+// A webhook whose turn the store could not keep (a database error; the turn log full or
+// unwritable) is not answered with TwiML. Twilio does not retry a webhook by itself, so an
+// empty <Response/> would lose the message without a trace; a 503 makes Twilio fetch the
+// number's Fallback URL instead (deploy/fallback/: the 911 line and "write again later", in
+// both languages), and lets a proxy in front of several replicas try another one
+// (deploy/nginx.conf). Nothing of the turn was kept, so a second delivery is handled as new.
+// Counted and logged for alerting: the route and the store's message, never a number or text.
+http::TwilioHandler answering_store_failures(const std::string& route, http::TwilioHandler handler,
+                                             metrics::CounterFamily& failures) {
+  metrics::Counter& failed = failures.with({route});  // shows as 0 from the start
+  return [route, handler = std::move(handler), &failed](const twilio::FormFields& form) {
+    try {
+      return handler(form);
+    } catch (const store::StoreError& e) {
+      failed.inc();
+      log::error("store_failed", {{"route", route}, {"error", e.what()}});
+      return channels::WebhookResponse{503, "text/plain; charset=utf-8",
+                                       "503: this turn could not be stored; Twilio should use the number's "
+                                       "Fallback URL\n"};
+    }
+  };
+}
+
 }  // namespace
 
 App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
          std::shared_ptr<const routing::Roster> roster)
+    // A connection per server thread, plus the outbox worker, housekeeper and relay sweep.
+    : App(config, store::open_store(config.database, static_cast<std::size_t>(config.threads) + 4),
+          std::move(bundle), std::move(roster)) {}
+
+App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
+         std::shared_ptr<const flow::Bundle> bundle, std::shared_ptr<const routing::Roster> roster)
     : config_(std::move(config)),
-      // A connection per server thread, plus the outbox worker, housekeeper and relay sweep.
-      store_(store::open_store(config_.database, static_cast<std::size_t>(config_.threads) + 4)),
+      store_(std::move(store)),
       bundles_(std::move(bundle)),
       roster_(std::move(roster)) {
   const config::Config& c = config_;
@@ -168,16 +197,26 @@ App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
   // A new call passes the same limits as a text; a refused one is rejected before it is answered
   // (the callbacks of a call already taken are not limited).
   routes.twilio[channels::kVoicePath] = [this](const twilio::FormFields& form) {
-    const std::string from = twilio::field(form, "From").value_or("");
-    if (!from.empty() && guard(crypto::contact_key(config_.secret, from)) != channels::Verdict::allow) {
+    // Keyed as the SMS channel keys a texter. A caller whose number is withheld ("Anonymous")
+    // or unreadable is answered all the same, without a per-number limit: a person who hides
+    // their number from a hotline may have good reason to.
+    const auto from = channels::normalize_address(twilio::field(form, "From").value_or(""));
+    if (from && guard(crypto::contact_key(config_.secret, *from)) != channels::Verdict::allow) {
       twilio::TwiML reject;
       reject.verb("Reject", {{"reason", "busy"}});
       return channels::WebhookResponse{200, "text/xml", reject.str()};
     }
     return voice_->incoming(form);
   };
+  auto& store_failures = metrics_.counter(
+      "hotline_store_failures_total",
+      "Twilio webhooks answered 503 because the store could not keep their turn (a database error, "
+      "the turn log full), by route. Twilio then uses the number's Fallback URL.",
+      {"route"});
+  routes.sms = answering_store_failures("/twilio/sms", std::move(routes.sms), store_failures);
+  for (auto& [path, handler] : routes.twilio) handler = answering_store_failures(path, std::move(handler), store_failures);
   routes.ready = [this] { return store_->healthy() && bundles_.get() != nullptr; };
-  // If a handler fails, Twilio still gets valid TwiML (an empty reply), never an error page.
+  // If a handler fails otherwise (a bug), Twilio still gets valid TwiML (an empty reply).
   routes.fallback_twiml = twilio::TwiML().str();
   routes.metrics = &metrics_;
   // POST /admin/reload (behind HOTLINE_ADMIN_TOKEN): what SIGHUP does, with the outcome as JSON.

@@ -29,6 +29,10 @@ class App {
   /// `roster` decides whom calls ring; nullptr = nobody on shift (callers may leave voicemail).
   App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
       std::shared_ptr<const routing::Roster> roster = nullptr);
+  /// The same on a store already open, instead of the one `config.database` names (the tests
+  /// hand it a real store that fails on demand).
+  App(config::Config config, std::unique_ptr<store::SessionStore> store,
+      std::shared_ptr<const flow::Bundle> bundle, std::shared_ptr<const routing::Roster> roster = nullptr);
   ~App();
 
   /// Binds the port; returns it (config port 0 = any free port) or -1.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <system_error>
 
+#include "hotline/channels/address.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/common/yaml_position.hpp"
 #include "hotline/crypto/keys.hpp"
@@ -93,13 +94,6 @@ std::size_t Limiter::tracked_contacts() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return contacts_.size();
 }
-
-namespace {
-bool is_e164(const std::string& s) {
-  return s.size() >= 8 && s.size() <= 16 && s[0] == '+' && s[1] != '0' &&
-         s.find_first_not_of("0123456789", 1) == std::string::npos;
-}
-}  // namespace
 
 std::unordered_set<std::string> load_blocklist(const std::string& path, const std::string& secret,
                                                Diagnostics& diags) {

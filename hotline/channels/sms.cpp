@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "hotline/channels/address.hpp"
 #include "hotline/channels/relay.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
@@ -17,11 +18,6 @@ namespace {
 WebhookResponse bad_request(const std::string& reason) {
   log::warn("sms_rejected", {{"reason", reason}});
   return {400, "text/plain; charset=utf-8", reason + "\n"};
-}
-
-bool looks_like_phone_or_address(const std::string& from) {
-  // E.164 from carriers; Twilio also delivers WhatsApp ("whatsapp:+1…") and short codes.
-  return !from.empty() && from.size() <= 64 && from.find_first_of("\r\n") == std::string::npos;
 }
 
 }  // namespace
@@ -67,9 +63,14 @@ WebhookResponse SmsChannel::commit_relay_turn(store::TurnRecord& record, const s
 }
 
 WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
-  auto from = twilio::field(form, "From");
+  // Keyed by the address in one form whatever its encoding, so a conversation is found again
+  // (and `hotline forget` finds it) however the number arrived.
+  const auto from = normalize_address(twilio::field(form, "From").value_or(""));
   auto sid = twilio::field(form, "MessageSid");
-  if (!from || !looks_like_phone_or_address(*from)) return bad_request("missing or invalid From");
+  if (!from) {
+    return bad_request("missing or invalid From: expected a phone number in E.164 form (+ and digits) "
+                       "or a whatsapp:/messenger: address");
+  }
   if (!sid || sid->empty() || sid->size() > 64) return bad_request("missing or invalid MessageSid");
 
   engine::Input input;

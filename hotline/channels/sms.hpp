@@ -34,7 +34,8 @@ class SmsChannel {
   SmsChannel(flow::BundleHolder& bundles, store::SessionStore& store, SmsSettings settings,
              Clock clock);
 
-  /// Handles an inbound message webhook (already signature-checked).
+  /// Handles an inbound message webhook (already signature-checked). Throws store::StoreError
+  /// when the store cannot keep the turn (the app answers 503: Twilio's Fallback URL).
   WebhookResponse handle(const twilio::FormFields& form);
 
   /// Turns on the advocate relay: advocates' texts and texters in a relay go through `relay`;

@@ -541,8 +541,13 @@ WebhookResponse VoiceChannel::record(const twilio::FormFields& form) { return ha
 WebhookResponse VoiceChannel::handle(Kind kind, const twilio::FormFields& form) {
   try {
     return handle_call(kind, form);
+  } catch (const store::StoreError&) {
+    // The store could not keep this step of the call: the app answers 503, so that Twilio
+    // plays the number's Fallback URL (the 911 line, "call again later") and a proxy may try
+    // another replica. An apology here would hide the failure from both.
+    throw;
   } catch (const std::exception& e) {
-    // Twilio's own "application error" message must never reach a caller: apologise instead.
+    // A bug: Twilio's own "application error" message must never reach a caller: apologise.
     log::error("voice_failed", {{"error", e.what()}});
     auto bundle = bundles_.get();
     VoiceReply reply;

@@ -159,7 +159,8 @@ class VoiceChannel {
                Clock clock, RosterProvider roster = {}, VoicemailHook on_voicemail = {});
 
   // Each handles one signature-checked webhook. None throws for bad input: a 4xx for requests
-  // that are not Twilio's, valid TwiML for everything else.
+  // that are not Twilio's, valid TwiML for everything else. A store that cannot keep the call's
+  // step throws store::StoreError (the app answers 503: Twilio's Fallback URL).
   WebhookResponse incoming(const twilio::FormFields& form);
   WebhookResponse gather(const twilio::FormFields& form);
   WebhookResponse dial(const twilio::FormFields& form);

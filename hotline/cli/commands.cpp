@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "hotline/app/app.hpp"
+#include "hotline/channels/address.hpp"
 #include "hotline/channels/limits.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/config/config.hpp"
@@ -97,10 +98,10 @@ each says, replies and intents as labelled arrows, and the questions that work a
 
 constexpr const char* kForgetHelp = R"(Usage: hotline forget NUMBER [--root DIR] [--config FILE]
 
-Erases everything the hotline keeps about one phone number (E.164, e.g. +14145550123): its
-conversation, opt-out record, remembered answers, open relay and queued messages. The number
-itself was never stored: it is found by its keyed hash, so HOTLINE_SECRET (and HOTLINE_DB) must
-be the server's. Safe to run while the server is running.
+Erases everything the hotline keeps about one phone number (E.164, e.g. +14145550123, or a
+whatsapp:+… address): its conversation, opt-out record, remembered answers, open relay and
+queued messages. The number itself was never stored: it is found by its keyed hash, so
+HOTLINE_SECRET (and HOTLINE_DB) must be the server's. Safe to run while the server is running.
 )";
 
 constexpr const char* kCheckHelp = R"(Usage: hotline check [DIR] [--examples]
@@ -578,19 +579,18 @@ int graph(const Args& args) {
   return 0;
 }
 
-bool is_e164(const std::string& number) {
-  if (number.size() < 8 || number.size() > 16 || number[0] != '+' || number[1] == '0') return false;
-  return std::all_of(number.begin() + 1, number.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 int forget(const Args& args) {
   if (args.help) {
     std::cout << kForgetHelp;
     return 0;
   }
   if (!check_known_options(args, {"root", "config"})) return 2;
-  if (args.positional.size() != 1 || !is_e164(args.positional.front())) {
-    std::cerr << "hotline: forget takes one phone number in E.164 form, e.g. +14145550123\n";
+  // The number is hashed exactly as the webhooks hash `From`, or the key would differ.
+  const auto address = args.positional.size() == 1 ? channels::normalize_address(args.positional.front())
+                                                   : std::nullopt;
+  if (!address) {
+    std::cerr << "hotline: forget takes one phone number in E.164 form, e.g. +14145550123 (or a "
+                 "whatsapp:+… address)\n";
     return 2;
   }
   Loaded l = load_all(opt(args, "root", "."), opt(args, "config", ""));
@@ -606,7 +606,7 @@ int forget(const Args& args) {
   if (c.secret.empty()) c.secret = local_secret(c.database);
   try {
     auto store = store::open_store(c.database, 2);
-    const std::string key = crypto::contact_key(c.secret, args.positional.front());
+    const std::string key = crypto::contact_key(c.secret, *address);
     store->forget(key);
     // Only the hash is printed: the operator already knows the number, a log file need not.
     std::cout << "forgotten: " << key << "\n";

@@ -156,9 +156,9 @@ std::int64_t advisory_key(std::string_view key) {
 constexpr const char* kUniqueViolation = "23505";
 
 /// What went wrong talking to the server; the message is libpq's, which never has the password.
-struct PgError : std::runtime_error {
+struct PgError : StoreError {
   PgError(const std::string& what, std::string state)
-      : std::runtime_error(what), sqlstate(std::move(state)) {}
+      : StoreError(what), sqlstate(std::move(state)) {}
   std::string sqlstate;
 };
 
@@ -201,15 +201,16 @@ class Connection {
     const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
     const char* values[] = {"5", "hotline", url.c_str(), nullptr};
     conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
-    if (!conn_) throw std::runtime_error("out of memory connecting to PostgreSQL");
+    if (!conn_) throw StoreError("out of memory connecting to PostgreSQL");
     if (PQstatus(conn_) != CONNECTION_OK) {
       std::string why = PQerrorMessage(conn_);
       PQfinish(conn_);
       while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-      throw std::runtime_error("cannot connect to PostgreSQL: " + why);
+      throw StoreError("cannot connect to PostgreSQL: " + why);
     }
     // A webhook must be answered within Twilio's 15 s: wait for a lock or a statement at most
-    // this long, then fail the request (Twilio retries it) rather than hang.
+    // this long, then fail the request (a 503: Twilio uses the Fallback URL, a proxy may try
+    // another replica) rather than hang.
     // Notices ("… already exists, skipping") would go to stderr as plain text, outside our logs.
     PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
     exec("SET lock_timeout = '10s'; SET statement_timeout = '12s'; SET idle_in_transaction_session_timeout = '30s'");
@@ -275,7 +276,7 @@ class Pool {
   std::unique_ptr<Connection> acquire() {
     std::unique_lock lock(mutex_);
     if (!available_.wait_for(lock, std::chrono::seconds(10), [&] { return !idle_.empty() || open_ < max_; })) {
-      throw std::runtime_error("session store (postgresql): all " + std::to_string(max_) +
+      throw StoreError("session store (postgresql): all " + std::to_string(max_) +
                                " connections busy for 10 s");
     }
     if (!idle_.empty()) {

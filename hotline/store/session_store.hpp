@@ -76,6 +76,15 @@ struct Conflict : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The store could not do what it was asked: a database error (locked, full, unreachable), or
+/// the SQLite store's turn log unwritable or over its limit of unapplied turns. What the call
+/// was to write was not written. Every store call throws this for such failures, so a webhook
+/// can tell "the turn was not kept" from a bug and answer so that Twilio uses the number's
+/// Fallback URL. Its message names no contact beyond hashed keys.
+struct StoreError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 /// Everything one handled webhook changes, written in a single transaction so a crash leaves
 /// either all of it or none of it.
 struct TurnRecord {

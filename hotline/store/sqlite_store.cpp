@@ -172,7 +172,7 @@ constexpr std::array<const char*, 6> kMigrations = {
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
 
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
-  throw std::runtime_error("session store: " + what + ": " +
+  throw StoreError("session store: " + what + ": " +
                            (db ? sqlite3_errmsg(db) : "out of memory"));
 }
 
@@ -514,8 +514,9 @@ class SqliteStore final : public SessionStore {
   }
 
  private:
-  // How many logged turns may wait for SQLite before turns are refused (a full disk, say):
-  // Twilio retries a refused webhook, and memory stays bounded.
+  // How many logged turns may wait for SQLite before turns are refused (a full disk, say), so
+  // memory stays bounded. A refused turn is a StoreError: its webhook answers 503 and Twilio
+  // uses the number's Fallback URL (Twilio does not retry a messaging webhook by itself).
   static constexpr std::size_t kMaxLogged = 100000;
   // Fewer than kApplyBatch turns waiting: the applier lets kApplyLinger pass before writing them.
   static constexpr std::size_t kApplyBatch = 256;
@@ -530,7 +531,7 @@ class SqliteStore final : public SessionStore {
     {
       std::lock_guard lock(log_mutex_);
       if (logged_.size() + applying_ >= kMaxLogged) {
-        throw std::runtime_error("session store: " + std::to_string(logged_.size() + applying_) +
+        throw StoreError("session store: " + std::to_string(logged_.size() + applying_) +
                                  " turns are waiting to be written: " + apply_error_);
       }
       logged.seq = log_->append(logged);
@@ -967,7 +968,7 @@ class SqliteStore final : public SessionStore {
     // before COMMIT returns, so it survives the *application* crashing or being killed at any
     // point; fsync happens only at checkpoints. What NORMAL gives up is the very last commits
     // on a power loss or OS crash: they may roll back, but the database is never corrupted.
-    // For a turn that means Twilio's retry is treated as new, or a conversation steps back one
+    // For a turn that means a redelivery is treated as new, or a conversation steps back one
     // message; acceptable for the fsync per message it saves. Opt-outs and forget, which must
     // stick, raise it to FULL for their own transaction (see SynchronousFull).
     exec(d, "PRAGMA synchronous=NORMAL", "setting synchronous=NORMAL");

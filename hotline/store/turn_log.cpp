@@ -15,6 +15,8 @@
 #include <string_view>
 #include <system_error>
 
+#include "hotline/store/session_store.hpp"
+
 namespace hotline::store {
 namespace {
 
@@ -31,7 +33,7 @@ constexpr std::array<std::uint32_t, 256> kCrcTable = [] {
 }();
 
 [[noreturn]] void fail(const std::string& what, const std::string& path) {
-  throw std::runtime_error("session store: " + what + " '" + path + "': " + std::strerror(errno));
+  throw StoreError("session store: " + what + " '" + path + "': " + std::strerror(errno));
 }
 
 template <typename T>
@@ -91,7 +93,7 @@ std::vector<std::string> segment_files(const std::string& prefix) {
     if (number.empty() || !std::all_of(number.begin(), number.end(), [](unsigned char c) { return c >= '0' && c <= '9'; })) continue;
     found.emplace_back(std::stoull(number), entry.path().string());
   }
-  if (ec) throw std::runtime_error("session store: cannot list '" + dir.string() + "': " + ec.message());
+  if (ec) throw StoreError("session store: cannot list '" + dir.string() + "': " + ec.message());
   std::sort(found.begin(), found.end());
   std::vector<std::string> out;
   for (auto& f : found) out.push_back(std::move(f.second));
@@ -205,8 +207,7 @@ std::uint64_t TurnLog::append(const LoggedTurn& turn) {
       ::close(fd_);
       fd_ = -1;
       ++next_seq_;
-      throw std::runtime_error(std::string("session store: cannot write the turn log: ") +
-                               std::strerror(error));
+      throw StoreError(std::string("session store: cannot write the turn log: ") + std::strerror(error));
     }
     written += static_cast<std::size_t>(n);
   }

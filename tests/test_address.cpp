@@ -1,0 +1,51 @@
+// From → the address a contact is keyed by (channels/address.hpp).
+#include <catch2/catch.hpp>
+
+#include "hotline/channels/address.hpp"
+
+using hotline::channels::is_e164;
+using hotline::channels::normalize_address;
+
+TEST_CASE("an E.164 number is kept as it is, surrounding whitespace dropped", "[address]") {
+  CHECK(normalize_address("+14145550123") == "+14145550123");
+  CHECK(normalize_address("+14145550123\r\n") == "+14145550123");
+  CHECK(normalize_address("\t+5215512345678 ") == "+5215512345678");
+}
+
+TEST_CASE("a + sent unencoded, decoded as a space, is read as the + it was", "[address]") {
+  // `curl -d From=+14145550123` sends a raw +, which form decoding turns into a space.
+  CHECK(normalize_address(" 14145550123") == "+14145550123");
+  CHECK(normalize_address(" 14145550123\n") == "+14145550123");
+  CHECK(normalize_address("whatsapp: 14145550123") == "whatsapp:+14145550123");
+  // Only one space can come from one +; digits alone are no E.164 number.
+  CHECK_FALSE(normalize_address("  14145550123"));
+  CHECK_FALSE(normalize_address(" 1234"));
+  CHECK_FALSE(normalize_address("14145550123"));
+}
+
+TEST_CASE("addresses of channels Twilio delivers, and short codes", "[address]") {
+  CHECK(normalize_address("whatsapp:+14145550123") == "whatsapp:+14145550123");
+  CHECK(normalize_address("WhatsApp:+14145550123") == "whatsapp:+14145550123");
+  CHECK(normalize_address("messenger:1234567890123") == "messenger:1234567890123");
+  CHECK(normalize_address("898211") == "898211");
+  CHECK(normalize_address("611") == "611");
+}
+
+TEST_CASE("anything else is refused", "[address]") {
+  for (const char* from : {"", " ", "hello", "+", "+1", "+0123456789", "+1 414 555 0123", "+1-414-555-0123",
+                           "4145550123", "+14145550123x", "+1234567890123456", "whatsapp:", "whatsapp:hello",
+                           "whatsapp:+1", "messenger:", "messenger:abc", "sip:alice@example.org", "client:alice",
+                           "tel:+14145550123", "Anonymous", "+1414555\n0123", "12"}) {
+    INFO('"' << from << '"');
+    CHECK_FALSE(normalize_address(from));
+  }
+}
+
+TEST_CASE("is_e164: + and 7 to 15 digits, the first not 0", "[address]") {
+  CHECK(is_e164("+1234567"));
+  CHECK(is_e164("+123456789012345"));
+  CHECK_FALSE(is_e164("+123456"));
+  CHECK_FALSE(is_e164("+1234567890123456"));
+  CHECK_FALSE(is_e164("+0234567"));
+  CHECK_FALSE(is_e164("1234567"));
+}
