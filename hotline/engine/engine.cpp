@@ -170,6 +170,7 @@ class Turn {
                                                       plus != std::string::npos) {
         nlu::Understanding chosen;
         chosen.intent = *pick == "1" ? pending.substr(0, plus) : pending.substr(plus + 1);
+        chosen.chosen = true;
         return chosen;
       }
     }
@@ -209,7 +210,8 @@ class Turn {
   // step's own replies (exactly, or as a loosely written menu choice: "el 2", "opción tres"),
   // then intents (the step's own, then the flow's `anywhere`).
   std::optional<std::string> route(const flow::Step& waiting, const nlu::Understanding& u) {
-    if (u.intent == nlu::kEmergency) {
+    // An emergency, or the answer to "1 or 2?", comes before the step's own numbers.
+    if (u.intent == nlu::kEmergency || u.chosen) {
       if (auto target = intent_target(waiting, u.intent)) return target;
     }
     const std::string folded = nlu::fold(input_.text);

@@ -20,6 +20,7 @@ struct Understanding {
   std::string second;                // another question the same message asks, answered after
   bool maybe_emergency = false;      // not sure, but it could be: the 911 line comes first
   std::vector<std::string> choices;  // unsure between these two: ask, do not guess
+  bool chosen = false;               // the person picked `intent` from a numbered choice
   std::vector<Score> ranked;         // every intent's probability, for --explain
   std::optional<Lang> lang;          // the language it is clearly written in, if any (clear_language)
   float spanish = 0.5f;              // the probability that it is Spanish
