@@ -122,6 +122,34 @@ TEST_CASE("claim, talk both ways, end") {
   CHECK_THAT(text(server, kAna, "hola?"), Catch::StartsWith("No tiene ninguna conversación abierta."));
 }
 
+TEST_CASE("emergencies first, even while waiting for an advocate and inside an open relay") {
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  const std::string code = ask_for_person(server, fake);
+
+  // Waiting: asking again is told the request is waiting, with the 911 line, not "no entendí".
+  const std::string waiting = text(server, kTexter, "es urgente, ya me escriben?");
+  CHECK_THAT(waiting, Catch::Contains("en espera") && Catch::Contains("911"));
+  CHECK_THAT(waiting, !Catch::Contains("no entendí"));
+  // Waiting, an emergency gets the emergency answer at once.
+  CHECK_THAT(text(server, kTexter, "alguien esta forzando la puerta"), Catch::Contains("llame al 911 de inmediato"));
+
+  // In the open relay: the texter gets the 911 text from the hotline, and Ana is told.
+  text(server, kAna, code + " Hola, soy Ana.");
+  REQUIRE(eventually([&] { return fake.delivered_to(kTexter).size() == 2; }));
+  const auto before = fake.delivered_to(kAna).size();
+  CHECK_THAT(text(server, kTexter, "ya entro un hombre a mi casa tiene una pistola"),
+             Catch::Contains("llame al 911 de inmediato"));
+  REQUIRE(eventually([&] { return fake.delivered_to(kAna).size() == before + 1; }));
+  CHECK(fake.delivered_to(kAna).back().body ==
+        code + " PODRÍA ESTAR EN PELIGRO (la línea le dijo que llame al 911): ya entro un hombre a mi casa tiene una pistola");
+  // An ordinary message in the relay is only forwarded, as before.
+  CHECK(text(server, kTexter, "gracias, ya estoy mejor") == "");
+  REQUIRE(eventually([&] { return fake.delivered_to(kAna).size() == before + 2; }));
+  CHECK(fake.delivered_to(kAna).back().body == code + ": gracias, ya estoy mejor");
+}
+
 TEST_CASE("the texter's number and words are not readable in the database") {
   TempDir dir;
   FakeTwilio fake;
