@@ -242,8 +242,10 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   reload.details = c.details;
   // What `hotline check` accepts, a reload accepts: staff's conversation tests must pass too.
   // The roster is checked so a broken edit of it is logged, but it is not swapped here.
-  reload.extra_checks = [lang = c.default_language, root = c.root](const flow::Bundle& b, Diagnostics& d) {
+  reload.extra_checks = [lang = c.default_language, root = c.root,
+                         now = make_clock(c.pinned_now_ms)](const flow::Bundle& b, Diagnostics& d) {
     flowtest::check_conversations(root, b, lang, d);
+    d.append(flow::sources_due_for_review(b, flow::day_of(now())));  // logged as reload_diagnostic
     routing::load_roster((std::filesystem::path(root) / "config" / "advocates.yaml").string(), true, d);
   };
   auto& reloads = metrics_.counter("hotline_flow_reloads_total",

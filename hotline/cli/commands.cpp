@@ -197,6 +197,10 @@ Loaded load_all(const std::string& root, const std::string& config_path_option) 
   l.config = config::load_config(config_path, is_default, env, l.diags);
   l.config.root = root;
   l.bundle = flow::load_bundle(root, l.config.details, l.diags);
+  if (l.bundle) {
+    const auto now = l.config.pinned_now_ms.value_or(system_now_ms());
+    l.diags.append(flow::sources_due_for_review(*l.bundle, flow::day_of(now)));
+  }
   return l;
 }
 
@@ -292,6 +296,9 @@ int serve(const Args& args) {
   if (l.diags.has_errors()) {
     std::cerr << "hotline: not serving: fix the errors above\n";
     return 1;
+  }
+  for (const auto& d : l.diags.items()) {
+    if (d.code == "source-review-due") log::warn("source_review_due", {{"message", d.message}});
   }
   config::Config& c = l.config;
   try {

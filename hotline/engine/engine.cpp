@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "hotline/nlu/understand.hpp"
+#include "hotline/prompts/segments.hpp"
 
 namespace hotline::engine {
 namespace {
@@ -336,6 +337,7 @@ class Turn {
     out_.step = s.step;
     auto render = [&](Lang lang, const std::string& key) {
       prompts::Variables vars = b_.details;
+      for (const auto& [name, value] : flow::source_dates(b_.sources, lang)) vars[name] = value;
       for (const auto& [name, value] : input_.runtime) vars[name] = value;
       if (out_.asked.size() == 2) {
         vars["first"] = b_.prompts.render(lang, flow::kTopicPrefix + out_.asked[0], input_.channel, {});
@@ -384,7 +386,11 @@ std::vector<std::string> message_texts(const Outcome& outcome) {
   for (const auto& event : outcome.events) {
     const auto* said = std::get_if<Say>(&event);
     if (!said || said->text.empty()) continue;
-    if (messages.empty() || said->new_message) {
+    // A reply stays within three SMS segments: what would push it over starts a second message.
+    const bool fits = !messages.empty() &&
+                      prompts::count_segments(messages.back() + "\n\n" + said->text).segments <=
+                          prompts::kMaxAnswerSegments;
+    if (messages.empty() || said->new_message || !fits) {
       messages.push_back(said->text);
     } else {
       messages.back() += "\n\n" + said->text;

@@ -67,7 +67,8 @@ Outcome step(const flow::Bundle& bundle, Session session, const Input& input,
 /// All the text said in an outcome, joined with blank lines (what a call hears).
 std::string spoken_text(const Outcome& outcome);
 
-/// The text messages an outcome sends: usually one; a second answer starts another.
+/// The text messages an outcome sends: usually one; a second answer starts another, and so
+/// does a prompt that would take the reply past three SMS segments.
 std::vector<std::string> message_texts(const Outcome& outcome);
 
 }  // namespace hotline::engine

@@ -150,7 +150,7 @@ class BundleChecker {
             compare_placeholders(key, prompt, *twin, other);
           }
         }
-        check_details_and_length(key, prompt);
+        check_details_and_length(key, prompt, lang);
       }
     }
   }
@@ -172,11 +172,20 @@ class BundleChecker {
     }
   }
 
-  void check_details_and_length(const std::string& key, const prompts::Prompt& prompt) {
+  void check_details_and_length(const std::string& key, const prompts::Prompt& prompt, Lang lang) {
     std::set<std::string> missing;
+    const prompts::Variables dates = source_dates(b_.sources, lang);
     for (const auto& name : prompts::placeholders(prompt.sms + prompt.voice)) {
       const bool runtime = std::find(std::begin(kRuntimePlaceholders), std::end(kRuntimePlaceholders),
                                      name) != std::end(kRuntimePlaceholders);
+      if (name.rfind("date_", 0) == 0) {
+        if (!dates.count(name)) {
+          diags_.error(prompt.where, "unknown-source",
+                       "prompt '" + key + "' uses {" + name + "} but flows/sources.yaml has no source '" +
+                           name.substr(5) + "'");
+        }
+        continue;
+      }
       if (!runtime && !b_.details.count(name)) missing.insert(name);
     }
     if (!missing.empty()) {
@@ -184,7 +193,9 @@ class BundleChecker {
                      "prompt '" + key + "' needs " + quoted_list(missing) +
                          " but config/hotline.yaml does not set it under `details:`");
     }
-    auto count = prompts::count_segments(prompts::fill(prompt.sms, b_.details));
+    prompts::Variables filled = b_.details;
+    filled.insert(dates.begin(), dates.end());
+    auto count = prompts::count_segments(prompts::fill(prompt.sms, filled));
     if (count.segments > prompts::kMaxAnswerSegments) {
       diags_.warning(prompt.where, "too-long",
                      "prompt '" + key + "' is " + std::to_string(count.segments) + " SMS segments (" +
@@ -317,6 +328,7 @@ std::shared_ptr<const Bundle> load_bundle(const std::string& root,
   auto intents = nlu::load_intents(flows + "/intents.yaml", local);
   auto examples = nlu::load_examples_dir(flows + "/examples", local);
   bundle->classifier = trained_for(examples);
+  bundle->sources = load_sources(flows + "/sources.yaml", local);
   for (Lang lang : kAllLangs) {
     prompts::load_prompts(prompt_dir + "/" + std::string(lang_code(lang)) + ".yaml", lang,
                           bundle->prompts, local);
@@ -329,6 +341,34 @@ std::shared_ptr<const Bundle> load_bundle(const std::string& root,
   diags.append(local);
   if (local.has_errors() || !flow || !intents) return nullptr;
   return bundle;
+}
+
+std::map<std::string, std::set<std::string>> answers_relying_on_sources(const Bundle& bundle) {
+  std::map<std::string, std::set<std::string>> out;
+  for (Lang lang : kAllLangs) {
+    for (const auto& [key, prompt] : bundle.prompts.entries(lang)) {
+      for (const auto& name : prompts::placeholders(prompt.sms + prompt.voice)) {
+        if (name.rfind("date_", 0) == 0) out[name.substr(5)].insert(key);
+      }
+    }
+  }
+  return out;
+}
+
+Diagnostics sources_due_for_review(const Bundle& bundle, const Day& today) {
+  Diagnostics diags;
+  const auto relying = answers_relying_on_sources(bundle);
+  for (const Source* s : due_for_review(bundle.sources, today)) {
+    std::string answers;
+    if (auto it = relying.find(s->id); it != relying.end()) {
+      for (const auto& key : it->second) answers += (answers.empty() ? "" : ", ") + key;
+    }
+    diags.warning(s->where, "source-review-due",
+                  "source '" + s->id + "' (" + s->outlet + ", " + s->date.iso() + ") was due for review on " +
+                      s->review_by->iso() + "; check its facts still hold and set `reviewed:` and `review_by:`. " +
+                      (answers.empty() ? "No answer names its date." : "Answers that rely on it: " + answers + "."));
+  }
+  return diags;
 }
 
 }  // namespace hotline::flow

@@ -1,11 +1,14 @@
 #pragma once
 // Everything a conversation needs, loaded and checked together: the flow, the prompts in every
 // language, and the intents. Immutable; a reload builds a new one and swaps the pointer.
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "hotline/common/diagnostic.hpp"
 #include "hotline/flow/model.hpp"
+#include "hotline/flow/sources.hpp"
 #include "hotline/nlu/classifier.hpp"
 #include "hotline/nlu/nlu.hpp"
 #include "hotline/prompts/catalog.hpp"
@@ -17,6 +20,7 @@ struct Bundle {
   prompts::Catalog prompts;
   nlu::IntentModel intents;      // the intents (flows/intents.yaml) and their keyword phrases
   nlu::Classifier classifier;    // trained on flows/examples/*.tsv
+  std::vector<Source> sources;   // flows/sources.yaml: where the facts come from, and their dates
   prompts::Variables details;  // organisation details from staff configuration
 };
 
@@ -59,6 +63,13 @@ inline constexpr const char* kVoicePrompts[] = {
 /// warnings too, is in `diags`.
 std::shared_ptr<const Bundle> load_bundle(const std::string& root,
                                           const prompts::Variables& details, Diagnostics& diags);
+
+/// The prompts that name a source's date (`{date_<id>}`), by source id: the answers that rely on it.
+std::map<std::string, std::set<std::string>> answers_relying_on_sources(const Bundle& bundle);
+
+/// A warning for every source past its `review_by:` day on `today`, naming the answers that rely
+/// on it. `hotline check` prints them; the server logs them at start and on every reload.
+Diagnostics sources_due_for_review(const Bundle& bundle, const Day& today);
 
 }  // namespace hotline::flow
 

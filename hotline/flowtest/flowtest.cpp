@@ -241,7 +241,9 @@ std::string compare(const Expect& e, const engine::Outcome& o, const std::string
     field("opted_out", yes_no(*e.opted_out), yes_no(!*e.opted_out));
   }
   if (e.max_segments) {
-    int segments = prompts::count_segments(reply).segments;
+    // Per text message: a reply too long for one goes out as two (engine::message_texts).
+    int segments = 0;
+    for (const auto& m : engine::message_texts(o)) segments = std::max(segments, prompts::count_segments(m).segments);
     if (segments > *e.max_segments) {
       field("max_segments", "at most " + std::to_string(*e.max_segments),
             std::to_string(segments) + " segments");
