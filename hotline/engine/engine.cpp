@@ -345,15 +345,22 @@ class Turn {
       }
       return b_.prompts.render(lang, key, input_.channel, vars);
     };
+    // In both languages when the language is not known yet: each text in English, then in
+    // Spanish, as two texts (a reply that would be too long for one SMS goes out as two).
+    std::vector<Event> events;
     for (auto& event : out_.events) {
       auto* said = std::get_if<Say>(&event);
-      if (!said) continue;
-      if (out_.bilingual) {
-        said->text = render(Lang::en, said->key) + "\n" + render(Lang::es, said->key);
+      if (!said) {
+        events.push_back(std::move(event));
+      } else if (out_.bilingual) {
+        events.emplace_back(Say{said->key, render(Lang::en, said->key), said->new_message});
+        events.emplace_back(Say{said->key, render(Lang::es, said->key), false});
       } else {
         said->text = render(out_.lang, said->key);
+        events.push_back(std::move(event));
       }
     }
+    out_.events = std::move(events);
     return std::move(out_);
   }
 
