@@ -599,3 +599,34 @@ TEST_CASE("more than 105 texters waiting at once: every one is answered and gets
   CHECK(codes.size() == kWaiting);
   REQUIRE(eventually([&] { return offered_codes(fake, kBen).size() == kWaiting; }, std::chrono::seconds(30)));
 }
+
+TEST_CASE("a held text is kept only minutes: then it is erased, and a late 1 sends nothing") {
+  TempDir dir;
+  FakeTwilio fake;
+  auto held_rows = [&] {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2((dir.path() / "hotline.sqlite3").string().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM advocate_notes WHERE held != ''", -1, &stmt, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+    const int n = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return n;
+  };
+  std::string code;
+  {
+    HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+    code = ask_for_person(server, fake, kTexter);
+    CHECK_THAT(text(server, kAna, "Buenos días, ¿qué necesita?"), Catch::StartsWith("No se envió"));
+    CHECK(held_rows() == 1);
+  }
+  // Eleven minutes later: the housekeeper (it runs at start, then every minute) erases it.
+  HotlineServer later(relay_config(dir, fake, kWednesday10am + 11 * 60'000), roster());
+  REQUIRE(eventually([&] { return held_rows() == 0; }));
+  // "1" is now a text like any other: with no conversation of her own open, it is held itself.
+  CHECK(text(later, kAna, "1") == held(choice_order({}, {code})));
+  drain(later);
+  CHECK(fake.delivered_to(kTexter).empty());
+  CHECK(state_of(later, code) == "queued:");
+}
