@@ -107,9 +107,9 @@ TEST_CASE("claim, talk both ways, end") {
   const std::string code = ask_for_person(server, fake);
   // The offer says how to take it, in each advocate's language.
   CHECK(fake.delivered_to(kAna)[0].body == "Nueva conversación " + code + " (es): 0. Para tomarla, empiece su respuesta con " +
-                                               code + " (\"" + code + " Hola…\") o envíe #take " + code + ".");
+                                               code + " o envíe #take " + code + ".");
   CHECK(fake.delivered_to(kBen)[0].body == "New conversation " + code + " (es): 0. To take it, start your reply with " +
-                                               code + " (\"" + code + " Hi…\") or send #take " + code + ".");
+                                               code + " or send #take " + code + ".");
 
   // Ana takes it by its code with a real first line: it reaches the texter too, from the hotline number.
   CHECK(text(server, kAna, code + " Hola, soy Ana. ¿En qué le ayudo?") ==
@@ -187,8 +187,9 @@ TEST_CASE("two advocates racing: exactly one gets it") {
   });
   a.join();
   b.join();
-  const bool ana_won = ana_reply.find("es suya") != std::string::npos;
-  const bool ben_won = ben_reply.find("is yours") != std::string::npos;
+  // (The loser hears "K7M no es suya" / "K7M is not yours": the code must come right before.)
+  const bool ana_won = ana_reply.find(code + " es suya") != std::string::npos;
+  const bool ben_won = ben_reply.find(code + " is yours") != std::string::npos;
   CHECK(ana_won != ben_won);
   if (ana_won) CHECK_THAT(ben_reply, Catch::Contains(code + " is not yours"));
   if (ben_won) CHECK_THAT(ana_reply, Catch::Contains(code + " no es suya"));
