@@ -41,7 +41,16 @@ class FailingStore : public hotline::store::SessionStore {
     inner_->set_opted_out(contact, opted_out, now_ms);
   }
   std::size_t purge_before(std::int64_t cutoff_ms) override { return inner_->purge_before(cutoff_ms); }
-  std::size_t end_relays_idle_since(std::int64_t cutoff_ms) override { return inner_->end_relays_idle_since(cutoff_ms); }
+  std::size_t end_relays_idle_since(std::int64_t cutoff_ms, std::int64_t now_ms) override {
+    return inner_->end_relays_idle_since(cutoff_ms, now_ms);
+  }
+  std::size_t purge_relay_memory(std::int64_t closed_before_ms, std::int64_t now_ms) override {
+    return inner_->purge_relay_memory(closed_before_ms, now_ms);
+  }
+  std::vector<std::string> closed_codes_since(std::int64_t since_ms) override { return inner_->closed_codes_since(since_ms); }
+  hotline::store::AdvocateNote advocate_note(std::string_view advocate_id) override {
+    return inner_->advocate_note(advocate_id);
+  }
   void forget(std::string_view contact) override { inner_->forget(contact); }
   bool healthy() override { return inner_->healthy(); }
   std::vector<Relay> relays() override { return inner_->relays(); }

@@ -65,7 +65,8 @@ TEST_CASE("the shipped flow drawn by `hotline graph` has its steps, menu numbers
   }
   CHECK_THAT(dot, Catch::Contains("\"menu\" -> \"call_police\" [label=\"1\"];"));
   CHECK_THAT(dot, Catch::Contains("\"menu\" -> \"advocate\" [label=\"0\"];"));
-  CHECK_THAT(dot, Catch::Contains("\"call_police\" -> \"after_answer\";"));
+  CHECK_THAT(dot, Catch::Contains("\"call_police\" -> \"police_discretion\";"));
+  CHECK_THAT(dot, Catch::Contains("\"police_discretion\" -> \"after_answer\";"));
   CHECK_THAT(dot, Catch::Contains("\"(anywhere)\" -> \"emergency\" [label=\"emergency\""));
   CHECK_THAT(dot, Catch::Contains("\"(not understood)\" -> \"offer_person\""));
 

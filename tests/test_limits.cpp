@@ -48,7 +48,10 @@ struct PoisonStore : store::SessionStore {
   std::vector<store::Relay> relays() override { touched(); }
   std::optional<store::Relay> relay_of(std::string_view) override { touched(); }
   std::unique_ptr<store::KeyLock> lock_key(std::string_view) override { touched(); }
-  std::size_t end_relays_idle_since(std::int64_t) override { touched(); }
+  std::size_t end_relays_idle_since(std::int64_t, std::int64_t) override { touched(); }
+  std::size_t purge_relay_memory(std::int64_t, std::int64_t) override { touched(); }
+  std::vector<std::string> closed_codes_since(std::int64_t) override { touched(); }
+  store::AdvocateNote advocate_note(std::string_view) override { touched(); }
   std::vector<store::OutboxRow> claim_outbound(std::int64_t, std::size_t, std::int64_t) override { touched(); }
   void outbound_sent(std::int64_t, std::string_view, std::int64_t) override { touched(); }
   bool outbound_attempt_started(const store::OutboxRow&, std::int64_t, std::int64_t) override { touched(); }

@@ -105,7 +105,7 @@ TEST_CASE("postgres: purge, relay retention and forget erase what they should an
   opens.relays.push_back({relay("K1", "c_new"), false, 0});
   opens.outbound.push_back(outbound("SMrelay:offer"));
   store->commit_turn(opens);
-  CHECK(store->end_relays_idle_since(9000) == 0);
+  CHECK(store->end_relays_idle_since(9000, 9500) == 0);
   CHECK(store->relays().size() == 1);
   CHECK(store->relay_of("c_new")->code == "K1");
   CHECK_FALSE(store->relay_of("c_old"));
@@ -132,8 +132,32 @@ TEST_CASE("postgres: purge, relay retention and forget erase what they should an
   reopens.keep_session = true;
   reopens.relays.push_back({relay("K2", "c_x"), false, 0});
   store->commit_turn(reopens);
-  CHECK(store->end_relays_idle_since(10001) == 1);
+  CHECK(store->end_relays_idle_since(10001, 10500) == 1);
   CHECK(store->relays().empty());
+  // Both relays' codes stay known as closed (forget's at the wall clock), until purged.
+  CHECK(store->closed_codes_since(10500) == std::vector<std::string>{"K1", "K2"});
+  CHECK(store->closed_codes_since(10501) == std::vector<std::string>{"K1"});
+  CHECK(store->purge_relay_memory(10501, 10500) == 1);
+  CHECK(store->closed_codes_since(0) == std::vector<std::string>{"K1"});
+}
+
+TEST_CASE("postgres: advocates' notes are kept whole and held text briefly, as in SQLite", "[postgres]") {
+  auto store = open_postgres(fresh_postgres_url(), 2);
+  TurnRecord t = turn("c_t", "", "SM1", 2000);
+  t.keep_session = true;
+  t.advocate_notes.push_back({"ana", "K7M", "v1.held", "K7M,Q3A", 2000 + 600'000});
+  store->commit_turn(t);
+  auto note = store->advocate_note("ana");
+  CHECK(note.focus_code == "K7M");
+  CHECK(note.held_sealed == "v1.held");
+  CHECK(note.held_codes == "K7M,Q3A");
+  CHECK(note.held_until_ms == 2000 + 600'000);
+  CHECK(store->advocate_note("ben").focus_code.empty());
+  CHECK(store->purge_relay_memory(0, 2000 + 599'999) == 0);
+  CHECK(store->purge_relay_memory(0, 2000 + 600'000) == 1);
+  note = store->advocate_note("ana");
+  CHECK(note.held_sealed.empty());
+  CHECK(note.focus_code == "K7M");
 }
 
 TEST_CASE("postgres: a relay written from a stale version rolls back the whole turn", "[postgres]") {
@@ -354,7 +378,7 @@ TEST_CASE("postgres: replicas starting together migrate once; a newer schema is 
   }
 }
 
-TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversations", "[postgres][migrations]") {
+TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversations, relay memory", "[postgres][migrations]") {
   // Back to schema version 1 as it shipped (the parts later migrations touch): an outbox
   // message, two answers for one contact, and an answer without a session. Then opened again.
   auto url = fresh_postgres_url();
@@ -364,8 +388,10 @@ TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversat
     queues.outbound.push_back(outbound("SMv:0"));
     store->commit_turn(queues);
   }
-  REQUIRE(postgres_schema_version() == 3);
+  REQUIRE(postgres_schema_version() == 4);
   test_support::postgres_admin(
+      "DROP TABLE closed_codes;"
+      "DROP TABLE advocate_notes;"
       "ALTER TABLE outbox DROP COLUMN attempt_started_ms;"
       "DROP TABLE conversations;"
       "CREATE TABLE sessions (contact_key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_ms BIGINT NOT NULL);"
@@ -377,7 +403,9 @@ TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversat
       "DELETE FROM schema_migrations WHERE version >= 2",
       url);
   auto store = open_postgres(url, 2);
-  CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "3");
+  CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "4");
+  CHECK(store->closed_codes_since(0).empty());
+  CHECK(store->advocate_note("ana").held_sealed.empty());
   auto rows = store->claim_outbound(2000, 10, 60'000);
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].attempt_started_ms == 0);

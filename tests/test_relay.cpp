@@ -2,7 +2,11 @@
 // records what it is sent and fails on demand.
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+
+#include <algorithm>
 #include <regex>
+#include <set>
 
 #include "fake_twilio.hpp"
 #include "hotline/common/clock.hpp"
@@ -65,16 +69,29 @@ std::string text(HotlineServer& s, const std::string& from, const std::string& b
   return reply_of(s.post_signed("/twilio/sms", sms_form(from, body, next_sid())));
 }
 
-/// The texter asks for a person; returns the conversation code from the offer Ana got.
-std::string ask_for_person(HotlineServer& s, FakeTwilio& fake) {
-  text(s, kTexter, "hola");
-  CHECK_THAT(text(s, kTexter, "0"), Catch::Contains("Una persona de apoyo le escribirá"));
-  REQUIRE(eventually([&] { return fake.delivered_to(kAna).size() == 1 && fake.delivered_to(kBen).size() == 1; }));
-  const std::string offer = fake.delivered_to(kAna)[0].body;
-  std::smatch m;
-  REQUIRE(std::regex_search(offer, m, std::regex("Nueva conversación ([A-Z][0-9]) \\(es\\): 0\\. Responda para tomarla\\.")));
-  CHECK(fake.delivered_to(kBen)[0].body == "New conversation " + m[1].str() + " (es): 0. Reply to take it.");
-  return m[1].str();
+/// Offers (new conversations) this advocate has been sent, oldest first, as their codes.
+std::vector<std::string> offered_codes(FakeTwilio& fake, const std::string& advocate) {
+  std::vector<std::string> out;
+  static const std::regex offer("^(?:Nueva conversación|New conversation) ([A-Z][0-9][A-Z0-9]{1,4}) ");
+  for (const auto& r : fake.delivered_to(advocate)) {
+    std::smatch m;
+    if (std::regex_search(r.body, m, offer)) out.push_back(m[1].str());
+  }
+  return out;
+}
+
+/// `texter` asks for a person; returns the conversation's code, from the offer both advocates got.
+std::string ask_for_person(HotlineServer& s, FakeTwilio& fake, const std::string& texter = kTexter) {
+  const std::size_t before = offered_codes(fake, kAna).size();
+  text(s, texter, "hola");
+  CHECK_THAT(text(s, texter, "0"), Catch::Contains("Una persona de apoyo le escribirá"));
+  REQUIRE(eventually([&] {
+    return offered_codes(fake, kAna).size() == before + 1 && offered_codes(fake, kBen).size() == before + 1;
+  }));
+  const std::string code = offered_codes(fake, kAna).back();
+  CHECK(std::regex_match(code, std::regex("[ACDEFGHJKLMNPQRTUVWXY][34679][ACDEFGHJKLMNPQRTUVWXY34679]")));
+  CHECK(offered_codes(fake, kBen).back() == code);
+  return code;
 }
 
 std::size_t count(const std::vector<FakeRequest>& rs, const std::string& body) {
@@ -88,10 +105,15 @@ TEST_CASE("claim, talk both ways, end") {
   FakeTwilio fake;
   HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
   const std::string code = ask_for_person(server, fake);
+  // The offer says how to take it, in each advocate's language.
+  CHECK(fake.delivered_to(kAna)[0].body == "Nueva conversación " + code + " (es): 0. Para tomarla, empiece su respuesta con " +
+                                               code + " o envíe #take " + code + ".");
+  CHECK(fake.delivered_to(kBen)[0].body == "New conversation " + code + " (es): 0. To take it, start your reply with " +
+                                               code + " or send #take " + code + ".");
 
-  // Ana takes it with a real first line: it reaches the texter too, from the hotline number.
-  CHECK(text(server, kAna, "Hola, soy Ana. ¿En qué le ayudo?") ==
-        code + " es suya. Sus respuestas le llegan desde el número de la línea. #end para cerrarla, #release para devolverla.");
+  // Ana takes it by its code with a real first line: it reaches the texter too, from the hotline number.
+  CHECK(text(server, kAna, code + " Hola, soy Ana. ¿En qué le ayudo?") ==
+        code + " es suya. La persona recibirá sus respuestas desde el número de la línea. Escriba #end para cerrarla o #release para devolverla.");
   REQUIRE(eventually([&] { return fake.delivered_to(kTexter).size() == 2 && fake.delivered_to(kBen).size() == 2; }));
   CHECK(fake.delivered_to(kBen)[1].body == code + " was taken by another advocate. Nothing to do.");
   CHECK_THAT(fake.delivered_to(kTexter)[0].body, Catch::StartsWith("Ya está con usted una persona de apoyo."));
@@ -119,7 +141,7 @@ TEST_CASE("claim, talk both ways, end") {
   CHECK(server.app().store().relays().empty());
   // After the end, the texter is back in the flow, and Ana has nothing open.
   CHECK_THAT(text(server, kTexter, "1"), Catch::Contains("testigo"));
-  CHECK_THAT(text(server, kAna, "hola?"), Catch::StartsWith("No tiene ninguna conversación abierta."));
+  CHECK_THAT(text(server, kAna, "hola?"), Catch::StartsWith("No tiene ninguna conversación abierta;"));
 }
 
 TEST_CASE("emergencies first, even while waiting for an advocate and inside an open relay") {
@@ -179,25 +201,26 @@ TEST_CASE("two advocates racing: exactly one gets it") {
   std::string ana_reply, ben_reply;
   std::thread a([&] {
     httplib::Client client("127.0.0.1", server.port());
-    auto form = sms_form(kAna, "yo la tomo", next_sid());
+    auto form = sms_form(kAna, code + " yo la tomo", next_sid());
     auto sig = twilio::compute_signature(kAuthToken, kPublicUrl + "/twilio/sms", form);
     auto res = client.Post("/twilio/sms", {{"X-Twilio-Signature", sig}}, twilio::encode_form(form), "application/x-www-form-urlencoded");
     if (res) ana_reply = res->body;
   });
   std::thread b([&] {
     httplib::Client client("127.0.0.1", server.port());
-    auto form = sms_form(kBen, "I'll take it", next_sid() + "b");
+    auto form = sms_form(kBen, code + " I'll take it", next_sid() + "b");
     auto sig = twilio::compute_signature(kAuthToken, kPublicUrl + "/twilio/sms", form);
     auto res = client.Post("/twilio/sms", {{"X-Twilio-Signature", sig}}, twilio::encode_form(form), "application/x-www-form-urlencoded");
     if (res) ben_reply = res->body;
   });
   a.join();
   b.join();
-  const bool ana_won = ana_reply.find("es suya") != std::string::npos;
-  const bool ben_won = ben_reply.find("is yours") != std::string::npos;
+  // (The loser hears "K7M no es suya" / "K7M is not yours": the code must come right before.)
+  const bool ana_won = ana_reply.find(code + " es suya") != std::string::npos;
+  const bool ben_won = ben_reply.find(code + " is yours") != std::string::npos;
   CHECK(ana_won != ben_won);
-  if (ana_won) CHECK_THAT(ben_reply, Catch::Contains(code + " was taken by another advocate"));
-  if (ben_won) CHECK_THAT(ana_reply, Catch::Contains("Otra persona de apoyo ya tomó " + code));
+  if (ana_won) CHECK_THAT(ben_reply, Catch::Contains(code + " is not yours"));
+  if (ben_won) CHECK_THAT(ana_reply, Catch::Contains(code + " no es suya"));
   auto relays = server.app().store().relays();
   REQUIRE(relays.size() == 1);
   CHECK(relays[0].advocate_id == (ana_won ? "ana" : "ben"));
@@ -211,16 +234,17 @@ TEST_CASE("release hands it back; another advocate takes it by code") {
   FakeTwilio fake;
   HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
   const std::string code = ask_for_person(server, fake);
-  CHECK_THAT(text(server, kAna, "ok"), Catch::StartsWith(code + " es suya"));
-  CHECK(fake.delivered_to(kTexter).size() <= 1);  // "ok" alone is not passed on
+  CHECK_THAT(text(server, kAna, "#take " + code), Catch::StartsWith(code + " es suya"));
+  CHECK(fake.delivered_to(kTexter).size() <= 1);  // #take says nothing to the texter but "connected"
 
   CHECK(text(server, kAna, "#release") == code + " volvió a la fila para otra persona de apoyo.");
-  REQUIRE(eventually([&] { return count(fake.delivered_to(kBen), "Conversation " + code + " (es) is waiting for an advocate. Reply " + code + " to take it.") == 1; }));
+  REQUIRE(eventually([&] { return count(fake.delivered_to(kBen), "Conversation " + code + " (es) is waiting for an advocate. Send #take " + code + " to take it.") == 1; }));
   CHECK(server.app().store().relays()[0].state == "queued");
   CHECK_THAT(text(server, kBen, code + " Hi, I can help"), Catch::StartsWith(code + " is yours."));
   REQUIRE(eventually([&] { return count(fake.delivered_to(kTexter), "Hi, I can help") == 1; }));
   // Ana lets go for good: her texts now reach nobody, and she is told so.
-  CHECK_THAT(text(server, kAna, code + " sigo aquí"), Catch::Contains("Otra persona de apoyo ya tomó " + code));
+  CHECK(text(server, kAna, code + " sigo aquí") == code + " no es suya (la tiene otra persona de apoyo); no se envió nada.");
+  CHECK(count(fake.delivered_to(kTexter), "sigo aquí") == 0);
   CHECK(text(server, kBen, "#end " + code) == code + " is closed. Thank you.");
 }
 
@@ -228,18 +252,19 @@ TEST_CASE("bad input from advocates and strangers gets a clear reply") {
   TempDir dir;
   FakeTwilio fake;
   HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
-  CHECK_THAT(text(server, kAna, "hola"), Catch::StartsWith("No tiene ninguna conversación abierta."));
-  CHECK_THAT(text(server, kBen, "#end"), Catch::StartsWith("You have no open conversation."));
-  CHECK_THAT(text(server, kBen, "#frobnicate"), Catch::StartsWith("Write to your conversation as usual."));
-  CHECK_THAT(text(server, kBen, "Q9 hello"), Catch::StartsWith("You have no open conversation."));
+  CHECK_THAT(text(server, kAna, "hola"), Catch::StartsWith("No tiene ninguna conversación abierta;"));
+  CHECK_THAT(text(server, kBen, "#end"), Catch::StartsWith("You have no open conversation;"));
+  CHECK_THAT(text(server, kBen, "#frobnicate"), Catch::StartsWith("Start with the code to write to a conversation"));
+  CHECK_THAT(text(server, kBen, "#take"), Catch::StartsWith("Start with the code to write to a conversation"));
+  CHECK_THAT(text(server, kBen, "Q9 hello"), Catch::StartsWith("You have no open conversation;"));
   // A stranger (not an advocate, no relay) trying a command.
   auto stranger = text(server, "+14145559876", "#end");
-  CHECK_THAT(stranger, Catch::Contains("son para el personal de apoyo") && Catch::Contains("are for advocates"));
+  CHECK_THAT(stranger, Catch::Contains("son solo para el personal de apoyo") && Catch::Contains("are for advocates"));
 
   const std::string code = ask_for_person(server, fake);
-  text(server, kBen, "taking it");
-  // A code that is not Ben's: codes are random, and "Q9" is one of the 105 they can be.
-  const std::string other = code == "Q9" ? "Q7" : "Q9";
+  text(server, kBen, "#take " + code);
+  // A code nobody has (Q9 is of the old two-character shape; codes now have three).
+  const std::string other = "Q9";
   CHECK_THAT(text(server, kBen, other + " hello"),
              Catch::StartsWith("You have no open conversation " + other + ". Yours: " + code + "."));
   CHECK(server.app().store().relays().size() == 1);
@@ -250,12 +275,13 @@ TEST_CASE("STOP mid-relay ends it and tells the advocate") {
   FakeTwilio fake;
   HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
   const std::string code = ask_for_person(server, fake);
-  text(server, kAna, "ok");
+  text(server, kAna, "#take " + code);
   text(server, kTexter, "STOP");  // Twilio answers STOP itself; the hotline records it
   CHECK(server.app().store().is_opted_out(crypto::contact_key(kSecret, kTexter)));
-  REQUIRE(eventually([&] { return count(fake.delivered_to(kAna), code + " terminó: la persona envió STOP. La línea ya no le enviará mensajes.") == 1; }));
+  REQUIRE(eventually([&] { return count(fake.delivered_to(kAna), code + " terminó: la persona pidió no recibir más mensajes. La línea ya no le escribirá.") == 1; }));
   CHECK(server.app().store().relays().empty());
-  CHECK_THAT(text(server, kAna, "¿sigue ahí?"), Catch::StartsWith("No tiene ninguna conversación abierta."));
+  CHECK_THAT(text(server, kAna, "¿sigue ahí?"), Catch::StartsWith("No tiene ninguna conversación abierta;"));
+  CHECK(text(server, kAna, code + " ¿sigue ahí?") == code + " está cerrada; no se envió nada. Si la persona vuelve a escribir, llegará como una conversación nueva.");
 }
 
 TEST_CASE("after hours: the texter hears the hours; advocates hear of it when their shift starts") {
@@ -265,8 +291,8 @@ TEST_CASE("after hours: the texter hears the hours; advocates hear of it when th
     HotlineServer server(relay_config(dir, fake, kSunday), roster());
     text(server, kTexter, "hola");
     CHECK(text(server, kTexter, "0") ==
-          "Ahora no hay nadie de apoyo en turno. Horario: lun-vie 9:00-17:00. Su solicitud está guardada y "
-          "alguien le escribirá aquí. Si está en peligro, llame al 911.");
+          "En este momento no hay personas de apoyo de turno. El horario es lun-vie 9:00-17:00. Su solicitud "
+          "quedó guardada y alguien le escribirá aquí. Si está en peligro, llame al 911.");
     REQUIRE(server.app().store().relays().size() == 1);
     CHECK(server.app().store().relays()[0].state == "queued");
   }
@@ -385,4 +411,251 @@ TEST_CASE("status callbacks are signature-checked and erase delivered messages")
   CHECK_FALSE(server.app().store().outbound_status(sid, "sent", 1));  // gone
   res = server.post_signed("/twilio/status", {{"MessageStatus", "delivered"}});
   CHECK(res->status == 400);
+}
+
+// --- Words reach only a conversation the advocate chose -------------------------------------
+// Each case below is one way the relay used to send an advocate's words to the wrong person.
+
+namespace {
+
+const std::string kTexter2 = "+14145552002";
+const std::string kTexter3 = "+14145552003";
+
+/// Waits until everything queued has gone out, so "nothing reached X" is a fact, not a race.
+void drain(HotlineServer& s) {
+  REQUIRE(eventually([&] { return s.app().store().outbox_pending() == 0; }));
+}
+
+/// The choices a held message is offered, as Ana reads them: her open conversations, then the
+/// waiting ones offered to her, each group in the store's order (by when they opened, then by
+/// code: every relay here opens at the same pinned time).
+std::vector<std::string> choice_order(std::vector<std::string> mine, std::vector<std::string> waiting) {
+  std::sort(mine.begin(), mine.end());
+  std::sort(waiting.begin(), waiting.end());
+  for (auto& code : waiting) mine.push_back(code + " (en espera, la toma)");
+  return mine;
+}
+
+/// Ana's reply when her text is held, and the digit that sends it to `code`.
+std::string held(const std::vector<std::string>& choices) {
+  std::string list;
+  for (std::size_t i = 0; i < choices.size(); ++i) list += (i ? ", " : "") + std::to_string(i + 1) + " = " + choices[i];
+  return "No se envió: ¿para qué conversación es? " + list +
+         ". Responda con el número para enviarlo, o empiece con el código.";
+}
+std::string digit_for(const std::vector<std::string>& choices, const std::string& code) {
+  for (std::size_t i = 0; i < choices.size(); ++i) if (choices[i].rfind(code, 0) == 0) return std::to_string(i + 1);
+  return "?";
+}
+
+std::string state_of(HotlineServer& s, const std::string& code) {
+  for (const auto& r : s.app().store().relays()) if (r.code == code) return r.state + ":" + r.advocate_id;
+  return "closed";
+}
+
+}  // namespace
+
+TEST_CASE("a reply without a code takes no waiting conversation, neither the oldest nor the one just offered") {
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  const std::string first = ask_for_person(server, fake, kTexter);
+  const std::string second = ask_for_person(server, fake, kTexter2);
+
+  // Ana answers the offer she just read. Before, this took the *oldest* one.
+  const auto choices = choice_order({}, {first, second});
+  CHECK(text(server, kAna, "Hola, ¿en qué le ayudo?") == held(choices));
+  drain(server);
+  CHECK(fake.delivered_to(kTexter).empty());
+  CHECK(fake.delivered_to(kTexter2).empty());
+  CHECK(state_of(server, first) == "queued:");
+  CHECK(state_of(server, second) == "queued:");
+  // What she wrote is held sealed, never in the clear.
+  {
+    std::string bytes;
+    for (const char* f : {"hotline.sqlite3", "hotline.sqlite3-wal"}) bytes += read_file((dir.path() / f).string());
+    CHECK(bytes.find("en qué le ayudo") == std::string::npos);
+  }
+
+  // One reply sends it where she meant, taking that one; the other texter hears nothing.
+  const std::string pick = digit_for(choices, second);
+  CHECK_THAT(text(server, kAna, pick), Catch::StartsWith(second + " es suya."));
+  REQUIRE(eventually([&] { return count(fake.delivered_to(kTexter2), "Hola, ¿en qué le ayudo?") == 1; }));
+  drain(server);
+  CHECK(fake.delivered_to(kTexter).empty());
+  CHECK(state_of(server, second) == "claimed:ana");
+  CHECK(state_of(server, first) == "queued:");
+  // Used once: the same digit again is not the held message again (Ana now has `second` open
+  // and nothing else reached her since she wrote in it, so it is a plain text to that texter).
+  CHECK(text(server, kAna, pick) == "");
+  REQUIRE(eventually([&] { return count(fake.delivered_to(kTexter2), pick) == 1; }));
+  CHECK(count(fake.delivered_to(kTexter2), "Hola, ¿en qué le ayudo?") == 1);
+}
+
+TEST_CASE("hola or STOP from an advocate's phone takes nothing") {
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  const std::string code = ask_for_person(server, fake, kTexter);
+  CHECK(text(server, kBen, "hola") == "Not sent: which conversation is it for? 1 = " + code +
+                                          " (waiting, takes it). Reply with the number to send it, or start with the code.");
+  CHECK(text(server, kBen, "STOP") == "");  // a carrier keyword: Twilio's business, never a texter's
+  CHECK(text(server, kAna, "hola") == held(choice_order({}, {code})));
+  CHECK(text(server, kAna, "PARAR") == "");
+  // The held "hola" was replaced by PARAR, which is never held: "1" now means nothing held.
+  CHECK_THAT(text(server, kAna, "1"), Catch::StartsWith("No se envió"));
+  drain(server);
+  CHECK(fake.delivered_to(kTexter).empty());
+  CHECK(state_of(server, code) == "queued:");
+  // The conversation is still there for whoever takes it on purpose.
+  CHECK_THAT(text(server, kBen, "#take " + code), Catch::StartsWith(code + " is yours."));
+}
+
+TEST_CASE("an advocate with one open conversation who answers a new offer is asked, and the open texter gets nothing") {
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  const std::string open = ask_for_person(server, fake, kTexter);
+  CHECK_THAT(text(server, kAna, open + " Hola, soy Ana."), Catch::StartsWith(open + " es suya."));
+  text(server, kTexter, "Tengo miedo de llamar");
+  REQUIRE(eventually([&] { return count(fake.delivered_to(kAna), open + ": Tengo miedo de llamar") == 1; }));
+  // Her one conversation, nothing else in between: no code needed.
+  CHECK(text(server, kAna, "Estoy aquí con usted.") == "");
+  REQUIRE(eventually([&] { return count(fake.delivered_to(kTexter), "Estoy aquí con usted.") == 1; }));
+
+  // A new texter asks about a fine; the offer reaches Ana and Ben.
+  const std::string fresh = ask_for_person(server, fake, kTexter2);
+  const std::size_t texter_had = fake.delivered_to(kTexter).size();
+  // Ana answers the offer. Before, this went to the texter writing about partner violence.
+  const std::string answer = "Sí, puede preguntar por una multa sin miedo.";
+  CHECK(text(server, kAna, answer) == held(choice_order({open}, {fresh})));
+  drain(server);
+  CHECK(fake.delivered_to(kTexter).size() == texter_had);
+  CHECK(fake.delivered_to(kTexter2).empty());
+
+  CHECK_THAT(text(server, kAna, "2"), Catch::StartsWith(fresh + " es suya."));
+  REQUIRE(eventually([&] { return count(fake.delivered_to(kTexter2), answer) == 1; }));
+  drain(server);
+  CHECK(fake.delivered_to(kTexter).size() == texter_had);
+
+  // With two open, a text without a code is held again; a code sends it.
+  CHECK(text(server, kAna, "¿Sigue ahí?") == held(choice_order({open, fresh}, {})));
+  CHECK(text(server, kAna, open + " ¿Sigue ahí?") == "");
+  REQUIRE(eventually([&] { return count(fake.delivered_to(kTexter), "¿Sigue ahí?") == 1; }));
+  drain(server);
+  CHECK(count(fake.delivered_to(kTexter2), "¿Sigue ahí?") == 0);
+
+  // Back to one open conversation, in which she writes; then another offer reaches her. A
+  // text without a code waits for her choice again.
+  CHECK_THAT(text(server, kAna, "#end " + open), Catch::StartsWith(open + " está cerrada."));
+  CHECK(text(server, kAna, fresh + " Un momento, por favor.") == "");
+  const std::string third = ask_for_person(server, fake, kTexter3);
+  CHECK(text(server, kAna, "Gracias por esperar") == held(choice_order({fresh}, {third})));
+  CHECK(text(server, kAna, "1") == "");
+  REQUIRE(eventually([&] { return count(fake.delivered_to(kTexter2), "Gracias por esperar") == 1; }));
+  CHECK(count(fake.delivered_to(kTexter2), "Un momento, por favor.") == 1);
+  drain(server);
+  CHECK(fake.delivered_to(kTexter3).empty());
+}
+
+TEST_CASE("a closed code is answered closed, and is not given to anyone else for 30 days") {
+  TempDir dir;
+  FakeTwilio fake;
+  std::string closed;
+  {
+    HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+    closed = ask_for_person(server, fake, kTexter);
+    CHECK_THAT(text(server, kAna, closed + " Hola"), Catch::StartsWith(closed + " es suya."));
+    CHECK_THAT(text(server, kAna, "#end"), Catch::StartsWith(closed + " está cerrada."));
+    CHECK(text(server, kAna, closed + " una cosa más") ==
+          closed + " está cerrada; no se envió nada. Si la persona vuelve a escribir, llegará como una conversación nueva.");
+    CHECK_THAT(text(server, kBen, closed + " hello?"), Catch::StartsWith(closed + " is closed; nothing was sent."));
+
+    // Every other three-character code is taken (closed just now and 35 days from now, as if by
+    // other conversations): only the closed one is free of the three-character codes. A new
+    // texter still does not get it.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir.path() / "hotline.sqlite3").string().c_str(), &db) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    const std::string letters = "ACDEFGHJKLMNPQRTUVWXY", digits = "34679", tail = letters + digits;
+    std::string sql = "BEGIN;";
+    for (char a : letters) for (char b : digits) for (char c : tail) {
+      const std::string code{a, b, c};
+      if (code != closed) sql += "INSERT INTO closed_codes VALUES ('" + code + "', " + std::to_string(kWednesday10am + 35 * 86'400'000LL) + ");";
+    }
+    sql += "COMMIT;";
+    REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+
+    text(server, kTexter2, "hola");
+    CHECK_THAT(text(server, kTexter2, "0"), Catch::Contains("Una persona de apoyo le escribirá"));
+    REQUIRE(eventually([&] { return offered_codes(fake, kAna).size() == 2; }));
+    const std::string next = offered_codes(fake, kAna).back();
+    CHECK(next != closed);
+    CHECK(next.size() == 4);  // the space grew rather than reuse a code an advocate may still answer
+    // The late reply to the old code still reaches nobody; the new texter hears nothing of it.
+    CHECK_THAT(text(server, kAna, closed + " ¿me oye?"), Catch::StartsWith(closed + " está cerrada;"));
+    drain(server);
+    CHECK(fake.delivered_to(kTexter2).empty());
+  }
+  // Five weeks later (a Wednesday again), its 30 days are over: the code may be given again.
+  HotlineServer later(relay_config(dir, fake, kWednesday10am + 35 * 86'400'000LL), roster());
+  text(later, kTexter3, "hola");
+  CHECK_THAT(text(later, kTexter3, "0"), Catch::Contains("Una persona de apoyo le escribirá"));
+  REQUIRE(eventually([&] {
+    const auto codes = offered_codes(fake, kAna);
+    return !codes.empty() && std::count(codes.begin(), codes.end(), closed) == 2;
+  }));
+}
+
+TEST_CASE("more than 105 texters waiting at once: every one is answered and gets a code of their own") {
+  TempDir dir;
+  FakeTwilio fake;
+  auto c = relay_config(dir, fake, kWednesday10am);
+  c.limits_global_per_second = 100000;  // this test is its own flood; the limiter is not under test
+  HotlineServer server(c, roster());
+  constexpr int kWaiting = 130;  // before, the 106th (or earlier: codes were drawn at random) got an empty reply
+  for (int i = 0; i < kWaiting; ++i) {
+    const std::string texter = "+1414556" + std::to_string(1000 + i);
+    text(server, texter, "hola");
+    INFO("texter " << i + 1);
+    CHECK_THAT(text(server, texter, "0"), Catch::Contains("Una persona de apoyo le escribirá"));
+  }
+  const auto relays = server.app().store().relays();
+  REQUIRE(relays.size() == kWaiting);
+  std::set<std::string> codes;
+  for (const auto& r : relays) codes.insert(r.code);
+  CHECK(codes.size() == kWaiting);
+  REQUIRE(eventually([&] { return offered_codes(fake, kBen).size() == kWaiting; }, std::chrono::seconds(30)));
+}
+
+TEST_CASE("a held text is kept only minutes: then it is erased, and a late 1 sends nothing") {
+  TempDir dir;
+  FakeTwilio fake;
+  auto held_rows = [&] {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2((dir.path() / "hotline.sqlite3").string().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM advocate_notes WHERE held != ''", -1, &stmt, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+    const int n = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return n;
+  };
+  std::string code;
+  {
+    HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+    code = ask_for_person(server, fake, kTexter);
+    CHECK_THAT(text(server, kAna, "Buenos días, ¿qué necesita?"), Catch::StartsWith("No se envió"));
+    CHECK(held_rows() == 1);
+  }
+  // Eleven minutes later: the housekeeper (it runs at start, then every minute) erases it.
+  HotlineServer later(relay_config(dir, fake, kWednesday10am + 11 * 60'000), roster());
+  REQUIRE(eventually([&] { return held_rows() == 0; }));
+  // "1" is now a text like any other: with no conversation of her own open, it is held itself.
+  CHECK(text(later, kAna, "1") == held(choice_order({}, {code})));
+  drain(later);
+  CHECK(fake.delivered_to(kTexter).empty());
+  CHECK(state_of(later, code) == "queued:");
 }

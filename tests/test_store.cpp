@@ -567,7 +567,8 @@ TEST_CASE("the housekeeper deletes idle sessions and old answers on its own") {
 TEST_CASE("the housekeeper ends relays idle past the relay retention, sealed number and all") {
   TempDir dir;
   auto store = open_sqlite(dir.db());
-  const std::int64_t day = 24 * 3'600'000LL, now = 100 * day;
+  const std::int64_t day = 24 * 3'600'000LL;
+  std::int64_t now = 100 * day;
   auto open_relay = [&](const std::string& code, const std::string& contact, std::int64_t at) {
     TurnRecord t = turn(contact, "", "", "", at);
     t.keep_session = true;
@@ -590,6 +591,50 @@ TEST_CASE("the housekeeper ends relays idle past the relay retention, sealed num
   CHECK(left[0].code == "B2");
   Raw raw(dir.db());
   CHECK(raw.integer("SELECT COUNT(*) FROM relays WHERE contact_key = 'c_stale'") == 0);
+  // Its code stays closed (never handed out again) for 30 days from its end, then is free.
+  CHECK(store->closed_codes_since(now) == std::vector<std::string>{"A1"});
+  now += 30 * day + 1;
+  CHECK(keeper.purge_once() == 2);  // B2 ends idle; A1's 30 days are over
+  CHECK(store->closed_codes_since(0) == std::vector<std::string>{"B2"});
+}
+
+TEST_CASE("a relay that ends leaves its code closed; advocates' notes are kept whole and held text briefly",
+          "[store]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  TurnRecord opens = turn("c_t", "", "SM1", "", 1000);
+  opens.keep_session = true;
+  hotline::store::Relay r;
+  r.code = "K7M";
+  r.contact_key = "c_t";
+  r.texter_sealed = "v1.sealed";
+  r.lang = "es";
+  r.state = "queued";
+  opens.relays.push_back({r, false, 0});
+  store->commit_turn(opens);
+  CHECK(store->closed_codes_since(0).empty());
+  TurnRecord ends = turn("c_t", "", "SM2", "", 2000);
+  ends.keep_session = true;
+  r.version = 1;
+  ends.relays.push_back({r, true, 1});
+  ends.advocate_notes.push_back({"ana", "K7M", "v1.held", "K7M,Q3A", 2000 + 600'000});
+  store->commit_turn(ends);
+  CHECK(store->closed_codes_since(2000) == std::vector<std::string>{"K7M"});
+  CHECK(store->closed_codes_since(2001).empty());
+
+  auto note = store->advocate_note("ana");
+  CHECK(note.focus_code == "K7M");
+  CHECK(note.held_sealed == "v1.held");
+  CHECK(note.held_codes == "K7M,Q3A");
+  CHECK(store->advocate_note("ben").focus_code.empty());
+  CHECK(store->purge_relay_memory(0, 2000 + 599'999) == 0);
+  CHECK(store->purge_relay_memory(0, 2000 + 600'000) == 1);
+  note = store->advocate_note("ana");
+  CHECK(note.held_sealed.empty());
+  CHECK(note.held_codes.empty());
+  CHECK(note.focus_code == "K7M");  // only the held text goes
+  Raw raw(dir.db());
+  CHECK(raw.integer("SELECT COUNT(*) FROM advocate_notes WHERE held != ''") == 0);
 }
 
 TEST_CASE("claimed outbox messages are leased: nobody else gets them until sent, retried or expired") {

@@ -306,7 +306,7 @@ TEST_CASE("a new call hears a short bilingual language menu, keypad or speech") 
     CHECK(call.press("7").says().size() == 2);
     CHECK(call.silence().says().size() == 2);  // never Spanish alone, unannounced
     t = call.silence();
-    CHECK_THAT(t.said(), Contains("connect you with an advocate") && Contains("comunicarle con una persona"));
+    CHECK_THAT(t.said(), Contains("connect you with an advocate") && Contains("comunicar con una persona"));
   }
   SECTION("'in English please' at the language menu is English") {
     t = call.speak("in english please");
@@ -324,7 +324,7 @@ TEST_CASE("keypad: every menu number is answered aloud, in both languages") {
       {"4", "permanently vigilant"}, {"5", "988"}};
   const std::vector<std::pair<std::string, std::string>> es = {
       {"1", "víctima o testigo"}, {"2", "comandante de turno"}, {"3", "José Pérez"},
-      {"4", "siempre vigilantes"}, {"5", "988"}};
+      {"4", "siempre vigilante"}, {"5", "988"}};
   for (const auto& [lang_key, table] : {std::pair{"1", en}, std::pair{"2", es}}) {
     for (const auto& [digit, expected] : table) {
       INFO(lang_key << " then " << digit);
@@ -358,7 +358,7 @@ TEST_CASE("speech: questions in the caller's own words reach every intent, in bo
       {"¿Puedo llamar a la policía si no tengo papeles?", "víctima o testigo"},
       {"¿Me van a pedir papeles?", "comandante de turno"},
       {"El policía me trató mal.", "José Pérez"},
-      {"¿Qué cambió?", "siempre vigilantes"},
+      {"¿Qué cambió?", "siempre vigilante"},
       {"Tengo mucha ansiedad.", "988"},
       {"¿Cómo renuevo mi DACA?", "otros temas de inmigración"},
       {"Me está golpeando.", "cuelgue y llame al 911 de inmediato"}};
@@ -447,7 +447,7 @@ TEST_CASE("0 or 'persona' rings, at once, every on-shift advocate who speaks the
   CHECK(t.attr("Dial", "answerOnBridge") == "true");
   CHECK(t.attr("Dial", "action") == "/twilio/voice/dial");
   CHECK(t.attr("Dial", "timeout") == "20");
-  CHECK_THAT(t.said(), Contains(lang == "es" ? "No verá su número" : "will not see your phone number"));
+  CHECK_THAT(t.said(), Contains(lang == "es" ? "no verá su número" : "will not see your phone number"));
 
   auto done = call.dial_ends("completed");
   CHECK_THAT(done.said(), Contains(lang == "es" ? "Gracias por llamar" : "Thank you for calling"));

@@ -1,7 +1,9 @@
 #include "hotline/channels/relay.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <sstream>
+#include <unordered_set>
 
 #include "hotline/channels/sms.hpp"
 #include "hotline/common/log.hpp"
@@ -13,9 +15,20 @@ namespace {
 
 constexpr const char* kTexterContext = "relays.texter";
 constexpr const char* kMessageContext = "relays.first_message";
-// Codes avoid letters and digits that read alike (I/1, O/0, S/5, B/8, Z/2).
+constexpr const char* kHeldContext = "advocate_notes.held";
+// Codes avoid letters and digits that read alike (I/1, O/0, S/5, B/8, Z/2). A code is a letter,
+// a digit, then letters or digits: "K7M", "K74". Three characters give 21 x 5 x 26 = 2,730
+// codes; with each kept out of use for 30 days after it closes, that is ~90 new conversations a
+// day, every day. Busier than that, codes grow a character (70,980 of four), so one is always
+// free: a texter is never left without an answer for want of a code.
 constexpr std::string_view kCodeLetters = "ACDEFGHJKLMNPQRTUVWXY";
 constexpr std::string_view kCodeDigits = "34679";
+constexpr std::string_view kCodeTail = "ACDEFGHJKLMNPQRTUVWXY34679";
+constexpr std::size_t kCodeLength = 3;
+// Past this many codes of one length, free ones are found by listing them all, not by guessing.
+constexpr std::uint64_t kListableCodes = 100'000;
+// At most this many choices are offered for a held message (one digit each).
+constexpr std::size_t kMaxChoices = 9;
 
 std::string trim(const std::string& s) {
   const auto a = s.find_first_not_of(" \t\r\n");
@@ -29,12 +42,65 @@ std::string upper(std::string s) {
   return s;
 }
 
-/// "K7" from "k7", "K7:", "K7," (advocates type fast).
+/// "K7M" from "k7m", "K7M:", "K7M," (advocates type fast). A letter, a digit, then up to four
+/// letters or digits: today's codes, longer ones, and two-character ones from before.
 std::optional<std::string> as_code(const std::string& word) {
   std::string w = upper(word);
   while (!w.empty() && (w.back() == ':' || w.back() == ',' || w.back() == '.')) w.pop_back();
-  if (w.size() == 2 && std::isalpha(static_cast<unsigned char>(w[0])) && std::isdigit(static_cast<unsigned char>(w[1]))) return w;
-  return std::nullopt;
+  if (w.size() < 2 || w.size() > 6) return std::nullopt;
+  if (!std::isalpha(static_cast<unsigned char>(w[0])) || !std::isdigit(static_cast<unsigned char>(w[1]))) return std::nullopt;
+  for (std::size_t i = 2; i < w.size(); ++i) {
+    if (!std::isalnum(static_cast<unsigned char>(w[i]))) return std::nullopt;
+  }
+  return w;
+}
+
+/// "1" … "9" (a choice after a held message), or nothing.
+std::optional<std::size_t> as_choice(const std::string& message) {
+  if (message.size() != 1 || message[0] < '1' || message[0] > '9') return std::nullopt;
+  return static_cast<std::size_t>(message[0] - '0');
+}
+
+/// How many codes of `length` characters there are.
+std::uint64_t code_count(std::size_t length) {
+  std::uint64_t n = kCodeLetters.size() * kCodeDigits.size();
+  for (std::size_t i = 2; i < length; ++i) n *= kCodeTail.size();
+  return n;
+}
+
+/// The `index`-th code of `length` characters (index < code_count(length)).
+std::string code_at(std::uint64_t index, std::size_t length) {
+  std::string code;
+  code += kCodeLetters[index % kCodeLetters.size()];
+  index /= kCodeLetters.size();
+  code += kCodeDigits[index % kCodeDigits.size()];
+  index /= kCodeDigits.size();
+  for (std::size_t i = 2; i < length; ++i) {
+    code += kCodeTail[index % kCodeTail.size()];
+    index /= kCodeTail.size();
+  }
+  return code;
+}
+
+std::uint64_t random_below(std::uint64_t n) {
+  return std::stoull(crypto::random_hex(8), nullptr, 16) % n;  // bias below 1e-13: immaterial
+}
+
+/// A random code of `length` not in `taken`, if one is found.
+std::optional<std::string> free_code(std::size_t length, const std::unordered_set<std::string>& taken) {
+  const std::uint64_t count = code_count(length);
+  for (int attempt = 0; attempt < 32; ++attempt) {
+    std::string code = code_at(random_below(count), length);
+    if (!taken.count(code)) return code;
+  }
+  if (count > kListableCodes) return std::nullopt;  // crowded: a longer code, then
+  std::vector<std::string> free;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    std::string code = code_at(i, length);
+    if (!taken.count(code)) free.push_back(std::move(code));
+  }
+  if (free.empty()) return std::nullopt;
+  return free[random_below(free.size())];
 }
 
 std::vector<std::string> split_ids(const std::string& csv) {
@@ -91,10 +157,48 @@ std::optional<store::Relay> RelayService::relay_of(const std::string& contact_ke
   return store_.relay_of(contact_key);
 }
 
-std::vector<store::Relay> RelayService::claimed_by(const std::string& advocate_id) {
+namespace {
+
+std::vector<store::Relay> claimed_by(const std::vector<store::Relay>& all, const std::string& advocate_id) {
   std::vector<store::Relay> out;
-  for (auto& r : store_.relays()) if (r.state == "claimed" && r.advocate_id == advocate_id) out.push_back(r);
+  for (const auto& r : all) if (r.state == "claimed" && r.advocate_id == advocate_id) out.push_back(r);
   return out;
+}
+
+std::optional<store::Relay> find_code(const std::vector<store::Relay>& all, const std::string& code) {
+  for (const auto& r : all) if (r.code == code) return r;
+  return std::nullopt;
+}
+
+}  // namespace
+
+store::AdvocateNote& RelayService::note_of(store::TurnRecord& turn, const std::string& advocate_id) {
+  for (auto& n : turn.advocate_notes) if (n.advocate_id == advocate_id) return n;
+  turn.advocate_notes.push_back(store_.advocate_note(advocate_id));
+  return turn.advocate_notes.back();
+}
+
+store::AdvocateNote RelayService::peek_note(const store::TurnRecord& turn, const std::string& advocate_id) {
+  for (const auto& n : turn.advocate_notes) if (n.advocate_id == advocate_id) return n;
+  return store_.advocate_note(advocate_id);
+}
+
+void RelayService::reached(store::TurnRecord& turn, const std::string& advocate_id, const std::string& code) {
+  const auto note = peek_note(turn, advocate_id);
+  if (note.focus_code.empty() || note.focus_code == code) return;  // nothing to change: no write
+  note_of(turn, advocate_id).focus_code.clear();
+}
+
+void RelayService::set_focus(store::TurnRecord& turn, const std::string& advocate_id, const std::string& code) {
+  if (peek_note(turn, advocate_id).focus_code == code) return;
+  note_of(turn, advocate_id).focus_code = code;
+}
+
+void RelayService::send_to_advocate(store::TurnRecord& turn, const std::string& purpose,
+                                    const routing::Advocate& advocate, const std::string& body,
+                                    const store::Relay& relay) {
+  send(turn, purpose, advocate.phone, body, relay.contact_key);
+  reached(turn, advocate.id, relay.code);
 }
 
 void RelayService::send(store::TurnRecord& turn, const std::string& purpose, const std::string& to,
@@ -111,16 +215,16 @@ void RelayService::send(store::TurnRecord& turn, const std::string& purpose, con
   turn.outbound.push_back(std::move(m));
 }
 
-std::string RelayService::new_code() {
-  auto open = store_.relays();
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const std::string r = crypto::random_hex(2);
-    const unsigned a = static_cast<unsigned>(std::stoul(r.substr(0, 2), nullptr, 16));
-    const unsigned b = static_cast<unsigned>(std::stoul(r.substr(2, 2), nullptr, 16));
-    std::string code{kCodeLetters[a % kCodeLetters.size()], kCodeDigits[b % kCodeDigits.size()]};
-    if (std::none_of(open.begin(), open.end(), [&](const auto& x) { return x.code == code; })) return code;
+std::string RelayService::new_code(std::int64_t now_ms) {
+  // Neither a code in use nor one closed in the last 30 days: a late reply to a closed one
+  // must find it closed, not a new texter.
+  std::unordered_set<std::string> taken;
+  for (const auto& r : store_.relays()) taken.insert(r.code);
+  for (auto& code : store_.closed_codes_since(now_ms - store::kClosedCodeQuarantineMs)) taken.insert(std::move(code));
+  for (std::size_t length = kCodeLength;; ++length) {
+    if (auto code = free_code(length, taken)) return *code;
+    log::warn("relay_codes_crowded", {{"length", static_cast<int>(length)}, {"taken", static_cast<int>(taken.size())}});
   }
-  throw std::runtime_error("relay: no free conversation code (too many open relays)");
 }
 
 void RelayService::offer(store::Relay& relay, const std::string& purpose, store::TurnRecord& turn, bool again) {
@@ -132,7 +236,7 @@ void RelayService::offer(store::Relay& relay, const std::string& purpose, store:
     const std::string body = again || message.empty()
         ? text(a.prompt_language, "relay_offer_again", {{"code", relay.code}, {"lang", relay.lang}})
         : text(a.prompt_language, "relay_offer", {{"code", relay.code}, {"lang", relay.lang}, {"message", message}});
-    send(turn, relay.code + ":" + purpose + ":" + a.id, a.phone, body, relay.contact_key);
+    send_to_advocate(turn, relay.code + ":" + purpose + ":" + a.id, a, body, relay);
     relay.offered_to = with_id(relay.offered_to, a.id);
     log::info("relay_offered", {{"code", relay.code}, {"advocate", a.id}, {"contact", relay.contact_key}});
   }
@@ -143,7 +247,7 @@ std::string RelayService::open(const std::string& contact_key, const std::string
   if (relay_of(contact_key)) return "";  // already waiting or talking: nothing new to open
   auto roster = this->roster();
   store::Relay r;
-  r.code = new_code();
+  r.code = new_code(turn.now_ms);
   r.contact_key = contact_key;
   r.texter_sealed = crypto::seal(settings_.secret, phone, kTexterContext);
   r.lang = std::string(lang_code(lang));
@@ -175,7 +279,7 @@ void RelayService::from_texter(const store::Relay& relay, const std::string& tex
   }
   const std::string body = text(advocate->prompt_language, emergency ? "relay_forward_emergency" : "relay_forward",
                                 {{"code", relay.code}, {"message", trim(text_in)}});
-  send(turn, relay.code + ":texter", advocate->phone, body, relay.contact_key);
+  send_to_advocate(turn, relay.code + ":texter", *advocate, body, relay);
   turn.relays.push_back(update(relay));  // touched: the relay retention counts from here
   log::info("relay_forwarded", {{"code", relay.code}, {"direction", "to_advocate"}, {"advocate", advocate->id}});
 }
@@ -183,8 +287,8 @@ void RelayService::from_texter(const store::Relay& relay, const std::string& tex
 void RelayService::texter_left(const store::Relay& relay, store::TurnRecord& turn) {
   if (relay.state == "claimed") {
     if (auto advocate = roster()->by_id(relay.advocate_id)) {
-      send(turn, relay.code + ":left", advocate->phone,
-           text(advocate->prompt_language, "relay_texter_left", {{"code", relay.code}}), relay.contact_key);
+      send_to_advocate(turn, relay.code + ":left", *advocate,
+                       text(advocate->prompt_language, "relay_texter_left", {{"code", relay.code}}), relay);
     }
   }
   turn.relays.push_back({relay, true, relay.version});
@@ -202,13 +306,14 @@ std::string RelayService::claim(store::Relay r, const routing::Advocate& advocat
   for (const auto& id : split_ids(r.offered_to)) {
     if (id == advocate.id) continue;
     if (auto other = roster()->by_id(id)) {
-      send(turn, r.code + ":taken:" + id, other->phone, text(other->prompt_language, "relay_taken", {{"code", r.code}}), r.contact_key);
+      send_to_advocate(turn, r.code + ":taken:" + id, *other, text(other->prompt_language, "relay_taken", {{"code", r.code}}), r);
     }
   }
   send(turn, r.code + ":connected", texter, text(lang, "relay_connected", {}), r.contact_key);
-  // The reply that takes it reaches the texter too when it says something ("Hola, soy Ana…"),
-  // not when it is a bare "ok" or "yes".
-  if (trim(message).find(' ') != std::string::npos) send(turn, r.code + ":reply", texter, trim(message), r.contact_key);
+  // What follows the code ("K7M Hola, soy Ana…") reaches the texter too: the advocate named
+  // the conversation, so the words are meant for it. `#take K7M` takes it silently.
+  if (!trim(message).empty()) send(turn, r.code + ":reply", texter, trim(message), r.contact_key);
+  set_focus(turn, advocate.id, r.code);
   turn.relays.push_back(update(r));
   log::info("relay_claimed", {{"code", r.code}, {"advocate", advocate.id}, {"contact", r.contact_key}});
   return text(advocate.prompt_language, "relay_claimed", {{"code", r.code}});
@@ -218,6 +323,7 @@ std::string RelayService::end(const store::Relay& r, const routing::Advocate& ad
   const Lang lang = lang_from_code(r.lang).value_or(Lang::en);
   send(turn, r.code + ":ended", unseal(r.texter_sealed, kTexterContext), text(lang, "relay_ended", {}), r.contact_key);
   turn.relays.push_back({r, true, r.version});
+  if (peek_note(turn, advocate.id).focus_code == r.code) set_focus(turn, advocate.id, "");
   log::info("relay_ended", {{"code", r.code}, {"by", "advocate"}, {"advocate", advocate.id}, {"contact", r.contact_key}});
   return text(advocate.prompt_language, "relay_closed", {{"code", r.code}});
 }
@@ -229,31 +335,95 @@ std::string RelayService::release(store::Relay r, const routing::Advocate& advoc
   r.created_ms = turn.now_ms;  // the wait starts again
   r.no_answer_told = false;
   offer(r, "reoffer", turn, true);
+  if (peek_note(turn, advocate.id).focus_code == r.code) set_focus(turn, advocate.id, "");
   turn.relays.push_back(update(r));
   log::info("relay_released", {{"code", r.code}, {"advocate", advocate.id}, {"contact", r.contact_key}});
   return text(advocate.prompt_language, "relay_released", {{"code", r.code}});
+}
+
+void RelayService::forward_to_texter(const store::Relay& r, const routing::Advocate& advocate,
+                                     const std::string& words, store::TurnRecord& turn) {
+  send(turn, r.code + ":advocate", unseal(r.texter_sealed, kTexterContext), words, r.contact_key);
+  set_focus(turn, advocate.id, r.code);
+  turn.relays.push_back(update(r));
+  log::info("relay_forwarded", {{"code", r.code}, {"direction", "to_texter"}, {"advocate", advocate.id}});
+}
+
+std::string RelayService::not_open(const routing::Advocate& advocate, const std::string& code,
+                                   const std::vector<store::Relay>& mine, std::int64_t now_ms) {
+  const Lang me = advocate.prompt_language;
+  const auto closed = store_.closed_codes_since(now_ms - store::kClosedCodeQuarantineMs);
+  if (std::find(closed.begin(), closed.end(), code) != closed.end()) {
+    log::info("relay_advocate_input", {{"advocate", advocate.id}, {"outcome", "closed_code"}, {"code", code}});
+    return text(me, "relay_code_closed", {{"code", code}});
+  }
+  log::info("relay_advocate_input", {{"advocate", advocate.id}, {"outcome", "unknown_code"}});
+  if (mine.empty()) return text(me, "relay_no_conversation", {});
+  std::string codes;
+  for (const auto& r : mine) codes += (codes.empty() ? "" : ", ") + r.code;
+  return text(me, "relay_unknown_code", {{"code", code}, {"codes", codes}});
+}
+
+std::string RelayService::to_code(const routing::Advocate& advocate, const std::string& code,
+                                  const std::string& words, const std::vector<store::Relay>& all,
+                                  store::TurnRecord& turn) {
+  const Lang me = advocate.prompt_language;
+  auto r = find_code(all, code);
+  if (!r) return not_open(advocate, code, claimed_by(all, advocate.id), turn.now_ms);
+  if (r->state == "queued") return claim(*r, advocate, words, turn);
+  if (r->advocate_id != advocate.id) {
+    log::info("relay_advocate_input", {{"advocate", advocate.id}, {"outcome", "not_theirs"}, {"code", code}});
+    return text(me, "relay_not_yours", {{"code", r->code}});
+  }
+  if (words.empty()) return text(me, "relay_advocate_help", {});
+  forward_to_texter(*r, advocate, words, turn);
+  return "";
+}
+
+std::string RelayService::hold(const routing::Advocate& advocate, const std::string& message,
+                               const std::vector<store::Relay>& candidates, store::TurnRecord& turn) {
+  const Lang me = advocate.prompt_language;
+  std::string choices;
+  std::string codes;
+  for (std::size_t i = 0; i < candidates.size() && i < kMaxChoices; ++i) {
+    const auto& r = candidates[i];
+    const std::string label = r.state == "queued" ? text(me, "relay_choice_waiting", {{"code", r.code}}) : r.code;
+    choices += (choices.empty() ? "" : ", ") + std::to_string(i + 1) + " = " + label;
+    codes += (codes.empty() ? "" : ",") + r.code;
+  }
+  auto& note = note_of(turn, advocate.id);
+  note.held_sealed = crypto::seal(settings_.secret, message, kHeldContext);
+  note.held_codes = codes;
+  note.held_until_ms = turn.now_ms + settings_.hold_ms;
+  log::info("relay_advocate_input", {{"advocate", advocate.id}, {"outcome", "held"},
+                                     {"choices", static_cast<int>(std::min(candidates.size(), kMaxChoices))}});
+  return text(me, "relay_held", {{"choices", choices}});
 }
 
 std::string RelayService::from_advocate(const routing::Advocate& advocate, const std::string& text_in,
                                         store::TurnRecord& turn) {
   const Lang me = advocate.prompt_language;
   const std::string message = trim(text_in);
-  auto all = store_.relays();
-  auto mine = claimed_by(advocate.id);
-  auto codes_of = [](const std::vector<store::Relay>& rs) {
-    std::string out;
-    for (const auto& r : rs) out += (out.empty() ? "" : ", ") + r.code;
-    return out;
-  };
-  auto find_code = [&](const std::string& code) -> std::optional<store::Relay> {
-    for (auto& r : all) if (r.code == code) return r;
-    return std::nullopt;
-  };
-  auto unknown_code = [&](const std::string& code) {
-    log::info("relay_advocate_input", {{"advocate", advocate.id}, {"outcome", "unknown_code"}});
-    if (mine.empty()) return text(me, "relay_no_conversation", {});
-    return text(me, "relay_unknown_code", {{"code", code}, {"codes", codes_of(mine)}});
-  };
+  const auto all = store_.relays();
+  const auto mine = claimed_by(all, advocate.id);
+
+  // A message held last time is used at most once: a choice ("1", "2") sends it, and anything
+  // else replaces it, so an old text never goes out by surprise. Either way it is erased now.
+  const store::AdvocateNote note = peek_note(turn, advocate.id);
+  if (!note.held_sealed.empty()) {
+    auto& n = note_of(turn, advocate.id);
+    n.held_sealed.clear();
+    n.held_codes.clear();
+    n.held_until_ms = 0;
+    const auto choice = as_choice(message);
+    const auto codes = split_ids(note.held_codes);
+    if (choice && note.held_until_ms > turn.now_ms && *choice <= codes.size()) {
+      const std::string held = unseal(note.held_sealed, kHeldContext);
+      log::info("relay_advocate_input", {{"advocate", advocate.id}, {"outcome", "held_chosen"}, {"code", codes[*choice - 1]}});
+      if (held.empty()) return text(me, "relay_advocate_help", {});
+      return to_code(advocate, codes[*choice - 1], held, all, turn);
+    }
+  }
 
   std::istringstream words(message);
   std::string first;
@@ -262,60 +432,72 @@ std::string RelayService::from_advocate(const routing::Advocate& advocate, const
   std::getline(words, rest);
   rest = trim(rest);
 
-  // Commands: #end / #release, optionally with a code.
+  // Commands: #take with a code; #end / #release, optionally with a code.
   if (!first.empty() && first[0] == '#') {
     const std::string command = upper(first);
+    const auto code = as_code(rest);
+    if (command == "#TAKE") {
+      if (!code) return text(me, "relay_advocate_help", {});
+      auto r = find_code(all, *code);
+      if (!r) return not_open(advocate, *code, mine, turn.now_ms);
+      if (r->state == "queued") return claim(*r, advocate, "", turn);
+      if (r->advocate_id != advocate.id) return text(me, "relay_not_yours", {{"code", r->code}});
+      set_focus(turn, advocate.id, r->code);
+      return text(me, "relay_claimed", {{"code", r->code}});
+    }
     if (command != "#END" && command != "#RELEASE") return text(me, "relay_advocate_help", {});
     std::optional<store::Relay> target;
-    if (auto code = as_code(rest)) {
-      target = find_code(*code);
-      if (!target || target->advocate_id != advocate.id) return unknown_code(*code);
+    if (code) {
+      target = find_code(all, *code);
+      if (!target) return not_open(advocate, *code, mine, turn.now_ms);
+      if (target->advocate_id != advocate.id) return text(me, "relay_not_yours", {{"code", target->code}});
     } else if (mine.size() == 1) {
       target = mine[0];
     } else if (mine.empty()) {
       log::info("relay_advocate_input", {{"advocate", advocate.id}, {"outcome", "no_conversation"}});
       return text(me, "relay_no_conversation", {});
     } else {
-      return text(me, "relay_which", {{"codes", codes_of(mine)}, {"code", mine[0].code}});
+      std::string codes;
+      for (const auto& r : mine) codes += (codes.empty() ? "" : ", ") + r.code;
+      return text(me, "relay_which", {{"codes", codes}, {"code", mine[0].code}});
     }
     return command == "#END" ? end(*target, advocate, turn) : release(*target, advocate, turn);
   }
 
-  // "K7 text…": to one conversation by its code.
-  if (auto code = as_code(first)) {
-    auto r = find_code(*code);
-    if (!r) return unknown_code(*code);
-    if (r->state == "queued") return claim(*r, advocate, rest, turn);
-    if (r->advocate_id != advocate.id) return text(me, "relay_taken", {{"code", r->code}});
-    if (rest.empty()) return text(me, "relay_advocate_help", {});
-    send(turn, r->code + ":advocate", unseal(r->texter_sealed, kTexterContext), rest, r->contact_key);
-    turn.relays.push_back(update(*r));
-    log::info("relay_forwarded", {{"code", r->code}, {"direction", "to_texter"}, {"advocate", advocate.id}});
+  // "K7M text…": to the conversation the advocate named.
+  if (auto code = as_code(first)) return to_code(advocate, *code, rest, all, turn);
+
+  if (message.empty()) return "";
+  // Carrier keywords (STOP, START…) act on the advocate's own phone at Twilio: never words for
+  // a texter, never kept.
+  const auto keyword = nlu::match_keyword(message).keyword;
+  if (keyword == nlu::Keyword::stop || keyword == nlu::Keyword::start) {
+    log::info("relay_advocate_input", {{"advocate", advocate.id}, {"outcome", "keyword_not_sent"}});
     return "";
   }
 
-  if (mine.size() == 1) {
-    const auto& r = mine[0];
-    if (message.empty()) return "";
-    send(turn, r.code + ":advocate", unseal(r.texter_sealed, kTexterContext), message, r.contact_key);
-    turn.relays.push_back(update(r));
-    log::info("relay_forwarded", {{"code", r.code}, {"direction", "to_texter"}, {"advocate", advocate.id}});
+  // No code: their one open conversation, if it is the last thing they were in and nothing
+  // else (an offer, another texter) has reached them since. Never a waiting one.
+  if (mine.size() == 1 && note.focus_code == mine[0].code) {
+    forward_to_texter(mine[0], advocate, message, turn);
     return "";
   }
-  if (mine.size() > 1) return text(me, "relay_which", {{"codes", codes_of(mine)}, {"code", mine[0].code}});
-
-  // No conversation of theirs: a reply to an offer takes the oldest one offered to them.
-  for (auto& r : all) {
-    if (r.state == "queued" && contains(r.offered_to, advocate.id)) return claim(r, advocate, message, turn);
+  // Otherwise the words are held, and the advocate says where they go.
+  std::vector<store::Relay> candidates = mine;
+  for (const auto& r : all) {
+    if (r.state == "queued" && contains(r.offered_to, advocate.id)) candidates.push_back(r);
   }
-  for (auto& r : all) {
-    if (r.state == "claimed" && contains(r.offered_to, advocate.id)) {
-      log::info("relay_advocate_input", {{"advocate", advocate.id}, {"outcome", "already_taken"}, {"code", r.code}});
-      return text(me, "relay_taken", {{"code", r.code}});
+  if (candidates.empty()) {
+    for (const auto& r : all) {
+      if (r.state == "claimed" && contains(r.offered_to, advocate.id)) {
+        log::info("relay_advocate_input", {{"advocate", advocate.id}, {"outcome", "already_taken"}, {"code", r.code}});
+        return text(me, "relay_taken", {{"code", r.code}});
+      }
     }
+    log::info("relay_advocate_input", {{"advocate", advocate.id}, {"outcome", "no_conversation"}});
+    return text(me, "relay_no_conversation", {});
   }
-  log::info("relay_advocate_input", {{"advocate", advocate.id}, {"outcome", "no_conversation"}});
-  return text(me, "relay_no_conversation", {});
+  return hold(advocate, message, candidates, turn);
 }
 
 void RelayService::sweep() {

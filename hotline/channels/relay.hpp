@@ -21,6 +21,7 @@ struct RelaySettings {
   std::string sender;                            // TWILIO_FROM or a MessagingServiceSid
   std::int64_t claim_timeout_ms = 15 * 60'000;   // then the texter is told nobody is free yet
   std::size_t max_message_bytes = 300;           // of the first message shown in an offer
+  std::int64_t hold_ms = 10 * 60'000;            // how long a message not sent waits for "1"/"2"
 };
 
 class RelayService {
@@ -40,7 +41,9 @@ class RelayService {
   std::optional<store::Relay> relay_of(const std::string& contact_key);
 
   /// An advocate texted the hotline. Returns the reply to the advocate (may be empty); the
-  /// relay changes and messages to others go into `turn`.
+  /// relay changes and messages to others go into `turn`. Words reach a texter only when the
+  /// advocate named the conversation ("K7M hola", `#take K7M`, or "1"/"2" after being asked),
+  /// or wrote without a code to their one open conversation with nothing else in between.
   std::string from_advocate(const routing::Advocate& advocate, const std::string& text,
                             store::TurnRecord& turn);
 
@@ -66,15 +69,38 @@ class RelayService {
   std::string text(Lang lang, const std::string& key, prompts::Variables vars) const;
 
  private:
-  std::vector<store::Relay> claimed_by(const std::string& advocate_id);
   void offer(store::Relay& relay, const std::string& purpose, store::TurnRecord& turn, bool again);
   void send(store::TurnRecord& turn, const std::string& purpose, const std::string& to,
             const std::string& body, const std::string& contact_key);
+  /// A message about `relay` to an advocate: it is also noted that something of that
+  /// conversation reached them (see store::AdvocateNote::focus_code).
+  void send_to_advocate(store::TurnRecord& turn, const std::string& purpose, const routing::Advocate& advocate,
+                        const std::string& body, const store::Relay& relay);
+  /// The advocate's note as this turn leaves it, added to the turn's writes.
+  store::AdvocateNote& note_of(store::TurnRecord& turn, const std::string& advocate_id);
+  /// The advocate's note as this turn leaves it, for reading only.
+  store::AdvocateNote peek_note(const store::TurnRecord& turn, const std::string& advocate_id);
+  /// Something about conversation `code` reached the advocate: a text without a code no longer
+  /// goes to another conversation of theirs until they write in it again.
+  void reached(store::TurnRecord& turn, const std::string& advocate_id, const std::string& code);
+  void set_focus(store::TurnRecord& turn, const std::string& advocate_id, const std::string& code);
+  /// The advocate's words to the texter of `relay` (theirs, claimed).
+  void forward_to_texter(const store::Relay& relay, const routing::Advocate& advocate, const std::string& words,
+                         store::TurnRecord& turn);
+  /// "K7M words": to the conversation the advocate named, or a reply saying why not.
+  std::string to_code(const routing::Advocate& advocate, const std::string& code, const std::string& words,
+                      const std::vector<store::Relay>& all, store::TurnRecord& turn);
+  /// A text without a code whose conversation is not certain: sent nowhere, held briefly.
+  std::string hold(const routing::Advocate& advocate, const std::string& message,
+                   const std::vector<store::Relay>& candidates, store::TurnRecord& turn);
+  /// The reply to a code that names no open relay: closed (recently), or unknown.
+  std::string not_open(const routing::Advocate& advocate, const std::string& code,
+                       const std::vector<store::Relay>& mine, std::int64_t now_ms);
   std::string claim(store::Relay relay, const routing::Advocate& advocate, const std::string& text,
                     store::TurnRecord& turn);
   std::string end(const store::Relay& relay, const routing::Advocate& advocate, store::TurnRecord& turn);
   std::string release(store::Relay relay, const routing::Advocate& advocate, store::TurnRecord& turn);
-  std::string new_code();
+  std::string new_code(std::int64_t now_ms);
   std::string unseal(const std::string& sealed, const char* context) const;
 
   flow::BundleHolder& bundles_;

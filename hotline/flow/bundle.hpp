@@ -45,12 +45,14 @@ inline constexpr const char* kRelayPrompts[] = {
     "relay_forward_emergency",
     "relay_texter_left", "relay_closed", "relay_released", "relay_no_conversation",
     "relay_unknown_code", "relay_which", "relay_advocate_help", "relay_connected",
-    "relay_after_hours", "relay_no_answer", "relay_ended", "relay_staff_only"};
+    "relay_after_hours", "relay_no_answer", "relay_ended", "relay_staff_only",
+    "relay_code_closed", "relay_not_yours", "relay_held", "relay_choice_waiting"};
 
 /// Placeholders the relay fills in at run time (not organisation details from the config):
-/// the conversation code, its language, the texter's message, the hours, a list of codes.
+/// the conversation code, its language, the texter's message, the hours, a list of codes, the
+/// numbered conversations a held message may go to.
 inline constexpr const char* kRuntimePlaceholders[] = {"code",  "lang",  "message", "hours",
-                                                       "codes", "first", "second"};
+                                                       "codes", "first", "second", "choices"};
 
 /// Prompts the voice channel says around the flow: language menu, advocates' whisper, voicemail.
 inline constexpr const char* kVoicePrompts[] = {

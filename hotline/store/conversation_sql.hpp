@@ -16,6 +16,36 @@ namespace hotline::store::sql {
 inline constexpr const char* kSelectRelays = "SELECT " HOTLINE_RELAY_COLUMNS " FROM relays ORDER BY created_ms, code";
 inline constexpr const char* kRelayOf = "SELECT " HOTLINE_RELAY_COLUMNS " FROM relays WHERE contact_key = ?1";
 
+// Closed relays' codes (closed_codes): ?1 code, ?2 when it closed. A code used again and closed
+// again starts its quarantine again.
+inline constexpr const char* kRememberClosedCode =
+    "INSERT INTO closed_codes (code, closed_ms) VALUES (?1, ?2) "
+    "ON CONFLICT (code) DO UPDATE SET closed_ms = excluded.closed_ms";
+// The same for every relay idle since ?1 (the retention is about to delete them), closed at ?2.
+inline constexpr const char* kRememberIdleRelayCodes =
+    "INSERT INTO closed_codes (code, closed_ms) SELECT code, ?2 FROM relays WHERE updated_ms < ?1 "
+    "ON CONFLICT (code) DO UPDATE SET closed_ms = excluded.closed_ms";
+// The same for a contact's relay (`forget`): ?1 contact key, ?2 now.
+inline constexpr const char* kRememberForgottenRelayCode =
+    "INSERT INTO closed_codes (code, closed_ms) SELECT code, ?2 FROM relays WHERE contact_key = ?1 "
+    "ON CONFLICT (code) DO UPDATE SET closed_ms = excluded.closed_ms";
+inline constexpr const char* kClosedCodesSince = "SELECT code FROM closed_codes WHERE closed_ms >= ?1 ORDER BY code";
+inline constexpr const char* kForgetClosedCodes = "DELETE FROM closed_codes WHERE closed_ms < ?1";
+
+// Advocates' notes (AdvocateNote), written whole: ?1 id, ?2 focus, ?3 held (sealed), ?4 held codes,
+// ?5 held until, ?6 now.
+inline constexpr const char* kAdvocateNote =
+    "SELECT focus_code, held, held_codes, held_until_ms FROM advocate_notes WHERE advocate_id = ?1";
+inline constexpr const char* kWriteAdvocateNote =
+    "INSERT INTO advocate_notes (advocate_id, focus_code, held, held_codes, held_until_ms, updated_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+    "ON CONFLICT (advocate_id) DO UPDATE SET focus_code = excluded.focus_code, held = excluded.held, "
+    "held_codes = excluded.held_codes, held_until_ms = excluded.held_until_ms, updated_ms = excluded.updated_ms";
+// A held message is kept only briefly: its time up (?1 now), it is erased.
+inline constexpr const char* kDropExpiredHeld =
+    "UPDATE advocate_notes SET held = '', held_codes = '', held_until_ms = 0 "
+    "WHERE held != '' AND held_until_ms <= ?1";
+
 // A turn's reads in one statement (?1 key, ?2 request id): every join is a primary-key (or
 // unique) lookup, and the outer row always exists, so a contact never seen reads as NULLs.
 // Columns: session, session_ms, the earlier answer to ?2, opted out, the relay's columns, then

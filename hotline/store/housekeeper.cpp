@@ -18,9 +18,12 @@ std::size_t Housekeeper::purge_once() {
   try {
     const std::int64_t now = clock_();
     const std::size_t removed = store_.purge_before(now - retention_ms_);
-    const std::size_t relays = store_.end_relays_idle_since(now - relay_retention_ms_);
-    if (removed > 0 || relays > 0) log::info("purged", {{"rows", removed}, {"relays", relays}});
-    return removed + relays;
+    const std::size_t relays = store_.end_relays_idle_since(now - relay_retention_ms_, now);
+    const std::size_t memory = store_.purge_relay_memory(now - kClosedCodeQuarantineMs, now);
+    if (removed > 0 || relays > 0 || memory > 0) {
+      log::info("purged", {{"rows", removed}, {"relays", relays}, {"relay_memory", memory}});
+    }
+    return removed + relays + memory;
   } catch (const std::exception& e) {
     log::error("purge_failed", {{"error", e.what()}});  // try again next time
     return 0;

@@ -31,7 +31,7 @@ namespace {
 // Schema migrations, in order: entry i takes a database from version i to i + 1, each in the same
 // transaction as its row in schema_migrations. Never edit one that has shipped; append.
 // Numbers and texts arrive sealed by the caller, exactly as in the SQLite store.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     // 1: sessions, remembered responses, opt-outs, the outbox and open relays.
     R"sql(
       CREATE TABLE sessions (
@@ -122,6 +122,23 @@ constexpr std::array<const char*, 3> kMigrations = {
       DROP TABLE sessions;
       DROP TABLE responses;
     )sql",
+    // 4: the relay's memory, as in the SQLite store's migration 7: closed relays' codes, kept
+    // 30 days so none is given to another texter while a late reply to it could still come, and
+    // per advocate the conversation a text without a code may go to and a briefly held message.
+    R"sql(
+      CREATE TABLE closed_codes (
+        code      TEXT PRIMARY KEY,
+        closed_ms BIGINT NOT NULL
+      );
+      CREATE TABLE advocate_notes (
+        advocate_id   TEXT PRIMARY KEY,
+        focus_code    TEXT NOT NULL DEFAULT '',
+        held          TEXT NOT NULL DEFAULT '',   -- sealed; '' when none
+        held_codes    TEXT NOT NULL DEFAULT '',
+        held_until_ms BIGINT NOT NULL DEFAULT 0,
+        updated_ms    BIGINT NOT NULL
+      );
+    )sql",
 };
 
 /// The statements both stores share (conversation_sql.hpp), with PostgreSQL's $N markers.
@@ -132,6 +149,14 @@ struct SharedStatements {
   const std::string response_for = sql::postgres_markers(sql::kResponseFor);
   const std::string select_relays = sql::postgres_markers(sql::kSelectRelays);
   const std::string relay_of = sql::postgres_markers(sql::kRelayOf);
+  const std::string remember_closed_code = sql::postgres_markers(sql::kRememberClosedCode);
+  const std::string remember_idle_relay_codes = sql::postgres_markers(sql::kRememberIdleRelayCodes);
+  const std::string remember_forgotten_relay_code = sql::postgres_markers(sql::kRememberForgottenRelayCode);
+  const std::string closed_codes_since = sql::postgres_markers(sql::kClosedCodesSince);
+  const std::string forget_closed_codes = sql::postgres_markers(sql::kForgetClosedCodes);
+  const std::string advocate_note = sql::postgres_markers(sql::kAdvocateNote);
+  const std::string write_advocate_note = sql::postgres_markers(sql::kWriteAdvocateNote);
+  const std::string drop_expired_held = sql::postgres_markers(sql::kDropExpiredHeld);
 };
 const SharedStatements& pg() {
   static const SharedStatements statements;
@@ -390,6 +415,10 @@ class PostgresStore final : public SessionStore {
       if (!first_delivery) return;  // rolls back an empty transaction
     }
     for (const auto& change : turn.relays) write_relay(*c, change, turn.now_ms);
+    for (const auto& n : turn.advocate_notes) {
+      c->exec(pg().write_advocate_note.c_str(),
+              {n.advocate_id, n.focus_code, n.held_sealed, n.held_codes, n.held_until_ms, turn.now_ms});
+    }
     for (const auto& m : turn.outbound) {
       c->exec("INSERT INTO outbox (idempotency_key, contact_key, sender, recipient, body, state, "
               "next_attempt_ms, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6) "
@@ -433,14 +462,31 @@ class PostgresStore final : public SessionStore {
     return removed;
   }
 
-  std::size_t end_relays_idle_since(std::int64_t cutoff_ms) override {
+  std::size_t end_relays_idle_since(std::int64_t cutoff_ms, std::int64_t now_ms) override {
     Use c(*this);
-    return c->exec("DELETE FROM relays WHERE updated_ms < $1", {cutoff_ms}).affected();
+    Transaction tx(*c);
+    c->exec(pg().remember_idle_relay_codes.c_str(), {cutoff_ms, now_ms});
+    const std::size_t ended = c->exec("DELETE FROM relays WHERE updated_ms < $1", {cutoff_ms}).affected();
+    tx.commit();
+    return ended;
+  }
+
+  std::size_t purge_relay_memory(std::int64_t closed_before_ms, std::int64_t now_ms) override {
+    Use c(*this);
+    Transaction tx(*c);
+    std::size_t changed = c->exec(pg().forget_closed_codes.c_str(), {closed_before_ms}).affected();
+    changed += c->exec(pg().drop_expired_held.c_str(), {now_ms}).affected();
+    tx.commit();
+    return changed;
   }
 
   void forget(std::string_view contact_key) override {
     Use c(*this);
     Transaction tx(*c);
+    // The code stays out of use like any closed one (wall clock: `forget` is given none).
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count();
+    c->exec(pg().remember_forgotten_relay_code.c_str(), {contact_key, now_ms});
     for (const char* sql : {"DELETE FROM conversations WHERE contact_key = $1", "DELETE FROM contacts WHERE contact_key = $1",
                             "DELETE FROM relays WHERE contact_key = $1", "DELETE FROM outbox WHERE contact_key = $1"}) {
       c->exec(sql, {contact_key});
@@ -471,6 +517,28 @@ class PostgresStore final : public SessionStore {
     auto r = c->exec(pg().relay_of.c_str(), {contact_key});
     if (r.rows() == 0) return std::nullopt;
     return relay_at(r, 0, 0);
+  }
+
+  std::vector<std::string> closed_codes_since(std::int64_t since_ms) override {
+    Use c(*this);
+    auto r = c->exec(pg().closed_codes_since.c_str(), {since_ms});
+    std::vector<std::string> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(r.text(i, 0));
+    return out;
+  }
+
+  AdvocateNote advocate_note(std::string_view advocate_id) override {
+    Use c(*this);
+    AdvocateNote note;
+    note.advocate_id = std::string(advocate_id);
+    auto r = c->exec(pg().advocate_note.c_str(), {advocate_id});
+    if (r.rows() > 0) {
+      note.focus_code = r.text(0, 0);
+      note.held_sealed = r.text(0, 1);
+      note.held_codes = r.text(0, 2);
+      note.held_until_ms = r.int64(0, 3);
+    }
+    return note;
   }
 
   std::vector<OutboxRow> claim_outbound(std::int64_t now_ms, std::size_t limit,
@@ -638,6 +706,7 @@ class PostgresStore final : public SessionStore {
               .affected() == 0) {
         throw Conflict("relay " + r.code + " changed meanwhile");
       }
+      c.exec(pg().remember_closed_code.c_str(), {r.code, now_ms});
       return;
     }
     if (change.expected_version == 0) {

@@ -62,6 +62,26 @@ struct Relay {
   std::int64_t version = 0;          // bumped by every write; for optimistic concurrency
 };
 
+/// How long a closed relay's code stays out of use: as long as it could still be in an
+/// advocate's phone and be answered late ("K7M one more thing"), so that such a late reply
+/// meets "closed" rather than a new texter given the same code.
+inline constexpr std::int64_t kClosedCodeQuarantineMs = 30LL * 24 * 3'600'000;
+
+/// What the relay remembers about one advocate between their messages, so that a reply goes
+/// only where the advocate meant it to.
+struct AdvocateNote {
+  std::string advocate_id;
+  /// The conversation the advocate last wrote in, as long as nothing about another conversation
+  /// (an offer, a "taken" notice, another texter's message) has reached them since; '' = none.
+  /// Only then may a text without a code go to their one open conversation.
+  std::string focus_code;
+  /// A message that was not sent because its target was not certain, sealed; '' = none. Kept
+  /// only until held_until_ms (minutes), so the advocate can send it with one reply ("1", "2").
+  std::string held_sealed;
+  std::string held_codes;  // the conversations the choices name, comma-separated, "1" first
+  std::int64_t held_until_ms = 0;
+};
+
 /// A write to a relay: insert (expected_version 0), update (expected_version = the version
 /// read) or delete. If the row changed since it was read, the whole turn is rolled back and
 /// commit_turn throws store::Conflict.
@@ -96,6 +116,7 @@ struct TurnRecord {
   bool keep_session = false;                // true: leave the session as it is (session_data ignored)
   std::vector<OutboundMessage> outbound;    // messages this turn causes, into the outbox
   std::vector<RelayChange> relays;          // relay state this turn changes
+  std::vector<AdvocateNote> advocate_notes; // advocates' notes this turn writes (whole rows)
 };
 
 /// What a contact's next turn needs to know, read in one go (one snapshot, one round trip).
@@ -148,8 +169,12 @@ class SessionStore {
   /// Returns how many rows went.
   virtual std::size_t purge_before(std::int64_t cutoff_ms) = 0;
   /// Ends relays nobody has written to since `cutoff_ms` (the relay retention), erasing the
-  /// texter's sealed number and any message kept for the advocates. Returns how many went.
-  virtual std::size_t end_relays_idle_since(std::int64_t cutoff_ms) = 0;
+  /// texter's sealed number and any message kept for the advocates. Their codes count as closed
+  /// at `now_ms` (see closed_codes_since). Returns how many went.
+  virtual std::size_t end_relays_idle_since(std::int64_t cutoff_ms, std::int64_t now_ms) = 0;
+  /// Forgets codes closed before `closed_before_ms` (they may be used again) and erases held
+  /// advocate messages whose time ran out by `now_ms`. Returns how many rows changed.
+  virtual std::size_t purge_relay_memory(std::int64_t closed_before_ms, std::int64_t now_ms) = 0;
   /// Erases everything about one contact (the `forget` command): session, opt-out record and
   /// the responses remembered for its requests.
   virtual void forget(std::string_view contact_key) = 0;
@@ -161,6 +186,12 @@ class SessionStore {
   virtual std::vector<Relay> relays() = 0;
   /// The contact's open relay, if it has one (at most one: contact_key is unique among relays).
   virtual std::optional<Relay> relay_of(std::string_view contact_key) = 0;
+  /// Codes of relays that ended (any way: #end, STOP, the retention, `forget`) at or after
+  /// `since_ms`. Every deleted relay leaves its code here, so a code still in an advocate's
+  /// phone is recognised as closed and not given to someone else.
+  virtual std::vector<std::string> closed_codes_since(std::int64_t since_ms) = 0;
+  /// What the relay remembers about this advocate (a default note when nothing).
+  virtual AdvocateNote advocate_note(std::string_view advocate_id) = 0;
 
   // --- Outbox ---------------------------------------------------------------------------------
   /// Claims up to `limit` pending messages due at `now_ms`, oldest first, for this worker alone:

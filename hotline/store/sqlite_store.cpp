@@ -53,7 +53,7 @@ namespace {
 // leaves the database at a consistent earlier version. Never edit an entry that has shipped;
 // append a new one. Plain CREATE (no IF NOT EXISTS) on purpose: re-applying a migration to a
 // database that already has it is a bug we want to hear about, not paper over.
-constexpr std::array<const char*, 6> kMigrations = {
+constexpr std::array<const char*, 7> kMigrations = {
     // 1: the initial schema.
     R"sql(
       CREATE TABLE sessions (
@@ -167,9 +167,32 @@ constexpr std::array<const char*, 6> kMigrations = {
       );
       INSERT INTO turn_log VALUES (1, 0);
     )sql",
+    // 7: the relay's memory. closed_codes: the code of every relay that ended, kept 30 days so
+    // it is not given to another texter while a late reply to it could still come (and that
+    // reply is answered "closed"). advocate_notes: per advocate, the conversation a text without
+    // a code may go to, and a message held (sealed, for minutes) because its target was unclear.
+    R"sql(
+      CREATE TABLE closed_codes (
+        code      TEXT PRIMARY KEY,
+        closed_ms INTEGER NOT NULL
+      );
+      CREATE TABLE advocate_notes (
+        advocate_id   TEXT PRIMARY KEY,
+        focus_code    TEXT NOT NULL DEFAULT '',
+        held          TEXT NOT NULL DEFAULT '',   -- sealed; '' when none
+        held_codes    TEXT NOT NULL DEFAULT '',
+        held_until_ms INTEGER NOT NULL DEFAULT 0,
+        updated_ms    INTEGER NOT NULL
+      );
+    )sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
+
+std::int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
   throw StoreError("session store: " + what + ": " +
@@ -500,7 +523,7 @@ class SqliteStore final : public SessionStore {
   // caller. So does every turn of a store without a log (in memory, or another process's).
   void commit_turn(const TurnRecord& turn) override {
     if (turn.contact_key.empty()) throw std::invalid_argument("session store: empty contact key");
-    if (log_ && turn.outbound.empty() && turn.relays.empty()) return log_turn(turn);
+    if (log_ && turn.outbound.empty() && turn.relays.empty() && turn.advocate_notes.empty()) return log_turn(turn);
     std::lock_guard lock(mutex_);
     apply_logged();
     Transaction tx = transaction();
@@ -711,6 +734,12 @@ class SqliteStore final : public SessionStore {
                                                    turn.response, turn.keep_session, turn.now_ms);
     if (first_delivery) {
       for (const auto& change : turn.relays) write_relay(change, turn.now_ms);
+      for (const auto& n : turn.advocate_notes) {
+        Run(db(), write_advocate_note_)
+            .bind(1, n.advocate_id).bind(2, n.focus_code).bind(3, n.held_sealed).bind(4, n.held_codes)
+            .bind(5, n.held_until_ms).bind(6, turn.now_ms)
+            .exec();
+      }
       for (const auto& m : turn.outbound) {
         Run(db(), insert_outbound_)
             .bind(1, m.idempotency_key).bind(2, m.contact_key).bind(3, m.sender)
@@ -736,6 +765,30 @@ class SqliteStore final : public SessionStore {
     run.bind(1, contact_key);
     if (!run.step()) return std::nullopt;
     return relay_at(run, 0);
+  }
+
+  std::vector<std::string> closed_codes_since(std::int64_t since_ms) override {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    Run run(db(), closed_codes_since_);
+    run.bind(1, since_ms);
+    while (run.step()) out.push_back(run.text(0));
+    return out;
+  }
+
+  AdvocateNote advocate_note(std::string_view advocate_id) override {
+    std::lock_guard lock(mutex_);
+    AdvocateNote note;
+    note.advocate_id = std::string(advocate_id);
+    Run run(db(), advocate_note_);
+    run.bind(1, advocate_id);
+    if (run.step()) {
+      note.focus_code = run.text(0);
+      note.held_sealed = run.text(1);
+      note.held_codes = run.text(2);
+      note.held_until_ms = run.int64(3);
+    }
+    return note;
   }
 
   std::unique_ptr<KeyLock> lock_key(std::string_view key) override { return key_locks_.lock(key); }
@@ -869,9 +922,22 @@ class SqliteStore final : public SessionStore {
     return removed + Run(db(), purge_sent_outbound_).bind(1, cutoff_ms).exec();
   }
 
-  std::size_t end_relays_idle_since(std::int64_t cutoff_ms) override {
+  std::size_t end_relays_idle_since(std::int64_t cutoff_ms, std::int64_t now_ms) override {
     std::lock_guard lock(mutex_);
-    return Run(db(), end_idle_relays_).bind(1, cutoff_ms).exec();
+    Transaction tx = transaction();
+    Run(db(), remember_idle_relay_codes_).bind(1, cutoff_ms).bind(2, now_ms).exec();
+    const std::size_t ended = Run(db(), end_idle_relays_).bind(1, cutoff_ms).exec();
+    tx.commit();
+    return ended;
+  }
+
+  std::size_t purge_relay_memory(std::int64_t closed_before_ms, std::int64_t now_ms) override {
+    std::lock_guard lock(mutex_);
+    Transaction tx = transaction();
+    std::size_t changed = Run(db(), forget_closed_codes_).bind(1, closed_before_ms).exec();
+    changed += Run(db(), drop_expired_held_).bind(1, now_ms).exec();
+    tx.commit();
+    return changed;
   }
 
   void forget(std::string_view contact_key) override {
@@ -882,6 +948,9 @@ class SqliteStore final : public SessionStore {
       Transaction tx = transaction();
       Run(db(), forget_conversation_).bind(1, contact_key).exec();
       Run(db(), delete_contact_).bind(1, contact_key).exec();
+      // The code stays out of use like any closed one. `forget` is given no clock; the wall
+      // clock is right here (it is an operator's command, never run under a pinned test clock).
+      Run(db(), remember_forgotten_relay_code_).bind(1, contact_key).bind(2, wall_clock_ms()).exec();
       Run(db(), forget_relays_).bind(1, contact_key).exec();
       Run(db(), forget_outbound_).bind(1, contact_key).exec();
       tx.commit();
@@ -1079,6 +1148,14 @@ class SqliteStore final : public SessionStore {
         "WHERE code = ?1 AND version = ?2");
     delete_relay_ = Statement(d, "DELETE FROM relays WHERE code = ?1 AND version = ?2");
     forget_relays_ = Statement(d, "DELETE FROM relays WHERE contact_key = ?1");
+    remember_closed_code_ = Statement(d, sql::kRememberClosedCode);
+    remember_idle_relay_codes_ = Statement(d, sql::kRememberIdleRelayCodes);
+    remember_forgotten_relay_code_ = Statement(d, sql::kRememberForgottenRelayCode);
+    closed_codes_since_ = Statement(d, sql::kClosedCodesSince);
+    forget_closed_codes_ = Statement(d, sql::kForgetClosedCodes);
+    advocate_note_ = Statement(d, sql::kAdvocateNote);
+    write_advocate_note_ = Statement(d, sql::kWriteAdvocateNote);
+    drop_expired_held_ = Statement(d, sql::kDropExpiredHeld);
   }
 
   // Declared first so it is destroyed last, after every statement has been finalized.
@@ -1095,6 +1172,9 @@ class SqliteStore final : public SessionStore {
   Statement outbound_delete_by_sid_, outbound_status_, count_pending_, purge_sent_outbound_, forget_outbound_;
   Statement select_relays_, relay_of_, insert_relay_, update_relay_, delete_relay_, forget_relays_;
   Statement end_idle_relays_;
+  Statement remember_closed_code_, remember_idle_relay_codes_, remember_forgotten_relay_code_;
+  Statement closed_codes_since_, forget_closed_codes_;
+  Statement advocate_note_, write_advocate_note_, drop_expired_held_;
   KeyLocks key_locks_;
   // After the statements: destroyed (its thread stopped) before the main connection closes.
   std::unique_ptr<BackgroundCheckpointer> checkpointer_;
@@ -1121,6 +1201,7 @@ class SqliteStore final : public SessionStore {
       if (Run(db(), delete_relay_).bind(1, r.code).bind(2, change.expected_version).exec() == 0) {
         throw Conflict("relay " + r.code + " changed meanwhile");
       }
+      Run(db(), remember_closed_code_).bind(1, r.code).bind(2, now_ms).exec();
       return;
     }
     if (change.expected_version == 0) {
