@@ -29,7 +29,8 @@ bool twilio_confirms_opt_out(const std::string& folded) {
 class Turn {
  public:
   Turn(const flow::Bundle& bundle, Session session, const Input& input, const Options& options)
-      : b_(bundle), input_(input), options_(options) {
+      : b_(bundle), input_(input), options_(options), folded_(nlu::fold(input.text)),
+        choice_(nlu::menu_choice(input.text)) {
     out_.session = std::move(session);
   }
 
@@ -47,7 +48,7 @@ class Turn {
     }
     // "Yes" opts a number back in only if it was opted out; otherwise it answers a question
     // ("Would you like to talk with a person?").
-    if (keyword.keyword == nlu::Keyword::start && !input_.opted_out && nlu::fold(input_.text) == "yes") {
+    if (keyword.keyword == nlu::Keyword::start && !input_.opted_out && folded_ == "yes") {
       keyword = {};
     }
     if (keyword.keyword != nlu::Keyword::none) {
@@ -105,7 +106,7 @@ class Turn {
       out_.bilingual = true;
       say("choose_language");
       ask(*waiting);
-    } else if (input_.has_media && nlu::fold(input_.text).empty()) {
+    } else if (input_.has_media && folded_.empty()) {
       say("unsupported_media");
       ask(*waiting);
     } else if (out_.lang_switched) {
@@ -131,7 +132,7 @@ class Turn {
     switch (keyword.keyword) {
       case nlu::Keyword::stop:
         out_.events.emplace_back(OptOut{});
-        if (!twilio_confirms_opt_out(nlu::fold(input_.text))) say("opted_out");
+        if (!twilio_confirms_opt_out(folded_)) say("opted_out");
         // Not End: the session (step cleared, language kept) lives out its idle time, so a
         // START soon after answers in the same language.
         s.step.clear();
@@ -167,7 +168,7 @@ class Turn {
     const std::string pending = std::exchange(s.choices, {});
     if (!pending.empty()) {
       const auto plus = pending.find('+');
-      if (auto pick = nlu::menu_choice(input_.text); pick && (*pick == "1" || *pick == "2") &&
+      if (const auto& pick = choice_; pick && (*pick == "1" || *pick == "2") &&
                                                       plus != std::string::npos) {
         nlu::Understanding chosen;
         chosen.intent = *pick == "1" ? pending.substr(0, plus) : pending.substr(plus + 1);
@@ -193,15 +194,15 @@ class Turn {
     }
     if (!s.lang) {
       s.lang = clear;
-    } else if (clear && *clear != *s.lang && !nlu::menu_choice(input_.text)) {  // "opción tres" is a number
+    } else if (clear && *clear != *s.lang && !choice_) {  // "opción tres" is a number
       s.lang = clear;
       out_.lang_switched = true;
     }
   }
 
   bool is_step_reply(const flow::Step& waiting) const {
-    const std::string folded = nlu::fold(input_.text);
-    const auto choice = nlu::menu_choice(input_.text);
+    const std::string& folded = folded_;
+    const auto& choice = choice_;
     return std::any_of(waiting.replies.begin(), waiting.replies.end(), [&](const auto& reply) {
       return folded == reply.first || (choice && *choice == reply.first);
     });
@@ -215,8 +216,8 @@ class Turn {
     if (u.intent == nlu::kEmergency || u.chosen) {
       if (auto target = intent_target(waiting, u.intent)) return target;
     }
-    const std::string folded = nlu::fold(input_.text);
-    const auto choice = nlu::menu_choice(input_.text);
+    const std::string& folded = folded_;
+    const auto& choice = choice_;
     for (const auto& [reply, target] : waiting.replies) {
       if (folded == reply || (choice && *choice == reply)) {
         if (out_.intent.empty()) out_.intent = intent_leading_to(target);
@@ -367,6 +368,8 @@ class Turn {
   const flow::Bundle& b_;
   const Input& input_;
   const Options& options_;
+  const std::string folded_;                 // the message folded once for the whole turn
+  const std::optional<std::string> choice_;  // and read as a menu choice once
   Outcome out_;
 };
 

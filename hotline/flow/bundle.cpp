@@ -1,5 +1,7 @@
 #include "hotline/flow/bundle.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -307,6 +309,8 @@ nlu::Classifier trained_for(const std::vector<nlu::Example>& examples) {
     if (auto it = cache.find(key); it != cache.end()) return it->second;
   }
   nlu::Classifier model = nlu::Classifier::train(examples);
+  // Training leaves many small freed blocks behind; give them back rather than keep the peak.
+  malloc_trim(0);
   std::lock_guard<std::mutex> lock(mutex);
   if (cache.size() >= 4) cache.erase(cache.begin());
   cache.emplace(key, model);

@@ -169,7 +169,7 @@ struct Head {
 
   void init(std::size_t rows, std::size_t n) {
     classes = n;
-    width = (n + 7) / 8 * 8;
+    width = n <= 2 ? n : (n + 7) / 8 * 8;  // two classes gain nothing from padding
     weights.assign(rows * width, 0.f);
     bias.assign(width, 0.f);
   }
@@ -204,7 +204,6 @@ struct Classifier::Impl {
   FeatureIndex word_ids;   // word feature hash → row of `danger`
   Head intent, lang, danger;
   std::vector<Example> examples;
-  std::vector<std::vector<int>> example_rows;  // each example's feature rows, sorted
 
   // Each feature weighs one over the square root of how many the message has, known or not, so
   // a long message does not shout louder than a short one.
@@ -247,7 +246,6 @@ Classifier Classifier::train(const std::vector<Example>& examples) {
     }
     row.lang = ex.lang == Lang::es ? 1 : 0;
     impl->examples.push_back(ex);
-    impl->example_rows.push_back(row.rows);
     data.push_back(std::move(row));
   }
   if (data.empty() || impl->labels.size() > kMaxWidth) return {};
@@ -339,8 +337,11 @@ std::vector<std::pair<const Example*, float>> Classifier::nearest(std::string_vi
   std::sort(rows.begin(), rows.end());
   const float query_size = static_cast<float>(f.all.size());
   std::vector<std::pair<const Example*, float>> out;
+  // Only `simulate --explain` asks, so the examples' features are found again here rather than
+  // kept in memory for every message's sake.
   for (std::size_t i = 0; i < impl_->examples.size(); ++i) {
-    const auto& theirs = impl_->example_rows[i];
+    auto theirs = impl_->rows_of(hash_features(impl_->examples[i].text).all, impl_->ids);
+    std::sort(theirs.begin(), theirs.end());
     std::size_t shared = 0;
     for (std::size_t a = 0, b = 0; a < rows.size() && b < theirs.size();) {
       if (rows[a] < theirs[b]) ++a;

@@ -53,35 +53,29 @@ const Score* find(const std::vector<Score>& ranked, std::string_view intent) {
 
 // The parts of a message: sentences, and clauses joined by "and", "y", "but", "pero"…
 std::vector<std::string> clauses(std::string_view text) {
-  std::vector<std::string> out;
-  std::string cur;
-  auto flush = [&] {
-    if (tokens(cur).size() >= 3) out.push_back(cur);
-    cur.clear();
-  };
-  for (char c : text) {
-    if (c == '?' || c == '.' || c == '!' || c == '\n' || c == ';') {
-      flush();
-    } else {
-      cur += c;
-    }
-  }
-  flush();
-  // Then each sentence at its joining words, on the folded text.
   static const std::set<std::string> joins = {"and", "y", "but", "pero", "also", "tambien",
                                               "ademas", "plus", "e"};
+  constexpr std::size_t kMinWords = 3;
   std::vector<std::string> parts;
-  for (const auto& sentence : out) {
-    std::string part;
-    for (const auto& word : tokens(sentence)) {
-      if (joins.count(word)) {
-        if (tokens(part).size() >= 3) parts.push_back(part);
-        part.clear();
-      } else {
-        part += (part.empty() ? "" : " ") + word;
-      }
+  std::vector<std::string> part;
+  auto flush = [&] {
+    if (part.size() >= kMinWords) {
+      std::string joined;
+      for (const auto& w : part) joined += (joined.empty() ? "" : " ") + w;
+      parts.push_back(std::move(joined));
     }
-    if (tokens(part).size() >= 3) parts.push_back(part);
+    part.clear();
+  };
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    const bool end = i == text.size();
+    if (!end && text[i] != '?' && text[i] != '.' && text[i] != '!' && text[i] != '\n' && text[i] != ';') continue;
+    for (auto& word : tokens(text.substr(start, i - start))) {
+      if (joins.count(word)) flush();
+      else part.push_back(std::move(word));
+    }
+    flush();
+    start = i + 1;
   }
   return parts;
 }
