@@ -2,12 +2,12 @@
 // and `hotline eval`.
 #include <catch2/catch.hpp>
 
-#include <cstdio>
 
 #include "hotline/engine/engine.hpp"
 #include "hotline/nlu/classifier.hpp"
 #include "hotline/nlu/examples.hpp"
 #include "hotline/nlu/understand.hpp"
+#include "tests/process.hpp"
 #include "tests/support.hpp"
 
 using namespace hotline;
@@ -34,14 +34,13 @@ std::vector<nlu::Example> small_set() {
   };
 }
 
-int run_binary(const std::string& args, std::string& out) {
-  FILE* pipe = popen((std::string(HOTLINE_BINARY) + " " + args + " 2>&1").c_str(), "r");
-  REQUIRE(pipe);
-  char buf[4096];
-  out.clear();
-  while (std::size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+// `hotline eval` on `file` with `flags`; stdout and stderr together.
+int eval_cli(const std::string& file, std::vector<std::string> flags, std::string& out) {
+  std::vector<std::string> args = {HOTLINE_BINARY, "eval", "--root", HOTLINE_SOURCE_DIR, file};
+  args.insert(args.end(), flags.begin(), flags.end());
+  const auto r = test_support::run(args);
+  out = r.out + r.err;
+  return r.exit_code;
 }
 
 }  // namespace
@@ -184,14 +183,13 @@ TEST_CASE("hotline eval reports the figures and fails below a floor", "[eval]") 
                               "greeting\tes\tsms\thola buenas tardes\n"
                               "status_reporting\ten\tvoice\twill the police tell immigration about me\n");
   std::string out;
-  const std::string root = std::string(" --root ") + HOTLINE_SOURCE_DIR + " " + file;
-  CHECK(run_binary("eval" + root + " --min-emergency-recall 1.0", out) == 0);
+  CHECK(eval_cli(file, {"--min-emergency-recall", "1.0"}, out) == 0);
   CHECK_THAT(out, Catch::Contains("all: 3 messages"));
   CHECK_THAT(out, Catch::Contains("emergencies caught 100.0 % of 1"));
-  CHECK(run_binary("eval" + root + " --json", out) == 0);
+  CHECK(eval_cli(file, {"--json"}, out) == 0);
   CHECK_THAT(out, Catch::Contains("\"by_channel\""));
   dir.write("labelled.tsv", "thanks\ten\tsms\tsomeone is breaking into my house right now\n");
-  CHECK(run_binary("eval" + root + " --min-accuracy 0.5", out) == 1);
+  CHECK(eval_cli(file, {"--min-accuracy", "0.5"}, out) == 1);
   CHECK_THAT(out, Catch::Contains("misses (1)"));
   CHECK_THAT(out, Catch::Contains("min-accuracy"));
 }

@@ -2,11 +2,11 @@
 // reminders to review them.
 #include <catch2/catch.hpp>
 
-#include <cstdio>
 #include <filesystem>
 
 #include "hotline/flow/bundle.hpp"
 #include "hotline/flow/sources.hpp"
+#include "tests/process.hpp"
 #include "tests/support.hpp"
 
 using namespace hotline;
@@ -14,14 +14,11 @@ using test_support::TempDir;
 
 namespace {
 
-int run_check(const std::string& env, const std::string& root, std::string& out) {
-  FILE* pipe = popen((env + " " + HOTLINE_BINARY + " check " + root + " 2>&1").c_str(), "r");
-  REQUIRE(pipe);
-  char buf[4096];
-  out.clear();
-  while (std::size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+// `hotline check` on the shipped tree with the clock pinned to `now`; stdout and stderr together.
+int check_at(const std::string& now, std::string& out) {
+  const auto r = test_support::run({HOTLINE_BINARY, "check", HOTLINE_SOURCE_DIR}, "", {"HOTLINE_NOW=" + now});
+  out = r.out + r.err;
+  return r.exit_code;
 }
 
 }  // namespace
@@ -57,9 +54,9 @@ TEST_CASE("sources: dates render in each language, and a source needs a date", "
 
 TEST_CASE("hotline check warns past review_by and names the answers that rely on the source", "[sources]") {
   std::string out;
-  CHECK(run_check("HOTLINE_NOW=2026-12-04T12:00:00Z", HOTLINE_SOURCE_DIR, out) == 0);
+  CHECK(check_at("2026-12-04T12:00:00Z", out) == 0);
   CHECK_THAT(out, !Catch::Contains("source-review-due"));
-  CHECK(run_check("HOTLINE_NOW=2027-06-01T12:00:00Z", HOTLINE_SOURCE_DIR, out) == 0);
+  CHECK(check_at("2027-06-01T12:00:00Z", out) == 0);
   CHECK_THAT(out, Catch::Contains("flows/sources.yaml:8:3: warning[source-review-due]: source 'wpr_2017'"));
   CHECK_THAT(out, Catch::Contains("Answers that rely on it: call_police, complaint, policy_change, source_date, "
                                   "status_reporting."));
