@@ -62,6 +62,22 @@ TEST_CASE("hotline check warns past review_by and names the answers that rely on
                                   "status_reporting."));
 }
 
+TEST_CASE("hotline check warns about a prompt a call can reach that has no voice wording", "[sources][voice]") {
+  TempDir dir;
+  test_support::copy_shipped_tree(dir);
+  std::string en = test_support::read_file((dir.path() / "prompts" / "en.yaml").string());
+  const auto at = en.find("\n  voice: >-\n    You're welcome.");
+  REQUIRE(at != std::string::npos);
+  en.erase(at, en.find("when you are done.", at) + 18 - at);
+  dir.write("prompts/en.yaml", en);
+  Diagnostics diags;
+  REQUIRE(flow::load_bundle(dir.str(), {}, diags) != nullptr);
+  CHECK_THAT(diags.to_string(), Catch::Contains("warning[no-voice-wording]: prompt 'thanks' can be said on a phone call"));
+  Diagnostics shipped;
+  REQUIRE(flow::load_bundle(HOTLINE_SOURCE_DIR, {}, shipped) != nullptr);
+  CHECK_THAT(shipped.to_string(), !Catch::Contains("no-voice-wording"));
+}
+
 TEST_CASE("a bundle refuses a prompt that names a source that does not exist, or a source without a date", "[sources]") {
   TempDir dir;
   test_support::copy_shipped_tree(dir);

@@ -33,6 +33,7 @@ class BundleChecker {
     check_translations();
     check_go_loops();
     check_reachable();
+    check_voice_wordings();
     check_ways_out();
   }
 
@@ -205,6 +206,27 @@ class BundleChecker {
                          (count.encoding == prompts::Encoding::ucs2 ? " UCS-2" : " GSM-7") +
                          " characters); keep answers within " +
                          std::to_string(prompts::kMaxAnswerSegments));
+    }
+  }
+
+  // A caller hears the SMS text when a prompt has no `voice:` wording, and "reply MENU" or
+  // "write 0" means nothing on a call: every prompt a call can reach needs its own.
+  void check_voice_wordings() {
+    std::set<std::string> on_calls = {"help", "not_understood", "flow_changed", "language_set"};
+    if (!b_.classifier.empty()) on_calls.insert({"emergency_first", "clarify"});
+    for (const auto& [id, step] : b_.flow.steps) {
+      if (!step.say.empty()) on_calls.insert(step.say);
+    }
+    on_calls.insert(b_.flow.not_understood);
+    for (Lang lang : kAllLangs) {
+      for (const auto& key : on_calls) {
+        const prompts::Prompt* prompt = b_.prompts.find(lang, key);
+        if (prompt && prompt->voice.empty()) {
+          diags_.warning(prompt->where, "no-voice-wording",
+                         "prompt '" + key + "' can be said on a phone call but has no `voice:` wording, so a "
+                         "caller hears the text message (\"reply…\"); add `sms:` and `voice:`");
+        }
+      }
     }
   }
 
