@@ -279,6 +279,8 @@ TEST_CASE("a database another process holds locked gets 503 too, not an empty an
   // timeout, so the opt-out (a transaction of its own) cannot be written.
   sqlite3* blocker = nullptr;
   REQUIRE(sqlite3_open(config.database.c_str(), &blocker) == SQLITE_OK);
+  // The server's applier may be writing the first turn right now: wait for it, then hold the lock.
+  sqlite3_busy_timeout(blocker, 5000);
   REQUIRE(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
   const std::string sid = next_sid();
   auto res = server.post_signed("/twilio/sms", sms_form(from, "PARAR", sid));

@@ -52,6 +52,11 @@ class SmsChannel {
   void set_turn_observer(TurnObserver observer) { on_turn_ = std::move(observer); }
 
  private:
+  struct Turn;
+  std::optional<WebhookResponse> refuse_if_limited(const Turn& turn);
+  std::optional<WebhookResponse> relay_step(Turn& turn);
+  WebhookResponse flow_step(Turn& turn);
+  void hand_off(Turn& turn, engine::Outcome& outcome);
   WebhookResponse commit_relay_turn(store::TurnRecord& record, const std::string& reply,
                                     const nlohmann::json& log_fields);
 
