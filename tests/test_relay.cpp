@@ -105,11 +105,12 @@ TEST_CASE("claim, talk both ways, end") {
   FakeTwilio fake;
   HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
   const std::string code = ask_for_person(server, fake);
-  // The offer says how to take it, in each advocate's language.
-  CHECK(fake.delivered_to(kAna)[0].body == "Nueva conversación " + code + " (es): 0. Para tomarla, empiece su respuesta con " +
-                                               code + " o envíe #take " + code + ".");
-  CHECK(fake.delivered_to(kBen)[0].body == "New conversation " + code + " (es): 0. To take it, start your reply with " +
-                                               code + " or send #take " + code + ".");
+  // The offer says what the person needs (here: only a person, by "0", which it does not
+  // quote) and how to take it, in each advocate's language.
+  CHECK(fake.delivered_to(kAna)[0].body == "Nueva conversación " + code + " (es): pidió hablar con una persona. Para tomarla, "
+                                               "empiece su respuesta con " + code + " o envíe #take " + code + ".");
+  CHECK(fake.delivered_to(kBen)[0].body == "New conversation " + code + " (es): asked for a person. To take it, start your "
+                                               "reply with " + code + " or send #take " + code + ".");
 
   // Ana takes it by its code with a real first line: it reaches the texter too, from the hotline number.
   CHECK(text(server, kAna, code + " Hola, soy Ana. ¿En qué le ayudo?") ==
@@ -142,6 +143,20 @@ TEST_CASE("claim, talk both ways, end") {
   // After the end, the texter is back in the flow, and Ana has nothing open.
   CHECK_THAT(text(server, kTexter, "1"), Catch::Contains("testigo"));
   CHECK_THAT(text(server, kAna, "hola?"), Catch::StartsWith("No tiene ninguna conversación abierta;"));
+}
+
+TEST_CASE("an offer says the topic asked about before, and the person's own words once") {
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  text(server, kTexter, "hola");
+  text(server, kTexter, "2");  // the status answer
+  text(server, kTexter, "quiero hablar con alguien de mi caso por favor");
+  REQUIRE(eventually([&] { return fake.delivered_to(kAna).size() == 1 && fake.delivered_to(kBen).size() == 1; }));
+  CHECK_THAT(fake.delivered_to(kAna)[0].body,
+             Catch::Contains("(es): quiere saber si la policía reporta su estatus: \"quiero hablar con alguien de mi caso por favor\"."));
+  CHECK_THAT(fake.delivered_to(kBen)[0].body,
+             Catch::Contains("(es): asked about whether police report immigration status: \"quiero hablar con alguien de mi caso por favor\"."));
 }
 
 TEST_CASE("emergencies first, even while waiting for an advocate and inside an open relay") {

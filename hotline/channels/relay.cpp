@@ -227,15 +227,34 @@ std::string RelayService::new_code(std::int64_t now_ms) {
   }
 }
 
+// What an offer says the person needs, in the advocate's language: the question they asked
+// before asking for a person ("asked about whether police report immigration status"), and
+// their own words when they wrote a real request, once.
+std::string RelayService::request_summary(const std::string& packed, Lang advocate_lang) const {
+  std::string topic, words = packed;
+  if (const auto cut = packed.find(kTopicSeparator); cut != std::string::npos) {
+    topic = packed.substr(0, cut);
+    words = packed.substr(cut + 1);
+  }
+  const auto bundle = bundles_.get();
+  const std::string topic_text =
+      topic.empty() ? "" : bundle->prompts.render(advocate_lang, flow::kTopicPrefix + topic, Channel::sms, {});
+  std::string summary = topic_text.empty() ? text(advocate_lang, "relay_no_topic", {})
+                                           : text(advocate_lang, "relay_topic", {{"topic", topic_text}});
+  if (!words.empty()) summary += ": \"" + words + "\"";
+  return summary;
+}
+
 void RelayService::offer(store::Relay& relay, const std::string& purpose, store::TurnRecord& turn, bool again) {
   auto roster = this->roster();
   const Lang lang = lang_from_code(relay.lang).value_or(Lang::en);
-  const std::string message = unseal(relay.first_message_sealed, kMessageContext);
+  const std::string request = unseal(relay.first_message_sealed, kMessageContext);
   for (const auto& a : roster->on_shift(lang, Channel::sms, turn.now_ms)) {
     if (contains(relay.offered_to, a.id)) continue;
-    const std::string body = again || message.empty()
+    const std::string body = again || request.empty()
         ? text(a.prompt_language, "relay_offer_again", {{"code", relay.code}, {"lang", relay.lang}})
-        : text(a.prompt_language, "relay_offer", {{"code", relay.code}, {"lang", relay.lang}, {"message", message}});
+        : text(a.prompt_language, "relay_offer",
+               {{"code", relay.code}, {"lang", relay.lang}, {"message", request_summary(request, a.prompt_language)}});
     send_to_advocate(turn, relay.code + ":" + purpose + ":" + a.id, a, body, relay);
     relay.offered_to = with_id(relay.offered_to, a.id);
     log::info("relay_offered", {{"code", relay.code}, {"advocate", a.id}, {"contact", relay.contact_key}});
@@ -243,7 +262,7 @@ void RelayService::offer(store::Relay& relay, const std::string& purpose, store:
 }
 
 std::string RelayService::open(const std::string& contact_key, const std::string& phone, Lang lang,
-                               const std::string& first_message, store::TurnRecord& turn) {
+                               const std::string& topic, const std::string& first_message, store::TurnRecord& turn) {
   if (relay_of(contact_key)) return "";  // already waiting or talking: nothing new to open
   auto roster = this->roster();
   store::Relay r;
@@ -252,7 +271,8 @@ std::string RelayService::open(const std::string& contact_key, const std::string
   r.texter_sealed = crypto::seal(settings_.secret, phone, kTexterContext);
   r.lang = std::string(lang_code(lang));
   r.state = "queued";
-  r.first_message_sealed = crypto::seal(settings_.secret, truncate_utf8(trim(first_message), settings_.max_message_bytes), kMessageContext);
+  r.first_message_sealed = crypto::seal(
+      settings_.secret, truncate_utf8(topic + kTopicSeparator + trim(first_message), settings_.max_message_bytes), kMessageContext);
   r.created_ms = turn.now_ms;
   offer(r, "offer", turn, false);
   std::string instead;

@@ -56,9 +56,10 @@ class RelayService {
   void texter_left(const store::Relay& relay, store::TurnRecord& turn);
 
   /// The engine handed a texter off to a person. Opens a relay (unless one is open) and offers
-  /// it to the advocates on shift. Returns text to say instead of the flow's hand-off prompt
-  /// (after hours), or "" to keep it.
-  std::string open(const std::string& contact_key, const std::string& phone, Lang lang,
+  /// it to the advocates on shift, saying the `topic` (the intent they asked about before, or
+  /// "") and `first_message` (their own words when they wrote a request, or ""). Returns text to
+  /// say instead of the flow's hand-off prompt (after hours), or "" to keep it.
+  std::string open(const std::string& contact_key, const std::string& phone, Lang lang, const std::string& topic,
                    const std::string& first_message, store::TurnRecord& turn);
 
   /// Periodic work (the outbox worker calls it): offers queued relays to advocates whose shift
@@ -69,6 +70,9 @@ class RelayService {
   std::string text(Lang lang, const std::string& key, prompts::Variables vars) const;
 
  private:
+  /// The topic and the words, kept together in the relay's one sealed field.
+  static constexpr char kTopicSeparator = '\x1f';
+  std::string request_summary(const std::string& packed, Lang advocate_lang) const;
   void offer(store::Relay& relay, const std::string& purpose, store::TurnRecord& turn, bool again);
   void send(store::TurnRecord& turn, const std::string& purpose, const std::string& to,
             const std::string& body, const std::string& contact_key);

@@ -215,7 +215,7 @@ WebhookResponse SmsChannel::flow_step(Turn& t) {
   const bool silent = opted_out && !opt_in;
 
   if (relay_ && opt_out && t.relay) relay_->texter_left(*t.relay, t.record);
-  if (relay_ && !silent && !opt_out) hand_off(t, outcome);
+  if (relay_ && !silent && !opt_out) hand_off(t, session, outcome);
   const auto messages = silent ? std::vector<std::string>{} : engine::message_texts(outcome);
   std::string twiml = sms_twiml(messages);
 
@@ -246,14 +246,21 @@ WebhookResponse SmsChannel::flow_step(Turn& t) {
 }
 
 // The engine handed the texter to a person: open a relay, and after hours say the hours
-// instead of the hand-off prompt's "as soon as one is free".
-void SmsChannel::hand_off(Turn& t, engine::Outcome& outcome) {
+// instead of the hand-off prompt's "as soon as one is free". `before` is the session as the
+// message found it.
+void SmsChannel::hand_off(Turn& t, const engine::Session& before, engine::Outcome& outcome) {
   auto handoff = std::find_if(outcome.events.begin(), outcome.events.end(), [](const auto& e) {
     return std::holds_alternative<engine::Handoff>(e);
   });
   if (handoff == outcome.events.end()) return;
   if (!t.relay_lock) t.relay_lock = relay_->lock();
-  const std::string instead = relay_->open(t.contact, t.from, outcome.lang, t.input.text, t.record);
+  // The offer says what they asked before asking for a person, and quotes them only when they
+  // wrote a request in words ("quiero hablar con alguien de mi caso"), not a "0".
+  const std::string& topic = before.last_intent;
+  const bool asked_about = !topic.empty() && topic != "advocate" && topic != "greeting" && topic != "thanks";
+  const bool in_words = !nlu::menu_choice(t.input.text) && nlu::tokens(t.input.text).size() >= 3;
+  const std::string instead = relay_->open(t.contact, t.from, outcome.lang, asked_about ? topic : "",
+                                           in_words ? t.input.text : "", t.record);
   if (instead.empty()) return;
   for (auto it = std::make_reverse_iterator(handoff); it != outcome.events.rend(); ++it) {
     if (auto* say = std::get_if<engine::Say>(&*it)) {

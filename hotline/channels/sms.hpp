@@ -56,7 +56,7 @@ class SmsChannel {
   std::optional<WebhookResponse> refuse_if_limited(const Turn& turn);
   std::optional<WebhookResponse> relay_step(Turn& turn);
   WebhookResponse flow_step(Turn& turn);
-  void hand_off(Turn& turn, engine::Outcome& outcome);
+  void hand_off(Turn& turn, const engine::Session& before, engine::Outcome& outcome);
   WebhookResponse commit_relay_turn(store::TurnRecord& record, const std::string& reply,
                                     const nlohmann::json& log_fields);
 

@@ -220,7 +220,10 @@ class Turn {
     const auto& choice = choice_;
     for (const auto& [reply, target] : waiting.replies) {
       if (folded == reply || (choice && *choice == reply)) {
-        if (out_.intent.empty()) out_.intent = intent_leading_to(target);
+        if (out_.intent.empty()) {
+          out_.intent = intent_leading_to(target);
+          if (!out_.intent.empty()) out_.session.last_intent = out_.intent;
+        }
         return target;
       }
     }

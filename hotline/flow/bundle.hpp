@@ -42,7 +42,7 @@ inline constexpr const char* kTopicPrefix = "topic_";
 /// Prompts the advocate relay says (channels/relay.cpp), to advocates and to texters.
 inline constexpr const char* kRelayPrompts[] = {
     "relay_offer", "relay_offer_again", "relay_taken", "relay_claimed", "relay_forward",
-    "relay_forward_emergency",
+    "relay_forward_emergency", "relay_topic", "relay_no_topic",
     "relay_texter_left", "relay_closed", "relay_released", "relay_no_conversation",
     "relay_unknown_code", "relay_which", "relay_advocate_help", "relay_connected",
     "relay_after_hours", "relay_no_answer", "relay_ended", "relay_staff_only",
@@ -52,7 +52,7 @@ inline constexpr const char* kRelayPrompts[] = {
 /// the conversation code, its language, the texter's message, the hours, a list of codes, the
 /// numbered conversations a held message may go to.
 inline constexpr const char* kRuntimePlaceholders[] = {"code",  "lang",  "message", "hours",
-                                                       "codes", "first", "second", "choices"};
+                                                       "codes", "first", "second", "choices", "topic"};
 
 /// Prompts the voice channel says around the flow: language menu, advocates' whisper, voicemail.
 inline constexpr const char* kVoicePrompts[] = {
