@@ -275,7 +275,7 @@ TEST_CASE("kill -9 with the outbox busy: every queued message is delivered after
   client.set_read_timeout(5);
   auto offers_for = [&](const std::string& to, const std::string& tag) {
     std::size_t n = 0;
-    for (const auto& r : fake.delivered_to(to)) n += r.body.find(handoff_text(tag) + ".") != std::string::npos;
+    for (const auto& r : fake.delivered_to(to)) n += r.body.find("\"" + handoff_text(tag) + "\"") != std::string::npos;  // quoted once in the offer
     return n;
   };
   // The outbox drains: every acknowledged hand-off's offers arrive, and then nothing more. The
