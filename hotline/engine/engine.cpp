@@ -102,10 +102,15 @@ class Turn {
       say(input_.after_hours ? "advocate_waiting_after_hours" : "advocate_waiting");
       ask(*waiting);
     } else if (!s.lang) {
-      // Nothing tells us the language yet: answer in both and let them choose.
+      // Nothing tells us the language yet: answer in both and let them choose, and after as many
+      // tries as anyone else gets, offer a person (in both languages) rather than a dead end.
       out_.bilingual = true;
-      say("choose_language");
-      ask(*waiting);
+      if (++s.retries > b_.flow.max_retries && !b_.flow.after_retries.empty()) {
+        go_to(b_.flow.after_retries);
+      } else {
+        say("choose_language");
+        ask(*waiting);
+      }
     } else if (input_.has_media && folded_.empty()) {
       say("unsupported_media");
       ask(*waiting);
