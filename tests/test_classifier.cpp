@@ -55,7 +55,8 @@ TEST_CASE("training is deterministic: the same examples give the same probabilit
       CHECK(ra[i].intent == rb[i].intent);
       CHECK(ra[i].p == rb[i].p);  // bit for bit
     }
-    CHECK(a.spanish(text) == b.spanish(text));
+    CHECK(a.read(text).spanish == b.read(text).spanish);
+    CHECK(a.read(text).danger == b.read(text).danger);
   }
   CHECK(nlu::examples_hash(small_set()) == nlu::examples_hash(small_set()));
   auto changed = small_set();
@@ -68,8 +69,10 @@ TEST_CASE("the classifier learns intents and languages, and does not guess from 
   CHECK(model.rank("hola buenos dias").front().intent == "greeting");
   CHECK(model.rank("someone is breaking in right now").front().intent == "emergency");
   CHECK(model.rank("puedo llamar a la policia?").front().intent == "call_police");
-  CHECK(model.spanish("puedo llamar a la policia") > 0.8f);
-  CHECK(model.spanish("can i call the police") < 0.2f);
+  CHECK(model.read("puedo llamar a la policia").spanish > 0.8f);
+  CHECK(model.read("can i call the police").spanish < 0.2f);
+  CHECK(model.read("he has a gun right now").danger > model.read("can i call the police").danger);
+  CHECK_FALSE(model.read("qwerty").knows_a_word);
   CHECK(model.rank("qwerty").empty());  // no word it knows: no guess
   CHECK(model.rank("").empty());
   const auto near = model.nearest("can i call the police please", 2);

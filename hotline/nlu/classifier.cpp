@@ -324,9 +324,6 @@ Classifier::Reading Classifier::read(std::string_view text) const {
 }
 
 std::vector<Score> Classifier::rank(std::string_view text) const { return read(text).intents; }
-float Classifier::spanish(std::string_view text) const { return read(text).spanish; }
-float Classifier::danger(std::string_view text) const { return read(text).danger; }
-bool Classifier::knows_a_word(std::string_view text) const { return read(text).knows_a_word; }
 
 std::vector<std::pair<const Example*, float>> Classifier::nearest(std::string_view text,
                                                                   std::size_t k) const {

@@ -58,13 +58,6 @@ class Classifier {
   /// Every intent with its probability, most likely first. Empty for an untrained model or a
   /// message with no word the model has seen.
   std::vector<Score> rank(std::string_view text) const;
-  /// A second opinion on emergencies alone, from whole words and word pairs only: the
-  /// probability that the message tells of danger now.
-  float danger(std::string_view text) const;
-  /// Whether some whole word of the message was in the training examples.
-  bool knows_a_word(std::string_view text) const;
-  /// The probability that the message is Spanish (0.5 when nothing tells).
-  float spanish(std::string_view text) const;
   /// The `k` training examples that share the most features with `text`, most alike first,
   /// with their similarity (cosine, 0..1): what `hotline simulate --explain` shows.
   std::vector<std::pair<const Example*, float>> nearest(std::string_view text, std::size_t k) const;

@@ -14,7 +14,7 @@ namespace {
 
 // The emergency answer needs the classifier this sure that emergency is the likeliest intent...
 constexpr float kSureEmergency = 0.60f;
-// ...and the second, words-only model (Classifier::danger) at least this sure of danger now;
+// ...and the second, words-only head (Classifier::Reading::danger) at least this sure of danger now;
 // when it is not, the 911 line comes first and the question is answered ("a guy pulled a gun on
 // me last month, can I still report it?").
 constexpr float kDangerAgree = 0.30f;
