@@ -45,7 +45,7 @@ class Prism {
  public:
   Prism() {
     const std::string prism = std::string(HOTLINE_SOURCE_DIR) + "/tests/npm/node_modules/.bin/prism";
-    spec_ = std::filesystem::weakly_canonical(std::string(HOTLINE_SOURCE_DIR) + "/../shared/twilio/twilio_api_v2010.json").string();
+    spec_ = std::filesystem::weakly_canonical(std::string(HOTLINE_SOURCE_DIR) + "/tests/fixtures/twilio/twilio_api_v2010.json").string();
     if (!std::filesystem::exists(prism)) {
       FAIL("prism is not installed: run `npm ci` in tests/npm (script/bootstrap does it); looked for " + prism);
     }
@@ -186,7 +186,7 @@ TEST_CASE("the fake's list of messages is what Twilio's spec describes, and the 
   REQUIRE(service);
 
   const nlohmann::json input = {
-      {"spec", std::filesystem::weakly_canonical(std::string(HOTLINE_SOURCE_DIR) + "/../shared/twilio/twilio_api_v2010.json").string()},
+      {"spec", std::filesystem::weakly_canonical(std::string(HOTLINE_SOURCE_DIR) + "/tests/fixtures/twilio/twilio_api_v2010.json").string()},
       {"base", fake.base()}, {"account", account}, {"token", "test-token"}, {"to", to}, {"from", from},
       {"page_size", 2}, {"pages", {first->body, second->body, service->body}}};
   const auto out = nlohmann::json::parse(run_node("list_messages.js", input.dump()));

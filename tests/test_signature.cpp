@@ -1,4 +1,4 @@
-// X-Twilio-Signature (hotline/twilio/signature.hpp): the shared known-answer vectors, tampering,
+// X-Twilio-Signature (hotline/twilio/signature.hpp): the known-answer vectors (tests/fixtures/twilio), tampering,
 // URL port variants, the JSON-body variant, and a cross-check against the official `twilio` npm
 // library run as an oracle (tests/npm/sign.js).
 #include <catch2/catch.hpp>
@@ -26,11 +26,11 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kVectorsPath = HOTLINE_SOURCE_DIR "/../shared/twilio/signature-vectors.json";
+const std::string kVectorsPath = HOTLINE_SOURCE_DIR "/tests/fixtures/twilio/signature-vectors.json";
 
 json load_vectors() {
   std::ifstream in(kVectorsPath);
-  if (!in) FAIL("cannot read " << kVectorsPath << " (shared/ should sit beside the repository)");
+  if (!in) FAIL("cannot read " << kVectorsPath << " (tests/fixtures/twilio)");
   return json::parse(in);
 }
 

@@ -1,4 +1,4 @@
-// TwiML writer (hotline/twilio/twiml.hpp): the reference outputs in shared/twilio/README.md,
+// TwiML writer (hotline/twilio/twiml.hpp): the reference outputs in tests/fixtures/twilio/protocol-notes.md,
 // escaping, well-formedness on hostile input, and a cross-check against the official `twilio`
 // npm library run as an oracle (tests/npm/twiml.js).
 #include <catch2/catch.hpp>
@@ -77,7 +77,7 @@ json to_json(const Doc& doc) {
   return {{"response", doc.response}, {"verbs", verbs}};
 }
 
-// The five reference documents of shared/twilio/README.md, as verb descriptions.
+// The five reference documents of tests/fixtures/twilio/protocol-notes.md, as verb descriptions.
 const Doc kMenu{"voice",
                 {{"Gather",
                   {{"input", "dtmf speech"}, {"numDigits", "1"}, {"timeout", "5"}, {"action", "/voice/menu"},
@@ -112,12 +112,13 @@ TEST_CASE("the README's reference outputs, byte for byte", "[twiml]") {
       {&kMessage, kDecl + R"(<Response><Message>Gracias &amp; adiós</Message></Response>)"},
       {&kEmpty, kDecl + R"(<Response/>)"},
   };
-  // The literals above are the README's own lines (checked when shared/ is there, as in CI).
-  std::ifstream readme(HOTLINE_SOURCE_DIR "/../shared/twilio/README.md");
+  // The literals above are the protocol notes' own lines (tests/fixtures/twilio/protocol-notes.md).
+  std::ifstream readme(HOTLINE_SOURCE_DIR "/tests/fixtures/twilio/protocol-notes.md");
   std::string readme_text(std::istreambuf_iterator<char>(readme), {});
+  REQUIRE_FALSE(readme_text.empty());
   for (const auto& [doc, expected] : refs) {
     CHECK(render(*doc) == expected);
-    if (!readme_text.empty()) CHECK(readme_text.find(expected + "\n") != std::string::npos);
+    CHECK(readme_text.find(expected + "\n") != std::string::npos);
   }
   // The convenience helper and an untouched builder.
   CHECK(TwiML().message("Gracias & adiós").str() == refs[3].second);
