@@ -85,7 +85,7 @@ class Turn {
       out_.emergency_first = true;
       say("emergency_first");
     }
-    if (u.choices.size() == 2 && !is_step_reply(*waiting)) {
+    if (u.choices.size() == 2 && !reply_target(*waiting)) {
       ask_between(*waiting, u.choices);
       return finish();
     }
@@ -205,12 +205,13 @@ class Turn {
     }
   }
 
-  bool is_step_reply(const flow::Step& waiting) const {
-    const std::string& folded = folded_;
-    const auto& choice = choice_;
-    return std::any_of(waiting.replies.begin(), waiting.replies.end(), [&](const auto& reply) {
-      return folded == reply.first || (choice && *choice == reply.first);
-    });
+  // The step a reply of the waiting step leads to: the reply exactly, or a loosely written
+  // menu choice ("el 2", "opción tres").
+  const std::string* reply_target(const flow::Step& waiting) const {
+    for (const auto& [reply, target] : waiting.replies) {
+      if (folded_ == reply || (choice_ && *choice_ == reply)) return &target;
+    }
+    return nullptr;
   }
 
   // Where a reply leads from a waiting step. Emergency comes before everything, then the
@@ -221,16 +222,12 @@ class Turn {
     if (u.intent == nlu::kEmergency || u.chosen) {
       if (auto target = intent_target(waiting, u.intent)) return target;
     }
-    const std::string& folded = folded_;
-    const auto& choice = choice_;
-    for (const auto& [reply, target] : waiting.replies) {
-      if (folded == reply || (choice && *choice == reply)) {
-        if (out_.intent.empty()) {
-          out_.intent = intent_leading_to(target);
-          if (!out_.intent.empty()) out_.session.last_intent = out_.intent;
-        }
-        return target;
+    if (const std::string* target = reply_target(waiting)) {
+      if (out_.intent.empty()) {
+        out_.intent = intent_leading_to(*target);
+        if (!out_.intent.empty()) out_.session.last_intent = out_.intent;
       }
+      return *target;
     }
     if (!u.intent.empty()) return intent_target(waiting, u.intent);
     return std::nullopt;

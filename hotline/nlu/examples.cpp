@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "hotline/common/utf8.hpp"
+#include "hotline/nlu/nlu.hpp"
 
 namespace hotline::nlu {
 namespace {
@@ -20,12 +21,6 @@ std::vector<std::string> split(const std::string& line, char sep) {
   }
 }
 
-bool valid_intent_id(const std::string& id) {
-  if (id.empty() || !(id[0] >= 'a' && id[0] <= 'z')) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
 
 }  // namespace
 
@@ -60,7 +55,7 @@ std::vector<Example> load_examples_file(const std::string& path, Diagnostics& di
     bool ok = true;
     int column = 1;
     for (const auto& id : split(fields[0], '+')) {
-      if (!valid_intent_id(id)) {
+      if (!is_valid_intent_id(id)) {
         diags.error(at, "bad-intent-id",
                     "'" + fields[0] + "' is not an intent name (lowercase letters, digits and _, "
                     "two names joined by + for a message that asks two things)");

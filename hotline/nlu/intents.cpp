@@ -455,12 +455,6 @@ namespace {
 
 std::string lang_name(Lang lang) { return lang == Lang::es ? "Spanish (es)" : "English (en)"; }
 
-bool is_valid_id(std::string_view id) {
-  if (id.empty() || !(id[0] >= 'a' && id[0] <= 'z')) return false;
-  return std::all_of(id.begin(), id.end(), [](char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
-  });
-}
 
 std::string phrase_key(const std::vector<PhraseWord>& words) {
   std::string key;
@@ -523,7 +517,7 @@ class IntentsParser {
     std::map<std::string, int> defined;  // id → line
     for (const auto& entry : node) {
       const std::string id = key_text(entry.first);
-      if (!is_valid_id(id)) {
+      if (!is_valid_intent_id(id)) {
         error(entry.first, "bad-intent-id",
               "intent name '" + id +
                   "' must be lowercase letters, digits and _, starting with a letter, like call_police");
@@ -690,6 +684,13 @@ class IntentsParser {
 };
 
 }  // namespace
+
+bool is_valid_intent_id(std::string_view id) {
+  if (id.empty() || !(id[0] >= 'a' && id[0] <= 'z')) return false;
+  return std::all_of(id.begin(), id.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+  });
+}
 
 std::optional<IntentModel> load_intents(const std::string& path, Diagnostics& diags) {
   auto loaded = load_yaml_file(path, "intents file", diags);

@@ -22,6 +22,9 @@ std::string fold(std::string_view utf8);
 /// "poli"→"policia", "migra"→"inmigracion", "ud"→"usted", "u"→"you", "pls"→"please", …).
 std::vector<std::string> tokens(std::string_view utf8);
 
+/// Whether `id` can name an intent: lowercase letters, digits and _, starting with a letter.
+bool is_valid_intent_id(std::string_view id);
+
 /// Carrier-style keywords: they count only when they are the whole message (case- and
 /// accent-insensitive, surrounding spaces and punctuation ignored).
 enum class Keyword { none, stop, start, help, english, spanish, menu };
