@@ -76,7 +76,8 @@ class HotlineServer {
     if (port_ <= 0) throw std::runtime_error("test server could not bind");
     thread_ = std::thread([this] { app_->run(); });
     client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-    client_->set_read_timeout(10, 0);
+    // Longer than a store failure can take to answer (two waits on a locked database, 5 s each).
+    client_->set_read_timeout(20, 0);
   }
 
   hotline::config::Config config_;
