@@ -916,3 +916,24 @@ TEST_CASE("turns that cannot reach SQLite pile up only so far: past 100,000 the 
   CHECK(store->response_for("c_7", "SM_99907") == std::optional<std::string>("r"));
   CHECK_FALSE(store->load("c_late"));
 }
+
+TEST_CASE("a database restored with loose permissions is made owner-only when it is opened", "[store][privacy]") {
+  TempDir dir;
+  const fs::path folder = dir.path / "restored";
+  const fs::path db = folder / "hotline.sqlite3";
+  open_sqlite(db.string()).reset();
+  // As `sqlite3 live.db ".backup restored.db"` and `cp` leave them under umask 022.
+  fs::permissions(folder, fs::perms(0755));
+  fs::permissions(db, fs::perms(0644));
+  std::ofstream(db.string() + "-wal").close();
+  fs::permissions(db.string() + "-wal", fs::perms(0644));
+  std::ofstream(db.string() + "-shm").close();
+  fs::permissions(db.string() + "-shm", fs::perms(0664));
+
+  auto store = open_sqlite(db.string());
+  auto mode = [](const fs::path& p) { return static_cast<unsigned>(fs::status(p).permissions() & fs::perms::all); };
+  CHECK(mode(folder) == 0700u);
+  CHECK(mode(db) == 0600u);
+  CHECK(mode(db.string() + "-wal") == 0600u);
+  CHECK(mode(db.string() + "-shm") == 0600u);
+}
