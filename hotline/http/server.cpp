@@ -265,6 +265,15 @@ void Server::Impl::twilio_route(const std::string& path, TwilioHandler handler) 
       res.set_content("incomplete request body\n", "text/plain");
       return;
     }
+    // A URL with bodySHA256 signs the raw body by its hash (JSON bodies): checked first, as the
+    // libraries do, so an unsigned body is refused as unsigned whatever its shape.
+    const bool body_hashed = req.target.find("bodySHA256=") != std::string::npos;
+    if (body_hashed && !signature_ok(req, {}, body)) {
+      log::warn("webhook_rejected", {{"route", path}, {"reason", "bad or missing signature"}});
+      res.status = 403;
+      res.set_content("invalid X-Twilio-Signature\n", "text/plain");
+      return;
+    }
     auto form = twilio::parse_form(body);
     if (!form) {
       log::warn("webhook_rejected", {{"route", path}, {"reason", "body is not a form"}});
@@ -272,7 +281,7 @@ void Server::Impl::twilio_route(const std::string& path, TwilioHandler handler) 
       res.set_content("expected an application/x-www-form-urlencoded body\n", "text/plain");
       return;
     }
-    if (!signature_ok(req, *form, body)) {
+    if (!body_hashed && !signature_ok(req, *form, body)) {
       log::warn("webhook_rejected", {{"route", path}, {"reason", "bad or missing signature"}});
       res.status = 403;
       res.set_content("invalid X-Twilio-Signature\n", "text/plain");
