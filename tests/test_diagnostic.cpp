@@ -89,6 +89,20 @@ std::vector<std::string> lines_without_ts(const std::string& text) {
 
 }  // namespace
 
+TEST_CASE("a contact is logged under today's alias, never as its key") {
+  const std::string alias = log::contact_alias("c_0123");
+  CHECK(alias.size() == 18);
+  CHECK(alias.rfind("d_", 0) == 0);
+  CHECK(log::contact_alias("c_0123") == alias);  // the same all day, so a day's lines can be read together
+  CHECK(log::contact_alias("c_0124") != alias);
+  StderrToFile capture;
+  log::write(log::Level::info, "sms", {{"contact", "c_0123"}});
+  log::emit(log::Level::info, "sms", {{"contact", "c_0123"}});
+  const std::string text = capture.text();
+  CHECK(text.find("c_0123") == std::string::npos);
+  CHECK(text.find("\"contact\":\"" + alias + "\"") != std::string::npos);
+}
+
 TEST_CASE("log::emit writes the very line log::write writes for the same fields") {
   const std::string tricky = "quote \" backslash \\ tab \t newline \n nul " + std::string(1, '\0') +
                              " ñ bad \xff\xfe end \x7f";
