@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "hotline/app/app.hpp"
+#include "hotline/app/servable.hpp"
 #include "hotline/channels/address.hpp"
 #include "hotline/channels/limits.hpp"
 #include "hotline/common/log.hpp"
@@ -189,13 +190,7 @@ struct Loaded {
 
 Loaded load_all(const std::string& root, const std::string& config_path_option) {
   Loaded l;
-  auto env = config::process_environment();
-  std::string config_path = config_path_option;
-  if (config_path.empty()) config_path = env("HOTLINE_CONFIG").value_or("");
-  const bool is_default = config_path.empty();
-  if (is_default) config_path = (std::filesystem::path(root) / "config" / "hotline.yaml").string();
-  l.config = config::load_config(config_path, is_default, env, l.diags);
-  l.config.root = root;
+  l.config = app::load_configuration({root, config_path_option, {}}, l.diags);
   l.bundle = flow::load_bundle(root, l.config.details, l.diags);
   if (l.bundle) {
     const auto now = l.config.pinned_now_ms.value_or(system_now_ms());
@@ -285,18 +280,14 @@ int serve(const Args& args) {
     return 0;
   }
   if (!check_known_options(args, {"port", "bind", "root", "config"})) return 2;
-  Loaded l = load_all(opt(args, "root", "."), opt(args, "config", ""));
-  // The advocates: config/advocates.yaml under the root unless HOTLINE_ADVOCATES names a file.
-  const bool default_roster = l.config.advocates_file.empty();
-  const std::string roster_path = default_roster
-      ? (std::filesystem::path(l.config.root) / "config" / "advocates.yaml").string()
-      : l.config.advocates_file;
-  auto roster = routing::load_roster(roster_path, default_roster, l.diags);
+  // Served only what `hotline check` passes: the same verdict, conversation tests included.
+  app::Servable l = app::check_servable({opt(args, "root", "."), opt(args, "config", ""), {}});
   std::cerr << l.diags.to_string();
-  if (l.diags.has_errors()) {
-    std::cerr << "hotline: not serving: fix the errors above\n";
+  if (!l.ok()) {
+    std::cerr << "hotline: not serving: fix the errors above (`hotline check` lists the same)\n";
     return 1;
   }
+  auto roster = l.roster;
   for (const auto& d : l.diags.items()) {
     if (d.code == "source-review-due") log::warn("source_review_due", {{"message", d.message}});
   }
@@ -460,25 +451,20 @@ int check(const Args& args) {
   }
   if (!check_known_options(args, {"examples"})) return 2;
   const std::string root = args.positional.empty() ? "." : args.positional.front();
-  Loaded l = load_all(root, "");
-  // The roster is checked with everything else (HOTLINE_ADVOCATES names another file).
-  auto roster_path = config::process_environment()("HOTLINE_ADVOCATES").value_or("");
-  if (roster_path.empty()) roster_path = (std::filesystem::path(root) / "config" / "advocates.yaml").string();
-  routing::load_roster(roster_path, true, l.diags);
-  // The blocklist, as `serve` finds it. Its entries are hashed under a throwaway key and
-  // dropped: only the problems matter here, and they never repeat a number.
-  std::filesystem::path blocklist = l.config.blocklist_file;
-  if (blocklist.is_relative()) blocklist = std::filesystem::path(root) / blocklist;
-  channels::load_blocklist(blocklist.string(), "hotline-check", l.diags);
-  std::string tests_line;
+  // The verdict `serve` and a reload ask for too (app::check_servable).
+  app::Servable l = app::check_servable({root, "", {}});
   if (l.bundle && args.options.count("examples")) check_examples_by_cross_validation(l.bundle->classifier, l.diags);
+  std::string tests_line;
   if (l.bundle) {
-    auto summary = flowtest::check_conversations(root, *l.bundle, l.config.default_language, l.diags);
-    const int total = summary.passed + summary.failed;
-    tests_line = total == 0 ? "no conversation tests in " + root + "/flows/tests\n"
-                            : std::to_string(total) + " conversation test(s): " +
-                                  std::to_string(summary.passed) + " passed, " +
-                                  std::to_string(summary.failed) + " failed\n";
+    const auto& t = l.tests;
+    const int total = t.passed + t.failed;
+    tests_line = total == 0 && t.broken_files == 0
+        ? "no conversation tests in " + root + "/flows/tests\n"
+        : std::to_string(total) + " conversation test(s): " + std::to_string(t.passed) + " passed, " +
+              std::to_string(t.failed) + " failed" +
+              (t.broken_files ? "; " + std::to_string(t.broken_files) + " test file(s) not run: fix the errors above"
+                              : std::string()) +
+              "\n";
   }
   std::cout << l.diags.to_string() << tests_line;
   std::cout << l.diags.error_count() << " error(s), " << l.diags.warning_count() << " warning(s)\n";
