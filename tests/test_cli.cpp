@@ -252,7 +252,9 @@ TEST_CASE("forget erases one person's conversation and opt-out, and nobody else'
   }
   auto r = run({kHotline, "forget", "+14145550001", "--root", kRoot}, "", env);
   CHECK(r.exit_code == 0);
-  CHECK(r.out == "forgotten: " + key("+14145550001") + "\n");
+  // A conversation and an opt-out at least: what was found is counted.
+  CHECK_THAT(r.out, Catch::StartsWith("forgotten: " + key("+14145550001") + " (") &&
+                        Catch::EndsWith(" record(s) erased)\n") && !Catch::Contains("(0 record"));
   auto store = hotline::store::open_sqlite(db);
   CHECK_FALSE(store->is_opted_out(key("+14145550001")));
   CHECK_FALSE(store->load(key("+14145550001")));
@@ -317,9 +319,64 @@ TEST_CASE("the README's curl example keeps the texter under +14145550123, and fo
   }
   auto r = run({kHotline, "forget", "+14145550123", "--root", kRoot}, "", env);
   CHECK(r.exit_code == 0);
-  CHECK(r.out == "forgotten: " + key + "\n");
+  CHECK_THAT(r.out, Catch::StartsWith("forgotten: " + key + " (") && Catch::EndsWith(" record(s) erased)\n"));
+  // Said again, it finds nothing, and says so.
+  auto again = run({kHotline, "forget", "+14145550123", "--root", kRoot}, "", env);
+  CHECK(again.exit_code == 0);
+  CHECK(again.out == "nothing was kept about " + key + "\n");
   auto store = hotline::store::open_sqlite(db);
   CHECK_FALSE(store->load(key));
   CHECK_FALSE(store->response_for(key, "SM1"));
   CHECK_FALSE(store->response_for(key, "SM2"));
+}
+
+TEST_CASE("forget --root from another folder uses that root's database and secret, and never creates one") {
+  namespace fs = std::filesystem;
+  TempDir tree, empty;
+  copy_shipped_tree(tree);
+  // Local mode, default database: data/hotline.sqlite3 and data/.local-secret under the root,
+  // though this process (and so the server) runs in another folder.
+  const std::vector<std::string> env = {"HOTLINE_DB=", "TWILIO_AUTH_TOKEN=", "HOTLINE_SECRET=", "HOTLINE_CONFIG="};
+  REQUIRE(fs::current_path() != tree.path());
+  {
+    Process server({kHotline, "serve", "--port", "0", "--root", tree.str()}, "", env);
+    const int port = port_of(server.wait_for_stderr("\"event\":\"serving\""));
+    REQUIRE(port > 0);
+    httplib::Client client("127.0.0.1", port);
+    auto res = client.Post("/twilio/sms", "From=%2B14145550123&MessageSid=SMroot1&Body=hola",
+                           "application/x-www-form-urlencoded");
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    server.signal(SIGTERM);
+    REQUIRE(server.wait() == 0);
+  }
+  const fs::path data = tree.path() / "data";
+  REQUIRE(fs::exists(data / "hotline.sqlite3"));
+  REQUIRE(fs::exists(data / ".local-secret"));
+  // The folder that holds the database and the secret is the owner's alone.
+  CHECK((fs::status(data).permissions() & fs::perms::all) == fs::perms::owner_all);
+  CHECK((fs::status(data / ".local-secret").permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write));
+  const std::string key = hotline::crypto::contact_key(read_file((data / ".local-secret").string()).substr(0, 64),
+                                                       "+14145550123");
+
+  auto forgotten = run({kHotline, "forget", "+14145550123", "--root", tree.str()}, "", env);
+  CHECK(forgotten.exit_code == 0);
+  CHECK_THAT(forgotten.out, Catch::StartsWith("forgotten: " + key + " ("));
+  CHECK_FALSE(hotline::store::open_sqlite((data / "hotline.sqlite3").string())->load(key));
+
+  // A root without a database: refused, and nothing is created there.
+  auto nowhere = run({kHotline, "forget", "+14145550123", "--root", empty.str()}, "", env);
+  CHECK(nowhere.exit_code == 1);
+  CHECK_THAT(nowhere.err, Catch::Contains("no database at " + empty.str() + "/data/hotline.sqlite3") &&
+                              Catch::Contains("nothing was forgotten"));
+  CHECK(nowhere.out.empty());
+  CHECK_FALSE(fs::exists(empty.path() / "data"));
+
+  // A database but no secret (none set, none beside it): refused, and no new secret is made.
+  fs::remove(data / ".local-secret");
+  auto keyless = run({kHotline, "forget", "+14145550123", "--root", tree.str()}, "", env);
+  CHECK(keyless.exit_code == 1);
+  CHECK_THAT(keyless.err, Catch::Contains("HOTLINE_SECRET is not set") && Catch::Contains("nothing was forgotten"));
+  CHECK_FALSE(fs::exists(data / ".local-secret"));
 }

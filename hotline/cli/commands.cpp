@@ -97,13 +97,16 @@ each says, replies and intents as labelled arrows, and the questions that work a
   -o, --output FILE   write to FILE instead of stdout; FILE.svg is drawn with `dot` (graphviz)
 )";
 
-constexpr const char* kForgetHelp = R"(Usage: hotline forget NUMBER [--root DIR] [--config FILE]
+constexpr const char* kForgetHelp = R"help(Usage: hotline forget NUMBER [--root DIR] [--config FILE]
 
 Erases everything the hotline keeps about one phone number (E.164, e.g. +14145550123, or a
 whatsapp:+… address): its conversation, opt-out record, remembered answers, open relay and
-queued messages. The number itself was never stored: it is found by its keyed hash, so
-HOTLINE_SECRET (and HOTLINE_DB) must be the server's. Safe to run while the server is running.
-)";
+queued messages, voicemail notices about its calls included. The number itself was never
+stored: it is found by its keyed hash, so HOTLINE_SECRET (and HOTLINE_DB) must be the
+server's. Prints "forgotten: <hash> (N record(s) erased)", or "nothing was kept about <hash>".
+Never creates a database or a key: without the database (or a secret) it erases nothing and
+exits 1. A relative HOTLINE_DB or `database:` is under DIR. Safe to run while the server runs.
+)help";
 
 constexpr const char* kCheckHelp = R"(Usage: hotline check [DIR] [--examples]
 
@@ -259,18 +262,26 @@ class SignalWatcher {
 };
 
 // Local mode has no HOTLINE_SECRET: keep a random one beside the database so contact hashes
-// stay stable across restarts without a secret ever being written in the repository.
-std::string local_secret(const std::string& database) {
-  auto path = std::filesystem::path(database).parent_path() / ".local-secret";
+// stay stable across restarts without a secret ever being written in the repository. The
+// folder it makes is the owner's alone (0700), like the file. With `create` false, a missing
+// secret is "" (`forget` must not invent a key nothing was ever stored under).
+std::string local_secret(const std::string& database, bool create = true) {
+  namespace fs = std::filesystem;
+  const fs::path path = fs::path(database).parent_path() / ".local-secret";
   if (std::ifstream in{path}; in) {
     std::string secret;
     std::getline(in, secret);
     if (secret.size() >= 32) return secret;
   }
-  std::filesystem::create_directories(path.parent_path().empty() ? "." : path.parent_path());
+  if (!create) return "";
+  const fs::path folder = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  if (!fs::exists(folder)) {
+    fs::create_directories(folder);
+    fs::permissions(folder, fs::perms::owner_all, fs::perm_options::replace);
+  }
   std::string secret = crypto::random_hex(32);
   std::ofstream(path) << secret << '\n';
-  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
   return secret;
 }
 
@@ -586,23 +597,37 @@ int forget(const Args& args) {
                  "whatsapp:+… address)\n";
     return 2;
   }
-  Loaded l = load_all(opt(args, "root", "."), opt(args, "config", ""));
+  Diagnostics diags;
+  config::Config c = app::load_configuration({opt(args, "root", "."), opt(args, "config", ""), {}}, diags);
   Diagnostics config_errors;
-  for (const auto& d : l.diags.items()) {
+  for (const auto& d : diags.items()) {
     if (d.severity == Severity::error && d.where.file == "environment") config_errors.add(d);
   }
   if (config_errors.has_errors()) {
     std::cerr << config_errors.to_string();
     return 1;
   }
-  config::Config& c = l.config;
-  if (c.secret.empty()) c.secret = local_secret(c.database);
+  // Never a new database or a new key: either would "forget" into something that never held
+  // the number, and say so with exit status 0.
+  const bool shared_database = c.database.rfind("postgresql://", 0) == 0 || c.database.rfind("postgres://", 0) == 0;
+  if (!shared_database && !std::filesystem::exists(c.database)) {
+    std::cerr << "hotline: no database at " << c.database << ": nothing was forgotten (set HOTLINE_DB, or --root, "
+                 "to the server's)\n";
+    return 1;
+  }
+  if (c.secret.empty()) c.secret = local_secret(c.database, false);
+  if (c.secret.empty()) {
+    std::cerr << "hotline: HOTLINE_SECRET is not set and there is no local secret beside " << c.database
+              << ": nothing was forgotten (set HOTLINE_SECRET to the server's)\n";
+    return 1;
+  }
   try {
     auto store = store::open_store(c.database, 2);
     const std::string key = crypto::contact_key(c.secret, *address);
-    store->forget(key);
+    const std::size_t erased = store->forget(key);
     // Only the hash is printed: the operator already knows the number, a log file need not.
-    std::cout << "forgotten: " << key << "\n";
+    if (erased == 0) std::cout << "nothing was kept about " << key << "\n";
+    else std::cout << "forgotten: " << key << " (" << erased << " record(s) erased)\n";
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "hotline: cannot forget: " << e.what() << "\n";

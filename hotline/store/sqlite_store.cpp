@@ -940,19 +940,20 @@ class SqliteStore final : public SessionStore {
     return changed;
   }
 
-  void forget(std::string_view contact_key) override {
+  std::size_t forget(std::string_view contact_key) override {
     std::lock_guard lock(mutex_);
     apply_logged();  // so that no logged turn brings the conversation back, and the log empties
+    std::size_t erased = 0;
     {
       SynchronousFull full(db());
       Transaction tx = transaction();
-      Run(db(), forget_conversation_).bind(1, contact_key).exec();
-      Run(db(), delete_contact_).bind(1, contact_key).exec();
+      erased += Run(db(), forget_conversation_).bind(1, contact_key).exec();
+      erased += Run(db(), delete_contact_).bind(1, contact_key).exec();
       // The code stays out of use like any closed one. `forget` is given no clock; the wall
       // clock is right here (it is an operator's command, never run under a pinned test clock).
       Run(db(), remember_forgotten_relay_code_).bind(1, contact_key).bind(2, wall_clock_ms()).exec();
-      Run(db(), forget_relays_).bind(1, contact_key).exec();
-      Run(db(), forget_outbound_).bind(1, contact_key).exec();
+      erased += Run(db(), forget_relays_).bind(1, contact_key).exec();
+      erased += Run(db(), forget_outbound_).bind(1, contact_key).exec();
       tx.commit();
     }
     forget_cached(contact_key);
@@ -961,6 +962,7 @@ class SqliteStore final : public SessionStore {
     // truncate it now. Best effort: a reader in another process can make it return BUSY, and
     // the next automatic checkpoint will get there anyway.
     sqlite3_wal_checkpoint_v2(db(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    return erased;
   }
 
   bool healthy() override {
