@@ -85,7 +85,19 @@ TEST_CASE("--help explains every command, and each command has its own --help") 
   for (const char* word : {"serve", "simulate", "check", "forget", "TWILIO_AUTH_TOKEN", "HOTLINE_SECRET"}) {
     CHECK_THAT(r.out, Catch::Contains(word));
   }
-  for (const char* command : {"serve", "simulate", "check", "graph"}) {
+  // The README says `hotline --help` lists everything: every variable of its table is there.
+  int variables = 0;
+  std::istringstream readme(read_file(kRoot + "/README.md"));
+  for (std::string line; std::getline(readme, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    const std::string name = line.substr(3, line.find('`', 3) - 3);
+    if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) { return std::isupper(c) || c == '_'; })) continue;
+    INFO(name);
+    CHECK_THAT(r.out, Catch::Contains("  " + name + " "));
+    ++variables;
+  }
+  CHECK(variables >= 9);
+  for (const char* command : {"serve", "simulate", "check", "graph", "forget", "eval"}) {
     auto sub = run({kHotline, command, "--help"});
     CHECK(sub.exit_code == 0);
     CHECK_THAT(sub.out, Catch::StartsWith(std::string("Usage: hotline ") + command));
@@ -379,4 +391,14 @@ TEST_CASE("forget --root from another folder uses that root's database and secre
   CHECK(keyless.exit_code == 1);
   CHECK_THAT(keyless.err, Catch::Contains("HOTLINE_SECRET is not set") && Catch::Contains("nothing was forgotten"));
   CHECK_FALSE(fs::exists(data / ".local-secret"));
+}
+
+TEST_CASE("a HOTLINE_SECRET shorter than 16 characters is refused in local mode too") {
+  auto r = run({kHotline, "serve", "--port", "0", "--root", kRoot}, "",
+               {"TWILIO_AUTH_TOKEN=", "HOTLINE_SECRET=short", "HOTLINE_DB=:memory:"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("environment: error[bad-secret]: HOTLINE_SECRET must be 16 characters or more"));
+  auto checked = run({kHotline, "check", kRoot}, "", {"TWILIO_AUTH_TOKEN=", "HOTLINE_SECRET=short"});
+  CHECK(checked.exit_code == 1);
+  CHECK_THAT(checked.out, Catch::Contains("error[bad-secret]"));
 }

@@ -53,10 +53,17 @@ Run `hotline <command> --help` for a command's options.
 Environment:
   TWILIO_AUTH_TOKEN   checks X-Twilio-Signature; without it `serve` runs in local mode
   TWILIO_ACCOUNT_SID  the Twilio account (for sending messages)
+  TWILIO_FROM         the hotline's number (E.164) or Messaging Service SID (MG…) that messages
+                      are sent from; without it (and the two above) nothing is sent: relayed
+                      texts and voicemail notices wait in the outbox
+  TWILIO_API_BASE     Twilio's REST API base URL (default https://api.twilio.com)
   HOTLINE_PUBLIC_URL  the base URL Twilio calls, e.g. https://hotline.example.org
   HOTLINE_SECRET      keys the hashes that contacts are stored under (16+ characters)
-  HOTLINE_DB          SQLite file to keep conversations in (default data/hotline.sqlite3), or
+  HOTLINE_DB          SQLite file to keep conversations in (default data/hotline.sqlite3; a
+                      relative path is under the --root folder), or
                       postgresql://user:password@host/db for replicas sharing one database
+  HOTLINE_ADVOCATES   the advocates roster (default config/advocates.yaml; relative: under
+                      the --root folder); a file named here must exist
   HOTLINE_CONFIG      configuration file (default config/hotline.yaml)
   HOTLINE_NOW         pins the clock to an ISO 8601 time, for tests
   HOTLINE_ADMIN_TOKEN Bearer token for GET /metrics and POST /admin/reload (16+ characters)
