@@ -402,3 +402,78 @@ TEST_CASE("a HOTLINE_SECRET shorter than 16 characters is refused in local mode 
   CHECK(checked.exit_code == 1);
   CHECK_THAT(checked.out, Catch::Contains("error[bad-secret]"));
 }
+
+TEST_CASE("every hotline command in the README's and the staff guide's examples runs as written") {
+  // The README's ```sh blocks and the staff guide's indented `hotline …` lines, run from the
+  // repository root as a reader would (CTest runs here), with "hola" typed where they read
+  // stdin. Files they write go to a temporary folder instead; `path/to/copy` is a copy.
+  struct Example {
+    std::string source, line;
+  };
+  std::vector<Example> examples;
+  {
+    std::istringstream readme(read_file(kRoot + "/README.md"));
+    bool in_sh = false;
+    for (std::string line; std::getline(readme, line);) {
+      if (line.rfind("```", 0) == 0) {
+        in_sh = line == "```sh";
+        continue;
+      }
+      if (in_sh && line.find("bin/hotline ") != std::string::npos) examples.push_back({"README.md", line});
+    }
+  }
+  {
+    std::istringstream guide(read_file(kRoot + "/docs/staff-guide.md"));
+    for (std::string line; std::getline(guide, line);) {
+      if (line.rfind("    hotline ", 0) == 0) examples.push_back({"docs/staff-guide.md", line.substr(4)});
+    }
+  }
+  REQUIRE(examples.size() >= 10);  // 2 in the README, 8 in the staff guide when this was written
+  TempDir scratch, copy;
+  copy_shipped_tree(copy);
+  const bool graphviz = std::system("command -v dot >/dev/null 2>&1") == 0;
+  for (const auto& example : examples) {
+    INFO(example.source << ": " << example.line);
+    std::string command = example.line.substr(0, example.line.find(" #"));
+    while (!command.empty() && command.back() == ' ') command.pop_back();
+    std::string input = "hola\n";
+    if (command.rfind("echo ", 0) == 0) {  // echo TEXT | command
+      const auto pipe = command.find(" | ");
+      REQUIRE(pipe != std::string::npos);
+      input = command.substr(5, pipe - 5) + "\n";
+      command = command.substr(pipe + 3);
+    }
+    bool to_file = false;  // command > FILE: the output is what matters
+    if (const auto redirect = command.find(" > "); redirect != std::string::npos) {
+      command = command.substr(0, redirect);
+      to_file = true;
+    }
+    auto args = shell_words(command);
+    REQUIRE_FALSE(args.empty());
+    REQUIRE((args[0] == "hotline" || args[0] == "build/bin/hotline"));
+    args[0] = kHotline;
+    std::string written;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      if (args[i] == "path/to/copy") args[i] = copy.str();
+      if (args[i - 1] == "-o") args[i] = written = (scratch.path() / std::filesystem::path(args[i]).filename()).string();
+    }
+    auto r = run(args, input);
+    if (!written.empty() && !graphviz) {
+      // Without Graphviz the picture cannot be drawn: it says so, and keeps the DOT text.
+      CHECK(r.exit_code == 1);
+      CHECK_THAT(r.err, Catch::Contains("is graphviz installed?"));
+      CHECK_THAT(read_file(written + ".dot"), Catch::StartsWith("digraph"));
+      continue;
+    }
+    CHECK(r.exit_code == 0);
+    if (!written.empty()) CHECK_THAT(read_file(written), Catch::Contains("<svg"));
+    else CHECK_FALSE(r.out.empty());
+    if (to_file) CHECK_THAT(r.out, Catch::StartsWith("digraph"));
+    if (std::find(args.begin(), args.end(), "--json") != args.end()) {
+      std::istringstream lines(r.out);
+      for (std::string line; std::getline(lines, line);) {
+        CHECK_FALSE(nlohmann::json::parse(line).value("reply", "").empty());
+      }
+    }
+  }
+}
