@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
+#include <regex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -476,4 +478,97 @@ TEST_CASE("every hotline command in the README's and the staff guide's examples 
       }
     }
   }
+}
+
+namespace {
+/// The fenced blocks (```) of a Markdown section, in order, their common indentation removed.
+std::vector<std::string> fenced_blocks(const std::string& markdown, const std::string& heading) {
+  std::vector<std::string> blocks;
+  std::istringstream in(markdown);
+  bool in_section = false, in_block = false;
+  std::size_t indent = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("## ", 0) == 0) in_section = line == heading;
+    if (!in_section) continue;
+    const auto first = line.find_first_not_of(' ');
+    if (first != std::string::npos && line.compare(first, 3, "```") == 0) {
+      if (!in_block) {
+        indent = first;
+        blocks.emplace_back();
+      }
+      in_block = !in_block;
+      continue;
+    }
+    if (in_block) blocks.back() += (line.size() >= indent ? line.substr(indent) : std::string()) + "\n";
+  }
+  return blocks;
+}
+
+/// Inserts `lines` (each indented by `indent` spaces) right after the first line equal to `after`.
+void insert_after(const TempDir& dir, const std::string& relative, const std::string& after,
+                  const std::string& lines, const std::string& indent) {
+  std::string text = read_file((dir.path() / relative).string());
+  const auto at = text.find("\n" + after + "\n");
+  REQUIRE(at != std::string::npos);
+  std::string indented;
+  std::istringstream in(lines);
+  for (std::string line; std::getline(in, line);) indented += line.empty() ? "\n" : indent + line + "\n";
+  text.insert(at + after.size() + 2, indented);
+  dir.write(relative, text);
+}
+}  // namespace
+
+TEST_CASE("the staff guide's 'Add a question' and its conversation test do what the guide says") {
+  const std::string guide = read_file(kRoot + "/docs/staff-guide.md");
+  const auto add = fenced_blocks(guide, "## Add a question");
+  REQUIRE(add.size() == 2);  // the intent, then the flow's lines
+  const auto test = fenced_blocks(guide, "## Write a conversation test");
+  REQUIRE(test.size() == 2);  // the test, then what `hotline check` shows when it fails
+
+  TempDir tree;
+  copy_shipped_tree(tree);
+  // 1. The question's name and phrases, under `intents:`.
+  insert_after(tree, "flows/intents.yaml", "intents:", add[0], "  ");
+  // 3. The step and its `anywhere:` line, each where it belongs in flows/hotline.yaml.
+  const auto steps_at = add[1].find("steps:\n");
+  REQUIRE(add[1].rfind("anywhere:\n", 0) == 0);
+  REQUIRE(steps_at != std::string::npos);
+  insert_after(tree, "flows/hotline.yaml", "anywhere:", add[1].substr(10, steps_at - 10), "");
+  insert_after(tree, "flows/hotline.yaml", "steps:", add[1].substr(steps_at + 7), "");
+  // 4. The answer and its topic in both languages (the topics are the guide's own words; the
+  //    answers stand for what staff would write from a checked source).
+  insert_after(tree, "prompts/en.yaml", "topic_call_police: \"whether you can call the police\"",
+               "bring_someone: \"(the answer staff write)\"\ntopic_bring_someone: \"whether someone can come with you\"", "");
+  std::string es = read_file((tree.path() / "prompts/es.yaml").string());
+  es += "\nbring_someone: \"(la respuesta que escribe el personal)\"\ntopic_bring_someone: \"si alguien puede acompañarle\"\n";
+  tree.write("prompts/es.yaml", es);
+  REQUIRE(guide.find("\"whether someone can come with you\" / \"si alguien puede\n   acompañarle\"") != std::string::npos);
+
+  // Without step 2 (examples), and the test of step 5, `hotline check` fails as the guide shows.
+  tree.write("flows/tests/mine.yaml", test[0]);
+  auto r = run({kHotline, "check", tree.str()});
+  CHECK(r.exit_code == 1);
+  std::string out = r.out;
+  const std::string prefix = tree.str() + "/";
+  for (auto pos = out.find(prefix); pos != std::string::npos; pos = out.find(prefix)) out.erase(pos, prefix.size());
+  INFO(out);
+  std::istringstream shown(test[1]);
+  for (std::string line; std::getline(shown, line);) {
+    // "..." in the guide stands for text it leaves out.
+    std::string pattern;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      if (line.compare(i, 3, "...") == 0) {
+        pattern += ".*";
+        i += 2;
+      } else {
+        if (std::strchr("\\^$.|?*+()[]{}", line[i])) pattern += '\\';
+        pattern += line[i];
+      }
+    }
+    INFO("the guide shows: " << line);
+    CHECK(std::regex_search(out, std::regex("(^|\n)" + pattern + "(\n|$)")));
+  }
+  // Every other part of the question is in place: the only errors are the test's.
+  CHECK_THAT(out, !Catch::Contains("error[unknown-") && !Catch::Contains("error[missing-") &&
+                      !Catch::Contains("error[unhandled-intent]"));
 }
