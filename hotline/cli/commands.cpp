@@ -74,14 +74,19 @@ constexpr const char* kServeHelp = R"(Usage: hotline serve [--port N] [--bind AD
 Serves the flows in DIR/flows and DIR/prompts (DIR defaults to the current directory).
   --port N        port to listen on (default 8080; 0 picks a free one and logs it)
   --bind ADDR     address to listen on (default 127.0.0.1)
-  --root DIR      where flows/, prompts/ and config/ are (default .)
+  --root DIR      where flows/, prompts/ and config/ are (default .); relative paths in the
+                  configuration and in HOTLINE_DB / HOTLINE_ADVOCATES are under it
   --config FILE   configuration file (default DIR/config/hotline.yaml, or HOTLINE_CONFIG)
+
+Starts only when `hotline check` would pass: the same checks, conversation tests included.
 
 Routes: POST /twilio/sms, /twilio/status, /twilio/voice…, GET /healthz, GET /readyz,
 GET /metrics and POST /admin/reload (with HOTLINE_ADMIN_TOKEN; without it /metrics answers
 127.0.0.1/::1 only and /admin/reload is off).
 Without TWILIO_AUTH_TOKEN the server runs in local mode and does not check signatures.
-SIGHUP reloads flows and prompts; SIGTERM or SIGINT stops after the requests in flight.
+SIGHUP, or an edit of the files (flows/, prompts/, the configuration, the roster, the
+blocklist), reloads flows and prompts after the same checks; configuration and roster changes
+take effect at a restart. SIGTERM or SIGINT stops after the requests in flight.
 )";
 
 constexpr const char* kSimulateHelp = R"(Usage: hotline simulate [--json] [--channel sms|voice] [--root DIR]
@@ -120,7 +125,8 @@ constexpr const char* kCheckHelp = R"(Usage: hotline check [DIR] [--examples]
 Checks DIR/flows (with the examples in DIR/flows/examples), DIR/prompts,
 DIR/config/hotline.yaml, the advocates roster and the blocklist (DIR/config/blocklist.yaml, or
 `limits: blocklist:`) (DIR defaults to .) and prints every problem as
-file:line:col: error|warning[code]: message. Exit status 1 on any error.
+file:line:col: error|warning[code]: message. Exit status 1 on any error. `serve` starts, and a
+running server reloads, only what this passes.
   --examples   also cross-validate flows/examples (a second or two) and warn about every example
                that a model trained without it reads, confidently, as another question
 )";
