@@ -264,15 +264,17 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   reload.details = c.details;
   reload.extra_files = {config_file, roster_file, blocklist.string()};
   reload.load = [location = BundleLocation{c.root, config_file, {}},
-                 started_with = std::vector<std::pair<std::string, std::string>>{
-                     {config_file, file_content(config_file)}, {roster_file, file_content(roster_file)}}](
-                    Diagnostics& d) -> std::shared_ptr<const flow::Bundle> {
+                 config_file, config_at_start = file_content(config_file), roster_file,
+                 roster_at_start = file_content(roster_file)](Diagnostics& d) -> std::shared_ptr<const flow::Bundle> {
     Servable s = check_servable(location);
-    for (const auto& [file, content] : started_with) {
-      if (file_content(file) != content) {
-        d.warning(Position{file, 0, 0}, "restart-needed",
-                  "this file changed since the server started; its settings take effect at the next restart");
-      }
+    if (file_content(config_file) != config_at_start) {
+      d.warning(Position{config_file, 0, 0}, "restart-needed",
+                "this file changed since the server started: `details:` are in use now, every other "
+                "setting takes effect at the next restart");
+    }
+    if (file_content(roster_file) != roster_at_start) {
+      d.warning(Position{roster_file, 0, 0}, "restart-needed",
+                "the roster changed since the server started: it takes effect at the next restart");
     }
     d.append(s.diags);
     return s.ok() ? s.bundle : nullptr;

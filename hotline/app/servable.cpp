@@ -61,7 +61,6 @@ Servable check_servable(const BundleLocation& where) {
     const auto now = c.pinned_now_ms.value_or(system_now_ms());
     s.diags.append(flow::sources_due_for_review(*s.bundle, flow::day_of(now)));
   }
-  s.files = {c.config_file, roster_path, c.blocklist_file};
   return s;
 }
 

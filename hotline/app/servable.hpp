@@ -36,9 +36,6 @@ struct Servable {
   std::shared_ptr<const routing::Roster> roster;  // null when the roster does not load
   flowtest::Summary tests;                        // the conversation tests that ran
   Diagnostics diags;                              // everything found, warnings too
-  /// The single files this verdict read besides flows/ and prompts/: the configuration, the
-  /// roster and the blocklist, so a reload can watch exactly those.
-  std::vector<std::string> files;
 
   /// No error anywhere: this is what may be served.
   bool ok() const { return bundle && roster && !diags.has_errors(); }
