@@ -43,7 +43,7 @@ struct PoisonStore : store::SessionStore {
   bool is_opted_out(std::string_view) override { touched(); }
   void set_opted_out(std::string_view, bool, std::int64_t) override { touched(); }
   std::size_t purge_before(std::int64_t) override { touched(); }
-  void forget(std::string_view) override { touched(); }
+  std::size_t forget(std::string_view) override { touched(); return 0; }
   bool healthy() override { touched(); }
   std::vector<store::Relay> relays() override { touched(); }
   std::optional<store::Relay> relay_of(std::string_view) override { touched(); }

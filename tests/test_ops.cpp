@@ -463,6 +463,11 @@ TEST_CASE("every request gets an id, echoed and carried by its log lines") {
       seen.insert(id);
     }
     CHECK(seen.size() == 5);
+    // Random, not a per-process prefix and a counter: ids made one after another share no
+    // first half, so one id tells nothing about the next (a counter's would all share it).
+    std::set<std::string> first_halves;
+    for (const auto& id : seen) first_halves.insert(id.substr(0, 8));
+    CHECK(first_halves.size() == 5);
     auto access = capture.wait_for("http_request", 5);
     REQUIRE(access.size() == 5);
     for (const auto& line : access) {

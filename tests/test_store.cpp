@@ -290,7 +290,7 @@ TEST_CASE("forget erases one contact's session, opt-out and responses, and no on
   store->commit_turn(turn("c_b", "b-session", "SM_b1", "to b", 1000));
   store->set_opted_out("c_b", true, 1200);
 
-  store->forget("c_a");
+  CHECK(store->forget("c_a") == 2);  // the conversation row and the opt-out
   CHECK_FALSE(store->load("c_a"));
   CHECK_FALSE(store->is_opted_out("c_a"));
   CHECK_FALSE(store->response_for("c_a", "SM_a1"));
@@ -300,7 +300,7 @@ TEST_CASE("forget erases one contact's session, opt-out and responses, and no on
   CHECK(store->is_opted_out("c_b"));
   CHECK(store->response_for("c_b", "SM_b1"));
 
-  store->forget("c_never_seen");  // not an error
+  CHECK(store->forget("c_never_seen") == 0);  // not an error: nothing was kept
 
   Raw raw(dir.db());
   for (const char* table : {"conversations", "contacts"}) {

@@ -31,15 +31,20 @@ struct RequestState {
 thread_local RequestState t_request;
 
 // A caller's X-Request-Id is kept only when it is plainly an id: [A-Za-z0-9._-]{1,64}.
-/// A fresh request id, 16 hex digits: unique, not secret (it is echoed to the caller and
-/// written in the logs), so a random prefix per process and a counter rather than 8 random bytes
-/// a request (RAND_bytes costs a getpid() system call and a DRBG run every time).
+/// A fresh request id: 16 hex digits from the CSPRNG (RAND_bytes). Not a counter: ids are
+/// echoed to callers and kept in logs, and one must tell nothing about the requests before or
+/// after it, across restarts too. Each thread draws 2 KiB at a time and hands out 8 bytes an
+/// id: one RAND_bytes call costs about 2 µs, 256 ids' worth about as much (≈ 0.1 µs an id).
 std::string new_request_id() {
-  static const std::string prefix = crypto::random_hex(4);
-  static std::atomic<std::uint32_t> counter{0};
-  std::string id = prefix + "00000000";
-  const std::uint32_t n = counter.fetch_add(1, std::memory_order_relaxed);
-  for (int i = 0; i < 8; ++i) id[15 - i] = "0123456789abcdef"[(n >> (4 * i)) & 0xF];
+  constexpr std::size_t kIdDigits = 16;
+  thread_local std::string pool;
+  thread_local std::size_t used = 0;
+  if (used + kIdDigits > pool.size()) {
+    pool = crypto::random_hex(2048);
+    used = 0;
+  }
+  std::string id = pool.substr(used, kIdDigits);
+  used += kIdDigits;
   return id;
 }
 

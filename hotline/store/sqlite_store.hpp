@@ -66,7 +66,7 @@ class SqliteStore final : public SessionStore {
   bool is_opted_out(std::string_view contact_key) override;
   void set_opted_out(std::string_view contact_key, bool opted_out, std::int64_t now_ms) override;
   std::size_t purge_before(std::int64_t cutoff_ms) override;
-  void forget(std::string_view contact_key) override;
+  std::size_t forget(std::string_view contact_key) override;
 
   // Relays (sqlite_relays.cpp).
   std::vector<Relay> relays() override;
