@@ -13,18 +13,21 @@ namespace {
 
 using Clock = GuardedStream::Clock;
 
-// Polls one socket for `events` until `until` (never past `cutoff`); true when ready.
+// Polls one socket for `events` until `until` (never past `cutoff`); true when ready. Past the
+// limit it still looks once without waiting: bytes already there are never refused, so a
+// request that arrived whole while its connection waited for a thread is still served.
 bool wait_for(socket_t sock, short events, Clock::time_point until, Clock::time_point cutoff) {
   until = std::min(until, cutoff);
   for (;;) {
     const auto now = Clock::now();
-    if (now >= until) return false;
+    const auto left = now < until ? until - now : Clock::duration::zero();
     // Short slices, so a cutoff set meanwhile (the server stopping) is seen within 50 ms.
-    const auto slice = std::min<Clock::duration>(until - now, std::chrono::milliseconds(50));
+    const auto slice = std::min<Clock::duration>(left, std::chrono::milliseconds(50));
     pollfd p{sock, events, 0};
     const int n = ::poll(&p, 1, static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(slice).count()));
     if (n > 0) return true;  // ready, or hung up / failed: the next recv or send says which
     if (n < 0 && errno != EINTR) return false;
+    if (Clock::now() >= until) return false;
   }
 }
 
@@ -39,9 +42,9 @@ void ip_and_port(const sockaddr_storage& addr, socklen_t length, std::string& ip
 
 }  // namespace
 
-GuardedStream::GuardedStream(socket_t sock, const ConnectionLimits& limits,
+GuardedStream::GuardedStream(socket_t sock, Clock::time_point accepted, const ConnectionLimits& limits,
                              const std::atomic<Clock::rep>& read_cutoff)
-    : sock_(sock), limits_(limits), read_cutoff_(read_cutoff) {}
+    : sock_(sock), limits_(limits), read_cutoff_(read_cutoff), accepted_(accepted) {}
 
 bool GuardedStream::wait_readable(Clock::time_point until) const {
   const Clock::time_point cutoff{Clock::duration(read_cutoff_.load())};
@@ -53,8 +56,14 @@ bool GuardedStream::await_request() {
   head_bytes_ = head_lines_ = 0;
   last_[0] = last_[1] = 0;
   deadline_ = Clock::time_point::max();
-  if (buffered_from_ == buffered_to_ && !wait_readable(Clock::now() + limits_.idle_timeout)) return false;
-  deadline_ = Clock::now() + limits_.request_deadline;
+  // A connection's first request is timed from when it was accepted, not from when a thread
+  // took it: slow clients queued behind busy threads have used up their time by then and are
+  // cut at once, so a queue of them drains in no time instead of 5 s a thread each.
+  const bool first = first_request_;
+  first_request_ = false;
+  const auto from = first ? accepted_ : Clock::now();
+  if (buffered_from_ == buffered_to_ && !wait_readable(from + limits_.idle_timeout)) return false;
+  deadline_ = (first ? accepted_ : Clock::now()) + limits_.request_deadline;
   return true;
 }
 

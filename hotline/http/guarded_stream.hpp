@@ -24,11 +24,13 @@ class GuardedStream final : public httplib::Stream {
 
   /// `read_cutoff`, when not Clock::time_point::max() (as a count of its ticks), ends every read
   /// at that moment: the server sets it when it stops, so no client can hold the stop up.
-  GuardedStream(socket_t sock, const ConnectionLimits& limits,
+  /// `accepted`: when the connection was accepted; its first request is timed from then.
+  GuardedStream(socket_t sock, Clock::time_point accepted, const ConnectionLimits& limits,
                 const std::atomic<Clock::rep>& read_cutoff);
 
   /// Waits (up to the idle timeout, or until the cutoff) for the next request's first byte;
-  /// false when none came. Then starts that request's deadline and head accounting.
+  /// false when none came. Then starts that request's deadline and head accounting. Bytes
+  /// already received are read even past a deadline; only waiting for more is refused.
   bool await_request();
   Cut cut() const { return cut_; }
 
@@ -56,6 +58,8 @@ class GuardedStream final : public httplib::Stream {
   std::size_t head_bytes_ = 0, head_lines_ = 0;
   char last_[2] = {0, 0};  // the last two head bytes, to find the blank line that ends it
   Cut cut_ = Cut::none;
+  Clock::time_point accepted_;
+  bool first_request_ = true;
 };
 
 }  // namespace hotline::http

@@ -73,6 +73,8 @@ bool is_loopback(const std::string& addr) {
 thread_local std::atomic<int>* t_unrouted = nullptr;
 // The connection this thread is serving, so the error handler can say why its reading was cut.
 thread_local const GuardedStream* t_stream = nullptr;
+// When the connection this thread is about to serve was accepted (queued for a thread).
+thread_local SteadyClock::time_point t_accepted;
 
 // A warning that an attack could repeat thousands of times a second: logged at most once per
 // interval, with how many times it happened since the last line.
@@ -120,7 +122,8 @@ class CountingPool : public httplib::ThreadPool {
                           {"message", "every thread is taken: webhooks wait. Slow or idle clients? "
                                       "Put nginx in front (docs/deployment.md)."}});
     }
-    ThreadPool::enqueue([this, fn = std::move(fn)] {
+    ThreadPool::enqueue([this, fn = std::move(fn), accepted = SteadyClock::now()] {
+      t_accepted = accepted;
       --load_.queued;
       ++load_.busy;
       t_unrouted = &load_.waiting;
@@ -156,7 +159,7 @@ class GuardedHttpServer : public httplib::Server {
 
  private:
   bool process_and_close_socket(socket_t sock) override {
-    GuardedStream stream(sock, limits, read_cutoff);
+    GuardedStream stream(sock, t_accepted, limits, read_cutoff);
     t_stream = &stream;
     bool ok = true;
     for (std::size_t left = keep_alive_max_count_; left > 0 && svr_sock_ != INVALID_SOCKET; --left) {
