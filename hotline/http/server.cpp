@@ -73,6 +73,8 @@ bool is_loopback(const std::string& addr) {
 thread_local std::atomic<int>* t_unrouted = nullptr;
 // The connection this thread is serving, so the error handler can say why its reading was cut.
 thread_local const GuardedStream* t_stream = nullptr;
+// The status of the last answer written on this thread (0 before any).
+thread_local int t_last_status = 0;
 // When the connection this thread is about to serve was accepted (queued for a thread).
 thread_local SteadyClock::time_point t_accepted;
 
@@ -165,7 +167,11 @@ class GuardedHttpServer : public httplib::Server {
     for (std::size_t left = keep_alive_max_count_; left > 0 && svr_sock_ != INVALID_SOCKET; --left) {
       if (!stream.await_request()) break;
       bool connection_closed = false;
+      t_last_status = 0;
       ok = process_request(stream, left == 1, connection_closed, no_length_means_empty);
+      // After a request that could not be read as HTTP, where the next one starts is a guess:
+      // close rather than parse its leftovers as another request.
+      if (t_last_status == 400 || t_last_status == 413 || t_last_status == 414) break;
       if (stream.cut() != Cut::none) {
         if (on_cut) on_cut(stream.cut());
         linger(sock);
@@ -313,6 +319,7 @@ void Server::Impl::end_request(const httplib::Request& req, const httplib::Respo
   if (!t_request.active) begin_request(req);
   if (t_request.recorded) return;
   t_request.recorded = true;
+  t_last_status = res.status;
   const double seconds = std::chrono::duration<double>(SteadyClock::now() - t_request.start).count();
   if (requests) requests->with({t_request.route, std::to_string(res.status)}).inc();
   if (latency) latency->with({t_request.route}).observe(seconds);
