@@ -184,6 +184,9 @@ class Target:
             self.server.wait()
 
 
+NGINX_INCLUDE = os.path.join(REPO, "deploy/nginx-hotline.conf")
+
+
 def nginx_config(prefix, listen, upstream):
     root_user = "user root;\n" if os.geteuid() == 0 else ""
     return f"""{root_user}worker_processes 1;
@@ -200,7 +203,7 @@ http {{
   upstream hotline {{ server 127.0.0.1:{upstream}; keepalive 16; keepalive_timeout 2s; }}
   server {{
     listen 127.0.0.1:{listen};
-    include {REPO}/deploy/nginx-hotline.conf;
+    include {NGINX_INCLUDE};
   }}
 }}
 """
@@ -211,7 +214,11 @@ def main():
     ap.add_argument("--binary", default=os.path.join(REPO, "build/bin/hotline"))
     ap.add_argument("--proxy", action="store_true", help="through nginx, as the supported deployment")
     ap.add_argument("--only", help="one of: slow32 slow300 idle300 flood sigterm")
+    ap.add_argument("--nginx-include", default=os.path.join(REPO, "deploy/nginx-hotline.conf"),
+                    help="the server block nginx includes (e.g. an older one, for a before figure)")
     a = ap.parse_args()
+    global NGINX_INCLUDE
+    NGINX_INCLUDE = os.path.abspath(a.nginx_include)
     where = "through nginx" if a.proxy else "direct"
 
     def want(name):
