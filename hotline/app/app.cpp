@@ -199,6 +199,12 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   routes.twilio["/twilio/status"] = [this](const twilio::FormFields& form) {
     const std::string sid = twilio::field(form, "MessageSid").value_or("");
     const std::string status = twilio::field(form, "MessageStatus").value_or("");
+    // A signed callback with nothing in it names no message: nothing to record, nothing wrong
+    // to report back (a 4xx would only sit in Twilio's debugger), so it is logged and answered.
+    if (form.empty()) {
+      log::info("outbound_status_ignored", {{"reason", "empty body"}});
+      return channels::WebhookResponse{200, "text/xml", twilio::TwiML().str()};
+    }
     if (sid.empty() || sid.size() > 64 || status.empty() || status.size() > 32) {
       return channels::WebhookResponse{400, "text/plain; charset=utf-8", "missing MessageSid or MessageStatus\n"};
     }
@@ -247,8 +253,10 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
                                      body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
   };
   server_ = std::make_unique<http::Server>(
-      http::ServerSettings{c.bind, c.port, c.threads, c.max_body_bytes, c.public_url,
-                           c.twilio_auth_token, c.admin_token},
+      http::ServerSettings{.bind = c.bind, .port = c.port, .threads = c.threads,
+                           .max_body_bytes = c.max_body_bytes, .public_url = c.public_url,
+                           .auth_token = c.twilio_auth_token, .admin_token = c.admin_token,
+                           .limits = http::ConnectionLimits{}},
       std::move(routes));
 
   // A reload asks the same question as `hotline check` and start-up (check_servable), of the

@@ -32,6 +32,7 @@
 #include "hotline/flowtest/flowtest.hpp"
 #include "hotline/prompts/segments.hpp"
 #include "hotline/routing/roster.hpp"
+#include "hotline/store/serve_lock.hpp"
 
 namespace hotline::cli {
 namespace {
@@ -329,6 +330,13 @@ int serve(const Args& args) {
   }
   if (c.secret.empty()) c.secret = local_secret(c.database);
 
+  std::unique_ptr<store::ServeLock> only_server;  // held until serve returns
+  try {
+    only_server = store::ServeLock::acquire(c.database);
+  } catch (const std::exception& e) {
+    std::cerr << "hotline: not serving: " << e.what() << "\n";
+    return 1;
+  }
   SignalWatcher signals;  // before the App: the threads its parts start inherit the signal mask
   std::unique_ptr<app::App> hotline_app;
   try {
@@ -339,7 +347,9 @@ int serve(const Args& args) {
   }
   int port = hotline_app->bind();
   if (port < 0) {
-    std::cerr << "hotline: cannot listen on " << c.bind << ":" << c.port << "\n";
+    std::cerr << "hotline: not serving: cannot listen on " << c.bind << ":" << c.port
+              << ". Is another `hotline serve` (or another program) using that port? Stop it, or "
+                 "choose another with --port.\n";
     return 1;
   }
   signals.start(*hotline_app);
