@@ -34,9 +34,9 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-std::string did_you_mean(const std::string& typed, const std::vector<std::string>& known) {
+std::optional<std::string> closest(const std::string& typed, const std::vector<std::string>& known) {
   const std::size_t allowed = std::max<std::size_t>(2, typed.size() / 3);
-  std::string best;
+  std::optional<std::string> best;
   std::size_t best_distance = allowed + 1;
   for (const auto& name : known) {
     const std::size_t d = edit_distance(typed, name);
@@ -45,7 +45,7 @@ std::string did_you_mean(const std::string& typed, const std::vector<std::string
       best_distance = d;
     }
   }
-  return best.empty() ? "" : "did you mean `" + best + "`?";
+  return best;
 }
 
 void Diagnostics::error(Position where, std::string code, std::string message) {

@@ -1,6 +1,7 @@
 #pragma once
 // A problem found in a file staff edit (flows, prompts, intents, roster, config).
 // Printed as `file:line:col: error[code]: message`, the shape compilers use, so editors can jump to it.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,9 +25,9 @@ struct Diagnostic {
 
 std::string format_diagnostic(const Diagnostic& d);
 
-/// "did you mean `police_ask_status`?" for a misspelt name: the known name closest to `typed`
-/// (at most 2 letters added, removed or changed, or a third of it for long names), or "".
-std::string did_you_mean(const std::string& typed, const std::vector<std::string>& known);
+/// For "did you mean `police_ask_status`?" after a misspelt name: the known name closest to
+/// `typed`, at most 2 letters added, removed or changed (a third of it for long names).
+std::optional<std::string> closest(const std::string& typed, const std::vector<std::string>& known);
 
 /// Collects every problem instead of stopping at the first, so staff fix a file in one pass.
 class Diagnostics {

@@ -46,6 +46,7 @@ class BundleChecker {
         for (const auto& [id, step] : b_.flow.steps) steps.push_back(id);
         diags_.error(ref.where, "unknown-step",
                      "there is no step named '" + ref.target + "'" + suggestion(ref.target, steps));
+        if (auto guess = closest(ref.target, steps)) suggested_.insert(*guess);
       }
     }
   }
@@ -139,8 +140,8 @@ class BundleChecker {
 
   // "; did you mean `menu`?" after the name of something that does not exist, or "".
   static std::string suggestion(const std::string& typed, const std::vector<std::string>& known) {
-    const std::string guess = did_you_mean(typed, known);
-    return guess.empty() ? "" : "; " + guess;
+    auto guess = closest(typed, known);
+    return guess ? "; did you mean `" + *guess + "`?" : "";
   }
 
   std::vector<std::string> intent_names() const {
@@ -291,7 +292,8 @@ class BundleChecker {
       if (!step->otherwise.empty()) todo.push_back(step->otherwise);
     }
     for (const auto& [id, step] : b_.flow.steps) {
-      if (!reached.count(id)) {
+      // A step that a misspelt name probably meant is unreached because of the typo: one message.
+      if (!reached.count(id) && !suggested_.count(id)) {
         diags_.warning(step.where, "unreachable-step", "no path leads to step '" + id + "'");
       }
     }
@@ -345,6 +347,7 @@ class BundleChecker {
   Diagnostics& diags_;
   std::set<std::string> looping_;  // steps reported as endless go-loops
   std::set<std::string> reached_;  // steps some path reaches
+  std::set<std::string> suggested_;  // steps offered as "did you mean" for a misspelt name
 };
 
 // Training takes a fraction of a second; a reload that did not touch the examples, and the
