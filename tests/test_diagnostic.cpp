@@ -14,6 +14,9 @@
 
 #include "hotline/common/diagnostic.hpp"
 #include "hotline/common/log.hpp"
+#include "hotline/common/yaml_position.hpp"
+#include "hotline/common/yaml_syntax.hpp"
+#include "support.hpp"
 
 using namespace hotline;
 
@@ -39,6 +42,95 @@ TEST_CASE("diagnostics are listed by file and position, and counted by severity"
   Diagnostics only_warnings;
   only_warnings.warning({"x", 1, 1}, "w", "m");
   CHECK_FALSE(only_warnings.has_errors());
+}
+
+TEST_CASE("the same diagnostic twice is kept once") {
+  Diagnostics diags;
+  diags.error({"flows/hotline.yaml", 1, 1}, "missing-prompt", "prompt 'help' is missing in prompts/es.yaml");
+  diags.error({"flows/hotline.yaml", 1, 1}, "missing-prompt", "prompt 'help' is missing in prompts/es.yaml");
+  Diagnostics other;
+  other.error({"flows/hotline.yaml", 1, 1}, "missing-prompt", "prompt 'help' is missing in prompts/es.yaml");
+  other.error({"flows/hotline.yaml", 2, 1}, "missing-prompt", "prompt 'help' is missing in prompts/es.yaml");
+  diags.append(other);
+  CHECK(diags.error_count() == 2);
+  CHECK(diags.to_string() ==
+        "flows/hotline.yaml:1:1: error[missing-prompt]: prompt 'help' is missing in prompts/es.yaml\n"
+        "flows/hotline.yaml:2:1: error[missing-prompt]: prompt 'help' is missing in prompts/es.yaml\n");
+}
+
+TEST_CASE("did you mean: the closest known name within a few letters, or nothing") {
+  const std::vector<std::string> steps{"police_ask_status", "police_complaint", "menu"};
+  CHECK(closest("police_ask_stats", steps) == "police_ask_status");
+  CHECK(closest("polise_ask_statu", steps) == "police_ask_status");
+  CHECK(closest("meun", steps) == "menu");
+  CHECK_FALSE(closest("goodbye", steps));
+  CHECK_FALSE(closest("menu", steps));  // the name itself is not a suggestion
+}
+
+// ---- YAML slips in plain words (common/yaml_syntax.cpp) -----------------------------------------
+
+namespace {
+// What `hotline check` prints for a YAML file that does not parse.
+std::string yaml_error(const std::string& text) {
+  test_support::TempDir dir;
+  dir.write("prompts.yaml", text);
+  Diagnostics diags;
+  CHECK_FALSE(load_yaml_file(dir.str() + "/prompts.yaml", "prompts file", diags));
+  REQUIRE(diags.items().size() == 1);
+  CHECK(is_yaml_syntax_error(diags.items()[0]));
+  std::string out = diags.to_string();
+  out.erase(0, dir.str().size() + 1);
+  return out;
+}
+const std::string kBlocks = ". Nothing else in the prompts file is read or checked until this is fixed\n";
+}  // namespace
+
+TEST_CASE("a tab at the start of a line is named, with its line") {
+  CHECK(yaml_error("menu:\n  sms: one\n\tvoice: two\n") ==
+        "prompts.yaml:3:1: error[yaml-tab]: line 3 starts with a tab: use spaces" + kBlocks);
+  CHECK(yaml_error("menu: one\nhelp:\n\tsms: two\n") ==
+        "prompts.yaml:3:1: error[yaml-tab]: line 3 starts with a tab: use spaces" + kBlocks);
+}
+
+TEST_CASE("': ' inside plain text is pointed at the text, with the fix") {
+  CHECK(yaml_error("menu: Call us: now\nhelp: x\n") ==
+        "prompts.yaml:1:7: error[yaml-colon]: this text contains ': ': put it in quotes (\"…\")" + kBlocks);
+  CHECK(yaml_error("menu:\n  sms: hello\n  voice: Diga esto: ahora\n") ==
+        "prompts.yaml:3:10: error[yaml-colon]: this text contains ': ': put it in quotes (\"…\")" + kBlocks);
+  CHECK(yaml_error("menu: Call us\n  today at noon: or later\nhelp: x\n") ==
+        "prompts.yaml:1:7: error[yaml-colon]: this text contains ': ' (on line 2): put it in quotes (\"…\")" +
+            kBlocks);
+}
+
+TEST_CASE("a line indented less or more than the lines it belongs to is named") {
+  // A field two spaces short of its siblings, after a block of text.
+  CHECK(yaml_error("menu:\n    sms: one\n  voice: two\nhelp: x\n") ==
+        "prompts.yaml:3:3: error[yaml-indent]: line 3 is indented less than the text above it: line it up "
+        "with the lines it belongs to" + kBlocks);
+  CHECK(yaml_error("menu:\n  sms: >-\n    one\n    two\n voice: >-\n    three\nhelp: x\n") ==
+        "prompts.yaml:5:2: error[yaml-indent]: line 5 is indented less than the text above it: line it up "
+        "with the lines it belongs to" + kBlocks);
+  // Text of a `>-` block that lost its indentation.
+  CHECK(yaml_error("menu:\n  sms: >-\n    one\n  two\n  voice: x\nhelp:\n  sms: x\n") ==
+        "prompts.yaml:4:3: error[yaml-indent]: line 4 is indented less than the text above it: line it up "
+        "with the lines it belongs to" + kBlocks);
+  // A prompt's `sms:` not indented under its key: the parser stops two lines later, at `voice:`.
+  CHECK(yaml_error("menu: x\ncall_police:\nsms: >-\n    Según una noticia\n  voice: >-\n    Según\n") ==
+        "prompts.yaml:3:1: error[yaml-indent]: line 3 is indented less than the text above it: line it up "
+        "with the lines it belongs to" + kBlocks);
+  CHECK(yaml_error("steps:\n  menu:\n    say: menu\n    replies:\n      \"1\": a\n   a:\n    say: x\n") ==
+        "prompts.yaml:6:4: error[yaml-indent]: line 6 is indented less than the text above it: line it up "
+        "with the lines it belongs to" + kBlocks);
+  CHECK(yaml_error("menu:\n  sms: one\n   voice: x\n") ==
+        "prompts.yaml:3:4: error[yaml-indent]: line 3 is indented more than the line above it: line it up "
+        "with the fields it belongs to" + kBlocks);
+}
+
+TEST_CASE("another YAML slip still gets its line, the reader's words and where to look") {
+  CHECK(yaml_error("flow: tiny\nstart: [menu\nsteps: {}\n") ==
+        "prompts.yaml:3:6: error[yaml-syntax]: the file cannot be read from here (the YAML reader says \"end "
+        "of sequence flow not found\"): check the indentation and the quotes on this line and the lines just above" +
+            kBlocks);
 }
 
 // ---- Logs (common/log.cpp) -------------------------------------------------------------------

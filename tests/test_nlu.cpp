@@ -783,7 +783,7 @@ TEST_CASE("load_intents reports an unknown field with its position", "[nlu][diag
                              "'emergency'; expected priority, en or es\n");
 }
 
-TEST_CASE("load_intents reports YAML syntax errors at yaml-cpp's mark", "[nlu][diagnostics]") {
+TEST_CASE("load_intents reports a YAML syntax error at yaml-cpp's mark, in plain words", "[nlu][diagnostics]") {
   std::string path;
   auto r = load_text(
       "intents:\n"
@@ -792,7 +792,10 @@ TEST_CASE("load_intents reports YAML syntax errors at yaml-cpp's mark", "[nlu][d
       "    es: [pistola]\n",
       path);
   CHECK_FALSE(r.loaded);
-  CHECK(r.diagnostics == path + ":4:7: error[yaml-syntax]: end of sequence flow not found\n");
+  CHECK(r.diagnostics == path + ":4:7: error[yaml-syntax]: the file cannot be read from here (the YAML reader "
+                                "says \"end of sequence flow not found\"): check the indentation and the quotes on "
+                                "this line and the lines just above. Nothing else in the intents file is read or "
+                                "checked until this is fixed\n");
 }
 
 TEST_CASE("load_intents reports a missing file", "[nlu][diagnostics]") {

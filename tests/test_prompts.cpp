@@ -88,9 +88,19 @@ TEST_CASE("prompt file problems are all reported with their positions") {
   CHECK(text ==
         p + "2:1: error[bad-prompt-key]: prompt key 'Bad-Key' may use only lowercase letters, digits and _\n" +
         p + "3:8: error[empty-prompt]: prompt 'empty' is empty\n" +
-        p + "6:3: error[unknown-field]: unknown field 'vocie' in prompt 'menu'; expected sms or voice\n" +
+        p + "6:3: error[unknown-field]: unknown field 'vocie' in prompt 'menu'; expected sms, voice or long\n" +
         p + "7:7: error[prompt-not-text]: prompt 'list' must be text\n" +
         p + "8:1: error[duplicate-prompt]: prompt 'ok' is defined twice\n");
+}
+
+TEST_CASE("over the limit, in staff words: characters, the limit, how many to cut, and the character to blame") {
+  std::string english;
+  for (int i = 0; i < 20; ++i) english += "We can’t. ";  // a curly apostrophe makes it UCS-2
+  CHECK(over_the_limit(english, Lang::en).empty());     // 200: fits in 3 parts of 67
+  english += "We can’t. ";
+  CHECK(over_the_limit(english, Lang::en) ==
+        "210 characters; the limit for a 3-part English text is 201: cut 9 ('’' is not in the basic SMS "
+        "alphabet, GSM-7, so the whole text goes as UCS-2: 67 characters a part instead of 153)");
 }
 
 TEST_CASE("every shipped prompt fits in three SMS segments in both languages") {

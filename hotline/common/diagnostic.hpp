@@ -1,6 +1,7 @@
 #pragma once
 // A problem found in a file staff edit (flows, prompts, intents, roster, config).
 // Printed as `file:line:col: error[code]: message`, the shape compilers use, so editors can jump to it.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,12 +25,17 @@ struct Diagnostic {
 
 std::string format_diagnostic(const Diagnostic& d);
 
+/// For "did you mean `police_ask_status`?" after a misspelt name: the known name closest to
+/// `typed`, at most 2 letters added, removed or changed (a third of it for long names).
+std::optional<std::string> closest(const std::string& typed, const std::vector<std::string>& known);
+
 /// Collects every problem instead of stopping at the first, so staff fix a file in one pass.
 class Diagnostics {
  public:
   void error(Position where, std::string code, std::string message);
   void warning(Position where, std::string code, std::string message);
-  void add(Diagnostic d) { items_.push_back(std::move(d)); }
+  /// Adds `d` unless the very same diagnostic is already there.
+  void add(Diagnostic d);
   void append(const Diagnostics& other);
 
   bool has_errors() const;

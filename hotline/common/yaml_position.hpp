@@ -31,20 +31,32 @@ inline std::optional<std::string> key_text(const std::string& file, const YAML::
 
 }  // namespace hotline
 
+#include <fstream>
 #include <optional>
+#include <sstream>
+
+#include "hotline/common/yaml_syntax.hpp"
 
 namespace hotline {
 
 /// Reads and parses a YAML file staff edit. A missing file or a syntax error becomes a
-/// diagnostic (`what` names the file's role, e.g. "flow file") and nullopt.
+/// diagnostic (`what` names the file's role, e.g. "flow file") and nullopt. A syntax error is
+/// told in plain words at the line that has the slip, with what it holds up.
 inline std::optional<YAML::Node> load_yaml_file(const std::string& path, const std::string& what,
                                                 Diagnostics& diags) {
-  try {
-    return YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
     diags.error(Position{path, 0, 0}, "missing-file", "cannot read the " + what);
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  try {
+    return YAML::Load(text.str());
   } catch (const YAML::Exception& e) {
-    diags.error(position_of(path, e.mark), "yaml-syntax", e.msg);
+    Diagnostic d = explain_yaml_error(path, text.str(), e.mark.line, e.mark.column, e.msg);
+    d.message += ". Nothing else in the " + what + " is read or checked until this is fixed";
+    diags.add(std::move(d));
   }
   return std::nullopt;
 }

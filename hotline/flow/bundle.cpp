@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 
+#include "hotline/common/yaml_syntax.hpp"
 #include "hotline/nlu/examples.hpp"
 
 #include "hotline/prompts/segments.hpp"
@@ -41,7 +42,11 @@ class BundleChecker {
   void check_references() {
     for (const auto& ref : b_.flow.references) {
       if (!b_.flow.find(ref.target)) {
-        diags_.error(ref.where, "unknown-step", "there is no step named '" + ref.target + "'");
+        std::vector<std::string> steps;
+        for (const auto& [id, step] : b_.flow.steps) steps.push_back(id);
+        diags_.error(ref.where, "unknown-step",
+                     "there is no step named '" + ref.target + "'" + suggestion(ref.target, steps));
+        if (auto guess = closest(ref.target, steps)) suggested_.insert(*guess);
       }
     }
   }
@@ -53,7 +58,8 @@ class BundleChecker {
         handled.insert(intent);
         if (!b_.intents.has(intent)) {
           diags_.error(where, "unknown-intent",
-                       "intent '" + intent + "' is not defined in flows/intents.yaml");
+                       "intent '" + intent + "' is not defined in flows/intents.yaml" +
+                           suggestion(intent, intent_names()));
         }
       }
     };
@@ -78,7 +84,8 @@ class BundleChecker {
         ++counts[{intent, ex.lang}];
         if (!b_.intents.has(intent)) {
           diags_.error(ex.where, "unknown-intent",
-                       "intent '" + intent + "' is not defined in flows/intents.yaml");
+                       "intent '" + intent + "' is not defined in flows/intents.yaml" +
+                           suggestion(intent, intent_names()));
         }
       }
       const std::string key = nlu::fold(ex.text);
@@ -117,14 +124,30 @@ class BundleChecker {
   }
   static constexpr int kFewExamples = 20;
 
+  // A prompt written but unusable (empty, not text) has its own diagnostic; only one the file
+  // does not name at all is "missing".
   void require_prompt(const std::string& key, const Position& where) {
     for (Lang lang : kAllLangs) {
-      if (!b_.prompts.has(lang, key)) {
+      if (!b_.prompts.declared(lang, key)) {
+        std::vector<std::string> keys;
+        for (const auto& [known, prompt] : b_.prompts.entries(lang)) keys.push_back(known);
         diags_.error(where, "missing-prompt",
                      "prompt '" + key + "' is missing in prompts/" + std::string(lang_code(lang)) +
-                         ".yaml");
+                         ".yaml" + suggestion(key, keys));
       }
     }
+  }
+
+  // "; did you mean `menu`?" after the name of something that does not exist, or "".
+  static std::string suggestion(const std::string& typed, const std::vector<std::string>& known) {
+    auto guess = closest(typed, known);
+    return guess ? "; did you mean `" + *guess + "`?" : "";
+  }
+
+  std::vector<std::string> intent_names() const {
+    std::vector<std::string> names;
+    for (const auto& intent : b_.intents.intents()) names.push_back(intent.id);
+    return names;
   }
 
   void check_prompts_used() {
@@ -145,6 +168,7 @@ class BundleChecker {
         for (Lang other : kAllLangs) {
           if (other == lang) continue;
           const prompts::Prompt* twin = b_.prompts.find(other, key);
+          if (!twin && b_.prompts.declared(other, key)) continue;  // there, but empty: said already
           if (!twin) {
             diags_.error(prompt.where, "missing-translation",
                          "prompt '" + key + "' has no " + std::string(lang_code(other)) +
@@ -198,14 +222,12 @@ class BundleChecker {
     }
     prompts::Variables filled = b_.details;
     filled.insert(dates.begin(), dates.end());
-    auto count = prompts::count_segments(prompts::fill(prompt.sms, filled));
-    if (count.segments > prompts::kMaxAnswerSegments) {
-      diags_.warning(prompt.where, "too-long",
-                     "prompt '" + key + "' is " + std::to_string(count.segments) + " SMS segments (" +
-                         std::to_string(count.units) +
-                         (count.encoding == prompts::Encoding::ucs2 ? " UCS-2" : " GSM-7") +
-                         " characters); keep answers within " +
-                         std::to_string(prompts::kMaxAnswerSegments));
+    // A 7-segment answer must not go live on "0 errors": too long is an error, unless staff
+    // wrote that this one may be long.
+    const std::string over = prompts::over_the_limit(prompts::fill(prompt.sms, filled), lang);
+    if (!over.empty() && !prompt.may_be_long) {
+      diags_.error(prompt.where, "too-long",
+                   "prompt '" + key + "' is " + over + "; or, if it must be long, add `long: true` to it");
     }
   }
 
@@ -270,7 +292,8 @@ class BundleChecker {
       if (!step->otherwise.empty()) todo.push_back(step->otherwise);
     }
     for (const auto& [id, step] : b_.flow.steps) {
-      if (!reached.count(id)) {
+      // A step that a misspelt name probably meant is unreached because of the typo: one message.
+      if (!reached.count(id) && !suggested_.count(id)) {
         diags_.warning(step.where, "unreachable-step", "no path leads to step '" + id + "'");
       }
     }
@@ -324,6 +347,7 @@ class BundleChecker {
   Diagnostics& diags_;
   std::set<std::string> looping_;  // steps reported as endless go-loops
   std::set<std::string> reached_;  // steps some path reaches
+  std::set<std::string> suggested_;  // steps offered as "did you mean" for a misspelt name
 };
 
 // Training takes a fraction of a second; a reload that did not touch the examples, and the
@@ -365,7 +389,10 @@ std::shared_ptr<const Bundle> load_bundle(const std::string& root,
     prompts::load_prompts(prompt_dir + "/" + std::string(lang_code(lang)) + ".yaml", lang,
                           bundle->prompts, local);
   }
-  if (flow && intents) {
+  // After a YAML slip, the checks across files would list everything the unreadable file holds
+  // as missing: staff see the slip alone.
+  const bool unreadable = std::any_of(local.items().begin(), local.items().end(), is_yaml_syntax_error);
+  if (flow && intents && !unreadable) {
     bundle->flow = std::move(*flow);
     bundle->intents = std::move(*intents);
     BundleChecker(*bundle, local).run();

@@ -18,6 +18,12 @@ const Prompt* Catalog::find(Lang lang, std::string_view key) const {
   return it == lang_it->second.end() ? nullptr : &it->second;
 }
 
+bool Catalog::declared(Lang lang, std::string_view key) const {
+  if (has(lang, key)) return true;
+  auto it = declared_.find(lang);
+  return it != declared_.end() && it->second.count(key) > 0;
+}
+
 const std::map<std::string, Prompt, std::less<>>& Catalog::entries(Lang lang) const {
   static const std::map<std::string, Prompt, std::less<>> kEmpty;
   auto it = by_lang_.find(lang);
@@ -75,8 +81,12 @@ bool is_valid_key(const std::string& key) {
 }
 
 // Reads one text value, reporting anything that is not a non-empty UTF-8 string.
-std::optional<std::string> read_text(const std::string& file, const YAML::Node& node,
+std::optional<std::string> read_text(const std::string& file, const YAML::Node& key, const YAML::Node& node,
                                      const std::string& what, Diagnostics& diags) {
+  if (node.IsNull()) {  // `help:` with nothing after it: yaml-cpp marks where the next line starts
+    diags.error(position_of(file, key), "empty-prompt", what + " is empty");
+    return std::nullopt;
+  }
   if (!node.IsScalar()) {
     diags.error(position_of(file, node), "prompt-not-text", what + " must be text");
     return std::nullopt;
@@ -121,6 +131,7 @@ void load_prompts(const std::string& path, Lang lang, Catalog& catalog, Diagnost
       continue;
     }
     const YAML::Node& value = entry.second;
+    catalog.declare(lang, key);
     Prompt prompt;
     prompt.where = where;
     if (value.IsMap()) {
@@ -132,16 +143,26 @@ void load_prompts(const std::string& path, Lang lang, Catalog& catalog, Diagnost
           continue;
         }
         const std::string& name = *variant_key;
-        auto text = read_text(path, variant.second, "prompt '" + key + "' (" + name + ")", diags);
-        if (name == "sms") {
-          if (text) prompt.sms = *text; else ok = false;
-        } else if (name == "voice") {
-          if (text) prompt.voice = *text; else ok = false;
-        } else {
-          diags.error(position_of(path, variant.first), "unknown-field",
-                      "unknown field '" + name + "' in prompt '" + key + "'; expected sms or voice");
-          ok = false;
+        if (name == "long") {
+          const YAML::Node& flag = variant.second;
+          if (flag.IsScalar() && (flag.Scalar() == "true" || flag.Scalar() == "false")) {
+            prompt.may_be_long = flag.Scalar() == "true";
+          } else {
+            diags.error(position_of(path, flag), "expected-true",
+                        "`long` of prompt '" + key + "' can only be `true` or `false`");
+            ok = false;
+          }
+          continue;
         }
+        if (name != "sms" && name != "voice") {
+          diags.error(position_of(path, variant.first), "unknown-field",
+                      "unknown field '" + name + "' in prompt '" + key + "'; expected sms, voice or long");
+          ok = false;
+          continue;
+        }
+        auto text = read_text(path, variant.first, variant.second, "prompt '" + key + "' (" + name + ")", diags);
+        if (!text) ok = false;
+        else (name == "sms" ? prompt.sms : prompt.voice) = *text;
       }
       if (ok && prompt.sms.empty()) {
         diags.error(where, "missing-sms-text",
@@ -149,7 +170,7 @@ void load_prompts(const std::string& path, Lang lang, Catalog& catalog, Diagnost
         ok = false;
       }
       if (ok) catalog.add(lang, key, std::move(prompt));
-    } else if (auto text = read_text(path, value, "prompt '" + key + "'", diags)) {
+    } else if (auto text = read_text(path, entry.first, value, "prompt '" + key + "'", diags)) {
       prompt.sms = *text;
       catalog.add(lang, key, std::move(prompt));
     }

@@ -15,6 +15,7 @@ namespace hotline::prompts {
 struct Prompt {
   std::string sms;
   std::string voice;  // empty = read the SMS text aloud
+  bool may_be_long = false;  // `long: true`: staff accept more than three SMS segments
   Position where;
 };
 
@@ -26,6 +27,10 @@ class Catalog {
   void add(Lang lang, std::string key, Prompt prompt);
   const Prompt* find(Lang lang, std::string_view key) const;
   bool has(Lang lang, std::string_view key) const { return find(lang, key) != nullptr; }
+  /// The file names `key`, even if its text could not be used (empty, not text): a check that
+  /// needs the prompt says nothing more, the loader has said why.
+  void declare(Lang lang, std::string key) { declared_[lang].insert(std::move(key)); }
+  bool declared(Lang lang, std::string_view key) const;
   const std::map<std::string, Prompt, std::less<>>& entries(Lang lang) const;
 
   /// The text for a channel with placeholders filled in. A key or variable that is missing
@@ -35,6 +40,7 @@ class Catalog {
 
  private:
   std::map<Lang, std::map<std::string, Prompt, std::less<>>> by_lang_;
+  std::map<Lang, std::set<std::string, std::less<>>> declared_;
 };
 
 /// Loads prompts/<lang>.yaml into `catalog`. Every problem goes to `diags`.

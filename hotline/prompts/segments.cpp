@@ -50,6 +50,36 @@ int segments_for(int units, int single, int split) {
 
 }  // namespace
 
+int characters_in(Encoding encoding, int parts) {
+  const int single = encoding == Encoding::gsm7 ? 160 : 70;
+  const int split = encoding == Encoding::gsm7 ? 153 : 67;
+  return parts <= 1 ? single : parts * split;
+}
+
+std::string over_the_limit(std::string_view utf8, Lang lang) {
+  const SegmentCount count = count_segments(utf8);
+  if (count.segments <= kMaxAnswerSegments) return {};
+  const int limit = characters_in(count.encoding, kMaxAnswerSegments);
+  std::string out = std::to_string(count.units) + " characters; the limit for a " +
+                    std::to_string(kMaxAnswerSegments) + "-part " +
+                    (lang == Lang::es ? "Spanish" : "English") + " text is " + std::to_string(limit) +
+                    ": cut " + std::to_string(count.units - limit);
+  if (count.encoding == Encoding::ucs2) {
+    // Name the character that cost the text more than half its room: it may be a curly quote
+    // the editor typed, which staff can replace, rather than an accent the words need.
+    std::string_view culprit;
+    for (std::size_t i = 0; i < utf8.size() && culprit.empty();) {
+      const std::size_t start = i;
+      const char32_t cp = next_code_point(utf8, i);
+      if (cp == kInvalidCodePoint || gsm_septets(cp) == 0) culprit = utf8.substr(start, i - start);
+    }
+    out += " ('" + std::string(culprit) + "' is not in the basic SMS alphabet, GSM-7, so the whole text goes as UCS-2: " +
+           std::to_string(characters_in(Encoding::ucs2, 2) / 2) + " characters a part instead of " +
+           std::to_string(characters_in(Encoding::gsm7, 2) / 2) + ")";
+  }
+  return out;
+}
+
 SegmentCount count_segments(std::string_view utf8) {
   int septets = 0;
   int utf16_units = 0;
