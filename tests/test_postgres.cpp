@@ -5,6 +5,8 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
+#include "delivery_failure_checks.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <set>
@@ -284,7 +286,7 @@ TEST_CASE("postgres: outbox workers on two replicas claim every message exactly 
   CHECK(claimed.size() == 60);
   CHECK(std::set<std::int64_t>(claimed.begin(), claimed.end()).size() == 60);
   CHECK(replica_a->outbox_pending() == 0);
-  CHECK(replica_a->outbound_status("SMsent" + std::to_string(*claimed.begin()), "delivered", 6000));
+  CHECK(replica_a->outbound_status("SMsent" + std::to_string(*claimed.begin()), "delivered", "", 6000));
 }
 
 TEST_CASE("postgres: a lease left by a dead worker expires and the message is claimed again", "[postgres]") {
@@ -305,7 +307,7 @@ TEST_CASE("postgres: a lease left by a dead worker expires and the message is cl
   CHECK(retried[0].attempts == 1);
   store->outbound_release(retried[0].id, 0);  // a worker stopping before it tried: free at once
   CHECK(store->claim_outbound(50'001, 10, 60'000).size() == 1);
-  store->outbound_dropped(retried[0].id);
+  store->outbound_dropped(retried[0].id, "21211", 7000);
   CHECK(store->outbox_pending() == 0);
 }
 
@@ -454,4 +456,10 @@ TEST_CASE("postgres: an unreachable server is a clear error that never shows the
         "postgres://db/hotline?user=h&password=***&sslmode=require");
   CHECK(redacted("postgresql://hotline@db/hotline") == "postgresql://hotline@db/hotline");
   CHECK(redacted("data/hotline.sqlite3") == "data/hotline.sqlite3");
+}
+
+TEST_CASE("postgres: undelivered messages that name someone to tell are kept until told; a relay's context is kept",
+          "[postgres]") {
+  auto store = open_postgres(fresh_postgres_url(), 2);
+  test_support::check_delivery_failures_and_relay_context(*store);
 }
