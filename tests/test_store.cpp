@@ -924,3 +924,24 @@ TEST_CASE("undelivered messages that name someone to tell are kept until told; a
   auto store = open_sqlite(dir.db());
   test_support::check_delivery_failures_and_relay_context(*store);
 }
+
+TEST_CASE("a database restored with loose permissions is made owner-only when it is opened", "[store][privacy]") {
+  TempDir dir;
+  const fs::path folder = dir.path / "restored";
+  const fs::path db = folder / "hotline.sqlite3";
+  open_sqlite(db.string()).reset();
+  // As `sqlite3 live.db ".backup restored.db"` and `cp` leave them under umask 022.
+  fs::permissions(folder, fs::perms(0755));
+  fs::permissions(db, fs::perms(0644));
+  std::ofstream(db.string() + "-wal").close();
+  fs::permissions(db.string() + "-wal", fs::perms(0644));
+  std::ofstream(db.string() + "-shm").close();
+  fs::permissions(db.string() + "-shm", fs::perms(0664));
+
+  auto store = open_sqlite(db.string());
+  auto mode = [](const fs::path& p) { return static_cast<unsigned>(fs::status(p).permissions() & fs::perms::all); };
+  CHECK(mode(folder) == 0700u);
+  CHECK(mode(db) == 0600u);
+  CHECK(mode(db.string() + "-wal") == 0600u);
+  CHECK(mode(db.string() + "-shm") == 0600u);
+}

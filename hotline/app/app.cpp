@@ -152,6 +152,10 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   }
   metrics_.gauge("hotline_outbox_pending", "Outbound messages waiting to be sent, read from the store at each scrape.",
                  [this] { return static_cast<double>(store_->outbox_pending()); });
+  metrics_.gauge("hotline_turn_log_damaged_bytes",
+                 "Bytes of the turn log found damaged at start (the turns in them are lost; the copy is "
+                 "in <database>-turns-damaged.*). Zero when the log was intact.",
+                 [this] { return static_cast<double>(store_->turn_log_damaged_bytes()); });
   voice_->set_outbox_wake([this] {
     if (outbox_) outbox_->wake();
   });

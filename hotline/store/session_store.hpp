@@ -198,6 +198,9 @@ class SessionStore {
   virtual void forget(std::string_view contact_key) = 0;
   /// Cheap liveness check for /readyz.
   virtual bool healthy() = 0;
+  /// Bytes of the turn log found damaged when the store was opened, copied aside (turn_log.hpp).
+  /// Zero for a store without a turn log.
+  virtual std::uint64_t turn_log_damaged_bytes() { return 0; }
 
   // --- Relays (advocates) ---------------------------------------------------------------------
   /// Every open relay, oldest first.

@@ -93,6 +93,7 @@ class SqliteStore final : public SessionStore {
 
   std::unique_ptr<KeyLock> lock_key(std::string_view key) override { return key_locks_.lock(key); }
   bool healthy() override;
+  std::uint64_t turn_log_damaged_bytes() override { return damaged_log_bytes_; }
 
  private:
   // How many logged turns may wait for SQLite before turns are refused (a full disk, say), so
@@ -184,6 +185,7 @@ class SqliteStore final : public SessionStore {
   bool applier_idle_ = false;
   bool stopping_ = false;
   std::thread applier_;
+  std::uint64_t damaged_log_bytes_ = 0;  // found by replay_log() at open
 };
 
 }  // namespace hotline::store::sqlite
