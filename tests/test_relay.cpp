@@ -691,24 +691,24 @@ TEST_CASE("words written while waiting reach only whoever takes that conversatio
   const std::string first = ask_for_person(server, fake, kTexter);
   const std::string second = ask_for_person(server, fake, kTexter2);
   // Not understood while waiting: acknowledged, not "no entendí", and kept.
-  const std::string ack = text(server, kTexter, "mi prima Rosa vive conmigo desde marzo");
+  const std::string ack = text(server, kTexter, "es urgente, ya me escriben?");
   CHECK_THAT(ack, Catch::StartsWith("Su mensaje le llegará a la persona de apoyo que tome su solicitud."));
   CHECK_THAT(ack, Catch::Contains("911") && !Catch::Contains("no entendí"));
-  CHECK_THAT(text(server, kTexter2, "soy de Guatemala y trabajo en una fábrica"), Catch::StartsWith("Su mensaje le llegará"));
+  CHECK_THAT(text(server, kTexter2, "sigo esperando, ya me escriben?"), Catch::StartsWith("Su mensaje le llegará"));
   // Kept sealed: not readable in the database's files.
   {
     std::string bytes;
     for (const char* f : {"hotline.sqlite3", "hotline.sqlite3-wal"}) bytes += read_file((dir.path() / f).string());
     REQUIRE(bytes.size() > 0);
-    CHECK(bytes.find("prima Rosa") == std::string::npos);
-    CHECK(bytes.find("Guatemala") == std::string::npos);
+    CHECK(bytes.find("es urgente") == std::string::npos);
+    CHECK(bytes.find("sigo esperando") == std::string::npos);
   }
   // Ben takes the first: its words reach him right after the take, and nobody else.
   CHECK_THAT(text(server, kBen, "#take " + first), Catch::StartsWith(first + " is yours."));
-  REQUIRE(eventually([&] { return count(fake.delivered_to(kBen), first + " (while waiting): mi prima Rosa vive conmigo desde marzo") == 1; }));
+  REQUIRE(eventually([&] { return count(fake.delivered_to(kBen), first + " (while waiting): es urgente, ya me escriben?") == 1; }));
   drain(server);
-  for (const auto& r : fake.delivered()) CHECK(r.body.find("Guatemala") == std::string::npos);
-  for (const auto& r : fake.delivered_to(kAna)) CHECK(r.body.find("prima Rosa") == std::string::npos);
+  for (const auto& r : fake.delivered()) CHECK(r.body.find("sigo esperando") == std::string::npos);
+  for (const auto& r : fake.delivered_to(kAna)) CHECK(r.body.find("es urgente") == std::string::npos);
 
   // He hands it back with a note: Ana's re-offer carries it, and the words are not sent twice.
   CHECK(text(server, kBen, "#release " + first + " needs a referral for a lawyer") == first + " is back in the queue for another advocate.");
@@ -718,9 +718,9 @@ TEST_CASE("words written while waiting reach only whoever takes that conversatio
   }));
   // Ana takes the second: only the second texter's words reach her.
   CHECK_THAT(text(server, kAna, second + " Hola"), Catch::StartsWith(second + " es suya."));
-  REQUIRE(eventually([&] { return count(fake.delivered_to(kAna), second + " (mientras esperaba): soy de Guatemala y trabajo en una fábrica") == 1; }));
+  REQUIRE(eventually([&] { return count(fake.delivered_to(kAna), second + " (mientras esperaba): sigo esperando, ya me escriben?") == 1; }));
   drain(server);
-  for (const auto& r : fake.delivered_to(kAna)) CHECK(r.body.find("prima Rosa") == std::string::npos);
+  for (const auto& r : fake.delivered_to(kAna)) CHECK(r.body.find("es urgente") == std::string::npos);
 }
 
 TEST_CASE("STOP before anyone takes it: the offers are withdrawn and the relay ends; others go on") {
