@@ -380,7 +380,8 @@ TEST_CASE("postgres: replicas starting together migrate once; a newer schema is 
   }
 }
 
-TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversations, relay memory", "[postgres][migrations]") {
+TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversations, relay memory, failures",
+          "[postgres][migrations]") {
   // Back to schema version 1 as it shipped (the parts later migrations touch): an outbox
   // message, two answers for one contact, and an answer without a session. Then opened again.
   auto url = fresh_postgres_url();
@@ -390,8 +391,11 @@ TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversat
     queues.outbound.push_back(outbound("SMv:0"));
     store->commit_turn(queues);
   }
-  REQUIRE(postgres_schema_version() == 4);
+  REQUIRE(postgres_schema_version() == 5);
   test_support::postgres_admin(
+      "DROP TABLE delivery_failures;"
+      "ALTER TABLE outbox DROP COLUMN on_failure;"
+      "ALTER TABLE relays DROP COLUMN context;"
       "DROP TABLE closed_codes;"
       "DROP TABLE advocate_notes;"
       "ALTER TABLE outbox DROP COLUMN attempt_started_ms;"
@@ -405,12 +409,14 @@ TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversat
       "DELETE FROM schema_migrations WHERE version >= 2",
       url);
   auto store = open_postgres(url, 2);
-  CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "4");
+  CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "5");
+  CHECK(store->delivery_failures(10).empty());
   CHECK(store->closed_codes_since(0).empty());
   CHECK(store->advocate_note("ana").held_sealed.empty());
   auto rows = store->claim_outbound(2000, 10, 60'000);
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].attempt_started_ms == 0);
+  CHECK(rows[0].on_failure.empty());  // a message queued before: nobody to tell
 
   auto a = store->read_contact("c_a", "SM2");
   REQUIRE(a.session);
