@@ -68,10 +68,17 @@ class FailingStore : public hotline::store::SessionStore {
     inner_->outbound_retry(id, next_attempt_ms, now_ms, outcome_unknown);
   }
   void outbound_release(std::int64_t id, std::int64_t not_before_ms) override { inner_->outbound_release(id, not_before_ms); }
-  void outbound_dropped(std::int64_t id) override { inner_->outbound_dropped(id); }
-  bool outbound_status(std::string_view sid, std::string_view status, std::int64_t now_ms) override {
-    return inner_->outbound_status(sid, status, now_ms);
+  void outbound_dropped(std::int64_t id, std::string_view error, std::int64_t now_ms) override {
+    inner_->outbound_dropped(id, error, now_ms);
   }
+  bool outbound_status(std::string_view sid, std::string_view status, std::string_view error,
+                       std::int64_t now_ms) override {
+    return inner_->outbound_status(sid, status, error, now_ms);
+  }
+  std::vector<hotline::store::DeliveryFailure> delivery_failures(std::size_t limit) override {
+    return inner_->delivery_failures(limit);
+  }
+  void delivery_failure_handled(std::int64_t id) override { inner_->delivery_failure_handled(id); }
   std::size_t outbox_pending() override { return inner_->outbox_pending(); }
 
  private:

@@ -56,9 +56,11 @@ struct PoisonStore : store::SessionStore {
   void outbound_sent(std::int64_t, std::string_view, std::int64_t) override { touched(); }
   bool outbound_attempt_started(const store::OutboxRow&, std::int64_t, std::int64_t) override { touched(); }
   void outbound_retry(std::int64_t, std::int64_t, std::int64_t, bool) override { touched(); }
-  void outbound_dropped(std::int64_t) override { touched(); }
+  void outbound_dropped(std::int64_t, std::string_view, std::int64_t) override { touched(); }
   void outbound_release(std::int64_t, std::int64_t) override { touched(); }
-  bool outbound_status(std::string_view, std::string_view, std::int64_t) override { touched(); }
+  bool outbound_status(std::string_view, std::string_view, std::string_view, std::int64_t) override { touched(); }
+  std::vector<store::DeliveryFailure> delivery_failures(std::size_t) override { touched(); }
+  void delivery_failure_handled(std::int64_t) override { touched(); }
   std::size_t outbox_pending() override { touched(); }
 };
 

@@ -111,7 +111,7 @@ TEST_CASE("a message never tried is sent without asking Twilio first") {
   REQUIRE(b.sent.size() == 1);
   CHECK(b.sent[0].to == kTo);
   CHECK(b.store->outbox_pending() == 0);
-  CHECK(b.store->outbound_status("SMnew", "sent", 1));
+  CHECK(b.store->outbound_status("SMnew", "sent", "", 1));
 }
 
 TEST_CASE("an interrupted send that Twilio has is recorded with Twilio's SID and not sent again") {
@@ -130,7 +130,7 @@ TEST_CASE("an interrupted send that Twilio has is recorded with Twilio's SID and
   // From the start's whole second (date_created has no milliseconds), less the clock allowance.
   CHECK(b.lookups[0].created_since_ms == started / 1000 * 1000 - 2'000);
   CHECK(b.store->outbox_pending() == 0);
-  CHECK(b.store->outbound_status("SMours", "sent", 1));
+  CHECK(b.store->outbound_status("SMours", "sent", "", 1));
 }
 
 TEST_CASE("an interrupted send Twilio does not have is sent, once") {
@@ -157,7 +157,7 @@ TEST_CASE("an interrupted send Twilio does not have is sent, once") {
   CHECK(b.lookups.size() == 1);
   CHECK(b.sent.size() == 1);
   CHECK(b.store->outbox_pending() == 0);
-  CHECK(b.store->outbound_status("SMnew", "sent", 1));
+  CHECK(b.store->outbound_status("SMnew", "sent", "", 1));
   CHECK(w.run_once() == 0);  // and nothing more
   CHECK(b.sent.size() == 1);
 }
@@ -185,7 +185,7 @@ TEST_CASE("a Messaging Service's message is looked up by recipient and matched b
   auto w = again.worker();
   CHECK(w.run_once() == 1);
   CHECK(again.sent.empty());
-  CHECK(again.store->outbound_status("SMours", "sent", 1));
+  CHECK(again.store->outbound_status("SMours", "sent", "", 1));
 }
 
 TEST_CASE("when Twilio cannot be asked, nothing is sent: the lookup is retried with backoff") {

@@ -5,6 +5,8 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
+#include "delivery_failure_checks.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <set>
@@ -285,7 +287,7 @@ TEST_CASE("postgres: outbox workers on two replicas claim every message exactly 
   CHECK(claimed.size() == 60);
   CHECK(std::set<std::int64_t>(claimed.begin(), claimed.end()).size() == 60);
   CHECK(replica_a->outbox_pending() == 0);
-  CHECK(replica_a->outbound_status("SMsent" + std::to_string(*claimed.begin()), "delivered", 6000));
+  CHECK(replica_a->outbound_status("SMsent" + std::to_string(*claimed.begin()), "delivered", "", 6000));
 }
 
 TEST_CASE("postgres: a lease left by a dead worker expires and the message is claimed again", "[postgres]") {
@@ -306,7 +308,7 @@ TEST_CASE("postgres: a lease left by a dead worker expires and the message is cl
   CHECK(retried[0].attempts == 1);
   store->outbound_release(retried[0].id, 0);  // a worker stopping before it tried: free at once
   CHECK(store->claim_outbound(50'001, 10, 60'000).size() == 1);
-  store->outbound_dropped(retried[0].id);
+  store->outbound_dropped(retried[0].id, "21211", 7000);
   CHECK(store->outbox_pending() == 0);
 }
 
@@ -379,7 +381,8 @@ TEST_CASE("postgres: replicas starting together migrate once; a newer schema is 
   }
 }
 
-TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversations, relay memory", "[postgres][migrations]") {
+TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversations, relay memory, failures",
+          "[postgres][migrations]") {
   // Back to schema version 1 as it shipped (the parts later migrations touch): an outbox
   // message, two answers for one contact, and an answer without a session. Then opened again.
   auto url = fresh_postgres_url();
@@ -389,8 +392,11 @@ TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversat
     queues.outbound.push_back(outbound("SMv:0"));
     store->commit_turn(queues);
   }
-  REQUIRE(postgres_schema_version() == 4);
+  REQUIRE(postgres_schema_version() == 5);
   test_support::postgres_admin(
+      "DROP TABLE delivery_failures;"
+      "ALTER TABLE outbox DROP COLUMN on_failure;"
+      "ALTER TABLE relays DROP COLUMN context;"
       "DROP TABLE closed_codes;"
       "DROP TABLE advocate_notes;"
       "ALTER TABLE outbox DROP COLUMN attempt_started_ms;"
@@ -404,12 +410,14 @@ TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversat
       "DELETE FROM schema_migrations WHERE version >= 2",
       url);
   auto store = open_postgres(url, 2);
-  CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "4");
+  CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "5");
+  CHECK(store->delivery_failures(10).empty());
   CHECK(store->closed_codes_since(0).empty());
   CHECK(store->advocate_note("ana").held_sealed.empty());
   auto rows = store->claim_outbound(2000, 10, 60'000);
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].attempt_started_ms == 0);
+  CHECK(rows[0].on_failure.empty());  // a message queued before: nobody to tell
 
   auto a = store->read_contact("c_a", "SM2");
   REQUIRE(a.session);
@@ -455,4 +463,10 @@ TEST_CASE("postgres: an unreachable server is a clear error that never shows the
         "postgres://db/hotline?user=h&password=***&sslmode=require");
   CHECK(redacted("postgresql://hotline@db/hotline") == "postgresql://hotline@db/hotline");
   CHECK(redacted("data/hotline.sqlite3") == "data/hotline.sqlite3");
+}
+
+TEST_CASE("postgres: undelivered messages that name someone to tell are kept until told; a relay's context is kept",
+          "[postgres]") {
+  auto store = open_postgres(fresh_postgres_url(), 2);
+  test_support::check_delivery_failures_and_relay_context(*store);
 }

@@ -168,14 +168,18 @@ TEST_CASE("emergencies first, even while waiting for an advocate and inside an o
 
   // Waiting: asking again is told the request is waiting, with the 911 line, not "no entendí".
   const std::string waiting = text(server, kTexter, "es urgente, ya me escriben?");
-  CHECK_THAT(waiting, Catch::Contains("en espera") && Catch::Contains("911"));
+  CHECK_THAT(waiting, Catch::Contains("Su mensaje le llegará a la persona de apoyo") && Catch::Contains("911"));
   CHECK_THAT(waiting, !Catch::Contains("no entendí"));
   // Waiting, an emergency gets the emergency answer at once.
   CHECK_THAT(text(server, kTexter, "alguien esta forzando la puerta"), Catch::Contains("llame al 911 de inmediato"));
 
   // In the open relay: the texter gets the 911 text from the hotline, and Ana is told.
   text(server, kAna, code + " Hola, soy Ana.");
-  REQUIRE(eventually([&] { return fake.delivered_to(kTexter).size() == 2; }));
+  REQUIRE(eventually([&] { return fake.delivered_to(kTexter).size() == 2 && fake.delivered_to(kAna).size() == 3; }));
+  // What they wrote while waiting reached Ana right after the take, the emergency marked.
+  CHECK(fake.delivered_to(kAna)[1].body == code + " (mientras esperaba): es urgente, ya me escriben?");
+  CHECK(fake.delivered_to(kAna)[2].body ==
+        code + " PODRÍA ESTAR EN PELIGRO (la línea le dijo que llame al 911): alguien esta forzando la puerta");
   const auto before = fake.delivered_to(kAna).size();
   CHECK_THAT(text(server, kTexter, "ya entro un hombre a mi casa tiene una pistola"),
              Catch::Contains("llame al 911 de inmediato"));
@@ -317,6 +321,9 @@ TEST_CASE("after hours: the texter hears the hours; advocates hear of it when th
   HotlineServer monday(relay_config(dir, fake, at("2026-03-16T14:05:00Z")), roster());
   REQUIRE(eventually([&] { return fake.delivered_to(kAna).size() == 1 && fake.delivered_to(kBen).size() == 1; }));
   CHECK_THAT(fake.delivered_to(kAna)[0].body, Catch::StartsWith("Nueva conversación"));
+  // How long they have waited (Sunday 13:00 to Monday 9:05), and that they asked after hours.
+  CHECK_THAT(fake.delivered_to(kAna)[0].body, Catch::Contains(". Lleva 20 h 5 min esperando. Escribió fuera del horario. Para tomarla"));
+  CHECK_THAT(fake.delivered_to(kBen)[0].body, Catch::Contains(". Waiting 20 h 5 min. Asked after hours. To take it"));
   CHECK(fake.delivered_to(kTexter).empty());  // already told when to expect an answer
 }
 
@@ -420,11 +427,11 @@ TEST_CASE("status callbacks are signature-checked and erase delivered messages")
   auto res = server.post("/twilio/status", twilio::encode_form(status));
   REQUIRE(res);
   CHECK(res->status == 403);
-  CHECK(server.app().store().outbound_status(sid, "sent", 1));  // still known
+  CHECK(server.app().store().outbound_status(sid, "sent", "", 1));  // still known
   res = server.post_signed("/twilio/status", status);
   REQUIRE(res);
   CHECK(res->status == 200);
-  CHECK_FALSE(server.app().store().outbound_status(sid, "sent", 1));  // gone
+  CHECK_FALSE(server.app().store().outbound_status(sid, "sent", "", 1));  // gone
   res = server.post_signed("/twilio/status", {{"MessageStatus", "delivered"}});
   CHECK(res->status == 400);
 
@@ -691,4 +698,131 @@ TEST_CASE("a held text is kept only minutes: then it is erased, and a late 1 sen
   drain(later);
   CHECK(fake.delivered_to(kTexter).empty());
   CHECK(state_of(later, code) == "queued:");
+}
+
+// --- Context in every offer, and no silent failure (#20, points 3 and 4) ----------------------
+
+TEST_CASE("words written while waiting reach only whoever takes that conversation; a release note goes to the next") {
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  const std::string first = ask_for_person(server, fake, kTexter);
+  const std::string second = ask_for_person(server, fake, kTexter2);
+  // Not understood while waiting: acknowledged, not "no entendí", and kept.
+  const std::string ack = text(server, kTexter, "es urgente, ya me escriben?");
+  CHECK_THAT(ack, Catch::StartsWith("Su mensaje le llegará a la persona de apoyo que tome su solicitud."));
+  CHECK_THAT(ack, Catch::Contains("911") && !Catch::Contains("no entendí"));
+  CHECK_THAT(text(server, kTexter2, "sigo esperando, ya me escriben?"), Catch::StartsWith("Su mensaje le llegará"));
+  // Kept sealed: not readable in the database's files.
+  {
+    std::string bytes;
+    for (const char* f : {"hotline.sqlite3", "hotline.sqlite3-wal"}) bytes += read_file((dir.path() / f).string());
+    REQUIRE(bytes.size() > 0);
+    CHECK(bytes.find("es urgente") == std::string::npos);
+    CHECK(bytes.find("sigo esperando") == std::string::npos);
+  }
+  // Ben takes the first: its words reach him right after the take, and nobody else.
+  CHECK_THAT(text(server, kBen, "#take " + first), Catch::StartsWith(first + " is yours."));
+  REQUIRE(eventually([&] { return count(fake.delivered_to(kBen), first + " (while waiting): es urgente, ya me escriben?") == 1; }));
+  drain(server);
+  for (const auto& r : fake.delivered()) CHECK(r.body.find("sigo esperando") == std::string::npos);
+  for (const auto& r : fake.delivered_to(kAna)) CHECK(r.body.find("es urgente") == std::string::npos);
+
+  // He hands it back with a note: Ana's re-offer carries it, and the words are not sent twice.
+  CHECK(text(server, kBen, "#release " + first + " needs a referral for a lawyer") == first + " is back in the queue for another advocate.");
+  REQUIRE(eventually([&] {
+    return count(fake.delivered_to(kAna), "La conversación " + first + " (es) espera a alguien de apoyo. Nota de quien la atendió antes: "
+                                          "\"needs a referral for a lawyer\" Envíe #take " + first + " para tomarla.") == 1;
+  }));
+  // Ana takes the second: only the second texter's words reach her.
+  CHECK_THAT(text(server, kAna, second + " Hola"), Catch::StartsWith(second + " es suya."));
+  REQUIRE(eventually([&] { return count(fake.delivered_to(kAna), second + " (mientras esperaba): sigo esperando, ya me escriben?") == 1; }));
+  drain(server);
+  for (const auto& r : fake.delivered_to(kAna)) CHECK(r.body.find("es urgente") == std::string::npos);
+}
+
+TEST_CASE("STOP before anyone takes it: the offers are withdrawn and the relay ends; others go on") {
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  const std::string leaving = ask_for_person(server, fake, kTexter);
+  const std::string staying = ask_for_person(server, fake, kTexter2);
+  text(server, kTexter, "STOP");
+  REQUIRE(eventually([&] {
+    return count(fake.delivered_to(kAna), "Se retiró " + leaving + ": la persona envió STOP antes de que alguien la tomara. No tiene que hacer nada.") == 1 &&
+           count(fake.delivered_to(kBen), leaving + " is withdrawn: the person texted STOP before anyone took it. Nothing to do.") == 1;
+  }));
+  CHECK(state_of(server, leaving) == "closed");
+  CHECK(state_of(server, staying) == "queued:");
+  CHECK(text(server, kAna, "#take " + leaving) == leaving + " está cerrada; no se envió nada. Si la persona vuelve a escribir, llegará como una conversación nueva.");
+  CHECK_THAT(text(server, kAna, "#take " + staying), Catch::StartsWith(staying + " es suya."));
+  drain(server);
+  CHECK(fake.delivered_to(kTexter).empty());  // the one who left hears nothing more from the relay
+}
+
+TEST_CASE("an advocate's message that is not delivered is reported to them with the code") {
+  TempDir dir;
+  FakeTwilio fake;
+  fake.refuse_to = kTexter;  // opted out at the carrier: every send to them is refused with 21610
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  const std::string blocked = ask_for_person(server, fake, kTexter);
+  const std::string other = ask_for_person(server, fake, kTexter2);
+  text(server, kAna, blocked + " Hola, soy Ana");
+  REQUIRE(eventually([&] {
+    return count(fake.delivered_to(kAna), blocked + ": su mensaje no se pudo entregar (bloqueó los mensajes del número de la línea, "
+                                          "error 21610). La persona no lo recibió.") == 1;
+  }));
+  // A status callback saying a delivered-to-Twilio message failed reaches its writer too.
+  text(server, kBen, other + " Hi, this is Ben");
+  REQUIRE(eventually([&] { return count(fake.delivered_to(kTexter2), "Hi, this is Ben") == 1; }));
+  std::string sid;
+  for (const auto& r : fake.delivered_to(kTexter2)) if (r.body == "Hi, this is Ben") sid = r.sid;
+  auto res = server.post_signed("/twilio/status", {{"MessageSid", sid}, {"MessageStatus", "undelivered"},
+                                                   {"ErrorCode", "30006"}, {"AccountSid", kAccount}});
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  REQUIRE(eventually([&] {
+    return count(fake.delivered_to(kBen), other + ": your message could not be delivered (error 30006). The person did not get it.") == 1;
+  }));
+  drain(server);
+  // Each writer hears only of their own message.
+  for (const auto& r : fake.delivered_to(kAna)) CHECK(r.body.find("30006") == std::string::npos);
+  for (const auto& r : fake.delivered_to(kBen)) CHECK(r.body.find("21610") == std::string::npos);
+  // Delivered messages tell nobody anything.
+  const auto ana_before = fake.delivered_to(kAna).size();
+  for (const auto& r : fake.delivered_to(kTexter2)) {
+    server.post_signed("/twilio/status", {{"MessageSid", r.sid}, {"MessageStatus", "delivered"}, {"AccountSid", kAccount}});
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // a sweep
+  drain(server);
+  CHECK(fake.delivered_to(kAna).size() == ana_before);
+}
+
+TEST_CASE("an offer that reaches no advocate: the texter is told; one that reaches someone is enough") {
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  const std::string lost = ask_for_person(server, fake, kTexter);
+  const std::string half = ask_for_person(server, fake, kTexter2);
+  auto fail_offer = [&](const std::string& advocate, const std::string& code) {
+    for (const auto& r : fake.delivered_to(advocate)) {
+      if (r.body.find(code) == std::string::npos) continue;
+      auto res = server.post_signed("/twilio/status", {{"MessageSid", r.sid}, {"MessageStatus", "undelivered"},
+                                                       {"ErrorCode", "30003"}, {"AccountSid", kAccount}});
+      REQUIRE(res);
+      CHECK(res->status == 200);
+    }
+  };
+  fail_offer(kAna, lost);
+  fail_offer(kBen, lost);
+  fail_offer(kBen, half);
+  const std::string told =
+      "Lo sentimos, en este momento no pudimos comunicarnos con una persona de apoyo. Su solicitud está guardada y "
+      "alguien le escribirá aquí. Horario: lun-vie 9:00-17:00. En una emergencia, llame al 911.";
+  REQUIRE(eventually([&] { return count(fake.delivered_to(kTexter), told) == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // another sweep: told once
+  drain(server);
+  CHECK(count(fake.delivered_to(kTexter), told) == 1);
+  CHECK(fake.delivered_to(kTexter2).empty());  // Ana has the offer: still waiting, not "unreachable"
+  CHECK(state_of(server, lost) == "queued:");  // offered again when someone new comes on shift
 }

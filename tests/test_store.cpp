@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "delivery_failure_checks.hpp"
+
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -915,6 +917,12 @@ TEST_CASE("turns that cannot reach SQLite pile up only so far: past 100,000 the 
   CHECK(store->load("c_99"));
   CHECK(store->response_for("c_7", "SM_99907") == std::optional<std::string>("r"));
   CHECK_FALSE(store->load("c_late"));
+}
+
+TEST_CASE("undelivered messages that name someone to tell are kept until told; a relay's context is kept", "[store]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  test_support::check_delivery_failures_and_relay_context(*store);
 }
 
 TEST_CASE("a database restored with loose permissions is made owner-only when it is opened", "[store][privacy]") {

@@ -208,9 +208,12 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
     if (sid.empty() || sid.size() > 64 || status.empty() || status.size() > 32) {
       return channels::WebhookResponse{400, "text/plain; charset=utf-8", "missing MessageSid or MessageStatus\n"};
     }
-    const bool known = store_->outbound_status(sid, status, system_now_ms());
-    log::info("outbound_status", {{"sid", sid}, {"status", status}, {"known", known},
-                                  {"error_code", twilio::field(form, "ErrorCode").value_or("")}});
+    std::string error = twilio::field(form, "ErrorCode").value_or("");
+    if (error.size() > 16) error.resize(16);
+    const bool known = store_->outbound_status(sid, status, error, system_now_ms());
+    log::info("outbound_status", {{"sid", sid}, {"status", status}, {"known", known}, {"error_code", error}});
+    // A failed message may have someone to tell (the relay's sweep, on the worker's next pass).
+    if (known && (status == "failed" || status == "undelivered") && outbox_) outbox_->wake();
     return channels::WebhookResponse{200, "text/xml", twilio::TwiML().str()};
   };
   add_voice_routes(routes, *voice_);

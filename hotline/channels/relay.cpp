@@ -5,6 +5,8 @@
 #include <sstream>
 #include <unordered_set>
 
+#include <nlohmann/json.hpp>
+
 #include "hotline/channels/sms.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
@@ -16,6 +18,13 @@ namespace {
 constexpr const char* kTexterContext = "relays.texter";
 constexpr const char* kMessageContext = "relays.first_message";
 constexpr const char* kHeldContext = "advocate_notes.held";
+constexpr const char* kContextContext = "relays.context";
+// Of what a texter writes while waiting, the latest this many messages are kept for the advocate.
+constexpr std::size_t kMaxWaitingMessages = 5;
+// A release note longer than this is cut (it goes into every offer of the conversation).
+constexpr std::size_t kMaxNoteBytes = 200;
+// How many delivery failures one sweep handles (the rest wait for the next pass, a second later).
+constexpr std::size_t kFailuresPerSweep = 32;
 // Codes avoid letters and digits that read alike (I/1, O/0, S/5, B/8, Z/2). A code is a letter,
 // a digit, then letters or digits: "K7M", "K74". Three characters give 21 x 5 x 26 = 2,730
 // codes; with each kept out of use for 30 days after it closes, that is ~90 new conversations a
@@ -202,7 +211,7 @@ void RelayService::send_to_advocate(store::TurnRecord& turn, const std::string& 
 }
 
 void RelayService::send(store::TurnRecord& turn, const std::string& purpose, const std::string& to,
-                        const std::string& body, const std::string& contact_key) {
+                        const std::string& body, const std::string& contact_key, const std::string& on_failure) {
   if (to.empty() || body.empty()) return;
   store::OutboundMessage m;
   // The request that caused it plus what it is for: a redelivered webhook or a repeated sweep
@@ -212,6 +221,7 @@ void RelayService::send(store::TurnRecord& turn, const std::string& purpose, con
   m.sender = settings_.sender;
   m.to_sealed = crypto::seal(settings_.secret, to, "outbox.to");
   m.body_sealed = crypto::seal(settings_.secret, body, "outbox.body");
+  m.on_failure = on_failure;
   turn.outbound.push_back(std::move(m));
 }
 
@@ -245,17 +255,66 @@ std::string RelayService::request_summary(const std::string& packed, Lang advoca
   return summary;
 }
 
+RelayService::Context RelayService::context_of(const store::Relay& relay) const {
+  Context c;
+  const std::string opened = unseal(relay.context_sealed, kContextContext);
+  if (opened.empty()) return c;
+  const auto j = nlohmann::json::parse(opened, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return c;  // written by this class only; an unreadable one reads as empty
+  c.after_hours = j.value("after_hours", false);
+  c.note = j.value("note", "");
+  c.omitted = j.value("omitted", 0);
+  for (const auto& m : j.value("waiting", nlohmann::json::array())) {
+    if (m.is_object()) c.waiting.push_back({m.value("text", ""), m.value("emergency", false)});
+  }
+  for (const auto& id : j.value("unreachable", nlohmann::json::array())) {
+    if (id.is_string()) c.unreachable.push_back(id.get<std::string>());
+  }
+  return c;
+}
+
+void RelayService::set_context(store::Relay& relay, const Context& c) const {
+  nlohmann::json waiting = nlohmann::json::array();
+  for (const auto& m : c.waiting) waiting.push_back({{"text", m.text}, {"emergency", m.emergency}});
+  const nlohmann::json j = {{"after_hours", c.after_hours}, {"note", c.note}, {"waiting", waiting},
+                            {"omitted", c.omitted}, {"unreachable", c.unreachable}};
+  relay.context_sealed = crypto::seal(settings_.secret, j.dump(), kContextContext);
+}
+
+std::string RelayService::offer_context(const store::Relay& relay, const Context& c, Lang advocate_lang,
+                                        std::int64_t now_ms) const {
+  std::string out;
+  const std::int64_t minutes = (now_ms - relay.created_ms) / 60'000;
+  if (minutes >= 1) {
+    const std::string waited = minutes < 60 ? std::to_string(minutes) + " min"
+                                            : std::to_string(minutes / 60) + " h " + std::to_string(minutes % 60) + " min";
+    out += " " + text(advocate_lang, "relay_offer_waited", {{"waited", waited}});
+  }
+  if (c.after_hours) out += " " + text(advocate_lang, "relay_offer_after_hours", {});
+  if (!c.waiting.empty()) {
+    out += " " + text(advocate_lang, "relay_offer_wrote", {{"count", std::to_string(c.waiting.size() + c.omitted)}});
+  }
+  if (!c.note.empty()) out += " " + text(advocate_lang, "relay_offer_note", {{"note", c.note}});
+  return out;
+}
+
 void RelayService::offer(store::Relay& relay, const std::string& purpose, store::TurnRecord& turn, bool again) {
   auto roster = this->roster();
   const Lang lang = lang_from_code(relay.lang).value_or(Lang::en);
   const std::string request = unseal(relay.first_message_sealed, kMessageContext);
+  const Context context = context_of(relay);
   for (const auto& a : roster->on_shift(lang, Channel::sms, turn.now_ms)) {
     if (contains(relay.offered_to, a.id)) continue;
+    const std::string extra = offer_context(relay, context, a.prompt_language, turn.now_ms);
     const std::string body = again || request.empty()
-        ? text(a.prompt_language, "relay_offer_again", {{"code", relay.code}, {"lang", relay.lang}})
+        ? text(a.prompt_language, "relay_offer_again", {{"code", relay.code}, {"lang", relay.lang}, {"context", extra}})
         : text(a.prompt_language, "relay_offer",
-               {{"code", relay.code}, {"lang", relay.lang}, {"message", request_summary(request, a.prompt_language)}});
-    send_to_advocate(turn, relay.code + ":" + purpose + ":" + a.id, a, body, relay);
+               {{"code", relay.code}, {"lang", relay.lang}, {"message", request_summary(request, a.prompt_language)},
+                {"context", extra}});
+    // An offer that cannot be delivered goes on to the next advocate (handle_delivery_failures).
+    send(turn, relay.code + ":" + purpose + ":" + a.id, a.phone, body, relay.contact_key,
+         "offer:" + a.id + ":" + relay.code);
+    reached(turn, a.id, relay.code);
     relay.offered_to = with_id(relay.offered_to, a.id);
     log::info("relay_offered", {{"code", relay.code}, {"advocate", a.id}, {"contact", relay.contact_key}});
   }
@@ -274,9 +333,14 @@ std::string RelayService::open(const std::string& contact_key, const std::string
   r.first_message_sealed = crypto::seal(
       settings_.secret, truncate_utf8(topic + kTopicSeparator + trim(first_message), settings_.max_message_bytes), kMessageContext);
   r.created_ms = turn.now_ms;
+  const bool on_shift = !roster->on_shift(lang, Channel::sms, turn.now_ms).empty();
+  if (!on_shift) {
+    Context context;
+    context.after_hours = true;  // said in every offer: the person has waited since before the shift
+    set_context(r, context);
+  }
   offer(r, "offer", turn, false);
   std::string instead;
-  const bool on_shift = !roster->on_shift(lang, Channel::sms, turn.now_ms).empty();
   const std::string hours = roster->hours_text(lang);
   if (!on_shift && !hours.empty()) {
     instead = text(lang, "relay_after_hours", {{"hours", hours}});
@@ -304,11 +368,39 @@ void RelayService::from_texter(const store::Relay& relay, const std::string& tex
   log::info("relay_forwarded", {{"code", relay.code}, {"direction", "to_advocate"}, {"advocate", advocate->id}});
 }
 
+void RelayService::while_waiting(const store::Relay& relay, const std::string& text_in, bool emergency,
+                                 store::TurnRecord& turn) {
+  const std::string words = truncate_utf8(trim(text_in), settings_.max_message_bytes);
+  if (words.empty()) return;
+  store::Relay r = relay;
+  Context context = context_of(r);
+  context.waiting.push_back({words, emergency});
+  if (context.waiting.size() > kMaxWaitingMessages) {
+    context.waiting.erase(context.waiting.begin());
+    ++context.omitted;
+  }
+  set_context(r, context);
+  turn.relays.push_back(update(r));
+  log::info("relay_kept_while_waiting", {{"code", r.code}, {"contact", r.contact_key}, {"emergency", emergency},
+                                         {"kept", static_cast<int>(context.waiting.size())}});
+}
+
 void RelayService::texter_left(const store::Relay& relay, store::TurnRecord& turn) {
   if (relay.state == "claimed") {
     if (auto advocate = roster()->by_id(relay.advocate_id)) {
       send_to_advocate(turn, relay.code + ":left", *advocate,
                        text(advocate->prompt_language, "relay_texter_left", {{"code", relay.code}}), relay);
+    }
+  } else {
+    // Nobody took it yet: whoever was offered it learns it is withdrawn, so nobody takes a
+    // conversation whose texter can no longer be written to.
+    const Context context = context_of(relay);
+    for (const auto& id : split_ids(relay.offered_to)) {
+      if (std::find(context.unreachable.begin(), context.unreachable.end(), id) != context.unreachable.end()) continue;
+      if (auto advocate = roster()->by_id(id)) {
+        send_to_advocate(turn, relay.code + ":withdrawn:" + id, *advocate,
+                         text(advocate->prompt_language, "relay_withdrawn", {{"code", relay.code}}), relay);
+      }
     }
   }
   turn.relays.push_back({relay, true, relay.version});
@@ -332,7 +424,19 @@ std::string RelayService::claim(store::Relay r, const routing::Advocate& advocat
   send(turn, r.code + ":connected", texter, text(lang, "relay_connected", {}), r.contact_key);
   // What follows the code ("K7M Hola, soy Ana…") reaches the texter too: the advocate named
   // the conversation, so the words are meant for it. `#take K7M` takes it silently.
-  if (!trim(message).empty()) send(turn, r.code + ":reply", texter, trim(message), r.contact_key);
+  if (!trim(message).empty()) {
+    send(turn, r.code + ":reply", texter, trim(message), r.contact_key, "tell:" + advocate.id + ":" + r.code);
+  }
+  // What the texter wrote while waiting reaches the one who took it, right after the take.
+  const Context context = context_of(r);
+  for (std::size_t i = 0; i < context.waiting.size(); ++i) {
+    const auto& m = context.waiting[i];
+    send_to_advocate(turn, r.code + ":waiting:" + std::to_string(i), advocate,
+                     text(advocate.prompt_language, m.emergency ? "relay_forward_emergency" : "relay_waiting_forward",
+                          {{"code", r.code}, {"message", m.text}}),
+                     r);
+  }
+  r.context_sealed.clear();  // delivered; and a release starts a new context
   set_focus(turn, advocate.id, r.code);
   turn.relays.push_back(update(r));
   log::info("relay_claimed", {{"code", r.code}, {"advocate", advocate.id}, {"contact", r.contact_key}});
@@ -348,7 +452,13 @@ std::string RelayService::end(const store::Relay& r, const routing::Advocate& ad
   return text(advocate.prompt_language, "relay_closed", {{"code", r.code}});
 }
 
-std::string RelayService::release(store::Relay r, const routing::Advocate& advocate, store::TurnRecord& turn) {
+std::string RelayService::release(store::Relay r, const routing::Advocate& advocate, const std::string& note,
+                                  store::TurnRecord& turn) {
+  if (!trim(note).empty()) {
+    Context context;
+    context.note = truncate_utf8(trim(note), kMaxNoteBytes);  // goes into every offer until it is taken
+    set_context(r, context);
+  }
   r.state = "queued";
   r.advocate_id.clear();
   r.offered_to = advocate.id;  // everyone else on shift hears about it again; not the one who let go
@@ -363,7 +473,8 @@ std::string RelayService::release(store::Relay r, const routing::Advocate& advoc
 
 void RelayService::forward_to_texter(const store::Relay& r, const routing::Advocate& advocate,
                                      const std::string& words, store::TurnRecord& turn) {
-  send(turn, r.code + ":advocate", unseal(r.texter_sealed, kTexterContext), words, r.contact_key);
+  send(turn, r.code + ":advocate", unseal(r.texter_sealed, kTexterContext), words, r.contact_key,
+       "tell:" + advocate.id + ":" + r.code);
   set_focus(turn, advocate.id, r.code);
   turn.relays.push_back(update(r));
   log::info("relay_forwarded", {{"code", r.code}, {"direction", "to_texter"}, {"advocate", advocate.id}});
@@ -452,10 +563,16 @@ std::string RelayService::from_advocate(const routing::Advocate& advocate, const
   std::getline(words, rest);
   rest = trim(rest);
 
-  // Commands: #take with a code; #end / #release, optionally with a code.
+  // Commands: #take with a code; #end / #release, optionally with a code; #release may end
+  // with a note for the next advocate ("#release K7M needs a lawyer's referral").
   if (!first.empty() && first[0] == '#') {
     const std::string command = upper(first);
-    const auto code = as_code(rest);
+    std::istringstream args(rest);
+    std::string code_word, note;
+    args >> code_word;
+    std::getline(args, note);
+    const auto code = as_code(code_word);
+    if (!code) note = rest;
     if (command == "#TAKE") {
       if (!code) return text(me, "relay_advocate_help", {});
       auto r = find_code(all, *code);
@@ -481,7 +598,7 @@ std::string RelayService::from_advocate(const routing::Advocate& advocate, const
       for (const auto& r : mine) codes += (codes.empty() ? "" : ", ") + r.code;
       return text(me, "relay_which", {{"codes", codes}, {"code", mine[0].code}});
     }
-    return command == "#END" ? end(*target, advocate, turn) : release(*target, advocate, turn);
+    return command == "#END" ? end(*target, advocate, turn) : release(*target, advocate, note, turn);
   }
 
   // "K7M text…": to the conversation the advocate named.
@@ -520,9 +637,79 @@ std::string RelayService::from_advocate(const routing::Advocate& advocate, const
   return hold(advocate, message, candidates, turn);
 }
 
+void RelayService::handle_delivery_failures(std::int64_t now) {
+  auto roster = this->roster();
+  for (const auto& failure : store_.delivery_failures(kFailuresPerSweep)) {
+    const auto parts = [&] {
+      std::vector<std::string> out;
+      std::stringstream in(failure.on_failure);
+      std::string part;
+      while (std::getline(in, part, ':')) out.push_back(part);
+      return out;
+    }();
+    if (parts.size() != 3) {
+      log::error("relay_failure_unreadable", {{"failure_id", failure.id}});
+      store_.delivery_failure_handled(failure.id);
+      continue;
+    }
+    const std::string& kind = parts[0];
+    const std::string& advocate_id = parts[1];
+    const std::string& code = parts[2];
+    const auto all = store_.relays();
+    auto relay = find_code(all, code);
+    store::TurnRecord turn;
+    turn.contact_key = relay ? relay->contact_key : "relay:" + code;  // ended: nothing of the texter's
+    turn.keep_session = true;
+    turn.now_ms = now;
+    turn.request_id = "failure:" + std::to_string(failure.id);  // one notice per failure, however often tried
+    const auto advocate = roster->by_id(advocate_id);
+    if (kind == "tell" && advocate) {
+      // The advocate believes the person has it: say it did not arrive, and why.
+      const Lang me = advocate->prompt_language;
+      const std::string reason = failure.error == "21610" ? text(me, "relay_reason_opted_out", {})
+                                                          : text(me, "relay_reason_error", {{"error", failure.error}});
+      send(turn, code + ":not_delivered", advocate->phone,
+           text(me, "relay_not_delivered", {{"code", code}, {"reason", reason}}), turn.contact_key);
+      log::warn("relay_not_delivered", {{"code", code}, {"advocate", advocate_id}, {"error", failure.error}});
+    } else if (kind == "offer" && relay && relay->state == "queued") {
+      // The offer never reached this advocate: the next on shift is tried, and a texter whom no
+      // offer reached is told so rather than left waiting in silence.
+      store::Relay r = *relay;
+      Context context = context_of(r);
+      if (std::find(context.unreachable.begin(), context.unreachable.end(), advocate_id) == context.unreachable.end()) {
+        context.unreachable.push_back(advocate_id);
+      }
+      set_context(r, context);
+      offer(r, "next", turn, r.first_message_sealed.empty());
+      bool anyone = false;
+      for (const auto& id : split_ids(r.offered_to)) {
+        if (std::find(context.unreachable.begin(), context.unreachable.end(), id) == context.unreachable.end()) anyone = true;
+      }
+      if (!anyone && !r.no_answer_told) {
+        const Lang lang = lang_from_code(r.lang).value_or(Lang::en);
+        const std::string hours = roster->hours_text(lang);
+        send(turn, code + ":unreachable", unseal(r.texter_sealed, kTexterContext),
+             text(lang, "relay_no_advocate_reached", {{"hours", hours.empty() ? "-" : hours}}), r.contact_key);
+        r.no_answer_told = true;
+      }
+      turn.relays.push_back(update(r));
+      log::warn("relay_offer_not_delivered", {{"code", code}, {"advocate", advocate_id}, {"error", failure.error},
+                                              {"anyone_left", anyone}});
+    }
+    turn.request_id.clear();
+    try {
+      if (!turn.outbound.empty() || !turn.relays.empty()) store_.commit_turn(turn);
+      store_.delivery_failure_handled(failure.id);
+    } catch (const store::Conflict&) {
+      // The relay changed meanwhile (taken, ended): the next sweep decides again.
+    }
+  }
+}
+
 void RelayService::sweep() {
   auto guard = lock();
   const std::int64_t now = clock_();
+  handle_delivery_failures(now);
   auto roster = this->roster();
   for (auto r : store_.relays()) {
     if (r.state != "queued") continue;

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "hotline/common/clock.hpp"
 #include "hotline/flow/bundle.hpp"
@@ -52,7 +53,13 @@ class RelayService {
   void from_texter(const store::Relay& relay, const std::string& text, store::TurnRecord& turn,
                    bool emergency = false);
 
-  /// The texter opted out (STOP): the relay ends and the advocate is told.
+  /// The texter of a relay nobody has taken yet wrote: the words are kept (sealed, with the
+  /// relay) for whoever takes it, and delivered right after the take. `emergency`: the texter
+  /// was told to call 911, and the advocate will be told so.
+  void while_waiting(const store::Relay& relay, const std::string& text, bool emergency, store::TurnRecord& turn);
+
+  /// The texter opted out (STOP): the relay ends, and the advocate who has it, or the advocates
+  /// who were offered it, are told.
   void texter_left(const store::Relay& relay, store::TurnRecord& turn);
 
   /// The engine handed a texter off to a person. Opens a relay (unless one is open) and offers
@@ -62,8 +69,9 @@ class RelayService {
   std::string open(const std::string& contact_key, const std::string& phone, Lang lang, const std::string& topic,
                    const std::string& first_message, store::TurnRecord& turn);
 
-  /// Periodic work (the outbox worker calls it): offers queued relays to advocates whose shift
-  /// has started, and tells texters waiting longer than the claim timeout. Commits itself.
+  /// Periodic work (the outbox worker calls it): tells advocates about messages that could not
+  /// be delivered, offers queued relays to advocates whose shift has started, and tells texters
+  /// waiting longer than the claim timeout. Commits itself.
   void sweep();
 
   /// Renders a prompt for SMS with the organisation's details and `vars`.
@@ -72,10 +80,30 @@ class RelayService {
  private:
   /// The topic and the words, kept together in the relay's one sealed field.
   static constexpr char kTopicSeparator = '\x1f';
+  /// What the next advocate should know (store::Relay::context_sealed, opened).
+  struct Context {
+    bool after_hours = false;  // nobody was on shift when it was asked
+    std::string note;          // from the advocate who released it (#release K7 <note>)
+    struct Message {
+      std::string text;
+      bool emergency = false;
+    };
+    std::vector<Message> waiting;  // what the texter wrote while nobody had taken it
+    int omitted = 0;               // earlier messages not kept (only the latest few are)
+    std::vector<std::string> unreachable;  // advocates an offer could not be delivered to
+  };
+  Context context_of(const store::Relay& relay) const;
+  void set_context(store::Relay& relay, const Context& context) const;
+  /// " Waiting 25 min. Asked after hours. Note: …" for an offer, in the advocate's language.
+  std::string offer_context(const store::Relay& relay, const Context& context, Lang advocate_lang,
+                            std::int64_t now_ms) const;
+  /// Messages that could not be delivered: their writer is told, or an offer goes further.
+  void handle_delivery_failures(std::int64_t now_ms);
   std::string request_summary(const std::string& packed, Lang advocate_lang) const;
   void offer(store::Relay& relay, const std::string& purpose, store::TurnRecord& turn, bool again);
+  /// `on_failure`: whom to tell if it cannot be delivered (store::OutboundMessage::on_failure).
   void send(store::TurnRecord& turn, const std::string& purpose, const std::string& to,
-            const std::string& body, const std::string& contact_key);
+            const std::string& body, const std::string& contact_key, const std::string& on_failure = "");
   /// A message about `relay` to an advocate: it is also noted that something of that
   /// conversation reached them (see store::AdvocateNote::focus_code).
   void send_to_advocate(store::TurnRecord& turn, const std::string& purpose, const routing::Advocate& advocate,
@@ -103,7 +131,8 @@ class RelayService {
   std::string claim(store::Relay relay, const routing::Advocate& advocate, const std::string& text,
                     store::TurnRecord& turn);
   std::string end(const store::Relay& relay, const routing::Advocate& advocate, store::TurnRecord& turn);
-  std::string release(store::Relay relay, const routing::Advocate& advocate, store::TurnRecord& turn);
+  std::string release(store::Relay relay, const routing::Advocate& advocate, const std::string& note,
+                      store::TurnRecord& turn);
   std::string new_code(std::int64_t now_ms);
   std::string unseal(const std::string& sealed, const char* context) const;
 

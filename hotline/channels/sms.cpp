@@ -166,17 +166,28 @@ std::optional<WebhookResponse> SmsChannel::relay_step(Turn& t) {
     return commit_relay_turn(t.record, reply, {{"advocate", advocate->id}});
   }
   const auto keyword = nlu::match_keyword(t.input.text).keyword;
+  const auto& b = *t.bundle;
+  // Read the way the engine reads it: an emergency gets the 911 text first, and the advocate
+  // who reads the message is told the texter got it.
+  const auto emergency = [&] {
+    return !b.classifier.empty() && nlu::understand(b.classifier, t.input.text).intent == nlu::kEmergency;
+  };
   if (t.relay && t.relay->state == "claimed" && keyword != nlu::Keyword::stop) {
     // Emergencies first, even with an advocate: the texter gets the 911 text at once, and
     // the advocate is told along with the message.
-    const auto& b = *t.bundle;
-    const bool danger = !b.classifier.empty() && nlu::understand(b.classifier, t.input.text).intent == nlu::kEmergency;
+    const bool danger = emergency();
     relay_->from_texter(*t.relay, t.input.text, t.record, danger);
     const Lang lang = lang_from_code(t.relay->lang).value_or(settings_.default_language);
     const std::string reply = danger ? b.prompts.render(lang, "emergency", Channel::sms, b.details) : "";
     return commit_relay_turn(t.record, reply, {{"contact", t.contact}, {"code", t.relay->code}, {"emergency", danger}});
   }
   if (t.relay && t.relay->state == "queued") {
+    // Words written while waiting are kept for whoever takes the conversation (not a keyword
+    // nor a bare menu number: those are for the hotline). The flow still answers: the 911 text
+    // for an emergency, an answer to a question, else "your message will reach the advocate".
+    if (keyword == nlu::Keyword::none && !nlu::menu_choice(t.input.text)) {
+      relay_->while_waiting(*t.relay, t.input.text, emergency(), t.record);
+    }
     t.input.awaiting_advocate = true;
     const Lang lang = lang_from_code(t.relay->lang).value_or(settings_.default_language);
     const auto roster = relay_->roster();

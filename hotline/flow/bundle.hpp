@@ -46,13 +46,18 @@ inline constexpr const char* kRelayPrompts[] = {
     "relay_texter_left", "relay_closed", "relay_released", "relay_no_conversation",
     "relay_unknown_code", "relay_which", "relay_advocate_help", "relay_connected",
     "relay_after_hours", "relay_no_answer", "relay_ended", "relay_staff_only",
-    "relay_code_closed", "relay_not_yours", "relay_held", "relay_choice_waiting"};
+    "relay_code_closed", "relay_not_yours", "relay_held", "relay_choice_waiting",
+    "relay_offer_waited", "relay_offer_after_hours", "relay_offer_wrote", "relay_offer_note",
+    "relay_waiting_forward", "relay_withdrawn", "relay_not_delivered", "relay_reason_opted_out",
+    "relay_reason_error", "relay_no_advocate_reached"};
 
 /// Placeholders the relay fills in at run time (not organisation details from the config):
 /// the conversation code, its language, the texter's message, the hours, a list of codes, the
-/// numbered conversations a held message may go to.
-inline constexpr const char* kRuntimePlaceholders[] = {"code",  "lang",  "message", "hours",
-                                                       "codes", "first", "second", "choices", "topic"};
+/// numbered conversations a held message may go to, and what an offer adds (how long they have
+/// waited, how many messages they wrote, a release note) and why a message was not delivered.
+inline constexpr const char* kRuntimePlaceholders[] = {"code",   "lang",  "message", "hours",  "codes",
+                                                       "first",  "second", "choices", "topic", "context",
+                                                       "waited", "count", "note",    "reason", "error"};
 
 /// Prompts the voice channel says around the flow: language menu, advocates' whisper, voicemail.
 inline constexpr const char* kVoicePrompts[] = {

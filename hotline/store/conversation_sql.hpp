@@ -8,10 +8,10 @@
 
 namespace hotline::store::sql {
 
-// A relay's columns, in the order both stores read them (their relay_at helpers).
+// A relay's columns, in the order both stores read them (their relay_at helpers): 13 of them.
 #define HOTLINE_RELAY_COLUMNS                                                                \
   "code, contact_key, texter, lang, state, advocate_id, first_message, offered_to, "         \
-  "no_answer_told, created_ms, updated_ms, version"
+  "no_answer_told, created_ms, updated_ms, version, context"
 
 inline constexpr const char* kSelectRelays = "SELECT " HOTLINE_RELAY_COLUMNS " FROM relays ORDER BY created_ms, code";
 inline constexpr const char* kRelayOf = "SELECT " HOTLINE_RELAY_COLUMNS " FROM relays WHERE contact_key = ?1";
@@ -55,7 +55,7 @@ inline constexpr const char* kReadContact =
     "CASE WHEN ?2 = '' THEN NULL WHEN c.reply_id = ?2 THEN c.reply WHEN c.prev_reply_id = ?2 THEN c.prev_reply END, "
     "coalesce(o.opted_out, false), "
     "r.code, r.contact_key, r.texter, r.lang, r.state, r.advocate_id, r.first_message, r.offered_to, "
-    "r.no_answer_told, r.created_ms, r.updated_ms, r.version, "
+    "r.no_answer_told, r.created_ms, r.updated_ms, r.version, r.context, "
     "coalesce(c.reply_id, ''), coalesce(c.prev_reply_id, '') "
     "FROM (SELECT 1) AS one "
     "LEFT JOIN conversations AS c ON c.contact_key = ?1 "

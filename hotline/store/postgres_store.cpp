@@ -31,7 +31,7 @@ namespace {
 // Schema migrations, in order: entry i takes a database from version i to i + 1, each in the same
 // transaction as its row in schema_migrations. Never edit one that has shipped; append.
 // Numbers and texts arrive sealed by the caller, exactly as in the SQLite store.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     // 1: sessions, remembered responses, opt-outs, the outbox and open relays.
     R"sql(
       CREATE TABLE sessions (
@@ -137,6 +137,19 @@ constexpr std::array<const char*, 4> kMigrations = {
         held_codes    TEXT NOT NULL DEFAULT '',
         held_until_ms BIGINT NOT NULL DEFAULT 0,
         updated_ms    BIGINT NOT NULL
+      );
+    )sql",
+    // 5: no silent failure, and context for the next advocate, as in the SQLite store's
+    // migration 8: a relay's sealed context, whom to tell when a message fails, and such failures
+    // until they are told.
+    R"sql(
+      ALTER TABLE relays ADD COLUMN context TEXT NOT NULL DEFAULT '';   -- sealed; '' once claimed
+      ALTER TABLE outbox ADD COLUMN on_failure TEXT NOT NULL DEFAULT '';
+      CREATE TABLE delivery_failures (
+        id         BIGSERIAL PRIMARY KEY,
+        on_failure TEXT NOT NULL,
+        error      TEXT NOT NULL,
+        created_ms BIGINT NOT NULL
       );
     )sql",
 };
@@ -421,9 +434,9 @@ class PostgresStore final : public SessionStore {
     }
     for (const auto& m : turn.outbound) {
       c->exec("INSERT INTO outbox (idempotency_key, contact_key, sender, recipient, body, state, "
-              "next_attempt_ms, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6) "
+              "next_attempt_ms, created_ms, updated_ms, on_failure) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $7) "
               "ON CONFLICT (idempotency_key) DO NOTHING",
-              {m.idempotency_key, m.contact_key, m.sender, m.to_sealed, m.body_sealed, turn.now_ms});
+              {m.idempotency_key, m.contact_key, m.sender, m.to_sealed, m.body_sealed, turn.now_ms, m.on_failure});
     }
     tx.commit();
   }
@@ -551,7 +564,7 @@ class PostgresStore final : public SessionStore {
         "  SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_ms <= $1 AND lease_until_ms <= $1"
         "  ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) "
         "RETURNING id, idempotency_key, contact_key, sender, recipient, body, attempts, next_attempt_ms, "
-        "attempt_started_ms",
+        "attempt_started_ms, on_failure",
         {now_ms, static_cast<std::int64_t>(limit), lease_until_ms});
     std::vector<OutboxRow> out;
     for (int i = 0; i < r.rows(); ++i) {
@@ -565,6 +578,7 @@ class PostgresStore final : public SessionStore {
       row.attempts = static_cast<int>(r.int64(i, 6));
       row.next_attempt_ms = r.int64(i, 7);
       row.attempt_started_ms = r.int64(i, 8);
+      row.on_failure = r.text(i, 9);
       row.lease_until_ms = lease_until_ms;
       out.push_back(std::move(row));
     }
@@ -603,22 +617,52 @@ class PostgresStore final : public SessionStore {
             {id, not_before_ms});
   }
 
-  void outbound_dropped(std::int64_t id) override {
+  void outbound_dropped(std::int64_t id, std::string_view error, std::int64_t now_ms) override {
     Use c(*this);
-    c->exec("DELETE FROM outbox WHERE id = $1", {id});
+    // One statement, so the failure is kept exactly when the row goes.
+    c->exec("WITH gone AS (DELETE FROM outbox WHERE id = $1 RETURNING on_failure) "
+            "INSERT INTO delivery_failures (on_failure, error, created_ms) "
+            "SELECT on_failure, $2, $3 FROM gone WHERE on_failure != ''",
+            {id, error, now_ms});
   }
 
-  bool outbound_status(std::string_view twilio_sid, std::string_view status, std::int64_t now_ms) override {
+  bool outbound_status(std::string_view twilio_sid, std::string_view status, std::string_view error,
+                       std::int64_t now_ms) override {
     if (twilio_sid.empty()) return false;
     static constexpr std::string_view kFinal[] = {"delivered", "undelivered", "failed", "read", "canceled"};
     const bool final = std::find(std::begin(kFinal), std::end(kFinal), status) != std::end(kFinal);
     Use c(*this);
     if (final) {
-      return c->exec("DELETE FROM outbox WHERE twilio_sid = $1 AND state = 'sent'", {twilio_sid}).affected() > 0;
+      const bool failed = status == "failed" || status == "undelivered";
+      const std::string why(error.empty() ? status : error);
+      Transaction tx(*c);
+      auto gone = c->exec("DELETE FROM outbox WHERE twilio_sid = $1 AND state = 'sent' RETURNING on_failure",
+                          {twilio_sid});
+      for (int i = 0; failed && i < gone.rows(); ++i) {
+        if (gone.text(i, 0).empty()) continue;
+        c->exec("INSERT INTO delivery_failures (on_failure, error, created_ms) VALUES ($1, $2, $3)",
+                {gone.text(i, 0), why, now_ms});
+      }
+      tx.commit();
+      return gone.rows() > 0;
     }
     return c->exec("UPDATE outbox SET status = $2, updated_ms = $3 WHERE twilio_sid = $1 AND state = 'sent'",
                    {twilio_sid, status, now_ms})
                .affected() > 0;
+  }
+
+  std::vector<DeliveryFailure> delivery_failures(std::size_t limit) override {
+    Use c(*this);
+    auto r = c->exec("SELECT id, on_failure, error, created_ms FROM delivery_failures ORDER BY id LIMIT $1",
+                     {static_cast<std::int64_t>(limit)});
+    std::vector<DeliveryFailure> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back({r.int64(i, 0), r.text(i, 1), r.text(i, 2), r.int64(i, 3)});
+    return out;
+  }
+
+  void delivery_failure_handled(std::int64_t id) override {
+    Use c(*this);
+    c->exec("DELETE FROM delivery_failures WHERE id = $1", {id});
   }
 
   std::size_t outbox_pending() override {
@@ -627,7 +671,7 @@ class PostgresStore final : public SessionStore {
   }
 
  private:
-  /// The relay in columns `first`..`first + 11` of `row` (HOTLINE_RELAY_COLUMNS' order).
+  /// The relay in columns `first`..`first + 12` of `row` (HOTLINE_RELAY_COLUMNS' order).
   static Relay relay_at(const Result& r, int row, int first) {
     Relay x;
     x.code = r.text(row, first);
@@ -642,6 +686,7 @@ class PostgresStore final : public SessionStore {
     x.created_ms = r.int64(row, first + 9);
     x.updated_ms = r.int64(row, first + 10);
     x.version = r.int64(row, first + 11);
+    x.context_sealed = r.text(row, first + 12);
     return x;
   }
 
@@ -714,10 +759,10 @@ class PostgresStore final : public SessionStore {
     if (change.expected_version == 0) {
       try {
         c.exec("INSERT INTO relays (code, contact_key, texter, lang, state, advocate_id, first_message, "
-               "offered_to, no_answer_told, created_ms, updated_ms, version) "
-               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1)",
+               "offered_to, no_answer_told, created_ms, updated_ms, version, context) "
+               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
                {r.code, r.contact_key, r.texter_sealed, r.lang, r.state, r.advocate_id, r.first_message_sealed,
-                r.offered_to, r.no_answer_told, now_ms});
+                r.offered_to, r.no_answer_told, now_ms, r.context_sealed});
       } catch (const PgError& e) {
         if (e.sqlstate == kUniqueViolation) throw Conflict("relay " + r.code + " already exists");
         throw;
@@ -725,10 +770,10 @@ class PostgresStore final : public SessionStore {
       return;
     }
     if (c.exec("UPDATE relays SET texter = $3, lang = $4, state = $5, advocate_id = $6, first_message = $7, "
-               "offered_to = $8, no_answer_told = $9, updated_ms = $10, version = version + 1 "
+               "offered_to = $8, no_answer_told = $9, updated_ms = $10, context = $11, version = version + 1 "
                "WHERE code = $1 AND version = $2",
                {r.code, change.expected_version, r.texter_sealed, r.lang, r.state, r.advocate_id,
-                r.first_message_sealed, r.offered_to, r.no_answer_told, now_ms})
+                r.first_message_sealed, r.offered_to, r.no_answer_told, now_ms, r.context_sealed})
             .affected() == 0) {
       throw Conflict("relay " + r.code + " changed meanwhile");
     }

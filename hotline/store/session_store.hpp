@@ -25,6 +25,19 @@ struct OutboundMessage {
   std::string sender;           // the From number or MessagingServiceSid (the hotline's own)
   std::string to_sealed;
   std::string body_sealed;
+  /// Whom to tell if it cannot be delivered, e.g. "tell:maria:K7M" (an advocate's words to a
+  /// texter) or "offer:maria:K7M" (an offer to that advocate); '' = nobody. Ids and a code only:
+  /// never a number or text.
+  std::string on_failure;
+};
+
+/// A message that could not be delivered (dropped at send, or a failed/undelivered status)
+/// whose row named someone to tell. Kept until the relay has told them (delivery_failure_handled).
+struct DeliveryFailure {
+  std::int64_t id = 0;
+  std::string on_failure;  // as OutboundMessage::on_failure
+  std::string error;       // Twilio's error code ("21610"), else the status or a short reason
+  std::int64_t created_ms = 0;
 };
 
 /// A message waiting to be sent.
@@ -35,6 +48,7 @@ struct OutboxRow {
   std::string sender;
   std::string to_sealed;
   std::string body_sealed;
+  std::string on_failure;
   int attempts = 0;
   std::int64_t next_attempt_ms = 0;
   /// When a send began whose outcome was never learned (the process died during it, or it timed
@@ -57,6 +71,10 @@ struct Relay {
   std::string first_message_sealed;  // what the texter wrote, sealed; erased once claimed
   std::string offered_to;            // comma-separated advocate ids already told about it
   bool no_answer_told = false;       // the texter was told nobody is free yet
+  /// What the next advocate should know, sealed (the relay service's JSON): whether the request
+  /// came after hours, the texter's messages while waiting, a release note, and the advocates an
+  /// offer could not reach. Erased once claimed (what an advocate needs was delivered then).
+  std::string context_sealed;
   std::int64_t created_ms = 0;
   std::int64_t updated_ms = 0;
   std::int64_t version = 0;          // bumped by every write; for optimistic concurrency
@@ -223,11 +241,18 @@ class SessionStore {
   /// earlier send): the lease ends now, and the row is due again no sooner than `not_before_ms`.
   /// Attempts and the attempt mark are left as they are.
   virtual void outbound_release(std::int64_t id, std::int64_t not_before_ms) = 0;
-  /// Given up (opted out, rejected, too many attempts): the row is deleted.
-  virtual void outbound_dropped(std::int64_t id) = 0;
-  /// A status callback. Final statuses (delivered, undelivered, failed…) delete the row.
-  /// Returns false when no message has this SID.
-  virtual bool outbound_status(std::string_view twilio_sid, std::string_view status, std::int64_t now_ms) = 0;
+  /// Given up (opted out, rejected, too many attempts): the row is deleted. If it named someone
+  /// to tell (on_failure), a DeliveryFailure with `error` is kept, in the same transaction.
+  virtual void outbound_dropped(std::int64_t id, std::string_view error, std::int64_t now_ms) = 0;
+  /// A status callback. Final statuses (delivered, undelivered, failed…) delete the row; a
+  /// failed or undelivered one whose row named someone to tell keeps a DeliveryFailure with
+  /// `error` (Twilio's ErrorCode, or the status when none). Returns false when no message has this SID.
+  virtual bool outbound_status(std::string_view twilio_sid, std::string_view status, std::string_view error,
+                               std::int64_t now_ms) = 0;
+  /// Delivery failures not yet handled, oldest first.
+  virtual std::vector<DeliveryFailure> delivery_failures(std::size_t limit) = 0;
+  /// The failure was told to whom it concerns: it is erased.
+  virtual void delivery_failure_handled(std::int64_t id) = 0;
   /// How many messages are waiting to be sent.
   virtual std::size_t outbox_pending() = 0;
 };

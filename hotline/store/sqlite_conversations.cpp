@@ -48,7 +48,7 @@ ContactView SqliteStore::read_contact(std::string_view contact_key, std::string_
     // logged since (not by this contact's own handler, which is here) keeps it uncached.
     std::lock_guard memory(log_mutex_);
     if (!logged_by_contact_.contains(contact_key)) {
-      cache_.put(contact_key, {view.session, run.text(16), run.text(17), view.opted_out});
+      cache_.put(contact_key, {view.session, run.text(17), run.text(18), view.opted_out});
     }
   }
   return view;
@@ -115,7 +115,7 @@ void SqliteStore::write_turn(const TurnRecord& turn) {
     for (const auto& m : turn.outbound) {
       Run(db(), insert_outbound_)
           .bind(1, m.idempotency_key).bind(2, m.contact_key).bind(3, m.sender)
-          .bind(4, m.to_sealed).bind(5, m.body_sealed).bind(6, turn.now_ms)
+          .bind(4, m.to_sealed).bind(5, m.body_sealed).bind(6, turn.now_ms).bind(7, m.on_failure)
           .exec();
     }
   }

@@ -22,7 +22,7 @@ namespace {
 // leaves the database at a consistent earlier version. Never edit an entry that has shipped;
 // append a new one. Plain CREATE (no IF NOT EXISTS) on purpose: re-applying a migration to a
 // database that already has it is a bug we want to hear about, not paper over.
-constexpr std::array<const char*, 7> kMigrations = {
+constexpr std::array<const char*, 8> kMigrations = {
     // 1: the initial schema.
     R"sql(
       CREATE TABLE sessions (
@@ -152,6 +152,20 @@ constexpr std::array<const char*, 7> kMigrations = {
         held_codes    TEXT NOT NULL DEFAULT '',
         held_until_ms INTEGER NOT NULL DEFAULT 0,
         updated_ms    INTEGER NOT NULL
+      );
+    )sql",
+    // 8: no silent failure, and context for the next advocate. relays.context: what the next
+    // advocate should know (sealed: the texter's messages while waiting, a release note).
+    // outbox.on_failure: whom to tell if a message cannot be delivered (an advocate's id and a
+    // code, never a number or text); delivery_failures: such failures until they are told.
+    R"sql(
+      ALTER TABLE relays ADD COLUMN context TEXT NOT NULL DEFAULT '';   -- sealed; '' once claimed
+      ALTER TABLE outbox ADD COLUMN on_failure TEXT NOT NULL DEFAULT '';
+      CREATE TABLE delivery_failures (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        on_failure TEXT NOT NULL,
+        error      TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
       );
     )sql",
 };

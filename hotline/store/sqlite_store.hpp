@@ -84,8 +84,11 @@ class SqliteStore final : public SessionStore {
   void outbound_retry(std::int64_t id, std::int64_t next_attempt_ms, std::int64_t now_ms,
                       bool outcome_unknown) override;
   void outbound_release(std::int64_t id, std::int64_t not_before_ms) override;
-  void outbound_dropped(std::int64_t id) override;
-  bool outbound_status(std::string_view twilio_sid, std::string_view status, std::int64_t now_ms) override;
+  void outbound_dropped(std::int64_t id, std::string_view error, std::int64_t now_ms) override;
+  bool outbound_status(std::string_view twilio_sid, std::string_view status, std::string_view error,
+                       std::int64_t now_ms) override;
+  std::vector<DeliveryFailure> delivery_failures(std::size_t limit) override;
+  void delivery_failure_handled(std::int64_t id) override;
   std::size_t outbox_pending() override;
 
   std::unique_ptr<KeyLock> lock_key(std::string_view key) override { return key_locks_.lock(key); }
@@ -158,6 +161,7 @@ class SqliteStore final : public SessionStore {
   Statement select_one_;
   Statement insert_outbound_, claim_due_, release_leases_, outbound_release_, outbound_sent_, outbound_retry_, outbound_delete_;
   Statement outbound_attempt_started_;
+  Statement keep_failure_by_id_, keep_failure_by_sid_, select_failures_, delete_failure_;
   Statement outbound_delete_by_sid_, outbound_status_, count_pending_, purge_sent_outbound_, forget_outbound_;
   Statement select_relays_, relay_of_, insert_relay_, update_relay_, delete_relay_, forget_relays_;
   Statement end_idle_relays_;

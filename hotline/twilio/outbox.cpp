@@ -149,7 +149,7 @@ void OutboxWorker::attempt(const store::OutboxRow& row) {
   auto to = crypto::open(settings_.secret, row.to_sealed, "outbox.to");
   auto body = crypto::open(settings_.secret, row.body_sealed, "outbox.body");
   if (!to || !body) {
-    store_.outbound_dropped(row.id);
+    store_.outbound_dropped(row.id, "unreadable", system_now_ms());
     auto f = ids;
     f["reason"] = "cannot open the sealed message (was HOTLINE_SECRET changed?)";
     log::error("outbound_dropped", f);
@@ -212,7 +212,11 @@ void OutboxWorker::attempt(const store::OutboxRow& row) {
   f["http_status"] = result.http_status;
   if (result.twilio_code) f["twilio_code"] = result.twilio_code;
   if (!result.retryable || row.attempts + 1 >= settings_.max_attempts) {
-    store_.outbound_dropped(row.id);
+    // Whoever the row names is told why: Twilio's code when it gave one (21610: opted out).
+    const std::string error = result.twilio_code ? std::to_string(result.twilio_code)
+                              : result.retryable ? "too_many_attempts"
+                                                 : "http_" + std::to_string(result.http_status);
+    store_.outbound_dropped(row.id, error, system_now_ms());
     if (result.twilio_code == 21610) f["why"] = "the recipient has opted out (replied STOP)";
     else if (result.retryable) f["why"] = "too many attempts";
     else f["why"] = "Twilio refused it";
