@@ -48,11 +48,20 @@ inline constexpr const char* kRelayPrompts[] = {
     "relay_after_hours", "relay_no_answer", "relay_ended", "relay_staff_only",
     "relay_code_closed", "relay_not_yours", "relay_held", "relay_choice_waiting"};
 
+/// Prompts of the advocates' console and of escalation (channels/relay_console.cpp).
+inline constexpr const char* kConsolePrompts[] = {
+    "relay_help", "relay_unknown_command", "relay_paused", "relay_available", "relay_kept",
+    "relay_list_mine", "relay_list_open", "relay_list_kept", "relay_list_none", "relay_list_waiting",
+    "relay_list_queue", "relay_list_queue_empty", "relay_list_paused", "relay_offer_waiting",
+    "relay_still_waiting", "relay_escalated", "relay_escalated_language", "relay_shift_over",
+    "relay_handed_on"};
+
 /// Placeholders the relay fills in at run time (not organisation details from the config):
 /// the conversation code, its language, the texter's message, the hours, a list of codes, the
 /// numbered conversations a held message may go to.
 inline constexpr const char* kRuntimePlaceholders[] = {"code",  "lang",  "message", "hours",
-                                                       "codes", "first", "second", "choices", "topic"};
+                                                       "codes", "first", "second", "choices", "topic",
+                                                       "minutes", "count", "max", "lines"};
 
 /// Prompts the voice channel says around the flow: language menu, advocates' whisper, voicemail.
 inline constexpr const char* kVoicePrompts[] = {
