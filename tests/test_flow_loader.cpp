@@ -20,6 +20,7 @@ std::string prompts_file(const std::string& extra = "") {
   if (!text.empty() && text.back() != '\n') text += '\n';
   // Prompts the channels say around the flow are required too (last, so line numbers above hold).
   for (const char* key : flow::kRelayPrompts) text += std::string(key) + ": text for " + key + "\n";
+  for (const char* key : flow::kConsolePrompts) text += std::string(key) + ": text for " + key + "\n";
   for (const char* key : flow::kVoicePrompts) text += std::string(key) + ": text for " + key + "\n";
   return text;
 }
@@ -113,7 +114,8 @@ TEST_CASE("a prompt missing in one language is an error in both directions") {
   CHECK(f.text() ==
         "flows/hotline.yaml:12:10: error[missing-prompt]: prompt 'advocate' is missing in prompts/es.yaml\n"
         "prompts/en.yaml:2:1: error[missing-translation]: prompt 'advocate' has no es text in prompts/es.yaml\n"
-        "prompts/en.yaml:" + std::to_string(12 + std::size(flow::kRelayPrompts) + std::size(flow::kVoicePrompts)) +
+        "prompts/en.yaml:" + std::to_string(12 + std::size(flow::kRelayPrompts) + std::size(flow::kConsolePrompts) +
+                                          std::size(flow::kVoicePrompts)) +
             ":1: error[missing-translation]: prompt 'extra' has no es text in prompts/es.yaml\n");
 }
 

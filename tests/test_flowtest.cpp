@@ -23,6 +23,7 @@ struct Tiny {
     for (const char* key : flow::kEnginePrompts) keys.push_back(key);
     for (const char* key : flow::kVoicePrompts) keys.push_back(key);
     for (const char* key : flow::kRelayPrompts) keys.push_back(key);
+    for (const char* key : flow::kConsolePrompts) keys.push_back(key);
     for (const auto& key : keys) {
       en += key + ": " + key + " in English\n";
       es += key + ": " + key + " en español\n";

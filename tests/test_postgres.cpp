@@ -161,6 +161,59 @@ TEST_CASE("postgres: advocates' notes are kept whole and held text briefly, as i
   note = store->advocate_note("ana");
   CHECK(note.held_sealed.empty());
   CHECK(note.focus_code == "K7M");
+  CHECK_FALSE(note.paused);
+
+  // #pause is kept with the note, and #available clears it.
+  TurnRecord pauses = turn("c_t", "", "SM2", 3000);
+  pauses.keep_session = true;
+  note.paused = true;
+  pauses.advocate_notes.push_back(note);
+  store->commit_turn(pauses);
+  CHECK(store->advocate_note("ana").paused);
+  CHECK(store->advocate_note("ana").focus_code == "K7M");
+  CHECK_FALSE(store->advocate_note("ben").paused);
+  note.paused = false;
+  TurnRecord resumes = turn("c_t", "", "SM3", 4000);
+  resumes.keep_session = true;
+  resumes.advocate_notes.push_back(note);
+  store->commit_turn(resumes);
+  CHECK_FALSE(store->advocate_note("ana").paused);
+}
+
+TEST_CASE("postgres: a relay keeps its topic, escalation, stage and shift end, as in SQLite", "[postgres]") {
+  auto store = open_postgres(fresh_postgres_url(), 2);
+  TurnRecord opens = turn("c_t", "", "SM1", 1000);
+  opens.keep_session = true;
+  hotline::store::Relay r;
+  r.code = "K7M";
+  r.contact_key = "c_t";
+  r.texter_sealed = "v1.sealed";
+  r.lang = "es";
+  r.state = "queued";
+  r.topic = "status_reporting";
+  r.escalation = hotline::store::kOfferedAgain;
+  r.stage_ms = 900;
+  opens.relays.push_back({r, false, 0});
+  store->commit_turn(opens);
+  auto read = store->relay_of("c_t");
+  REQUIRE(read);
+  CHECK(read->topic == "status_reporting");
+  CHECK(read->escalation == hotline::store::kOfferedAgain);
+  CHECK(read->stage_ms == 900);
+  CHECK(read->shift_end == hotline::store::kOnShift);
+  read->state = "claimed";
+  read->shift_end = hotline::store::kKept;
+  read->stage_ms = 1500;
+  TurnRecord keeps = turn("c_t", "", "SM2", 2000);
+  keeps.keep_session = true;
+  keeps.relays.push_back({*read, false, read->version});
+  store->commit_turn(keeps);
+  const auto view = store->read_contact("c_t", "");
+  REQUIRE(view.relay);
+  CHECK(view.relay->shift_end == hotline::store::kKept);
+  CHECK(view.relay->stage_ms == 1500);
+  CHECK(view.relay->topic == "status_reporting");
+  CHECK(store->relays().at(0).shift_end == hotline::store::kKept);
 }
 
 TEST_CASE("postgres: a relay written from a stale version rolls back the whole turn", "[postgres]") {
@@ -392,11 +445,12 @@ TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversat
     queues.outbound.push_back(outbound("SMv:0"));
     store->commit_turn(queues);
   }
-  REQUIRE(postgres_schema_version() == 5);
+  REQUIRE(postgres_schema_version() == 6);
   test_support::postgres_admin(
       "DROP TABLE delivery_failures;"
       "ALTER TABLE outbox DROP COLUMN on_failure;"
       "ALTER TABLE relays DROP COLUMN context;"
+      "ALTER TABLE relays DROP COLUMN topic, DROP COLUMN escalation, DROP COLUMN stage_ms, DROP COLUMN shift_end;"
       "DROP TABLE closed_codes;"
       "DROP TABLE advocate_notes;"
       "ALTER TABLE outbox DROP COLUMN attempt_started_ms;"
@@ -410,7 +464,7 @@ TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversat
       "DELETE FROM schema_migrations WHERE version >= 2",
       url);
   auto store = open_postgres(url, 2);
-  CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "5");
+  CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "6");
   CHECK(store->delivery_failures(10).empty());
   CHECK(store->closed_codes_since(0).empty());
   CHECK(store->advocate_note("ana").held_sealed.empty());

@@ -274,7 +274,7 @@ TEST_CASE("bad input from advocates and strangers gets a clear reply") {
   HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
   CHECK_THAT(text(server, kAna, "hola"), Catch::StartsWith("No tiene ninguna conversación abierta;"));
   CHECK_THAT(text(server, kBen, "#end"), Catch::StartsWith("You have no open conversation;"));
-  CHECK_THAT(text(server, kBen, "#frobnicate"), Catch::StartsWith("Start with the code to write to a conversation"));
+  CHECK(text(server, kBen, "#frobnicate") == "That is not one of the # commands; nothing was sent. Send #help for the list.");
   CHECK_THAT(text(server, kBen, "#take"), Catch::StartsWith("Start with the code to write to a conversation"));
   CHECK_THAT(text(server, kBen, "Q9 hello"), Catch::StartsWith("You have no open conversation;"));
   // A stranger (not an advocate, no relay) trying a command.
@@ -334,17 +334,40 @@ TEST_CASE("nobody takes it in time: the texter is told, and it stays queued") {
     HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
     ask_for_person(server, fake);
   }
-  auto c = relay_config(dir, fake, kWednesday10am + 16 * 60'000);  // the default timeout is 15 min
+  // Past the 15-minute claim timeout. The first sweep offers it again (nobody took it within
+  // relay.escalate_after_minutes), and that tells the texter; the claim timeout adds nothing.
+  auto c = relay_config(dir, fake, kWednesday10am + 16 * 60'000);
   HotlineServer later(c, roster());
+  REQUIRE(eventually([&] { return fake.delivered_to(kTexter).size() == 1 && fake.delivered_to(kAna).size() == 2; }));
+  CHECK(fake.delivered_to(kTexter)[0].body ==
+        "Su solicitud sigue en espera y ya se la volvimos a enviar a las personas de apoyo. Alguien le escribirá "
+        "aquí. Si está en peligro ahora, llame al 911.");
+  CHECK_THAT(fake.delivered_to(kAna)[1].body, Catch::StartsWith("Sigue en espera: nadie ha tomado"));
+  CHECK(later.app().store().relays()[0].state == "queued");
+  // Told once only, and the advocates are not offered it a third time within the next minutes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // one more sweep (1 s poll)
+  CHECK(fake.delivered_to(kTexter).size() == 1);
+  CHECK(fake.delivered_to(kAna).size() == 2);
+}
+
+TEST_CASE("nobody takes it and it cannot be offered again: the claim timeout still tells the texter") {
+  TempDir dir;
+  FakeTwilio fake;
+  {
+    HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+    ask_for_person(server, fake);
+    // Both pause: nobody on shift can take it (and this roster has no coordinator).
+    text(server, kAna, "#pause");
+    text(server, kBen, "#pause");
+  }
+  HotlineServer later(relay_config(dir, fake, kWednesday10am + 16 * 60'000), roster());
   REQUIRE(eventually([&] { return fake.delivered_to(kTexter).size() == 1; }));
   CHECK(fake.delivered_to(kTexter)[0].body ==
         "Lo sentimos, aún no hay nadie libre. Su solicitud está guardada y alguien le escribirá aquí. "
         "Horario: lun-vie 9:00-17:00. En una emergencia, llame al 911.");
-  CHECK(later.app().store().relays()[0].state == "queued");
-  // Told once only, and the advocates are not offered it twice.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // one more sweep (1 s poll)
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   CHECK(fake.delivered_to(kTexter).size() == 1);
-  CHECK(fake.delivered_to(kAna).size() == 1);
+  CHECK(fake.delivered_to(kAna).size() == 1);  // the first offer only
 }
 
 TEST_CASE("the API down for a while, then back: every message delivered exactly once") {
@@ -696,7 +719,9 @@ TEST_CASE("a held text is kept only minutes: then it is erased, and a late 1 sen
   // "1" is now a text like any other: with no conversation of her own open, it is held itself.
   CHECK(text(later, kAna, "1") == held(choice_order({}, {code})));
   drain(later);
-  CHECK(fake.delivered_to(kTexter).empty());
+  // The texter got nothing from Ana: only the hotline's notice that the request still waits
+  // (it has been offered again: nobody took it in 5 minutes).
+  for (const auto& r : fake.delivered_to(kTexter)) CHECK_THAT(r.body, Catch::StartsWith("Su solicitud sigue en espera"));
   CHECK(state_of(later, code) == "queued:");
 }
 

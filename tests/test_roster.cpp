@@ -132,7 +132,7 @@ advocates:
         "advocates.yaml:9:5: error[duplicate-id]: advocate id 'ana' is used twice (first at line 3)\n"
         "advocates.yaml:13:16: error[bad-days]: unknown day in 'funday'; use mon, tue, wed, thu, fri, sat, sun or a range like mon-fri\n"
         "advocates.yaml:13:31: error[bad-hours]: hours are \"HH:MM-HH:MM\" in 24-hour time, e.g. \"09:00-17:00\" (quoted)\n"
-        "advocates.yaml:14:5: error[unknown-field]: unknown setting 'colour' for an advocate; expected id, name, phone, languages, channels, prompt_language or shifts\n");
+        "advocates.yaml:14:5: error[unknown-field]: unknown setting 'colour' for an advocate; expected id, name, phone, languages, channels, prompt_language, role, max_open or shifts\n");
 }
 
 TEST_CASE("an unknown time zone, a duplicate phone, a missing file, broken YAML") {
@@ -159,4 +159,45 @@ advocates:
   CHECK_FALSE(parse_roster("advocates: [\n", "b.yaml", broken));
   REQUIRE(broken.items().size() == 1);
   CHECK(broken.items()[0].code == "yaml-syntax");
+}
+
+TEST_CASE("coordinators and the cap on open conversations: the roster's default, an advocate's own") {
+  Diagnostics diags;
+  auto roster = parse_roster(R"(max_open: 4
+advocates:
+  - {id: a, phone: "+15550100001", languages: [en], shifts: [{days: mon, hours: "09:00-10:00"}]}
+  - {id: b, phone: "+15550100002", languages: [es], role: coordinator, max_open: 1,
+     shifts: [{days: mon, hours: "09:00-17:00"}]}
+  - {id: c, phone: "+15550100003", languages: [es], role: advocate, shifts: [{days: tue, hours: "09:00-10:00"}]}
+)", "r.yaml", diags);
+  INFO(diags.to_string());
+  REQUIRE(roster);
+  CHECK(diags.items().empty());
+  CHECK(roster->by_id("a")->max_open == 4);
+  CHECK_FALSE(roster->by_id("a")->coordinator);
+  CHECK(roster->by_id("b")->max_open == 1);
+  CHECK(roster->by_id("b")->coordinator);
+  CHECK_FALSE(roster->by_id("c")->coordinator);
+  // Monday 9:30 in Milwaukee (CST): a and b are on shift, c is not.
+  const std::int64_t monday = at("2026-03-02T15:30:00Z");
+  CHECK(roster->is_on_shift(*roster->by_id("a"), monday));
+  CHECK(roster->is_on_shift(*roster->by_id("b"), monday));
+  CHECK_FALSE(roster->is_on_shift(*roster->by_id("c"), monday));
+  CHECK_FALSE(roster->is_on_shift(*roster->by_id("a"), monday + 3'600'000));  // 10:30: a's shift is over
+
+  Diagnostics none;
+  auto plain = parse_roster("advocates:\n  - {id: a, phone: \"+15550100001\", languages: [en]}\n", "p.yaml", none);
+  REQUIRE(plain);
+  CHECK(plain->by_id("a")->max_open == kDefaultMaxOpen);
+
+  Diagnostics bad;
+  CHECK_FALSE(parse_roster(R"(max_open: 0
+advocates:
+  - {id: a, phone: "+15550100001", languages: [en], role: boss, max_open: two}
+)", "r.yaml", bad));
+  CHECK(bad.to_string() ==
+        "r.yaml:1:11: error[bad-max-open]: `max_open` is a whole number of open conversations, 1 to 50\n"
+        "r.yaml:3:5: warning[no-shifts]: advocate 'a' has no shifts and is never on shift\n"
+        "r.yaml:3:59: error[unknown-role]: role must be advocate or coordinator\n"
+        "r.yaml:3:75: error[bad-max-open]: `max_open` is a whole number of open conversations, 1 to 50\n");
 }

@@ -639,6 +639,52 @@ TEST_CASE("a relay that ends leaves its code closed; advocates' notes are kept w
   CHECK(raw.integer("SELECT COUNT(*) FROM advocate_notes WHERE held != ''") == 0);
 }
 
+TEST_CASE("a paused advocate stays paused; a relay keeps its topic, escalation, stage and shift end", "[store]") {
+  TempDir dir;
+  {
+    auto store = open_sqlite(dir.db());
+    TurnRecord opens = turn("c_t", "", "SM1", "", 1000);
+    opens.keep_session = true;
+    hotline::store::Relay r;
+    r.code = "K7M";
+    r.contact_key = "c_t";
+    r.texter_sealed = "v1.sealed";
+    r.lang = "es";
+    r.state = "queued";
+    r.topic = "status_reporting";
+    r.escalation = hotline::store::kOfferedAgain;
+    r.stage_ms = 900;
+    opens.relays.push_back({r, false, 0});
+    hotline::store::AdvocateNote paused;
+    paused.advocate_id = "ana";
+    paused.paused = true;
+    opens.advocate_notes.push_back(paused);
+    store->commit_turn(opens);
+    auto read = store->relay_of("c_t");
+    REQUIRE(read);
+    CHECK(read->topic == "status_reporting");
+    CHECK(read->escalation == hotline::store::kOfferedAgain);
+    CHECK(read->stage_ms == 900);
+    CHECK(read->shift_end == hotline::store::kOnShift);
+    read->state = "claimed";
+    read->shift_end = hotline::store::kKept;
+    read->stage_ms = 1500;
+    TurnRecord keeps = turn("c_t", "", "SM2", "", 2000);
+    keeps.keep_session = true;
+    keeps.relays.push_back({*read, false, read->version});
+    store->commit_turn(keeps);
+  }
+  auto store = open_sqlite(dir.db());  // read back after a restart, from the file
+  const auto view = store->read_contact("c_t", "");
+  REQUIRE(view.relay);
+  CHECK(view.relay->shift_end == hotline::store::kKept);
+  CHECK(view.relay->stage_ms == 1500);
+  CHECK(view.relay->topic == "status_reporting");
+  CHECK(store->relays().at(0).escalation == hotline::store::kOfferedAgain);
+  CHECK(store->advocate_note("ana").paused);
+  CHECK_FALSE(store->advocate_note("ben").paused);
+}
+
 TEST_CASE("claimed outbox messages are leased: nobody else gets them until sent, retried or expired") {
   TempDir dir;
   const std::string path = dir.db();

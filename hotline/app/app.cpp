@@ -127,7 +127,8 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   relay_ = std::make_unique<channels::RelayService>(
       bundles_, *store_, roster_,
       channels::RelaySettings{c.secret, c.twilio_from,
-                              static_cast<std::int64_t>(c.relay_claim_timeout_minutes) * 60'000},
+                              static_cast<std::int64_t>(c.relay_claim_timeout_minutes) * 60'000, 300,
+                              10 * 60'000, static_cast<std::int64_t>(c.relay_escalate_after_minutes) * 60'000},
       make_clock(c.pinned_now_ms));
   sms_->set_guard([this](const std::string& contact, bool stop) { return guard(contact, stop); });
   sms_->set_relay(relay_.get(), [this] {

@@ -7,17 +7,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hotline/channels/relay_ids.hpp"
 #include "hotline/channels/sms.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
 #include "hotline/nlu/nlu.hpp"
 
 namespace hotline::channels {
+
+using namespace relay_ids;
+
 namespace {
 
-constexpr const char* kTexterContext = "relays.texter";
-constexpr const char* kMessageContext = "relays.first_message";
-constexpr const char* kHeldContext = "advocate_notes.held";
 constexpr const char* kContextContext = "relays.context";
 // Of what a texter writes while waiting, the latest this many messages are kept for the advocate.
 constexpr std::size_t kMaxWaitingMessages = 5;
@@ -38,18 +39,6 @@ constexpr std::size_t kCodeLength = 3;
 constexpr std::uint64_t kListableCodes = 100'000;
 // At most this many choices are offered for a held message (one digit each).
 constexpr std::size_t kMaxChoices = 9;
-
-std::string trim(const std::string& s) {
-  const auto a = s.find_first_not_of(" \t\r\n");
-  if (a == std::string::npos) return "";
-  const auto b = s.find_last_not_of(" \t\r\n");
-  return s.substr(a, b - a + 1);
-}
-
-std::string upper(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
 
 /// "K7M" from "k7m", "K7M:", "K7M," (advocates type fast). A letter, a digit, then up to four
 /// letters or digits: today's codes, longer ones, and two-character ones from before.
@@ -112,26 +101,6 @@ std::optional<std::string> free_code(std::size_t length, const std::unordered_se
   return free[random_below(free.size())];
 }
 
-std::vector<std::string> split_ids(const std::string& csv) {
-  std::vector<std::string> out;
-  std::stringstream in(csv);
-  std::string id;
-  while (std::getline(in, id, ',')) if (!id.empty()) out.push_back(id);
-  return out;
-}
-
-bool contains(const std::string& csv, const std::string& id) {
-  auto ids = split_ids(csv);
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
-
-std::string with_id(const std::string& csv, const std::string& id) {
-  if (contains(csv, id)) return csv;
-  return csv.empty() ? id : csv + "," + id;
-}
-
-store::RelayChange update(const store::Relay& r) { return {r, false, r.version}; }
-
 }  // namespace
 
 RelayService::RelayService(flow::BundleHolder& bundles, store::SessionStore& store,
@@ -165,21 +134,6 @@ std::string RelayService::unseal(const std::string& sealed, const char* context)
 std::optional<store::Relay> RelayService::relay_of(const std::string& contact_key) {
   return store_.relay_of(contact_key);
 }
-
-namespace {
-
-std::vector<store::Relay> claimed_by(const std::vector<store::Relay>& all, const std::string& advocate_id) {
-  std::vector<store::Relay> out;
-  for (const auto& r : all) if (r.state == "claimed" && r.advocate_id == advocate_id) out.push_back(r);
-  return out;
-}
-
-std::optional<store::Relay> find_code(const std::vector<store::Relay>& all, const std::string& code) {
-  for (const auto& r : all) if (r.code == code) return r;
-  return std::nullopt;
-}
-
-}  // namespace
 
 store::AdvocateNote& RelayService::note_of(store::TurnRecord& turn, const std::string& advocate_id) {
   for (auto& n : turn.advocate_notes) if (n.advocate_id == advocate_id) return n;
@@ -303,8 +257,11 @@ void RelayService::offer(store::Relay& relay, const std::string& purpose, store:
   const Lang lang = lang_from_code(relay.lang).value_or(Lang::en);
   const std::string request = unseal(relay.first_message_sealed, kMessageContext);
   const Context context = context_of(relay);
+  const auto all = store_.relays();
+  bool offered = false;
   for (const auto& a : roster->on_shift(lang, Channel::sms, turn.now_ms)) {
-    if (contains(relay.offered_to, a.id)) continue;
+    if (contains(relay.offered_to, a.id) || !takes_offers(a, all, turn)) continue;
+    offered = true;
     const std::string extra = offer_context(relay, context, a.prompt_language, turn.now_ms);
     const std::string body = again || request.empty()
         ? text(a.prompt_language, "relay_offer_again", {{"code", relay.code}, {"lang", relay.lang}, {"context", extra}})
@@ -318,6 +275,7 @@ void RelayService::offer(store::Relay& relay, const std::string& purpose, store:
     relay.offered_to = with_id(relay.offered_to, a.id);
     log::info("relay_offered", {{"code", relay.code}, {"advocate", a.id}, {"contact", relay.contact_key}});
   }
+  if (offered && relay.stage_ms == 0) relay.stage_ms = turn.now_ms;  // the wait for a taker starts
 }
 
 std::string RelayService::open(const std::string& contact_key, const std::string& phone, Lang lang,
@@ -339,6 +297,7 @@ std::string RelayService::open(const std::string& contact_key, const std::string
     context.after_hours = true;  // said in every offer: the person has waited since before the shift
     set_context(r, context);
   }
+  r.topic = topic;
   offer(r, "offer", turn, false);
   std::string instead;
   const std::string hours = roster->hours_text(lang);
@@ -414,6 +373,9 @@ std::string RelayService::claim(store::Relay r, const routing::Advocate& advocat
   r.state = "claimed";
   r.advocate_id = advocate.id;
   r.first_message_sealed.clear();  // it was needed only to decide who takes it
+  r.escalation = store::kOffered;
+  r.stage_ms = turn.now_ms;  // open since
+  r.shift_end = store::kOnShift;
   // The others who were told about it learn it is taken, so nobody writes into the void.
   for (const auto& id : split_ids(r.offered_to)) {
     if (id == advocate.id) continue;
@@ -464,6 +426,9 @@ std::string RelayService::release(store::Relay r, const routing::Advocate& advoc
   r.offered_to = advocate.id;  // everyone else on shift hears about it again; not the one who let go
   r.created_ms = turn.now_ms;  // the wait starts again
   r.no_answer_told = false;
+  r.escalation = store::kOffered;
+  r.stage_ms = 0;
+  r.shift_end = store::kOnShift;
   offer(r, "reoffer", turn, true);
   if (peek_note(turn, advocate.id).focus_code == r.code) set_focus(turn, advocate.id, "");
   turn.relays.push_back(update(r));
@@ -582,7 +547,9 @@ std::string RelayService::from_advocate(const routing::Advocate& advocate, const
       set_focus(turn, advocate.id, r->code);
       return text(me, "relay_claimed", {{"code", r->code}});
     }
-    if (command != "#END" && command != "#RELEASE") return text(me, "relay_advocate_help", {});
+    if (command != "#END" && command != "#RELEASE" && command != "#KEEP") {
+      return console_command(advocate, command, all, turn);
+    }
     std::optional<store::Relay> target;
     if (code) {
       target = find_code(all, *code);
@@ -598,6 +565,7 @@ std::string RelayService::from_advocate(const routing::Advocate& advocate, const
       for (const auto& r : mine) codes += (codes.empty() ? "" : ", ") + r.code;
       return text(me, "relay_which", {{"codes", codes}, {"code", mine[0].code}});
     }
+    if (command == "#KEEP") return keep(*target, advocate, turn);
     return command == "#END" ? end(*target, advocate, turn) : release(*target, advocate, note, turn);
   }
 
@@ -711,7 +679,8 @@ void RelayService::sweep() {
   const std::int64_t now = clock_();
   handle_delivery_failures(now);
   auto roster = this->roster();
-  for (auto r : store_.relays()) {
+  const auto all = store_.relays();
+  for (auto r : all) {
     if (r.state != "queued") continue;
     store::TurnRecord turn;
     turn.contact_key = r.contact_key;
@@ -722,6 +691,7 @@ void RelayService::sweep() {
     const std::string offered_before = r.offered_to;
     offer(r, "shift", turn, !r.first_message_sealed.empty() ? false : true);
     bool changed = r.offered_to != offered_before;
+    if (escalate(r, all, turn)) changed = true;
     if (!r.no_answer_told && now - r.created_ms >= settings_.claim_timeout_ms) {
       const Lang lang = lang_from_code(r.lang).value_or(Lang::en);
       const std::string hours = roster->hours_text(lang);
@@ -740,6 +710,7 @@ void RelayService::sweep() {
       // Someone claimed or ended it meanwhile; the next sweep sees the new state.
     }
   }
+  remind_shift_ends(now);
 }
 
 }  // namespace hotline::channels

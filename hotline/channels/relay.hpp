@@ -23,6 +23,7 @@ struct RelaySettings {
   std::int64_t claim_timeout_ms = 15 * 60'000;   // then the texter is told nobody is free yet
   std::size_t max_message_bytes = 300;           // of the first message shown in an offer
   std::int64_t hold_ms = 10 * 60'000;            // how long a message not sent waits for "1"/"2"
+  std::int64_t escalate_after_ms = 5 * 60'000;   // untaken: offered again, then to coordinators
 };
 
 class RelayService {
@@ -58,6 +59,12 @@ class RelayService {
   /// was told to call 911, and the advocate will be told so.
   void while_waiting(const store::Relay& relay, const std::string& text, bool emergency, store::TurnRecord& turn);
 
+  /// The texter of a claimed relay wrote after their advocate's shift ended, and the advocate
+  /// did not keep it (#keep): the relay is queued again and offered to the advocates on shift,
+  /// quoting `text`; nothing goes to the off-shift phone. Returns the reply to the texter, or
+  /// nothing when the advocate is on shift or kept it (then from_texter applies).
+  std::optional<std::string> hand_on(const store::Relay& relay, const std::string& text, store::TurnRecord& turn);
+
   /// The texter opted out (STOP): the relay ends, and the advocate who has it, or the advocates
   /// who were offered it, are told.
   void texter_left(const store::Relay& relay, store::TurnRecord& turn);
@@ -70,8 +77,10 @@ class RelayService {
                    const std::string& first_message, store::TurnRecord& turn);
 
   /// Periodic work (the outbox worker calls it): tells advocates about messages that could not
-  /// be delivered, offers queued relays to advocates whose shift has started, and tells texters
-  /// waiting longer than the claim timeout. Commits itself.
+  /// be delivered, offers queued relays to advocates whose shift has started (or who are free
+  /// again), escalates requests nobody takes (offered again, then to coordinators), tells
+  /// texters waiting longer than the claim timeout, and reminds advocates whose shift ended with
+  /// conversations open. Commits itself.
   void sweep();
 
   /// Renders a prompt for SMS with the organisation's details and `vars`.
@@ -134,6 +143,29 @@ class RelayService {
   std::string release(store::Relay relay, const routing::Advocate& advocate, const std::string& note,
                       store::TurnRecord& turn);
   std::string new_code(std::int64_t now_ms);
+
+  // --- The advocate's console (relay_console.cpp) --------------------------------------------
+  /// `#list`, `#pause`, `#available`, `#help`, or an unknown `#word`: the reply.
+  std::string console_command(const routing::Advocate& advocate, const std::string& command,
+                              const std::vector<store::Relay>& all, store::TurnRecord& turn);
+  std::string list(const routing::Advocate& advocate, const std::vector<store::Relay>& all,
+                   const store::TurnRecord& turn);
+  std::string set_paused(const routing::Advocate& advocate, bool paused, store::TurnRecord& turn);
+  /// `#keep K7M`: texts keep coming to the advocate after their shift ends.
+  std::string keep(store::Relay relay, const routing::Advocate& advocate, store::TurnRecord& turn);
+  /// Whether offers go to `advocate` now: not paused, and below their cap of open conversations.
+  bool takes_offers(const routing::Advocate& advocate, const std::vector<store::Relay>& all,
+                    const store::TurnRecord& turn);
+  /// What the person needs, for advocates: their request while it is kept, else the topic.
+  std::string describe(const store::Relay& relay, Lang advocate_lang) const;
+  /// A request nobody has taken: offered again after `escalate_after_ms`, then to the
+  /// coordinators; to them at once when nobody on shift can take it in its language (the line
+  /// being open). True when `relay` changed.
+  bool escalate(store::Relay& relay, const std::vector<store::Relay>& all, store::TurnRecord& turn);
+  void to_coordinators(store::Relay& relay, const std::string& prompt, store::TurnRecord& turn);
+  /// Advocates whose shift has ended with conversations open are reminded once (and those back
+  /// on shift are forgotten about). Commits itself.
+  void remind_shift_ends(std::int64_t now_ms);
   std::string unseal(const std::string& sealed, const char* context) const;
 
   flow::BundleHolder& bundles_;

@@ -175,9 +175,15 @@ std::optional<WebhookResponse> SmsChannel::relay_step(Turn& t) {
   if (t.relay && t.relay->state == "claimed" && keyword != nlu::Keyword::stop) {
     // Emergencies first, even with an advocate: the texter gets the 911 text at once, and
     // the advocate is told along with the message.
+    const auto& b = *t.bundle;
     const bool danger = emergency();
-    relay_->from_texter(*t.relay, t.input.text, t.record, danger);
     const Lang lang = lang_from_code(t.relay->lang).value_or(settings_.default_language);
+    // Their advocate's shift is over (and they did not keep it): offered to those on shift.
+    if (auto handed = relay_->hand_on(*t.relay, t.input.text, t.record)) {
+      const std::string reply = danger ? b.prompts.render(lang, "emergency", Channel::sms, b.details) : *handed;
+      return commit_relay_turn(t.record, reply, {{"contact", t.contact}, {"code", t.relay->code}, {"handed_on", true}});
+    }
+    relay_->from_texter(*t.relay, t.input.text, t.record, danger);
     const std::string reply = danger ? b.prompts.render(lang, "emergency", Channel::sms, b.details) : "";
     return commit_relay_turn(t.record, reply, {{"contact", t.contact}, {"code", t.relay->code}, {"emergency", danger}});
   }

@@ -44,7 +44,8 @@ class FileReader {
         for_each(v, "relay", [&](const std::string& key, const YAML::Node& value) {
           if (key == "claim_timeout_minutes") c.relay_claim_timeout_minutes = number(value, key, 1, 7 * 24 * 60);
           else if (key == "retention_days") c.relay_retention_days = number(value, key, 1, 365);
-          else unknown(key, value, "relay", "claim_timeout_minutes or retention_days");
+          else if (key == "escalate_after_minutes") c.relay_escalate_after_minutes = number(value, key, 1, 24 * 60);
+          else unknown(key, value, "relay", "claim_timeout_minutes, escalate_after_minutes or retention_days");
         });
       } else if (name == "outbox") {
         for_each(v, "outbox", [&](const std::string& key, const YAML::Node& value) {

@@ -158,6 +158,7 @@ class BundleChecker {
     require_prompt(b_.flow.not_understood, flow_top);
     for (const char* key : kEnginePrompts) require_prompt(key, flow_top);
     for (const char* key : kRelayPrompts) require_prompt(key, flow_top);
+    for (const char* key : kConsolePrompts) require_prompt(key, flow_top);
     for (const char* key : kVoicePrompts) require_prompt(key, flow_top);
   }
 

@@ -51,13 +51,23 @@ inline constexpr const char* kRelayPrompts[] = {
     "relay_waiting_forward", "relay_withdrawn", "relay_not_delivered", "relay_reason_opted_out",
     "relay_reason_error", "relay_no_advocate_reached"};
 
+/// Prompts of the advocates' console and of escalation (channels/relay_console.cpp).
+inline constexpr const char* kConsolePrompts[] = {
+    "relay_help", "relay_unknown_command", "relay_paused", "relay_available", "relay_kept",
+    "relay_list_mine", "relay_list_open", "relay_list_kept", "relay_list_none", "relay_list_waiting",
+    "relay_list_queue", "relay_list_queue_empty", "relay_list_paused", "relay_offer_waiting",
+    "relay_still_waiting", "relay_escalated", "relay_escalated_language", "relay_shift_over",
+    "relay_handed_on"};
+
 /// Placeholders the relay fills in at run time (not organisation details from the config):
 /// the conversation code, its language, the texter's message, the hours, a list of codes, the
-/// numbered conversations a held message may go to, and what an offer adds (how long they have
-/// waited, how many messages they wrote, a release note) and why a message was not delivered.
-inline constexpr const char* kRuntimePlaceholders[] = {"code",   "lang",  "message", "hours",  "codes",
-                                                       "first",  "second", "choices", "topic", "context",
-                                                       "waited", "count", "note",    "reason", "error"};
+/// numbered conversations a held message may go to, what an offer adds (how long they have
+/// waited, how many messages they wrote, a release note), why a message was not delivered, and
+/// the console's lists (minutes, the cap, lines).
+inline constexpr const char* kRuntimePlaceholders[] = {"code",   "lang",  "message", "hours",   "codes",
+                                                       "first",  "second", "choices", "topic",  "context",
+                                                       "waited", "count", "note",    "reason", "error",
+                                                       "minutes", "max",  "lines"};
 
 /// Prompts the voice channel says around the flow: language menu, advocates' whisper, voicemail.
 inline constexpr const char* kVoicePrompts[] = {

@@ -163,6 +163,7 @@ class Parser {
     const date::time_zone* zone = nullptr;
     std::vector<Advocate> advocates;
     std::string zone_name = kDefaultZone;
+    std::optional<int> max_open;
     YAML::Node zone_node;
     if (!root.IsNull() && !root.IsMap()) {
       error(root, "roster-not-map", "the roster has `timezone:` and `advocates:`");
@@ -174,6 +175,8 @@ class Parser {
         if (key == "timezone") {
           zone_node = field.second;
           zone_name = scalar(field.second, "timezone");
+        } else if (key == "max_open") {
+          max_open = count(field.second, key);
         } else if (key == "advocates") {
           if (field.second.IsNull()) continue;
           if (!field.second.IsSequence()) {
@@ -184,7 +187,7 @@ class Parser {
             if (auto a = advocate(node)) advocates.push_back(std::move(*a));
           }
         } else {
-          error(field.first, "unknown-field", "unknown setting '" + key + "'; expected timezone or advocates");
+          error(field.first, "unknown-field", "unknown setting '" + key + "'; expected timezone, max_open or advocates");
         }
       }
     }
@@ -196,6 +199,9 @@ class Parser {
                    "unknown time zone '" + zone_name + "'; use a tz database name such as America/Chicago");
     }
     check_duplicates(advocates);
+    for (auto& a : advocates) {
+      if (max_open && !own_max_open_.count(a.id)) a.max_open = *max_open;
+    }
     if (diags_.error_count() > errors_before) return nullptr;
     return std::make_shared<ShiftRoster>(zone, std::move(advocates));
   }
@@ -208,7 +214,7 @@ class Parser {
     }
     Advocate a;
     a.where = position_of(file_, node);
-    bool has_languages = false, has_phone = false;
+    bool has_languages = false, has_phone = false, sets_max_open = false;
     for (const auto& field : node) {
       const std::string key = field.first.as<std::string>();
       const YAML::Node& v = field.second;
@@ -244,11 +250,20 @@ class Parser {
         else error(v, "unknown-language", "prompt_language must be en or es");
       } else if (key == "shifts") {
         for_each_item(v, key, [&](const YAML::Node& item) { shifts(item, a); });
+      } else if (key == "role") {
+        const std::string role = scalar(v, key);
+        if (role == "coordinator") a.coordinator = true;
+        else if (role != "advocate") error(v, "unknown-role", "role must be advocate or coordinator");
+      } else if (key == "max_open") {
+        a.max_open = count(v, key);
+        sets_max_open = true;
       } else {
         error(field.first, "unknown-field",
-              "unknown setting '" + key + "' for an advocate; expected id, name, phone, languages, channels, prompt_language or shifts");
+              "unknown setting '" + key + "' for an advocate; expected id, name, phone, languages, channels, "
+              "prompt_language, role, max_open or shifts");
       }
     }
+    if (sets_max_open) own_max_open_.insert(a.id);
     if (a.id.empty()) error(node, "missing-field", "this advocate has no `id:`");
     if (!has_phone) error(node, "missing-field", "advocate '" + a.id + "' has no `phone:`");
     if (!has_languages || a.languages.empty()) error(node, "missing-field", "advocate '" + a.id + "' has no `languages:` (en, es)");
@@ -378,6 +393,19 @@ class Parser {
     }
   }
 
+  /// A number of open conversations: 1 to 50.
+  int count(const YAML::Node& v, const std::string& what) {
+    const std::string text = scalar(v, what);
+    int n = 0;
+    std::size_t used = 0;
+    try { n = std::stoi(text, &used); } catch (const std::exception&) { used = 0; }
+    if (used == 0 || used != text.size() || n < 1 || n > 50) {
+      error(v, "bad-max-open", "`" + what + "` is a whole number of open conversations, 1 to 50");
+      return kDefaultMaxOpen;
+    }
+    return n;
+  }
+
   std::string scalar(const YAML::Node& v, const std::string& what) {
     if (!v.IsScalar()) {
       error(v, "expected-text", "`" + what + "` must be a single value");
@@ -395,6 +423,7 @@ class Parser {
 
   std::string file_;
   Diagnostics& diags_;
+  std::set<std::string> own_max_open_;  // advocates with a max_open of their own
 };
 
 }  // namespace
@@ -421,6 +450,15 @@ std::shared_ptr<const Roster> load_roster(const std::string& path, bool missing_
   std::stringstream text;
   text << in.rdbuf();
   return parse_roster(text.str(), path, diags);
+}
+
+bool Roster::is_on_shift(const Advocate& advocate, std::int64_t now_ms) const {
+  for (Lang lang : advocate.languages) {
+    for (const auto& a : on_shift(lang, advocate.sms ? Channel::sms : Channel::voice, now_ms)) {
+      if (a.id == advocate.id) return true;
+    }
+  }
+  return false;
 }
 
 std::shared_ptr<const Roster> empty_roster() {

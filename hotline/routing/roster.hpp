@@ -32,6 +32,11 @@ struct Advocate {
   Lang prompt_language = Lang::en;  // the language the hotline writes to the advocate in
   std::vector<Shift> shifts;        // local time of the roster's time zone (DST-correct)
   Position where;
+  /// `role: coordinator`: also hears of requests nobody takes, and of those nobody on shift
+  /// can take in their language (escalation), whatever languages they speak.
+  bool coordinator = false;
+  /// No offers while this many conversations are open with them (`max_open`, or the roster's).
+  int max_open = 3;
 
   bool speaks(Lang lang) const {
     for (Lang l : languages) if (l == lang) return true;
@@ -55,13 +60,20 @@ class Roster {
   virtual const std::vector<Advocate>& all() const = 0;
   /// The advocate with this id, if any.
   virtual std::optional<Advocate> by_id(const std::string& id) const = 0;
+  /// Whether `advocate` is on one of their shifts at `now_ms` (for texts: only if they take sms).
+  virtual bool is_on_shift(const Advocate& advocate, std::int64_t now_ms) const;
 };
+
+/// How many open conversations an advocate may have before offers stop, unless the roster's
+/// `max_open:` (or the advocate's) says otherwise.
+inline constexpr int kDefaultMaxOpen = 3;
 
 /// The roster parsed from YAML text (`file` names it in diagnostics). Every problem goes to
 /// `diags` as file:line:col; returns nullptr when there is an error. Loads the time zone from
 /// the system tz database (/usr/share/zoneinfo), so calls on the result do no I/O.
 ///
 ///     timezone: America/Chicago          # optional; the default
+///     max_open: 3                        # optional; open conversations before offers stop
 ///     advocates:
 ///       - id: maria                      # letters, digits, - and _; safe to log
 ///         name: Maria Example
@@ -69,6 +81,8 @@ class Roster {
 ///         languages: [es, en]
 ///         channels: [sms, voice]         # optional; both by default
 ///         prompt_language: es            # optional; the hotline writes to her in English by default
+///         role: coordinator              # optional; hears of requests nobody takes (escalation)
+///         max_open: 2                    # optional; the roster's max_open by default
 ///         shifts:
 ///           - {days: mon-fri, hours: "09:00-17:00"}
 ///           - {days: [sat], hours: "22:00-02:00"}   # ends on Sunday

@@ -8,10 +8,10 @@
 
 namespace hotline::store::sql {
 
-// A relay's columns, in the order both stores read them (their relay_at helpers): 13 of them.
+// A relay's columns, in the order both stores read them (their relay_at helpers): 17 of them.
 #define HOTLINE_RELAY_COLUMNS                                                                \
   "code, contact_key, texter, lang, state, advocate_id, first_message, offered_to, "         \
-  "no_answer_told, created_ms, updated_ms, version, context"
+  "no_answer_told, created_ms, updated_ms, version, context, topic, escalation, stage_ms, shift_end"
 
 inline constexpr const char* kSelectRelays = "SELECT " HOTLINE_RELAY_COLUMNS " FROM relays ORDER BY created_ms, code";
 inline constexpr const char* kRelayOf = "SELECT " HOTLINE_RELAY_COLUMNS " FROM relays WHERE contact_key = ?1";
@@ -33,14 +33,15 @@ inline constexpr const char* kClosedCodesSince = "SELECT code FROM closed_codes 
 inline constexpr const char* kForgetClosedCodes = "DELETE FROM closed_codes WHERE closed_ms < ?1";
 
 // Advocates' notes (AdvocateNote), written whole: ?1 id, ?2 focus, ?3 held (sealed), ?4 held codes,
-// ?5 held until, ?6 now.
+// ?5 held until, ?6 now, ?7 paused.
 inline constexpr const char* kAdvocateNote =
-    "SELECT focus_code, held, held_codes, held_until_ms FROM advocate_notes WHERE advocate_id = ?1";
+    "SELECT focus_code, held, held_codes, held_until_ms, paused FROM advocate_notes WHERE advocate_id = ?1";
 inline constexpr const char* kWriteAdvocateNote =
-    "INSERT INTO advocate_notes (advocate_id, focus_code, held, held_codes, held_until_ms, updated_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+    "INSERT INTO advocate_notes (advocate_id, focus_code, held, held_codes, held_until_ms, updated_ms, paused) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
     "ON CONFLICT (advocate_id) DO UPDATE SET focus_code = excluded.focus_code, held = excluded.held, "
-    "held_codes = excluded.held_codes, held_until_ms = excluded.held_until_ms, updated_ms = excluded.updated_ms";
+    "held_codes = excluded.held_codes, held_until_ms = excluded.held_until_ms, updated_ms = excluded.updated_ms, "
+    "paused = excluded.paused";
 // A held message is kept only briefly: its time up (?1 now), it is erased.
 inline constexpr const char* kDropExpiredHeld =
     "UPDATE advocate_notes SET held = '', held_codes = '', held_until_ms = 0 "
@@ -48,14 +49,14 @@ inline constexpr const char* kDropExpiredHeld =
 
 // A turn's reads in one statement (?1 key, ?2 request id): every join is a primary-key (or
 // unique) lookup, and the outer row always exists, so a contact never seen reads as NULLs.
-// Columns: session, session_ms, the earlier answer to ?2, opted out, the relay's columns, then
+// Columns: session, session_ms, the earlier answer to ?2, opted out, the relay's 16 columns, then
 // the two request ids the row remembers answers for (the SQLite store's cache keeps them).
 inline constexpr const char* kReadContact =
     "SELECT c.session, c.session_ms, "
     "CASE WHEN ?2 = '' THEN NULL WHEN c.reply_id = ?2 THEN c.reply WHEN c.prev_reply_id = ?2 THEN c.prev_reply END, "
     "coalesce(o.opted_out, false), "
     "r.code, r.contact_key, r.texter, r.lang, r.state, r.advocate_id, r.first_message, r.offered_to, "
-    "r.no_answer_told, r.created_ms, r.updated_ms, r.version, r.context, "
+    "r.no_answer_told, r.created_ms, r.updated_ms, r.version, r.context, r.topic, r.escalation, r.stage_ms, r.shift_end, "
     "coalesce(c.reply_id, ''), coalesce(c.prev_reply_id, '') "
     "FROM (SELECT 1) AS one "
     "LEFT JOIN conversations AS c ON c.contact_key = ?1 "

@@ -31,7 +31,7 @@ namespace {
 // Schema migrations, in order: entry i takes a database from version i to i + 1, each in the same
 // transaction as its row in schema_migrations. Never edit one that has shipped; append.
 // Numbers and texts arrive sealed by the caller, exactly as in the SQLite store.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     // 1: sessions, remembered responses, opt-outs, the outbox and open relays.
     R"sql(
       CREATE TABLE sessions (
@@ -151,6 +151,16 @@ constexpr std::array<const char*, 5> kMigrations = {
         error      TEXT NOT NULL,
         created_ms BIGINT NOT NULL
       );
+    )sql",
+    // 6: the advocates' console, as in the SQLite store's migration 9: a relay's topic (the
+    // intent asked about, no words), how far a request nobody takes was escalated and since
+    // when, what its advocate's shift end did to it; and whether an advocate paused offers.
+    R"sql(
+      ALTER TABLE relays ADD COLUMN topic TEXT NOT NULL DEFAULT '';
+      ALTER TABLE relays ADD COLUMN escalation INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE relays ADD COLUMN stage_ms BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE relays ADD COLUMN shift_end INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE advocate_notes ADD COLUMN paused BOOLEAN NOT NULL DEFAULT FALSE;
     )sql",
 };
 
@@ -430,7 +440,7 @@ class PostgresStore final : public SessionStore {
     for (const auto& change : turn.relays) write_relay(*c, change, turn.now_ms);
     for (const auto& n : turn.advocate_notes) {
       c->exec(pg().write_advocate_note.c_str(),
-              {n.advocate_id, n.focus_code, n.held_sealed, n.held_codes, n.held_until_ms, turn.now_ms});
+              {n.advocate_id, n.focus_code, n.held_sealed, n.held_codes, n.held_until_ms, turn.now_ms, n.paused});
     }
     for (const auto& m : turn.outbound) {
       c->exec("INSERT INTO outbox (idempotency_key, contact_key, sender, recipient, body, state, "
@@ -552,6 +562,7 @@ class PostgresStore final : public SessionStore {
       note.held_sealed = r.text(0, 1);
       note.held_codes = r.text(0, 2);
       note.held_until_ms = r.int64(0, 3);
+      note.paused = r.boolean(0, 4);
     }
     return note;
   }
@@ -671,7 +682,7 @@ class PostgresStore final : public SessionStore {
   }
 
  private:
-  /// The relay in columns `first`..`first + 12` of `row` (HOTLINE_RELAY_COLUMNS' order).
+  /// The relay in columns `first`..`first + 16` of `row` (HOTLINE_RELAY_COLUMNS' order).
   static Relay relay_at(const Result& r, int row, int first) {
     Relay x;
     x.code = r.text(row, first);
@@ -687,6 +698,10 @@ class PostgresStore final : public SessionStore {
     x.updated_ms = r.int64(row, first + 10);
     x.version = r.int64(row, first + 11);
     x.context_sealed = r.text(row, first + 12);
+    x.topic = r.text(row, first + 13);
+    x.escalation = static_cast<int>(r.int64(row, first + 14));
+    x.stage_ms = r.int64(row, first + 15);
+    x.shift_end = static_cast<int>(r.int64(row, first + 16));
     return x;
   }
 
@@ -759,10 +774,11 @@ class PostgresStore final : public SessionStore {
     if (change.expected_version == 0) {
       try {
         c.exec("INSERT INTO relays (code, contact_key, texter, lang, state, advocate_id, first_message, "
-               "offered_to, no_answer_told, created_ms, updated_ms, version, context) "
-               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
+               "offered_to, no_answer_told, created_ms, updated_ms, version, context, topic, escalation, stage_ms, shift_end) "
+               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11, $12, $13, $14, $15)",
                {r.code, r.contact_key, r.texter_sealed, r.lang, r.state, r.advocate_id, r.first_message_sealed,
-                r.offered_to, r.no_answer_told, now_ms, r.context_sealed});
+                r.offered_to, r.no_answer_told, now_ms, r.context_sealed, r.topic, std::int64_t{r.escalation}, r.stage_ms,
+                std::int64_t{r.shift_end}});
       } catch (const PgError& e) {
         if (e.sqlstate == kUniqueViolation) throw Conflict("relay " + r.code + " already exists");
         throw;
@@ -770,10 +786,12 @@ class PostgresStore final : public SessionStore {
       return;
     }
     if (c.exec("UPDATE relays SET texter = $3, lang = $4, state = $5, advocate_id = $6, first_message = $7, "
-               "offered_to = $8, no_answer_told = $9, updated_ms = $10, context = $11, version = version + 1 "
+               "offered_to = $8, no_answer_told = $9, updated_ms = $10, context = $11, version = version + 1, topic = $12, "
+               "escalation = $13, stage_ms = $14, shift_end = $15 "
                "WHERE code = $1 AND version = $2",
                {r.code, change.expected_version, r.texter_sealed, r.lang, r.state, r.advocate_id,
-                r.first_message_sealed, r.offered_to, r.no_answer_told, now_ms, r.context_sealed})
+                r.first_message_sealed, r.offered_to, r.no_answer_told, now_ms, r.context_sealed, r.topic,
+                std::int64_t{r.escalation}, r.stage_ms, std::int64_t{r.shift_end}})
             .affected() == 0) {
       throw Conflict("relay " + r.code + " changed meanwhile");
     }

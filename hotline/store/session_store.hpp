@@ -78,6 +78,28 @@ struct Relay {
   std::int64_t created_ms = 0;
   std::int64_t updated_ms = 0;
   std::int64_t version = 0;          // bumped by every write; for optimistic concurrency
+  std::string topic;                 // the intent asked about before the hand-off ("" = none); no words
+  /// How far a request nobody takes has been escalated (RelayEscalation); 0 once claimed.
+  int escalation = 0;
+  /// When the relay's current stage began: its latest round of offers while queued (0: not yet
+  /// offered to anyone, e.g. after hours), when it was taken once claimed.
+  std::int64_t stage_ms = 0;
+  /// Once claimed, what the advocate's shift end did to it (RelayShiftEnd).
+  int shift_end = 0;
+};
+
+/// Relay::escalation: what has been done about a request nobody has taken.
+enum RelayEscalation : int {
+  kOffered = 0,       // offered to the advocates on shift who speak the language
+  kOfferedAgain = 1,  // offered again to them, and the texter told it is still waiting
+  kCoordinator = 2,   // passed to the coordinators on shift
+};
+
+/// Relay::shift_end: a claimed relay whose advocate's shift ended.
+enum RelayShiftEnd : int {
+  kOnShift = 0,   // nothing yet (the advocate is on shift, or has not been reminded)
+  kReminded = 1,  // the advocate was reminded; the texter's next text is offered to others
+  kKept = 2,      // the advocate keeps it on purpose (#keep): texts keep coming to them
 };
 
 /// How long a closed relay's code stays out of use: as long as it could still be in an
@@ -98,6 +120,8 @@ struct AdvocateNote {
   std::string held_sealed;
   std::string held_codes;  // the conversations the choices name, comma-separated, "1" first
   std::int64_t held_until_ms = 0;
+  /// #pause: the advocate gets no offers until #available.
+  bool paused = false;
 };
 
 /// A write to a relay: insert (expected_version 0), update (expected_version = the version

@@ -48,7 +48,7 @@ ContactView SqliteStore::read_contact(std::string_view contact_key, std::string_
     // logged since (not by this contact's own handler, which is here) keeps it uncached.
     std::lock_guard memory(log_mutex_);
     if (!logged_by_contact_.contains(contact_key)) {
-      cache_.put(contact_key, {view.session, run.text(17), run.text(18), view.opted_out});
+      cache_.put(contact_key, {view.session, run.text(21), run.text(22), view.opted_out});
     }
   }
   return view;
@@ -109,7 +109,7 @@ void SqliteStore::write_turn(const TurnRecord& turn) {
     for (const auto& n : turn.advocate_notes) {
       Run(db(), write_advocate_note_)
           .bind(1, n.advocate_id).bind(2, n.focus_code).bind(3, n.held_sealed).bind(4, n.held_codes)
-          .bind(5, n.held_until_ms).bind(6, turn.now_ms)
+          .bind(5, n.held_until_ms).bind(6, turn.now_ms).bind(7, std::int64_t{n.paused})
           .exec();
     }
     for (const auto& m : turn.outbound) {

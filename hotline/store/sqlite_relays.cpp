@@ -14,11 +14,12 @@ void SqliteStore::prepare_relay_statements() {
   relay_of_ = Statement(d, sql::kRelayOf);
   insert_relay_ = Statement(d,
       "INSERT INTO relays (code, contact_key, texter, lang, state, advocate_id, first_message, "
-      "offered_to, no_answer_told, created_ms, updated_ms, version, context) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12)");
+      "offered_to, no_answer_told, created_ms, updated_ms, version, context, topic, escalation, stage_ms, shift_end) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12, ?13, ?14, ?15, ?16)");
   update_relay_ = Statement(d,
       "UPDATE relays SET texter = ?3, lang = ?4, state = ?5, advocate_id = ?6, first_message = ?7, "
-      "offered_to = ?8, no_answer_told = ?9, updated_ms = ?10, context = ?11, version = version + 1 "
+      "offered_to = ?8, no_answer_told = ?9, updated_ms = ?10, context = ?11, version = version + 1, topic = ?12, "
+      "escalation = ?13, stage_ms = ?14, shift_end = ?15 "
       "WHERE code = ?1 AND version = ?2");
   delete_relay_ = Statement(d, "DELETE FROM relays WHERE code = ?1 AND version = ?2");
   forget_relays_ = Statement(d, "DELETE FROM relays WHERE contact_key = ?1");
@@ -68,6 +69,7 @@ AdvocateNote SqliteStore::advocate_note(std::string_view advocate_id) {
     note.held_sealed = run.text(1);
     note.held_codes = run.text(2);
     note.held_until_ms = run.int64(3);
+    note.paused = run.int64(4) != 0;
   }
   return note;
 }
@@ -103,7 +105,8 @@ void SqliteStore::write_relay(const RelayChange& change, std::int64_t now_ms) {
     Run run(db(), insert_relay_);
     run.bind(1, r.code).bind(2, r.contact_key).bind(3, r.texter_sealed).bind(4, r.lang)
         .bind(5, r.state).bind(6, r.advocate_id).bind(7, r.first_message_sealed).bind(8, r.offered_to)
-        .bind(9, std::int64_t{r.no_answer_told}).bind(10, now_ms).bind(11, now_ms).bind(12, r.context_sealed);
+        .bind(9, std::int64_t{r.no_answer_told}).bind(10, now_ms).bind(11, now_ms).bind(12, r.context_sealed)
+        .bind(13, r.topic).bind(14, std::int64_t{r.escalation}).bind(15, r.stage_ms).bind(16, std::int64_t{r.shift_end});
     // A code or contact already in use: another writer opened it first.
     const int rc = sqlite3_step(insert_relay_.get());
     if ((rc & 0xFF) == SQLITE_CONSTRAINT) throw Conflict("relay " + r.code + " already exists");
@@ -113,7 +116,8 @@ void SqliteStore::write_relay(const RelayChange& change, std::int64_t now_ms) {
   Run run(db(), update_relay_);
   run.bind(1, r.code).bind(2, change.expected_version).bind(3, r.texter_sealed).bind(4, r.lang)
       .bind(5, r.state).bind(6, r.advocate_id).bind(7, r.first_message_sealed).bind(8, r.offered_to)
-      .bind(9, std::int64_t{r.no_answer_told}).bind(10, now_ms).bind(11, r.context_sealed);
+      .bind(9, std::int64_t{r.no_answer_told}).bind(10, now_ms).bind(11, r.context_sealed).bind(12, r.topic)
+      .bind(13, std::int64_t{r.escalation}).bind(14, r.stage_ms).bind(15, std::int64_t{r.shift_end});
   if (run.exec() == 0) throw Conflict("relay " + r.code + " changed meanwhile");
 }
 
@@ -132,6 +136,10 @@ Relay SqliteStore::relay_at(const Run& run, int first) {
   r.updated_ms = run.int64(first + 10);
   r.version = run.int64(first + 11);
   r.context_sealed = run.text(first + 12);
+  r.topic = run.text(first + 13);
+  r.escalation = static_cast<int>(run.int64(first + 14));
+  r.stage_ms = run.int64(first + 15);
+  r.shift_end = static_cast<int>(run.int64(first + 16));
   return r;
 }
 

@@ -22,7 +22,7 @@ namespace {
 // leaves the database at a consistent earlier version. Never edit an entry that has shipped;
 // append a new one. Plain CREATE (no IF NOT EXISTS) on purpose: re-applying a migration to a
 // database that already has it is a bug we want to hear about, not paper over.
-constexpr std::array<const char*, 8> kMigrations = {
+constexpr std::array<const char*, 9> kMigrations = {
     // 1: the initial schema.
     R"sql(
       CREATE TABLE sessions (
@@ -167,6 +167,16 @@ constexpr std::array<const char*, 8> kMigrations = {
         error      TEXT NOT NULL,
         created_ms INTEGER NOT NULL
       );
+    )sql",
+    // 9: the advocates' console: a relay's topic (the intent asked about, no words), how far a
+    // request nobody takes was escalated and since when, what its advocate's shift end did to
+    // it; and whether an advocate paused offers (#pause).
+    R"sql(
+      ALTER TABLE relays ADD COLUMN topic TEXT NOT NULL DEFAULT '';
+      ALTER TABLE relays ADD COLUMN escalation INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE relays ADD COLUMN stage_ms INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE relays ADD COLUMN shift_end INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE advocate_notes ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
     )sql",
 };
 

@@ -147,7 +147,7 @@ class SqliteStore final : public SessionStore {
   /// One relay write inside the caller's transaction; throws Conflict (rolling the whole turn
   /// back) when the row is not the version the caller read.
   void write_relay(const RelayChange& change, std::int64_t now_ms);
-  /// The relay in columns `first`..`first + 11` of the row `run` is on (select_relays_'s order).
+  /// The relay in columns `first`..`first + 16` of the row `run` is on (select_relays_'s order).
   static Relay relay_at(const Run& run, int first);
 
   // Declared first so it is destroyed last, after every statement has been finalized.
