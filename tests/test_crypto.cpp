@@ -191,3 +191,26 @@ TEST_CASE("open refuses tampered, foreign or malformed values", "[crypto][seal]"
   }
   CHECK_THROWS_AS(seal("", "x"), std::invalid_argument);
 }
+
+TEST_CASE("a Sealer seals under its own purpose's key; seal() is the relays' purpose", "[crypto][seal]") {
+  const Sealer conversations(kSecret, "hotline conversation seal v1");
+  const Sealer relays(kSecret, "hotline seal v1");
+  const std::string session = R"({"intent":"status_reporting","step":"after_answer","v":1})";
+  const std::string sealed = conversations.seal(session, "conversations.session\nc_a");
+  CHECK(Sealer::looks_sealed(sealed));
+  CHECK_FALSE(Sealer::looks_sealed(session));
+  CHECK(sealed.find("status_reporting") == std::string::npos);
+  CHECK(conversations.open(sealed, "conversations.session\nc_a") == session);
+  CHECK(conversations.seal(session, "x") != conversations.seal(session, "x"));  // a fresh nonce
+  // Bound to its context and its purpose: another row, another purpose or secret, nothing opens.
+  CHECK_FALSE(conversations.open(sealed, "conversations.session\nc_b"));
+  CHECK_FALSE(relays.open(sealed, "conversations.session\nc_a"));
+  CHECK_FALSE(open(kSecret, sealed, "conversations.session\nc_a"));
+  CHECK_FALSE(Sealer("another-secret-entirely-0002", "hotline conversation seal v1").open(sealed, "conversations.session\nc_a"));
+  CHECK_FALSE(conversations.open(session, ""));
+  // The relays' key is the one seal()/open() use: values sealed either way open the other way.
+  CHECK(relays.open(seal(kSecret, "+14145551234", "outbox.to"), "outbox.to") == "+14145551234");
+  CHECK(open(kSecret, relays.seal("+14145551234", "outbox.to"), "outbox.to") == "+14145551234");
+  CHECK_THROWS_AS(Sealer("", "p"), std::invalid_argument);
+  CHECK_THROWS_AS(Sealer(kSecret, ""), std::invalid_argument);
+}

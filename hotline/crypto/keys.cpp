@@ -200,25 +200,64 @@ std::string aes256gcm_encrypt(std::string_view key, std::string_view nonce,
   return out;
 }
 
+namespace {
+
+// The sealed form of `plaintext` under `key` (32 bytes), with a fresh random nonce.
+std::string seal_with_key(std::string_view key, std::string_view plaintext, std::string_view context) {
+  unsigned char nonce[kNonceBytes];
+  if (RAND_bytes(nonce, kNonceBytes) != 1) throw std::runtime_error("seal: RAND_bytes failed (no entropy available)");
+  const std::string_view nonce_view(reinterpret_cast<const char*>(nonce), kNonceBytes);
+  const std::string sealed = aes256gcm_encrypt(key, nonce_view, plaintext, context);
+  std::string out;
+  out.reserve(kSealPrefix.size() + 2 * (kNonceBytes + sealed.size()));
+  out += kSealPrefix;
+  out += to_hex(nonce, kNonceBytes);
+  out += to_hex(reinterpret_cast<const unsigned char*>(sealed.data()), sealed.size());
+  return out;
+}
+
+std::optional<std::string> open_with_key(std::string_view key, std::string_view sealed, std::string_view context) {
+  if (!sealed.starts_with(kSealPrefix)) return std::nullopt;
+  auto raw = from_hex(sealed.substr(kSealPrefix.size()));
+  if (!raw || raw->size() < kNonceBytes + kTagBytes) return std::nullopt;
+  return aes256gcm_decrypt(key, std::string_view(*raw).substr(0, kNonceBytes),
+                           std::string_view(*raw).substr(kNonceBytes), context);
+}
+
+}  // namespace
+
 std::string seal(std::string_view secret, std::string_view plaintext, std::string_view context) {
   std::string key = seal_key(secret);
-  std::string nonce = *from_hex(random_hex(kNonceBytes));
-  std::string sealed = aes256gcm_encrypt(key, nonce, plaintext, context);
+  std::string sealed = seal_with_key(key, plaintext, context);
   OPENSSL_cleanse(key.data(), key.size());
-  const std::string all = nonce + sealed;
-  return std::string(kSealPrefix) + to_hex(reinterpret_cast<const unsigned char*>(all.data()), all.size());
+  return sealed;
 }
 
 std::optional<std::string> open(std::string_view secret, std::string_view sealed,
                                 std::string_view context) {
   if (secret.empty() || !sealed.starts_with(kSealPrefix)) return std::nullopt;
-  auto raw = from_hex(sealed.substr(kSealPrefix.size()));
-  if (!raw || raw->size() < kNonceBytes + kTagBytes) return std::nullopt;
   std::string key = seal_key(secret);
-  auto plain = aes256gcm_decrypt(key, std::string_view(*raw).substr(0, kNonceBytes),
-                                 std::string_view(*raw).substr(kNonceBytes), context);
+  auto plain = open_with_key(key, sealed, context);
   OPENSSL_cleanse(key.data(), key.size());
   return plain;
 }
+
+Sealer::Sealer(std::string_view secret, std::string_view purpose) {
+  if (secret.empty()) throw std::invalid_argument("seal: the secret is empty");
+  if (purpose.empty()) throw std::invalid_argument("seal: the purpose is empty");
+  key_ = hkdf_sha256(secret, "hotline", purpose, kKeyBytes);
+}
+
+Sealer::~Sealer() { OPENSSL_cleanse(key_.data(), key_.size()); }
+
+std::string Sealer::seal(std::string_view plaintext, std::string_view context) const {
+  return seal_with_key(key_, plaintext, context);
+}
+
+std::optional<std::string> Sealer::open(std::string_view sealed, std::string_view context) const {
+  return open_with_key(key_, sealed, context);
+}
+
+bool Sealer::looks_sealed(std::string_view value) noexcept { return value.starts_with(kSealPrefix); }
 
 }  // namespace hotline::crypto
