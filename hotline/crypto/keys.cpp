@@ -84,6 +84,10 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 // ---- Sealing: AES-256-GCM under a key derived from HOTLINE_SECRET ----------------------------
 #include <openssl/kdf.h>
 
+#include <pthread.h>
+
+#include <atomic>
+#include <cstring>
 #include <memory>
 
 namespace hotline::crypto {
@@ -129,33 +133,72 @@ std::optional<std::string> from_hex(std::string_view hex) {
   return out;
 }
 
+// A cipher context per thread and direction, kept with the key it was last given: it is keyed
+// (the key schedule, OpenSSL's parameter set-up: most of what a short value cost) only when
+// the key changes; after that a value costs its nonce and its bytes. Every message seals two
+// values and opens one under the same key, so that is the common case (docs/performance.md,
+// round 6). Any failure drops the key, so the next call starts the context afresh. The key's
+// copy is wiped when the thread ends.
+class KeyedContext {
+ public:
+  ~KeyedContext() { OPENSSL_cleanse(key_, sizeof key_); }
+  /// The context, ready for one value under `key` (32 bytes) and `nonce`; nullptr on failure.
+  EVP_CIPHER_CTX* start(std::string_view key, std::string_view nonce, bool encrypt) {
+    if (!ctx_) {
+      ctx_.reset(EVP_CIPHER_CTX_new());
+      if (!ctx_) return nullptr;
+    }
+    const bool same = keyed_ && CRYPTO_memcmp(key_, key.data(), kKeyBytes) == 0;
+    const EVP_CIPHER* cipher = same ? nullptr : aes256gcm();
+    const unsigned char* k = same ? nullptr : bytes_of(key);
+    const int ok = encrypt ? EVP_EncryptInit_ex(ctx_.get(), cipher, nullptr, k, bytes_of(nonce))
+                           : EVP_DecryptInit_ex(ctx_.get(), cipher, nullptr, k, bytes_of(nonce));
+    if (ok != 1) {
+      failed();
+      return nullptr;
+    }
+    if (!same) {
+      std::memcpy(key_, key.data(), kKeyBytes);
+      keyed_ = true;
+    }
+    return ctx_.get();
+  }
+  void failed() { keyed_ = false; }
+
+ private:
+  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx_;
+  unsigned char key_[kKeyBytes] = {};
+  bool keyed_ = false;
+};
+
+thread_local KeyedContext t_encrypting, t_decrypting;
+
 /// Decrypts ciphertext ‖ tag; nullopt when the tag does not verify.
 std::optional<std::string> aes256gcm_decrypt(std::string_view key, std::string_view nonce,
                                              std::string_view data, std::string_view aad) {
   if (key.size() != kKeyBytes || nonce.size() != kNonceBytes || data.size() < kTagBytes) return std::nullopt;
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
+  EVP_CIPHER_CTX* ctx = t_decrypting.start(key, nonce, /*encrypt=*/false);
   if (!ctx) return std::nullopt;
   const std::string_view cipher = data.substr(0, data.size() - kTagBytes);
   std::string tag(data.substr(data.size() - kTagBytes));
   std::string out(cipher.size(), '\0');
   int len = 0, total = 0;
   auto* o = reinterpret_cast<unsigned char*>(out.data());
-  if (EVP_DecryptInit_ex(ctx.get(), aes256gcm(), nullptr, bytes_of(key), bytes_of(nonce)) != 1) {
-    return std::nullopt;
-  }
-  if (!aad.empty() && EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes_of(aad), int_size(aad, "aad too long")) != 1) {
-    return std::nullopt;
-  }
-  if (!cipher.empty()) {
-    if (EVP_DecryptUpdate(ctx.get(), o, &len, bytes_of(cipher), int_size(cipher, "value too long")) != 1) return std::nullopt;
-    total = len;
-  }
-  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) != 1) return std::nullopt;
-  // Final fails when the tag does not match: then nothing decrypted may be used.
-  if (EVP_DecryptFinal_ex(ctx.get(), o + total, &len) != 1) {
+  auto refuse = [&]() -> std::optional<std::string> {
+    t_decrypting.failed();
     OPENSSL_cleanse(out.data(), out.size());
     return std::nullopt;
+  };
+  if (!aad.empty() && EVP_DecryptUpdate(ctx, nullptr, &len, bytes_of(aad), int_size(aad, "aad too long")) != 1) {
+    return refuse();
   }
+  if (!cipher.empty()) {
+    if (EVP_DecryptUpdate(ctx, o, &len, bytes_of(cipher), int_size(cipher, "value too long")) != 1) return refuse();
+    total = len;
+  }
+  if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) != 1) return refuse();
+  // Final fails when the tag does not match: then nothing decrypted may be used.
+  if (EVP_DecryptFinal_ex(ctx, o + total, &len) != 1) return refuse();
   out.resize(static_cast<std::size_t>(total + len));
   return out;
 }
@@ -188,29 +231,61 @@ std::string aes256gcm_encrypt(std::string_view key, std::string_view nonce,
                               std::string_view plaintext, std::string_view aad) {
   if (key.size() != kKeyBytes) throw std::invalid_argument("aes256gcm: the key must be 32 bytes");
   if (nonce.size() != kNonceBytes) throw std::invalid_argument("aes256gcm: the nonce must be 12 bytes");
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
-  if (!ctx) throw std::runtime_error("aes256gcm: out of memory");
+  EVP_CIPHER_CTX* ctx = t_encrypting.start(key, nonce, /*encrypt=*/true);
+  if (!ctx) throw std::runtime_error("aes256gcm: could not start the cipher");
   std::string out(plaintext.size() + kTagBytes, '\0');
   auto* o = reinterpret_cast<unsigned char*>(out.data());
   int len = 0, total = 0;
-  bool ok = EVP_EncryptInit_ex(ctx.get(), aes256gcm(), nullptr, bytes_of(key), bytes_of(nonce)) == 1;
-  if (ok && !aad.empty()) ok = EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes_of(aad), int_size(aad, "aad too long")) == 1;
+  bool ok = true;
+  if (!aad.empty()) ok = EVP_EncryptUpdate(ctx, nullptr, &len, bytes_of(aad), int_size(aad, "aad too long")) == 1;
   if (ok && !plaintext.empty()) {
-    ok = EVP_EncryptUpdate(ctx.get(), o, &len, bytes_of(plaintext), int_size(plaintext, "value too long")) == 1;
+    ok = EVP_EncryptUpdate(ctx, o, &len, bytes_of(plaintext), int_size(plaintext, "value too long")) == 1;
     total = len;
   }
-  if (ok) ok = EVP_EncryptFinal_ex(ctx.get(), o + total, &len) == 1;
-  if (ok) ok = EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, o + plaintext.size()) == 1;
-  if (!ok) throw std::runtime_error("aes256gcm: encryption failed");
+  if (ok) ok = EVP_EncryptFinal_ex(ctx, o + total, &len) == 1;
+  if (ok) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagBytes, o + plaintext.size()) == 1;
+  if (!ok) {
+    t_encrypting.failed();
+    throw std::runtime_error("aes256gcm: encryption failed");
+  }
   return out;
 }
 
 namespace {
 
+// Random nonces, drawn from the system's CSPRNG 64 at a time per thread: one RAND_bytes call
+// costs ~6,700 instructions whatever its length (OpenSSL's DRBG), half of what sealing a
+// session cost (docs/performance.md, round 6). A fork empties every buffer (the child's
+// first nonce is drawn afresh), so parent and child never use the same nonce under one key.
+std::atomic<unsigned> g_fork_generation{0};
+
+class NonceSource {
+ public:
+  void next(unsigned char* out) {
+    static const bool watching_forks =
+        pthread_atfork(nullptr, nullptr, [] { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }) == 0;
+    const unsigned generation = g_fork_generation.load(std::memory_order_relaxed);
+    if (!watching_forks || used_ == sizeof buffer_ || generation != generation_) {
+      if (RAND_bytes(buffer_, sizeof buffer_) != 1) throw std::runtime_error("seal: RAND_bytes failed (no entropy available)");
+      used_ = 0;
+      generation_ = generation;
+    }
+    std::memcpy(out, buffer_ + used_, kNonceBytes);
+    used_ += watching_forks ? kNonceBytes : sizeof buffer_;  // no fork watch: one draw a nonce
+  }
+
+ private:
+  unsigned char buffer_[kNonceBytes * 64];
+  std::size_t used_ = sizeof buffer_;
+  unsigned generation_ = 0;
+};
+
+thread_local NonceSource t_nonces;
+
 // The sealed form of `plaintext` under `key` (32 bytes), with a fresh random nonce.
 std::string seal_with_key(std::string_view key, std::string_view plaintext, std::string_view context) {
   unsigned char nonce[kNonceBytes];
-  if (RAND_bytes(nonce, kNonceBytes) != 1) throw std::runtime_error("seal: RAND_bytes failed (no entropy available)");
+  t_nonces.next(nonce);
   const std::string_view nonce_view(reinterpret_cast<const char*>(nonce), kNonceBytes);
   const std::string sealed = aes256gcm_encrypt(key, nonce_view, plaintext, context);
   std::string out;
