@@ -51,7 +51,7 @@ class FailingStore : public hotline::store::SessionStore {
   hotline::store::AdvocateNote advocate_note(std::string_view advocate_id) override {
     return inner_->advocate_note(advocate_id);
   }
-  void forget(std::string_view contact) override { inner_->forget(contact); }
+  std::size_t forget(std::string_view contact) override { return inner_->forget(contact); }
   bool healthy() override { return inner_->healthy(); }
   std::vector<Relay> relays() override { return inner_->relays(); }
   std::optional<Relay> relay_of(std::string_view contact) override { return inner_->relay_of(contact); }

@@ -103,8 +103,9 @@ inline int port_of(const std::string& log) {
 }
 
 /// The answer a SQLite database file remembers for a request id ("" when none), opened as the
-/// hotline opens it (answers are sealed under a key derived from `secret`). Call it once the
-/// server has stopped: it opens the store, which applies what the server's turn log holds.
+/// hotline opens it (answers are sealed under a key derived from `secret`): beside a running
+/// server as `hotline forget` does (what is still in its turn log is not seen yet), or after it
+/// stopped, when opening the store applies what its turn log holds.
 inline std::string stored_response(const std::string& path, const std::string& request_id,
                                    const std::string& secret) {
   sqlite3* db = nullptr;

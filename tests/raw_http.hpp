@@ -3,6 +3,7 @@
 // hold it open mid-body, or send bytes that are not HTTP at all.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <arpa/inet.h>
@@ -15,8 +16,15 @@ namespace test_support {
 class RawConnection {
  public:
   /// Connects to 127.0.0.1:port; connected() says whether it worked.
-  explicit RawConnection(int port, int read_timeout_seconds = 10) {
+  /// `source`: the local address to connect from (e.g. "127.0.0.2", to look like another client).
+  explicit RawConnection(int port, int read_timeout_seconds = 10, const char* source = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (source) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &local.sin_addr);
+      ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local);
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -47,6 +55,17 @@ class RawConnection {
       sent += static_cast<std::size_t>(n);
     }
     return true;
+  }
+  /// The same, giving up (false) when the server has not taken the bytes within `timeout_seconds`.
+  bool send(const std::string& bytes, int timeout_seconds) {
+    timeval tv{timeout_seconds, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    return send(bytes);
+  }
+  /// Whether the server has sent something, or closed, that is waiting to be read.
+  bool readable_now() const {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
   }
   /// Everything until the server closes the connection (or the read timeout).
   /// (Never half-close to get there: httplib does not answer a client that did.)

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
+#include <regex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -85,7 +87,19 @@ TEST_CASE("--help explains every command, and each command has its own --help") 
   for (const char* word : {"serve", "simulate", "check", "forget", "TWILIO_AUTH_TOKEN", "HOTLINE_SECRET"}) {
     CHECK_THAT(r.out, Catch::Contains(word));
   }
-  for (const char* command : {"serve", "simulate", "check", "graph"}) {
+  // The README says `hotline --help` lists everything: every variable of its table is there.
+  int variables = 0;
+  std::istringstream readme(read_file(kRoot + "/README.md"));
+  for (std::string line; std::getline(readme, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    const std::string name = line.substr(3, line.find('`', 3) - 3);
+    if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) { return std::isupper(c) || c == '_'; })) continue;
+    INFO(name);
+    CHECK_THAT(r.out, Catch::Contains("  " + name + " "));
+    ++variables;
+  }
+  CHECK(variables >= 9);
+  for (const char* command : {"serve", "simulate", "check", "graph", "forget", "eval"}) {
     auto sub = run({kHotline, command, "--help"});
     CHECK(sub.exit_code == 0);
     CHECK_THAT(sub.out, Catch::StartsWith(std::string("Usage: hotline ") + command));
@@ -252,7 +266,9 @@ TEST_CASE("forget erases one person's conversation and opt-out, and nobody else'
   }
   auto r = run({kHotline, "forget", "+14145550001", "--root", kRoot}, "", env);
   CHECK(r.exit_code == 0);
-  CHECK(r.out == "forgotten: " + key("+14145550001") + "\n");
+  // A conversation and an opt-out at least: what was found is counted.
+  CHECK_THAT(r.out, Catch::StartsWith("forgotten: " + key("+14145550001") + " (") &&
+                        Catch::EndsWith(" record(s) erased)\n") && !Catch::Contains("(0 record"));
   auto store = hotline::store::open_sqlite(db);
   CHECK_FALSE(store->is_opted_out(key("+14145550001")));
   CHECK_FALSE(store->load(key("+14145550001")));
@@ -317,9 +333,242 @@ TEST_CASE("the README's curl example keeps the texter under +14145550123, and fo
   }
   auto r = run({kHotline, "forget", "+14145550123", "--root", kRoot}, "", env);
   CHECK(r.exit_code == 0);
-  CHECK(r.out == "forgotten: " + key + "\n");
+  CHECK_THAT(r.out, Catch::StartsWith("forgotten: " + key + " (") && Catch::EndsWith(" record(s) erased)\n"));
+  // Said again, it finds nothing, and says so.
+  auto again = run({kHotline, "forget", "+14145550123", "--root", kRoot}, "", env);
+  CHECK(again.exit_code == 0);
+  CHECK(again.out == "nothing was kept about " + key + "\n");
   auto store = hotline::store::open_sqlite(db);
   CHECK_FALSE(store->load(key));
   CHECK_FALSE(store->response_for(key, "SM1"));
   CHECK_FALSE(store->response_for(key, "SM2"));
+}
+
+TEST_CASE("forget --root from another folder uses that root's database and secret, and never creates one") {
+  namespace fs = std::filesystem;
+  TempDir tree, empty;
+  copy_shipped_tree(tree);
+  // Local mode, default database: data/hotline.sqlite3 and data/.local-secret under the root,
+  // though this process (and so the server) runs in another folder.
+  const std::vector<std::string> env = {"HOTLINE_DB=", "TWILIO_AUTH_TOKEN=", "HOTLINE_SECRET=", "HOTLINE_CONFIG="};
+  REQUIRE(fs::current_path() != tree.path());
+  {
+    Process server({kHotline, "serve", "--port", "0", "--root", tree.str()}, "", env);
+    const int port = port_of(server.wait_for_stderr("\"event\":\"serving\""));
+    REQUIRE(port > 0);
+    httplib::Client client("127.0.0.1", port);
+    auto res = client.Post("/twilio/sms", "From=%2B14145550123&MessageSid=SMroot1&Body=hola",
+                           "application/x-www-form-urlencoded");
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    server.signal(SIGTERM);
+    REQUIRE(server.wait() == 0);
+  }
+  const fs::path data = tree.path() / "data";
+  REQUIRE(fs::exists(data / "hotline.sqlite3"));
+  REQUIRE(fs::exists(data / ".local-secret"));
+  // The folder that holds the database and the secret is the owner's alone.
+  CHECK((fs::status(data).permissions() & fs::perms::all) == fs::perms::owner_all);
+  CHECK((fs::status(data / ".local-secret").permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write));
+  const std::string key = hotline::crypto::contact_key(read_file((data / ".local-secret").string()).substr(0, 64),
+                                                       "+14145550123");
+
+  auto forgotten = run({kHotline, "forget", "+14145550123", "--root", tree.str()}, "", env);
+  CHECK(forgotten.exit_code == 0);
+  CHECK_THAT(forgotten.out, Catch::StartsWith("forgotten: " + key + " ("));
+  CHECK_FALSE(hotline::store::open_sqlite((data / "hotline.sqlite3").string())->load(key));
+
+  // A root without a database: refused, and nothing is created there.
+  auto nowhere = run({kHotline, "forget", "+14145550123", "--root", empty.str()}, "", env);
+  CHECK(nowhere.exit_code == 1);
+  CHECK_THAT(nowhere.err, Catch::Contains("no database at " + empty.str() + "/data/hotline.sqlite3") &&
+                              Catch::Contains("nothing was forgotten"));
+  CHECK(nowhere.out.empty());
+  CHECK_FALSE(fs::exists(empty.path() / "data"));
+
+  // A database but no secret (none set, none beside it): refused, and no new secret is made.
+  fs::remove(data / ".local-secret");
+  auto keyless = run({kHotline, "forget", "+14145550123", "--root", tree.str()}, "", env);
+  CHECK(keyless.exit_code == 1);
+  CHECK_THAT(keyless.err, Catch::Contains("HOTLINE_SECRET is not set") && Catch::Contains("nothing was forgotten"));
+  CHECK_FALSE(fs::exists(data / ".local-secret"));
+}
+
+TEST_CASE("a HOTLINE_SECRET shorter than 16 characters is refused in local mode too") {
+  auto r = run({kHotline, "serve", "--port", "0", "--root", kRoot}, "",
+               {"TWILIO_AUTH_TOKEN=", "HOTLINE_SECRET=short", "HOTLINE_DB=:memory:"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("environment: error[bad-secret]: HOTLINE_SECRET must be 16 characters or more"));
+  auto checked = run({kHotline, "check", kRoot}, "", {"TWILIO_AUTH_TOKEN=", "HOTLINE_SECRET=short"});
+  CHECK(checked.exit_code == 1);
+  CHECK_THAT(checked.out, Catch::Contains("error[bad-secret]"));
+}
+
+TEST_CASE("every hotline command in the README's and the staff guide's examples runs as written") {
+  // The README's ```sh blocks and the staff guide's indented `hotline …` lines, run from the
+  // repository root as a reader would (CTest runs here), with "hola" typed where they read
+  // stdin. Files they write go to a temporary folder instead; `path/to/copy` is a copy.
+  struct Example {
+    std::string source, line;
+  };
+  std::vector<Example> examples;
+  {
+    std::istringstream readme(read_file(kRoot + "/README.md"));
+    bool in_sh = false;
+    for (std::string line; std::getline(readme, line);) {
+      if (line.rfind("```", 0) == 0) {
+        in_sh = line == "```sh";
+        continue;
+      }
+      if (in_sh && line.find("bin/hotline ") != std::string::npos) examples.push_back({"README.md", line});
+    }
+  }
+  {
+    std::istringstream guide(read_file(kRoot + "/docs/staff-guide.md"));
+    for (std::string line; std::getline(guide, line);) {
+      if (line.rfind("    hotline ", 0) == 0) examples.push_back({"docs/staff-guide.md", line.substr(4)});
+    }
+  }
+  REQUIRE(examples.size() >= 10);  // 2 in the README, 8 in the staff guide when this was written
+  TempDir scratch, copy;
+  copy_shipped_tree(copy);
+  const bool graphviz = std::system("command -v dot >/dev/null 2>&1") == 0;
+  for (const auto& example : examples) {
+    INFO(example.source << ": " << example.line);
+    std::string command = example.line.substr(0, example.line.find(" #"));
+    while (!command.empty() && command.back() == ' ') command.pop_back();
+    std::string input = "hola\n";
+    if (command.rfind("echo ", 0) == 0) {  // echo TEXT | command
+      const auto pipe = command.find(" | ");
+      REQUIRE(pipe != std::string::npos);
+      input = command.substr(5, pipe - 5) + "\n";
+      command = command.substr(pipe + 3);
+    }
+    bool to_file = false;  // command > FILE: the output is what matters
+    if (const auto redirect = command.find(" > "); redirect != std::string::npos) {
+      command = command.substr(0, redirect);
+      to_file = true;
+    }
+    auto args = shell_words(command);
+    REQUIRE_FALSE(args.empty());
+    REQUIRE((args[0] == "hotline" || args[0] == "build/bin/hotline"));
+    args[0] = kHotline;
+    std::string written;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      if (args[i] == "path/to/copy") args[i] = copy.str();
+      if (args[i - 1] == "-o") args[i] = written = (scratch.path() / std::filesystem::path(args[i]).filename()).string();
+    }
+    auto r = run(args, input);
+    if (!written.empty() && !graphviz) {
+      // Without Graphviz the picture cannot be drawn: it says so, and keeps the DOT text.
+      CHECK(r.exit_code == 1);
+      CHECK_THAT(r.err, Catch::Contains("is graphviz installed?"));
+      CHECK_THAT(read_file(written + ".dot"), Catch::StartsWith("digraph"));
+      continue;
+    }
+    CHECK(r.exit_code == 0);
+    if (!written.empty()) CHECK_THAT(read_file(written), Catch::Contains("<svg"));
+    else CHECK_FALSE(r.out.empty());
+    if (to_file) CHECK_THAT(r.out, Catch::StartsWith("digraph"));
+    if (std::find(args.begin(), args.end(), "--json") != args.end()) {
+      std::istringstream lines(r.out);
+      for (std::string line; std::getline(lines, line);) {
+        CHECK_FALSE(nlohmann::json::parse(line).value("reply", "").empty());
+      }
+    }
+  }
+}
+
+namespace {
+/// The fenced blocks (```) of a Markdown section, in order, their common indentation removed.
+std::vector<std::string> fenced_blocks(const std::string& markdown, const std::string& heading) {
+  std::vector<std::string> blocks;
+  std::istringstream in(markdown);
+  bool in_section = false, in_block = false;
+  std::size_t indent = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("## ", 0) == 0) in_section = line == heading;
+    if (!in_section) continue;
+    const auto first = line.find_first_not_of(' ');
+    if (first != std::string::npos && line.compare(first, 3, "```") == 0) {
+      if (!in_block) {
+        indent = first;
+        blocks.emplace_back();
+      }
+      in_block = !in_block;
+      continue;
+    }
+    if (in_block) blocks.back() += (line.size() >= indent ? line.substr(indent) : std::string()) + "\n";
+  }
+  return blocks;
+}
+
+/// Inserts `lines` (each indented by `indent` spaces) right after the first line equal to `after`.
+void insert_after(const TempDir& dir, const std::string& relative, const std::string& after,
+                  const std::string& lines, const std::string& indent) {
+  std::string text = read_file((dir.path() / relative).string());
+  const auto at = text.find("\n" + after + "\n");
+  REQUIRE(at != std::string::npos);
+  std::string indented;
+  std::istringstream in(lines);
+  for (std::string line; std::getline(in, line);) indented += line.empty() ? "\n" : indent + line + "\n";
+  text.insert(at + after.size() + 2, indented);
+  dir.write(relative, text);
+}
+}  // namespace
+
+TEST_CASE("the staff guide's 'Add a question' and its conversation test do what the guide says") {
+  const std::string guide = read_file(kRoot + "/docs/staff-guide.md");
+  const auto add = fenced_blocks(guide, "## Add a question");
+  REQUIRE(add.size() == 2);  // the intent, then the flow's lines
+  const auto test = fenced_blocks(guide, "## Write a conversation test");
+  REQUIRE(test.size() == 2);  // the test, then what `hotline check` shows when it fails
+
+  TempDir tree;
+  copy_shipped_tree(tree);
+  // 1. The question's name and phrases, under `intents:`.
+  insert_after(tree, "flows/intents.yaml", "intents:", add[0], "  ");
+  // 3. The step and its `anywhere:` line, each where it belongs in flows/hotline.yaml.
+  const auto steps_at = add[1].find("steps:\n");
+  REQUIRE(add[1].rfind("anywhere:\n", 0) == 0);
+  REQUIRE(steps_at != std::string::npos);
+  insert_after(tree, "flows/hotline.yaml", "anywhere:", add[1].substr(10, steps_at - 10), "");
+  insert_after(tree, "flows/hotline.yaml", "steps:", add[1].substr(steps_at + 7), "");
+  // 4. The answer and its topic in both languages (the topics are the guide's own words; the
+  //    answers stand for what staff would write from a checked source).
+  insert_after(tree, "prompts/en.yaml", "topic_call_police: \"whether you can call the police\"",
+               "bring_someone: \"(the answer staff write)\"\ntopic_bring_someone: \"whether someone can come with you\"", "");
+  std::string es = read_file((tree.path() / "prompts/es.yaml").string());
+  es += "\nbring_someone: \"(la respuesta que escribe el personal)\"\ntopic_bring_someone: \"si alguien puede acompañarle\"\n";
+  tree.write("prompts/es.yaml", es);
+  REQUIRE(guide.find("\"whether someone can come with you\" / \"si alguien puede\n   acompañarle\"") != std::string::npos);
+
+  // Without step 2 (examples), and the test of step 5, `hotline check` fails as the guide shows.
+  tree.write("flows/tests/mine.yaml", test[0]);
+  auto r = run({kHotline, "check", tree.str()});
+  CHECK(r.exit_code == 1);
+  std::string out = r.out;
+  const std::string prefix = tree.str() + "/";
+  for (auto pos = out.find(prefix); pos != std::string::npos; pos = out.find(prefix)) out.erase(pos, prefix.size());
+  INFO(out);
+  std::istringstream shown(test[1]);
+  for (std::string line; std::getline(shown, line);) {
+    // "..." in the guide stands for text it leaves out.
+    std::string pattern;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      if (line.compare(i, 3, "...") == 0) {
+        pattern += ".*";
+        i += 2;
+      } else {
+        if (std::strchr("\\^$.|?*+()[]{}", line[i])) pattern += '\\';
+        pattern += line[i];
+      }
+    }
+    INFO("the guide shows: " << line);
+    CHECK(std::regex_search(out, std::regex("(^|\n)" + pattern + "(\n|$)")));
+  }
+  // Every other part of the question is in place: the only errors are the test's.
+  CHECK_THAT(out, !Catch::Contains("error[unknown-") && !Catch::Contains("error[missing-") &&
+                      !Catch::Contains("error[unhandled-intent]"));
 }

@@ -3,6 +3,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -89,6 +94,20 @@ std::vector<std::string> lines_without_ts(const std::string& text) {
 
 }  // namespace
 
+TEST_CASE("a contact is logged under today's alias, never as its key") {
+  const std::string alias = log::contact_alias("c_0123");
+  CHECK(alias.size() == 18);
+  CHECK(alias.rfind("d_", 0) == 0);
+  CHECK(log::contact_alias("c_0123") == alias);  // the same all day, so a day's lines can be read together
+  CHECK(log::contact_alias("c_0124") != alias);
+  StderrToFile capture;
+  log::write(log::Level::info, "sms", {{"contact", "c_0123"}});
+  log::emit(log::Level::info, "sms", {{"contact", "c_0123"}});
+  const std::string text = capture.text();
+  CHECK(text.find("c_0123") == std::string::npos);
+  CHECK(text.find("\"contact\":\"" + alias + "\"") != std::string::npos);
+}
+
 TEST_CASE("log::emit writes the very line log::write writes for the same fields") {
   const std::string tricky = "quote \" backslash \\ tab \t newline \n nul " + std::string(1, '\0') +
                              " ñ bad \xff\xfe end \x7f";
@@ -146,4 +165,38 @@ TEST_CASE("a request's lines are held and written together, in order, when it is
   CHECK(lines[1] == R"({"event":"second","level":"warn","n":2,"request_id":"req-2"})");
   CHECK(lines[2] == R"({"event":"after the answer","level":"info","request_id":"req-2"})");
   CHECK(lines[3] == R"({"event":"no request","level":"info"})");
+}
+
+namespace {
+std::string slurp(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+}  // namespace
+
+TEST_CASE("every diagnostic code the sources can report is explained in the staff guide's table") {
+  namespace fs = std::filesystem;
+  // `error(where, "code", …)` / `warning(where, "code", …)`, the where spanning lines if need be.
+  const std::regex call(R"re(\b(?:error|warning)\(\s*[^;"]*?,\s*"([a-z][a-z0-9-]*)")re");
+  std::set<std::string> codes;
+  for (const auto& entry : fs::recursive_directory_iterator(fs::path(HOTLINE_SOURCE_DIR) / "hotline")) {
+    const auto ext = entry.path().extension();
+    if (ext != ".cpp" && ext != ".hpp") continue;
+    const std::string source = slurp(entry.path());
+    for (auto it = std::sregex_iterator(source.begin(), source.end(), call); it != std::sregex_iterator(); ++it) {
+      codes.insert((*it)[1]);
+    }
+  }
+  CHECK(codes.size() >= 80);  // the scan found them: about 88 when this test was written
+  std::string table;
+  std::istringstream guide(slurp(fs::path(HOTLINE_SOURCE_DIR) / "docs" / "staff-guide.md"));
+  for (std::string line; std::getline(guide, line);) {
+    if (line.rfind("| `", 0) == 0) table += line + "\n";
+  }
+  for (const auto& code : codes) {
+    INFO(code);
+    CHECK(table.find("`" + code + "`") != std::string::npos);
+  }
 }

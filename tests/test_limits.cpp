@@ -43,7 +43,7 @@ struct PoisonStore : store::SessionStore {
   bool is_opted_out(std::string_view) override { touched(); }
   void set_opted_out(std::string_view, bool, std::int64_t) override { touched(); }
   std::size_t purge_before(std::int64_t) override { touched(); }
-  void forget(std::string_view) override { touched(); }
+  std::size_t forget(std::string_view) override { touched(); return 0; }
   bool healthy() override { touched(); }
   std::vector<store::Relay> relays() override { touched(); }
   std::optional<store::Relay> relay_of(std::string_view) override { touched(); }
@@ -86,10 +86,15 @@ TEST_CASE("a contact gets its burst, one notice, then silence until it slows dow
   CHECK(limiter.check("a") == Verdict::contact_limited);
   t.now += 1;
   CHECK(limiter.check("a") == Verdict::allow);
-  // Over again after being let through: a new notice.
-  CHECK(limiter.check("a") == Verdict::contact_notice);
+  // Over again after one token came back: still the same burst, so no second notice. A steady
+  // flood, let through every 3 s, hears the notice once, not every 3 s.
   CHECK(limiter.check("a") == Verdict::contact_limited);
-  // A minute later the whole burst is back, and no more.
+  for (int refill = 0; refill < 5; ++refill) {
+    t.now += 3000;
+    CHECK(limiter.check("a") == Verdict::allow);
+    CHECK(limiter.check("a") == Verdict::contact_limited);
+  }
+  // A minute later the whole burst is back, and no more: a new burst, a new notice.
   t.now += 60'000;
   for (int i = 0; i < 20; ++i) REQUIRE(limiter.check("a") == Verdict::allow);
   CHECK(limiter.check("a") == Verdict::contact_notice);

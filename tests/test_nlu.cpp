@@ -7,6 +7,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -903,4 +904,43 @@ TEST_CASE("load_intents rejects a file that is not a map of intents", "[nlu][dia
   CHECK(r.diagnostics == path +
                              ":1:10: error[expected-map]: `intents` must be a list of named "
                              "intents, such as `emergency:`\n");
+}
+
+TEST_CASE("the staff guide's keyword table is what the hotline reads as keywords") {
+  std::ifstream in(std::string(HOTLINE_SOURCE_DIR) + "/docs/staff-guide.md");
+  REQUIRE(in);
+  const std::map<std::string, Keyword> meanings = {
+      {"stop messages (opt-out)", Keyword::stop}, {"start again (opt-in)", Keyword::start},
+      {"help", Keyword::help}, {"back to the menu", Keyword::menu}};
+  int rows = 0;
+  std::set<std::string> documented;
+  bool in_table = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line == "| meaning | words |") { in_table = true; continue; }
+    if (!in_table || line.rfind("|---", 0) == 0) continue;
+    if (line.rfind("| ", 0) != 0) break;
+    const auto bar = line.find(" | ", 2);
+    const std::string meaning = line.substr(2, bar - 2);
+    std::string list = line.substr(bar + 3, line.rfind(" |") - bar - 3);
+    ++rows;
+    std::istringstream items(list);
+    for (std::string word; std::getline(items, word, ',');) {
+      while (!word.empty() && word.front() == ' ') word.erase(0, 1);
+      INFO(meaning << ": " << word);
+      const auto m = match_keyword(word);
+      if (meaning == "language") {
+        CHECK((m.keyword == Keyword::english || m.keyword == Keyword::spanish));
+      } else {
+        REQUIRE(meanings.count(meaning));
+        CHECK(m.keyword == meanings.at(meaning));
+      }
+      documented.insert(word);
+    }
+  }
+  CHECK(rows == 5);
+  // Every word a texter may use to stop or start messages is told to staff, not only STOP.
+  for (const char* w : {"STOP", "END", "QUIT", "CANCEL", "PARAR", "ALTO", "BAJA", "START", "YES", "ALTA"}) {
+    INFO(w);
+    CHECK(documented.count(w) == 1);
+  }
 }

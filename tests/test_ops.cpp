@@ -379,6 +379,21 @@ TEST_CASE("with HOTLINE_ADMIN_TOKEN, /metrics and /admin/reload need the bearer 
     CHECK(j["errors"].empty());
     CHECK(value_of(scrape(server, good), "hotline_flow_reloads_total", {{"result", "swapped"}}) == 1);
   }
+  SECTION("the documented curl -X POST, with no body and no Content-Length, is answered at once") {
+    // What `curl -X POST -H "Authorization: Bearer …" …/admin/reload` sends: a POST with
+    // neither Content-Length nor Transfer-Encoding, which HTTP/1.1 says has no body. Read
+    // until the connection closed, it waited 5 s and got 400.
+    RawConnection raw(server.port(), 10);
+    REQUIRE(raw.connected());
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(raw.send("POST /admin/reload HTTP/1.1\r\nHost: localhost\r\nUser-Agent: curl/7.88.1\r\n"
+                     "Accept: */*\r\nAuthorization: Bearer " + kAdminToken + "\r\n\r\n"));
+    const std::string answer = raw.read_response();
+    const auto took = std::chrono::steady_clock::now() - start;
+    CHECK(answer.rfind("HTTP/1.1 200 ", 0) == 0);
+    CHECK(nlohmann::json::parse(raw_body(answer), nullptr, false).value("ok", false));
+    CHECK(took < std::chrono::seconds(2));
+  }
   SECTION("a broken edit is refused with its errors, and the old flow keeps serving") {
     const auto flow = dir.path() / "flows" / "hotline.yaml";
     std::string text = read_file(flow.string());
@@ -463,6 +478,11 @@ TEST_CASE("every request gets an id, echoed and carried by its log lines") {
       seen.insert(id);
     }
     CHECK(seen.size() == 5);
+    // Random, not a per-process prefix and a counter: ids made one after another share no
+    // first half, so one id tells nothing about the next (a counter's would all share it).
+    std::set<std::string> first_halves;
+    for (const auto& id : seen) first_halves.insert(id.substr(0, 8));
+    CHECK(first_halves.size() == 5);
     auto access = capture.wait_for("http_request", 5);
     REQUIRE(access.size() == 5);
     for (const auto& line : access) {

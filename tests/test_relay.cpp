@@ -12,6 +12,7 @@
 #include "hotline/common/clock.hpp"
 #include "hotline/routing/roster.hpp"
 #include "hotline_server.hpp"
+#include "raw_http.hpp"
 
 using namespace hotline;
 using namespace test_support;
@@ -426,6 +427,23 @@ TEST_CASE("status callbacks are signature-checked and erase delivered messages")
   CHECK_FALSE(server.app().store().outbound_status(sid, "sent", 1));  // gone
   res = server.post_signed("/twilio/status", {{"MessageStatus", "delivered"}});
   CHECK(res->status == 400);
+
+  // A signed callback with an empty body names nothing: answered at once with empty TwiML, with
+  // a Content-Length of 0 or, as a bare POST, with none (which has no body in HTTP/1.1).
+  const std::string signature =
+      twilio::compute_signature(kAuthToken, kPublicUrl + "/twilio/status", twilio::FormFields{});
+  for (const std::string length : {"Content-Length: 0\r\n", ""}) {
+    RawConnection raw(server.port(), 10);
+    REQUIRE(raw.connected());
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(raw.send("POST /twilio/status HTTP/1.1\r\nHost: hotline.example.org\r\n"
+                     "Content-Type: application/x-www-form-urlencoded\r\n" + length +
+                     "X-Twilio-Signature: " + signature + "\r\n\r\n"));
+    const std::string answer = raw.read_response();
+    CHECK(answer.rfind("HTTP/1.1 200 ", 0) == 0);
+    CHECK(raw_body(answer).find("<Response") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+  }
 }
 
 // --- Words reach only a conversation the advocate chose -------------------------------------

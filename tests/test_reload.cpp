@@ -211,3 +211,24 @@ TEST_CASE("`hotline serve` reloads on SIGHUP and logs a refused edit as JSON lin
   server.signal(SIGTERM);
   CHECK(server.wait() == 0);
 }
+
+TEST_CASE("a reload renders prompts with the details: config/hotline.yaml has now, and says the rest waits for a restart") {
+  TempDir data, tree;
+  copy_shipped_tree(tree);
+  auto config = test_config(data);
+  config.root = tree.str();
+  HotlineServer server(config);
+  int n = 0;
+
+  // A short name: the Spanish menu is near its three segments.
+  edit(tree, "prompts/en.yaml", kOld, "{org_name} " + kOld);
+  edit(tree, "prompts/es.yaml", "Responda con un número:", "{org_name} Responda con un número:");
+  edit(tree, "config/hotline.yaml", "details: {}", "details: {org_name: Zq9}");
+  auto result = server.app().reload("test");
+  INFO(result.diags.to_string());
+  CHECK(result.swapped);
+  CHECK_THAT(ask_menu(server, ++n), Catch::Contains("Zq9 " + kOld));
+  CHECK_THAT(result.diags.to_string(),
+             Catch::Contains("config/hotline.yaml: warning[restart-needed]: this file changed since the server "
+                             "started: `details:` are in use now, every other setting takes effect at the next restart"));
+}

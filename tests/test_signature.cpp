@@ -130,7 +130,7 @@ TEST_CASE("repeated keys: each distinct value, sorted", "[signature]") {
   CHECK_FALSE(validate_signature("12345", url, {{"Sid", "CA123"}, {"SidAccount", "AC123"}, {"Digits", "5678"}}, sig));
 }
 
-TEST_CASE("default ports are added or removed; other ports are not", "[signature]") {
+TEST_CASE("ports: the URL is tried without its port, and with the scheme's when it has none", "[signature]") {
   json vectors = load_vectors();
   auto find = [&](const std::string& name) {
     for (const auto& c : vectors.at("cases")) {
@@ -153,9 +153,12 @@ TEST_CASE("default ports are added or removed; other ports are not", "[signature
                            fields, compute_signature("12345", "HTTP://mycompany.com:80/myapp.php?foo=1&bar=2", fields)));
   // The default port of the *other* scheme is not a default port.
   CHECK_FALSE(validate_signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", fields, with80));
-  CHECK_FALSE(validate_signature("12345", "http://mycompany.com:443/myapp.php?foo=1&bar=2", fields, plain));
-  // A non-default port is part of the URL (stricter than the npm library, which strips any port).
+  CHECK_FALSE(validate_signature("12345", "http://mycompany.com:443/myapp.php?foo=1&bar=2", fields, with1234));
+  // A non-default port: signed with it, or without any port (Twilio's back end is not
+  // consistent about it, so the libraries strip whatever port the URL names).
   CHECK(validate_signature("12345", "http://mycompany.com:1234/myapp.php?foo=1&bar=2", fields, with1234));
+  CHECK(validate_signature("12345", "https://mycompany.com:1234/myapp.php?foo=1&bar=2", fields, plain));
+  // But a port is never added that the URL does not name.
   CHECK_FALSE(validate_signature("12345", "http://mycompany.com/myapp.php?foo=1&bar=2", fields, with1234));
   CHECK_FALSE(validate_signature("12345", "http://mycompany.com:1234/myapp.php?foo=1&bar=2", fields, with80));
   // Userinfo and IPv6 literals: the port is found after them.
@@ -165,6 +168,84 @@ TEST_CASE("default ports are added or removed; other ports are not", "[signature
                            compute_signature("t", "https://u:p@example.com:443/sms", fields)));
   // No path at all.
   CHECK(validate_signature("t", "https://example.com", {}, compute_signature("t", "https://example.com:443", {})));
+}
+
+TEST_CASE("the libraries' own validation cases pass, and the official library agrees on each", "[signature][npm]") {
+  const json vectors = load_vectors();
+  const FormFields fields = {{"CallSid", "CA1234567890ABCDE"}, {"Digits", "1234"}, {"From", "+14158675309"}};
+  json requests = json::array();
+  for (const auto& c : vectors.at("validation_cases")) {
+    const std::string token = c.at("token"), signed_url = c.at("signed_url"), received = c.at("received_url");
+    const std::string sig = compute_signature(token, signed_url, fields);
+    INFO(c.at("source").get<std::string>() << ": " << c.at("name").get<std::string>());
+    CHECK(validate_signature(token, received, fields, sig) == c.at("valid").get<bool>());
+    requests.push_back({{"token", token}, {"signature", sig}, {"url", received},
+                        {"params", json::array({{"CallSid", "CA1234567890ABCDE"}, {"Digits", "1234"}, {"From", "+14158675309"}})}});
+  }
+  const json library = json::parse(run_node("validate.js", requests.dump()));
+  REQUIRE(library.size() == vectors.at("validation_cases").size());
+  for (std::size_t i = 0; i < library.size(); ++i) {
+    INFO(vectors["validation_cases"][i].dump());
+    CHECK(library[i].get<bool>() == vectors["validation_cases"][i].at("valid").get<bool>());
+  }
+}
+
+TEST_CASE("every spelling of a URL is accepted or refused exactly as the official library does", "[signature][npm]") {
+  // Signed as one spelling, received as another: ports, quotes and their escapes, letter case,
+  // spaces and non-ASCII, dot segments, backslashes, empty queries, repeated and numeric keys,
+  // user info and IPv6. Every pair is asked of our validator and of the library's.
+  const std::vector<std::string> spellings = {
+      "https://example.com/twilio/sms",
+      "https://example.com:443/twilio/sms",
+      "https://example.com:8443/twilio/sms",
+      "https://EXAMPLE.com/twilio/sms",
+      "HTTPS://example.com/twilio/sms",
+      "https://example.com/twilio/./sms",
+      "https://example.com/twilio/x/../sms",
+      "https://example.com\\twilio\\sms",
+      "https://example.com/twilio/sms?",
+      "https://example.com/twilio/sms?lang=es&name=O'Brien",
+      "https://example.com/twilio/sms?lang=es&name=O%27Brien",
+      "https://example.com:443/twilio/sms?name=O%27Brien",
+      "https://example.com/twilio/sms?q=a b",
+      "https://example.com/twilio/sms?q=a%20b",
+      "https://example.com/twilio/sms?q=a+b",
+      "https://example.com/twilio/sms?q=se%C3%B1al&q=b",
+      "https://example.com/twilio/sms?q=señal",
+      "https://example.com/twilio/sms?b=2&a=1&2=x&10=y",
+      "https://example.com/twilio/sms?a=1&&b=%zz",
+      "https://example.com/tw ilio/sms",
+      "https://example.com/tw%20ilio/sms",
+      "https://example.com/twilio/sms#frag",
+      "https://user:p%40ss@example.com/twilio/sms",
+      "https://user:p@ss@example.com/twilio/sms",
+      "https://[2001:DB8:0:0:0:0:0:1]/twilio/sms",
+      "https://[2001:db8::1]:443/twilio/sms",
+      "http://example.com/twilio/sms",
+      "http://example.com:80/twilio/sms?x='",
+  };
+  json requests = json::array();
+  std::vector<bool> ours;
+  const FormFields fields = {{"Body", "¿Puedo llamar a la policía?"}, {"From", "+14145550123"}};
+  for (const auto& signed_url : spellings) {
+    const std::string sig = compute_signature("tok", signed_url, fields);
+    for (const auto& received : spellings) {
+      requests.push_back({{"token", "tok"}, {"signature", sig}, {"url", received},
+                          {"params", json::array({{"Body", "¿Puedo llamar a la policía?"}, {"From", "+14145550123"}})}});
+      ours.push_back(validate_signature("tok", received, fields, sig));
+    }
+  }
+  const json library = json::parse(run_node("validate.js", requests.dump()));
+  REQUIRE(library.size() == ours.size());
+  std::size_t accepted = 0;
+  for (std::size_t i = 0; i < ours.size(); ++i) {
+    INFO("signed " << spellings[i / spellings.size()] << ", received " << spellings[i % spellings.size()]);
+    CHECK(ours[i] == library[i].get<bool>());
+    accepted += ours[i] ? 1 : 0;
+  }
+  // Not a vacuous agreement: many pairs are accepted, far from all.
+  CHECK(accepted > spellings.size());
+  CHECK(accepted < ours.size() / 2);
 }
 
 TEST_CASE("JSON body variant: bodySHA256 in the URL", "[signature]") {
@@ -189,11 +270,16 @@ TEST_CASE("JSON body variant: bodySHA256 in the URL", "[signature]") {
   std::string with_port = url;
   with_port.insert(std::string("https://mycompany.com").size(), ":443");
   CHECK(validate_signature("12345", with_port, {}, sig, body));
-  // A hex digest is case-insensitive; the signature still covers the URL as sent.
+  // The digest is compared as the libraries compare it: lower-case hex, exactly.
   std::string upper = url;
   auto at = upper.find("bodySHA256=") + 11;
   for (auto i = at; i < upper.size(); ++i) upper[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(upper[i])));
-  CHECK(validate_signature("12345", upper, {}, compute_signature("12345", upper, {}), body));
+  CHECK_FALSE(validate_signature("12345", upper, {}, compute_signature("12345", upper, {}), body));
+  const json library = json::parse(run_node("validate.js", json::array({
+      {{"token", "12345"}, {"signature", sig}, {"url", url}, {"body", body}},
+      {{"token", "12345"}, {"signature", compute_signature("12345", upper, {})}, {"url", upper}, {"body", body}},
+      {{"token", "12345"}, {"signature", sig}, {"url", with_port}, {"body", body}}}).dump()));
+  CHECK(library == json::array({true, false, true}));
 }
 
 TEST_CASE("signatures equal the official twilio npm library's", "[signature][npm]") {

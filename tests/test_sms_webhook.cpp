@@ -1,6 +1,7 @@
 // POST /twilio/sms against a real server on an ephemeral port with a real SQLite file.
 #include <catch2/catch.hpp>
 
+#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include <atomic>
@@ -69,6 +70,43 @@ TEST_CASE("a missing or wrong signature gets 403 and changes nothing") {
 
   CHECK_FALSE(server.stored_session("+14145551234"));
   CHECK_FALSE(server.stored_response("+14145551234", twilio::field(form, "MessageSid").value()));
+}
+
+TEST_CASE("a body signed by its hash (bodySHA256) is checked before it is read as a form") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  auto sha256_hex = [](const std::string& body) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    REQUIRE(EVP_Digest(body.data(), body.size(), digest, &size, EVP_sha256(), nullptr) == 1);
+    std::string hex;
+    for (unsigned int i = 0; i < size; ++i) {
+      char byte[3];
+      std::snprintf(byte, sizeof byte, "%02x", digest[i]);
+      hex += byte;
+    }
+    return hex;
+  };
+  // As the libraries sign it: the URL alone (it pins the body by its hash), no fields.
+  auto post_hashed = [&](const std::string& body, const std::string& hash) {
+    const std::string target = "/twilio/sms?bodySHA256=" + hash;
+    const auto sig = twilio::compute_signature(kAuthToken, kPublicUrl + target, {});
+    return server.post(target, body, {{"X-Twilio-Signature", sig}});
+  };
+
+  const std::string form = twilio::encode_form(sms_form("+14145551234", "hola", next_sid()));
+  auto res = post_hashed(form, sha256_hex(form));
+  REQUIRE(res);
+  CHECK(res->status == 200);  // covered by the hash: read and answered
+  CHECK(is_twiml(res->body));
+  res = post_hashed(form + "x", sha256_hex(form));  // changed on the way
+  CHECK(res->status == 403);
+  // A JSON body: refused as unsigned when it is, and as not a form only once it is signed.
+  const std::string json_body = R"({"From":"+14145551234","Body":"hola"})";
+  res = server.post("/twilio/sms?bodySHA256=" + sha256_hex(json_body), json_body, {{"X-Twilio-Signature", "bm90IGEgc2lnbmF0dXJl"}});
+  CHECK(res->status == 403);
+  res = post_hashed(json_body, sha256_hex(json_body));
+  CHECK(res->status == 400);
 }
 
 TEST_CASE("in local mode (no auth token) signatures are not required") {

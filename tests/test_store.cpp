@@ -291,7 +291,7 @@ TEST_CASE("forget erases one contact's session, opt-out and responses, and no on
   store->commit_turn(turn("c_b", "b-session", "SM_b1", "to b", 1000));
   store->set_opted_out("c_b", true, 1200);
 
-  store->forget("c_a");
+  CHECK(store->forget("c_a") == 2);  // the conversation row and the opt-out
   CHECK_FALSE(store->load("c_a"));
   CHECK_FALSE(store->is_opted_out("c_a"));
   CHECK_FALSE(store->response_for("c_a", "SM_a1"));
@@ -301,7 +301,7 @@ TEST_CASE("forget erases one contact's session, opt-out and responses, and no on
   CHECK(store->is_opted_out("c_b"));
   CHECK(store->response_for("c_b", "SM_b1"));
 
-  store->forget("c_never_seen");  // not an error
+  CHECK(store->forget("c_never_seen") == 0);  // not an error: nothing was kept
 
   Raw raw(dir.db());
   for (const char* table : {"conversations", "contacts"}) {
@@ -1061,4 +1061,25 @@ TEST_CASE("sealed conversations: what a turn does not keep is not passed on to b
   sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr);
   sqlite3_close(blocker);
   CHECK(store->load("c_k")->data == kTopicSession);
+}
+
+TEST_CASE("a database restored with loose permissions is made owner-only when it is opened", "[store][privacy]") {
+  TempDir dir;
+  const fs::path folder = dir.path / "restored";
+  const fs::path db = folder / "hotline.sqlite3";
+  open_sqlite(db.string()).reset();
+  // As `sqlite3 live.db ".backup restored.db"` and `cp` leave them under umask 022.
+  fs::permissions(folder, fs::perms(0755));
+  fs::permissions(db, fs::perms(0644));
+  std::ofstream(db.string() + "-wal").close();
+  fs::permissions(db.string() + "-wal", fs::perms(0644));
+  std::ofstream(db.string() + "-shm").close();
+  fs::permissions(db.string() + "-shm", fs::perms(0664));
+
+  auto store = open_sqlite(db.string());
+  auto mode = [](const fs::path& p) { return static_cast<unsigned>(fs::status(p).permissions() & fs::perms::all); };
+  CHECK(mode(folder) == 0700u);
+  CHECK(mode(db) == 0600u);
+  CHECK(mode(db.string() + "-wal") == 0600u);
+  CHECK(mode(db.string() + "-shm") == 0600u);
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "hotline/store/session_store.hpp"
 #include "hotline/store/turn_log.hpp"
 #include "support.hpp"
 
@@ -86,7 +87,7 @@ TEST_CASE("turns written to the log are read back after a restart, in order, fie
   CHECK(log->append(turn("d", "r", 13)) == 4);
 }
 
-TEST_CASE("a record cut short or damaged ends what is read of its segment", "[turn_log]") {
+TEST_CASE("a record cut short at a segment's end is set aside; the records before it are read", "[turn_log]") {
   TempDir dir;
   {
     auto log = reopen(dir);
@@ -105,7 +106,7 @@ TEST_CASE("a record cut short or damaged ends what is read of its segment", "[tu
     CHECK(found[0].response == "first");
     CHECK(torn > 0);
   }
-  SECTION("a byte changed on disk") {
+  SECTION("a byte changed in the last record") {
     std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(static_cast<std::streamoff>(size - 2));
     f.put('!');
@@ -125,6 +126,62 @@ TEST_CASE("a record cut short or damaged ends what is read of its segment", "[tu
     CHECK(found.size() == 2);
     CHECK(torn == 11);
   }
+}
+
+TEST_CASE("one damaged byte loses only its own record: the turns after it are recovered and the damage is kept aside",
+          "[turn_log]") {
+  TempDir dir;
+  {
+    auto log = reopen(dir);
+    for (int i = 1; i <= 50; ++i) log->append(turn("c" + std::to_string(i), "answer " + std::to_string(i), i));
+  }
+  const auto segment = dir.segments().back();
+  SECTION("in a record's text") {
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(20);  // inside the first record's payload
+    f.put('\x7f');
+  }
+  SECTION("in a record's length") {
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(3);  // the first record's length becomes enormous
+    f.put('\x40');
+  }
+  auto log = TurnLog::open(dir.db());
+  REQUIRE(log);
+  const auto recovery = log->recover();
+  REQUIRE(recovery.turns.size() == 49);
+  CHECK(recovery.turns.front().seq == 2);
+  CHECK(recovery.turns.back().response == "answer 50");
+  CHECK(recovery.damaged_bytes > 0);
+  CHECK(recovery.torn_bytes == 0);
+  REQUIRE(recovery.quarantined.size() == 1);
+  const fs::path kept = recovery.quarantined[0];
+  CHECK(kept.filename().string().starts_with("hotline.db-turns-damaged."));
+  CHECK(fs::file_size(kept) == recovery.damaged_bytes);
+  CHECK((fs::status(kept).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
+  log->reset(51);
+  CHECK(fs::exists(kept));  // kept for an operator: reset deletes segments only
+}
+
+TEST_CASE("files named like a segment that are not one are reported and left alone", "[turn_log]") {
+  TempDir dir;
+  {
+    auto log = reopen(dir);
+    log->append(turn("a", "first", 1));
+  }
+  const fs::path too_large = dir.path() / "hotline.db-turns.99999999999999999999999";
+  std::ofstream(too_large) << "not a segment";
+  const fs::path folder = dir.path() / "hotline.db-turns.00000000000000000007";
+  fs::create_directory(folder);
+
+  auto log = TurnLog::open(dir.db());
+  REQUIRE(log);
+  const auto recovery = log->recover();
+  REQUIRE(recovery.turns.size() == 1);
+  CHECK(recovery.stray == std::vector<std::string>{folder.string(), too_large.string()});
+  log->reset(2);
+  CHECK(fs::exists(too_large));
+  CHECK(fs::is_directory(folder));
 }
 
 TEST_CASE("the log keeps only turns not yet applied", "[turn_log]") {
@@ -189,4 +246,22 @@ TEST_CASE("the log's files are the owner's alone", "[turn_log]") {
     CHECK((fs::status(e.path()).permissions() & (fs::perms::group_all | fs::perms::others_all)) ==
           fs::perms::none);
   }
+}
+
+TEST_CASE("the SQLite store applies the turns after a damaged record and reports the damage", "[turn_log]") {
+  TempDir dir;
+  {
+    auto log = reopen(dir);  // a server killed before its applier ran: three turns only in the log
+    for (int i = 1; i <= 3; ++i) log->append(turn("k" + std::to_string(i), "answer", i));
+  }
+  {
+    std::fstream f(dir.segments().back(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(20);
+    f.put('\x7f');
+  }
+  auto store = hotline::store::open_sqlite(dir.db());
+  CHECK(store->turn_log_damaged_bytes() > 0);
+  CHECK_FALSE(store->load("k1"));  // the damaged turn is lost...
+  CHECK(store->load("k2"));        // ...the ones after it are not
+  CHECK(store->load("k3"));
 }

@@ -553,10 +553,14 @@ TEST_CASE("nobody answers: the caller may leave a voicemail, and the advocates o
     to.push_back(crypto::open(kSecret, row.to_sealed, "outbox.to").value_or("?"));
     auto body = crypto::open(kSecret, row.body_sealed, "outbox.body").value_or("");
     CHECK_THAT(body, Contains("voicemail") && Contains("/Recordings/RE0") && !Contains(kCaller));
-    CHECK(row.contact_key == call.key());
+    // Kept under the caller's contact key, so `hotline forget <caller>` finds the notice.
+    CHECK(row.contact_key == crypto::contact_key(kSecret, kCaller));
   }
   std::sort(to.begin(), to.end());
   CHECK(to == std::vector<std::string>{"+14145550111", "+14145550112"});
+  // Forgetting the caller erases both notices (and the recording link in them), nothing else.
+  CHECK(server.app().store().forget(crypto::contact_key(kSecret, kCaller)) == 2);
+  CHECK(server.app().store().forget(crypto::contact_key(kSecret, kCaller)) == 0);
 }
 
 TEST_CASE("nobody on shift: the caller hears only the hours the roster gives, then voicemail") {

@@ -1,6 +1,10 @@
 #include "hotline/app/app.hpp"
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "hotline/app/servable.hpp"
 
 #include "hotline/channels/address.hpp"
 #include "hotline/common/diagnostic.hpp"
@@ -70,6 +74,12 @@ http::TwilioHandler answering_store_failures(const std::string& route, http::Twi
                                        "Fallback URL\n"};
     }
   };
+}
+
+// A file's bytes ("" when it cannot be read), to tell whether it changed since start-up.
+std::string file_content(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 }  // namespace
@@ -155,6 +165,10 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   }
   metrics_.gauge("hotline_outbox_pending", "Outbound messages waiting to be sent, read from the store at each scrape.",
                  [this] { return static_cast<double>(store_->outbox_pending()); });
+  metrics_.gauge("hotline_turn_log_damaged_bytes",
+                 "Bytes of the turn log found damaged at start (the turns in them are lost; the copy is "
+                 "in <database>-turns-damaged.*). Zero when the log was intact.",
+                 [this] { return static_cast<double>(store_->turn_log_damaged_bytes()); });
   voice_->set_outbox_wake([this] {
     if (outbox_) outbox_->wake();
   });
@@ -188,6 +202,12 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   routes.twilio["/twilio/status"] = [this](const twilio::FormFields& form) {
     const std::string sid = twilio::field(form, "MessageSid").value_or("");
     const std::string status = twilio::field(form, "MessageStatus").value_or("");
+    // A signed callback with nothing in it names no message: nothing to record, nothing wrong
+    // to report back (a 4xx would only sit in Twilio's debugger), so it is logged and answered.
+    if (form.empty()) {
+      log::info("outbound_status_ignored", {{"reason", "empty body"}});
+      return channels::WebhookResponse{200, "text/xml", twilio::TwiML().str()};
+    }
     if (sid.empty() || sid.size() > 64 || status.empty() || status.size() > 32) {
       return channels::WebhookResponse{400, "text/plain; charset=utf-8", "missing MessageSid or MessageStatus\n"};
     }
@@ -236,20 +256,43 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
                                      body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
   };
   server_ = std::make_unique<http::Server>(
-      http::ServerSettings{c.bind, c.port, c.threads, c.max_body_bytes, c.public_url,
-                           c.twilio_auth_token, c.admin_token},
+      http::ServerSettings{.bind = c.bind, .port = c.port, .threads = c.threads,
+                           .max_body_bytes = c.max_body_bytes, .public_url = c.public_url,
+                           .auth_token = c.twilio_auth_token, .admin_token = c.admin_token,
+                           .limits = http::ConnectionLimits{}},
       std::move(routes));
 
+  // A reload asks the same question as `hotline check` and start-up (check_servable), of the
+  // files as they are now. It swaps in flows, prompts, intents, examples and sources (rendered
+  // with the `details:` the configuration now has); every other setting and the roster are
+  // checked, so a broken edit is refused and logged, but take effect only at a restart, which
+  // the reload says with a `restart-needed` warning.
+  const std::string config_file =
+      c.config_file.empty() ? (std::filesystem::path(c.root) / "config" / "hotline.yaml").string() : c.config_file;
+  const std::string roster_file = c.advocates_file.empty()
+      ? (std::filesystem::path(c.root) / "config" / "advocates.yaml").string()
+      : (std::filesystem::path(c.advocates_file).is_absolute()
+             ? c.advocates_file
+             : (std::filesystem::path(c.root) / c.advocates_file).string());
   flow::ReloadSettings reload;
   reload.root = c.root;
   reload.details = c.details;
-  // What `hotline check` accepts, a reload accepts: staff's conversation tests must pass too.
-  // The roster is checked so a broken edit of it is logged, but it is not swapped here.
-  reload.extra_checks = [lang = c.default_language, root = c.root,
-                         now = make_clock(c.pinned_now_ms)](const flow::Bundle& b, Diagnostics& d) {
-    flowtest::check_conversations(root, b, lang, d);
-    d.append(flow::sources_due_for_review(b, flow::day_of(now())));  // logged as reload_diagnostic
-    routing::load_roster((std::filesystem::path(root) / "config" / "advocates.yaml").string(), true, d);
+  reload.extra_files = {config_file, roster_file, blocklist.string()};
+  reload.load = [location = BundleLocation{c.root, config_file, {}},
+                 config_file, config_at_start = file_content(config_file), roster_file,
+                 roster_at_start = file_content(roster_file)](Diagnostics& d) -> std::shared_ptr<const flow::Bundle> {
+    Servable s = check_servable(location);
+    if (file_content(config_file) != config_at_start) {
+      d.warning(Position{config_file, 0, 0}, "restart-needed",
+                "this file changed since the server started: `details:` are in use now, every other "
+                "setting takes effect at the next restart");
+    }
+    if (file_content(roster_file) != roster_at_start) {
+      d.warning(Position{roster_file, 0, 0}, "restart-needed",
+                "the roster changed since the server started: it takes effect at the next restart");
+    }
+    d.append(s.diags);
+    return s.ok() ? s.bundle : nullptr;
   };
   auto& reloads = metrics_.counter("hotline_flow_reloads_total",
                                    "Reloads of flows and prompts (file edits, SIGHUP, POST /admin/reload), by result.",

@@ -62,6 +62,10 @@ Verdict Limiter::check(const std::string& contact_key, bool stop) {
   refill(mine, capacity, capacity / 60'000.0, now);
   // A whole token, allowing for the rounding of many small refills.
   constexpr double kWhole = 1 - 1e-9;
+  // One notice a burst: a burst ends only when the bucket is full again (the contact slowed
+  // down for as long as a whole burst takes to come back), not when one token trickles back,
+  // or a steady flood would be answered with a notice every few seconds.
+  if (mine.tokens >= capacity - 1e-9) mine.notified = false;
   bool past_limit = false;  // a STOP let past this contact's own limit
   if (mine.tokens < kWhole) {
     // A clock that went backwards does not hold a STOP back.
@@ -81,7 +85,6 @@ Verdict Limiter::check(const std::string& contact_key, bool stop) {
     return Verdict::allow;
   }
   mine.tokens = std::max(0.0, mine.tokens - 1);
-  mine.notified = false;
   return Verdict::allow;
 }
 

@@ -6,6 +6,7 @@
 #include <ostream>
 #include <nlohmann/json.hpp>
 
+#include "hotline/channels/address.hpp"
 #include "hotline/channels/sms.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
@@ -610,13 +611,18 @@ WebhookResponse VoiceChannel::handle_call(Kind kind, const twilio::FormFields& f
       // Each advocate on shift gets a text through the outbox: where to listen, never the
       // caller's number (advocates do not see callers' numbers).
       if (!settings_.sms_sender.empty()) {
+        // Kept under the caller's contact key when the number is readable, so that
+        // `hotline forget <number>` erases the notice (and the recording link) too; a
+        // withheld number has no key to forget it by, so the call's own key keeps it.
+        const auto caller = normalize_address(notice.caller);
+        const std::string about = caller ? crypto::contact_key(settings_.secret, *caller) : key;
         for (const auto& a : notice.notify) {
           std::string body = bundle->prompts.render(a.prompt_language, "voice_voicemail_notice",
                                                     Channel::sms, bundle->details);
           if (body.empty()) continue;
           store::OutboundMessage m;
           m.idempotency_key = key + ":voicemail:" + notice.recording_sid + ":" + a.id;
-          m.contact_key = key;
+          m.contact_key = about;
           m.sender = settings_.sms_sender;
           m.to_sealed = crypto::seal(settings_.secret, a.phone, "outbox.to");
           m.body_sealed = crypto::seal(settings_.secret, body + " " + url, "outbox.body");

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "hotline/app/app.hpp"
+#include "hotline/app/servable.hpp"
 #include "hotline/channels/address.hpp"
 #include "hotline/channels/limits.hpp"
 #include "hotline/common/log.hpp"
@@ -31,6 +32,7 @@
 #include "hotline/flowtest/flowtest.hpp"
 #include "hotline/prompts/segments.hpp"
 #include "hotline/routing/roster.hpp"
+#include "hotline/store/serve_lock.hpp"
 
 namespace hotline::cli {
 namespace {
@@ -52,10 +54,17 @@ Run `hotline <command> --help` for a command's options.
 Environment:
   TWILIO_AUTH_TOKEN   checks X-Twilio-Signature; without it `serve` runs in local mode
   TWILIO_ACCOUNT_SID  the Twilio account (for sending messages)
+  TWILIO_FROM         the hotline's number (E.164) or Messaging Service SID (MG…) that messages
+                      are sent from; without it (and the two above) nothing is sent: relayed
+                      texts and voicemail notices wait in the outbox
+  TWILIO_API_BASE     Twilio's REST API base URL (default https://api.twilio.com)
   HOTLINE_PUBLIC_URL  the base URL Twilio calls, e.g. https://hotline.example.org
   HOTLINE_SECRET      keys the hashes that contacts are stored under (16+ characters)
-  HOTLINE_DB          SQLite file to keep conversations in (default data/hotline.sqlite3), or
+  HOTLINE_DB          SQLite file to keep conversations in (default data/hotline.sqlite3; a
+                      relative path is under the --root folder), or
                       postgresql://user:password@host/db for replicas sharing one database
+  HOTLINE_ADVOCATES   the advocates roster (default config/advocates.yaml; relative: under
+                      the --root folder); a file named here must exist
   HOTLINE_CONFIG      configuration file (default config/hotline.yaml)
   HOTLINE_NOW         pins the clock to an ISO 8601 time, for tests
   HOTLINE_ADMIN_TOKEN Bearer token for GET /metrics and POST /admin/reload (16+ characters)
@@ -66,14 +75,19 @@ constexpr const char* kServeHelp = R"(Usage: hotline serve [--port N] [--bind AD
 Serves the flows in DIR/flows and DIR/prompts (DIR defaults to the current directory).
   --port N        port to listen on (default 8080; 0 picks a free one and logs it)
   --bind ADDR     address to listen on (default 127.0.0.1)
-  --root DIR      where flows/, prompts/ and config/ are (default .)
+  --root DIR      where flows/, prompts/ and config/ are (default .); relative paths in the
+                  configuration and in HOTLINE_DB / HOTLINE_ADVOCATES are under it
   --config FILE   configuration file (default DIR/config/hotline.yaml, or HOTLINE_CONFIG)
+
+Starts only when `hotline check` would pass: the same checks, conversation tests included.
 
 Routes: POST /twilio/sms, /twilio/status, /twilio/voice…, GET /healthz, GET /readyz,
 GET /metrics and POST /admin/reload (with HOTLINE_ADMIN_TOKEN; without it /metrics answers
 127.0.0.1/::1 only and /admin/reload is off).
 Without TWILIO_AUTH_TOKEN the server runs in local mode and does not check signatures.
-SIGHUP reloads flows and prompts; SIGTERM or SIGINT stops after the requests in flight.
+SIGHUP, or an edit of the files (flows/, prompts/, the configuration, the roster, the
+blocklist), reloads flows and prompts after the same checks; configuration and roster changes
+take effect at a restart. SIGTERM or SIGINT stops after the requests in flight.
 )";
 
 constexpr const char* kSimulateHelp = R"(Usage: hotline simulate [--json] [--channel sms|voice] [--root DIR]
@@ -96,20 +110,24 @@ each says, replies and intents as labelled arrows, and the questions that work a
   -o, --output FILE   write to FILE instead of stdout; FILE.svg is drawn with `dot` (graphviz)
 )";
 
-constexpr const char* kForgetHelp = R"(Usage: hotline forget NUMBER [--root DIR] [--config FILE]
+constexpr const char* kForgetHelp = R"help(Usage: hotline forget NUMBER [--root DIR] [--config FILE]
 
 Erases everything the hotline keeps about one phone number (E.164, e.g. +14145550123, or a
 whatsapp:+… address): its conversation, opt-out record, remembered answers, open relay and
-queued messages. The number itself was never stored: it is found by its keyed hash, so
-HOTLINE_SECRET (and HOTLINE_DB) must be the server's. Safe to run while the server is running.
-)";
+queued messages, voicemail notices about its calls included. The number itself was never
+stored: it is found by its keyed hash, so HOTLINE_SECRET (and HOTLINE_DB) must be the
+server's. Prints "forgotten: <hash> (N record(s) erased)", or "nothing was kept about <hash>".
+Never creates a database or a key: without the database (or a secret) it erases nothing and
+exits 1. A relative HOTLINE_DB or `database:` is under DIR. Safe to run while the server runs.
+)help";
 
 constexpr const char* kCheckHelp = R"(Usage: hotline check [DIR] [--examples]
 
 Checks DIR/flows (with the examples in DIR/flows/examples), DIR/prompts,
 DIR/config/hotline.yaml, the advocates roster and the blocklist (DIR/config/blocklist.yaml, or
 `limits: blocklist:`) (DIR defaults to .) and prints every problem as
-file:line:col: error|warning[code]: message. Exit status 1 on any error.
+file:line:col: error|warning[code]: message. Exit status 1 on any error. `serve` starts, and a
+running server reloads, only what this passes.
   --examples   also cross-validate flows/examples (a second or two) and warn about every example
                that a model trained without it reads, confidently, as another question
 )";
@@ -189,13 +207,7 @@ struct Loaded {
 
 Loaded load_all(const std::string& root, const std::string& config_path_option) {
   Loaded l;
-  auto env = config::process_environment();
-  std::string config_path = config_path_option;
-  if (config_path.empty()) config_path = env("HOTLINE_CONFIG").value_or("");
-  const bool is_default = config_path.empty();
-  if (is_default) config_path = (std::filesystem::path(root) / "config" / "hotline.yaml").string();
-  l.config = config::load_config(config_path, is_default, env, l.diags);
-  l.config.root = root;
+  l.config = app::load_configuration({root, config_path_option, {}}, l.diags);
   l.bundle = flow::load_bundle(root, l.config.details, l.diags);
   if (l.bundle) {
     const auto now = l.config.pinned_now_ms.value_or(system_now_ms());
@@ -264,18 +276,26 @@ class SignalWatcher {
 };
 
 // Local mode has no HOTLINE_SECRET: keep a random one beside the database so contact hashes
-// stay stable across restarts without a secret ever being written in the repository.
-std::string local_secret(const std::string& database) {
-  auto path = std::filesystem::path(database).parent_path() / ".local-secret";
+// stay stable across restarts without a secret ever being written in the repository. The
+// folder it makes is the owner's alone (0700), like the file. With `create` false, a missing
+// secret is "" (`forget` must not invent a key nothing was ever stored under).
+std::string local_secret(const std::string& database, bool create = true) {
+  namespace fs = std::filesystem;
+  const fs::path path = fs::path(database).parent_path() / ".local-secret";
   if (std::ifstream in{path}; in) {
     std::string secret;
     std::getline(in, secret);
     if (secret.size() >= 32) return secret;
   }
-  std::filesystem::create_directories(path.parent_path().empty() ? "." : path.parent_path());
+  if (!create) return "";
+  const fs::path folder = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  if (!fs::exists(folder)) {
+    fs::create_directories(folder);
+    fs::permissions(folder, fs::perms::owner_all, fs::perm_options::replace);
+  }
   std::string secret = crypto::random_hex(32);
   std::ofstream(path) << secret << '\n';
-  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
   return secret;
 }
 
@@ -285,18 +305,14 @@ int serve(const Args& args) {
     return 0;
   }
   if (!check_known_options(args, {"port", "bind", "root", "config"})) return 2;
-  Loaded l = load_all(opt(args, "root", "."), opt(args, "config", ""));
-  // The advocates: config/advocates.yaml under the root unless HOTLINE_ADVOCATES names a file.
-  const bool default_roster = l.config.advocates_file.empty();
-  const std::string roster_path = default_roster
-      ? (std::filesystem::path(l.config.root) / "config" / "advocates.yaml").string()
-      : l.config.advocates_file;
-  auto roster = routing::load_roster(roster_path, default_roster, l.diags);
+  // Served only what `hotline check` passes: the same verdict, conversation tests included.
+  app::Servable l = app::check_servable({opt(args, "root", "."), opt(args, "config", ""), {}});
   std::cerr << l.diags.to_string();
-  if (l.diags.has_errors()) {
-    std::cerr << "hotline: not serving: fix the errors above\n";
+  if (!l.ok()) {
+    std::cerr << "hotline: not serving: fix the errors above (`hotline check` lists the same)\n";
     return 1;
   }
+  auto roster = l.roster;
   for (const auto& d : l.diags.items()) {
     if (d.code == "source-review-due") log::warn("source_review_due", {{"message", d.message}});
   }
@@ -314,6 +330,13 @@ int serve(const Args& args) {
   }
   if (c.secret.empty()) c.secret = local_secret(c.database);
 
+  std::unique_ptr<store::ServeLock> only_server;  // held until serve returns
+  try {
+    only_server = store::ServeLock::acquire(c.database);
+  } catch (const std::exception& e) {
+    std::cerr << "hotline: not serving: " << e.what() << "\n";
+    return 1;
+  }
   SignalWatcher signals;  // before the App: the threads its parts start inherit the signal mask
   std::unique_ptr<app::App> hotline_app;
   try {
@@ -324,7 +347,9 @@ int serve(const Args& args) {
   }
   int port = hotline_app->bind();
   if (port < 0) {
-    std::cerr << "hotline: cannot listen on " << c.bind << ":" << c.port << "\n";
+    std::cerr << "hotline: not serving: cannot listen on " << c.bind << ":" << c.port
+              << ". Is another `hotline serve` (or another program) using that port? Stop it, or "
+                 "choose another with --port.\n";
     return 1;
   }
   signals.start(*hotline_app);
@@ -460,25 +485,20 @@ int check(const Args& args) {
   }
   if (!check_known_options(args, {"examples"})) return 2;
   const std::string root = args.positional.empty() ? "." : args.positional.front();
-  Loaded l = load_all(root, "");
-  // The roster is checked with everything else (HOTLINE_ADVOCATES names another file).
-  auto roster_path = config::process_environment()("HOTLINE_ADVOCATES").value_or("");
-  if (roster_path.empty()) roster_path = (std::filesystem::path(root) / "config" / "advocates.yaml").string();
-  routing::load_roster(roster_path, true, l.diags);
-  // The blocklist, as `serve` finds it. Its entries are hashed under a throwaway key and
-  // dropped: only the problems matter here, and they never repeat a number.
-  std::filesystem::path blocklist = l.config.blocklist_file;
-  if (blocklist.is_relative()) blocklist = std::filesystem::path(root) / blocklist;
-  channels::load_blocklist(blocklist.string(), "hotline-check", l.diags);
-  std::string tests_line;
+  // The verdict `serve` and a reload ask for too (app::check_servable).
+  app::Servable l = app::check_servable({root, "", {}});
   if (l.bundle && args.options.count("examples")) check_examples_by_cross_validation(l.bundle->classifier, l.diags);
+  std::string tests_line;
   if (l.bundle) {
-    auto summary = flowtest::check_conversations(root, *l.bundle, l.config.default_language, l.diags);
-    const int total = summary.passed + summary.failed;
-    tests_line = total == 0 ? "no conversation tests in " + root + "/flows/tests\n"
-                            : std::to_string(total) + " conversation test(s): " +
-                                  std::to_string(summary.passed) + " passed, " +
-                                  std::to_string(summary.failed) + " failed\n";
+    const auto& t = l.tests;
+    const int total = t.passed + t.failed;
+    tests_line = total == 0 && t.broken_files == 0
+        ? "no conversation tests in " + root + "/flows/tests\n"
+        : std::to_string(total) + " conversation test(s): " + std::to_string(t.passed) + " passed, " +
+              std::to_string(t.failed) + " failed" +
+              (t.broken_files ? "; " + std::to_string(t.broken_files) + " test file(s) not run: fix the errors above"
+                              : std::string()) +
+              "\n";
   }
   std::cout << l.diags.to_string() << tests_line;
   std::cout << l.diags.error_count() << " error(s), " << l.diags.warning_count() << " warning(s)\n";
@@ -600,23 +620,37 @@ int forget(const Args& args) {
                  "whatsapp:+… address)\n";
     return 2;
   }
-  Loaded l = load_all(opt(args, "root", "."), opt(args, "config", ""));
+  Diagnostics diags;
+  config::Config c = app::load_configuration({opt(args, "root", "."), opt(args, "config", ""), {}}, diags);
   Diagnostics config_errors;
-  for (const auto& d : l.diags.items()) {
+  for (const auto& d : diags.items()) {
     if (d.severity == Severity::error && d.where.file == "environment") config_errors.add(d);
   }
   if (config_errors.has_errors()) {
     std::cerr << config_errors.to_string();
     return 1;
   }
-  config::Config& c = l.config;
-  if (c.secret.empty()) c.secret = local_secret(c.database);
+  // Never a new database or a new key: either would "forget" into something that never held
+  // the number, and say so with exit status 0.
+  const bool shared_database = c.database.rfind("postgresql://", 0) == 0 || c.database.rfind("postgres://", 0) == 0;
+  if (!shared_database && !std::filesystem::exists(c.database)) {
+    std::cerr << "hotline: no database at " << c.database << ": nothing was forgotten (set HOTLINE_DB, or --root, "
+                 "to the server's)\n";
+    return 1;
+  }
+  if (c.secret.empty()) c.secret = local_secret(c.database, false);
+  if (c.secret.empty()) {
+    std::cerr << "hotline: HOTLINE_SECRET is not set and there is no local secret beside " << c.database
+              << ": nothing was forgotten (set HOTLINE_SECRET to the server's)\n";
+    return 1;
+  }
   try {
     auto store = store::open_store(c.database, 2);
     const std::string key = crypto::contact_key(c.secret, *address);
-    store->forget(key);
+    const std::size_t erased = store->forget(key);
     // Only the hash is printed: the operator already knows the number, a log file need not.
-    std::cout << "forgotten: " << key << "\n";
+    if (erased == 0) std::cout << "nothing was kept about " << key << "\n";
+    else std::cout << "forgotten: " << key << " (" << erased << " record(s) erased)\n";
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "hotline: cannot forget: " << e.what() << "\n";

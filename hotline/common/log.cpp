@@ -1,5 +1,7 @@
 #include "hotline/common/log.hpp"
 
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +23,33 @@ std::mutex g_write_mutex;
 thread_local std::string t_request_id;
 thread_local bool t_holding = false;       // lines wait in t_held for flush_request_lines()
 thread_local std::string t_held;
+
+/// Today's key for contact aliases: random, in memory only, replaced when the UTC day changes.
+struct DayKey {
+  std::int64_t day = -1;
+  std::array<unsigned char, 32> key{};
+};
+std::mutex g_day_key_mutex;
+DayKey g_day_key;
+
+std::int64_t utc_day() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::hours>(now).count() / 24;
+}
+
+DayKey day_key() {
+  thread_local DayKey cached;
+  const std::int64_t today = utc_day();
+  if (cached.day == today) return cached;
+  std::lock_guard lock(g_day_key_mutex);
+  if (g_day_key.day != today) {
+    // Without randomness, no alias is better than a guessable one.
+    if (RAND_bytes(g_day_key.key.data(), static_cast<int>(g_day_key.key.size())) != 1) return {};
+    g_day_key.day = today;
+  }
+  cached = g_day_key;
+  return cached;
+}
 
 const char* level_name(Level level) {
   switch (level) {
@@ -86,6 +115,13 @@ struct Item {
 };
 
 void append_value(std::string& out, const Item& item) {
+  if (item.key == "contact" || item.key == "call") {  // never the key itself (log.hpp)
+    std::string_view key;
+    if (item.json && item.json->is_string()) key = item.json->get_ref<const std::string&>();
+    if (item.field && item.field->kind == Field::Kind::string) key = item.field->text;
+    append_json_string(out, contact_alias(key));
+    return;
+  }
   if (item.json) {
     const nlohmann::json& j = *item.json;
     if (j.is_string()) {
@@ -188,6 +224,24 @@ std::vector<Item>& fixed_items() {
 }  // namespace
 
 void set_min_level(Level level) { g_min_level = level; }
+
+std::string contact_alias(std::string_view contact_key) {
+  const DayKey today = day_key();
+  if (today.day < 0 || contact_key.empty()) return "d_unknown";
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (!HMAC(EVP_sha256(), today.key.data(), static_cast<int>(today.key.size()),
+            reinterpret_cast<const unsigned char*>(contact_key.data()), contact_key.size(), mac, &size)) {
+    return "d_unknown";
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "d_";
+  for (unsigned int i = 0; i < 8; ++i) {
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 0x0F];
+  }
+  return out;
+}
 
 void flush_request_lines() {
   t_holding = false;

@@ -1,6 +1,12 @@
 #pragma once
 // Structured logs: one JSON object a line on stderr. Callers pass ids, step names, intents and
 // outcomes — never a phone number or message text (see docs/architecture.md, Privacy).
+//
+// A field named "contact" or "call" (a contact's or a call's key) is never written as given: it is replaced by
+// "d_" + 16 hex digits of HMAC-SHA256(today's key, contact key), where today's key is random,
+// made in memory when the UTC day (or the process) starts and never stored. So a day's lines
+// about one person can be read together, but neither HOTLINE_SECRET nor a number ties them to
+// the database, to other days or to a person once `hotline forget` has erased the rest.
 #include <nlohmann/json.hpp>
 #include <cstdint>
 #include <initializer_list>
@@ -28,6 +34,9 @@ void clear_request_id();
 const std::string& request_id();
 
 void write(Level level, std::string_view event, nlohmann::json fields = nlohmann::json::object());
+
+/// What a "contact" or "call" field is written as today (see above).
+std::string contact_alias(std::string_view contact_key);
 
 /// A field for log::emit: a string, a number or a boolean, without building JSON objects first.
 /// (A string literal is a string, not the boolean its pointer would convert to.)

@@ -204,12 +204,17 @@ void read_environment(const Environment& env, Config& c, Diagnostics& diags) {
       c.public_url.rfind("https://", 0) != 0) {
     diags.error(where, "bad-url", "HOTLINE_PUBLIC_URL must start with https:// (or http://)");
   }
+  // Whenever it is given, not only with signatures on: a short secret makes every contact
+  // hash easy to reverse, in local mode too.
+  if (!c.secret.empty() && c.secret.size() < 16) {
+    diags.error(where, "bad-secret", "HOTLINE_SECRET must be 16 characters or more (e.g. `openssl rand -hex 32`)");
+  }
   if (!c.local_mode()) {
     if (c.public_url.empty()) {
       diags.error(where, "missing-setting",
                   "HOTLINE_PUBLIC_URL is required with TWILIO_AUTH_TOKEN: signatures cover the URL Twilio calls");
     }
-    if (c.secret.size() < 16) {
+    if (c.secret.empty()) {
       diags.error(where, "missing-setting",
                   "HOTLINE_SECRET must be set (16 characters or more) with TWILIO_AUTH_TOKEN: it keys the contact hashes");
     }

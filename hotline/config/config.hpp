@@ -30,6 +30,7 @@ struct VoiceConfig {
 
 struct Config {
   std::string root = ".";               // where flows/ and prompts/ live
+  std::string config_file;              // the configuration file read; empty = <root>/config/hotline.yaml
   std::string bind = "127.0.0.1";
   int port = 8080;
   int threads = 32;                     // HTTP worker threads

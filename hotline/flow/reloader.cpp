@@ -53,7 +53,7 @@ std::string Reloader::fingerprint() const {
   const fs::path root(settings_.root);
   add_tree(root / "flows", lines);
   add_tree(root / "prompts", lines);
-  for (const auto& extra : settings_.extra_files) add_file(root / extra, lines);
+  for (const auto& extra : settings_.extra_files) add_file(fs::path(extra).is_absolute() ? fs::path(extra) : root / extra, lines);
   std::sort(lines.begin(), lines.end());
   std::string out;
   for (const auto& line : lines) out += line + "\n";
@@ -64,8 +64,8 @@ ReloadResult Reloader::reload(const std::string& reason) {
   std::lock_guard<std::mutex> lock(reload_mutex_);
   ReloadResult result;
   auto started = std::chrono::steady_clock::now();
-  auto bundle = load_bundle(settings_.root, settings_.details, result.diags);
-  if (bundle && settings_.extra_checks) settings_.extra_checks(*bundle, result.diags);
+  auto bundle = settings_.load ? settings_.load(result.diags)
+                               : load_bundle(settings_.root, settings_.details, result.diags);
   for (const auto& d : result.diags.items()) {
     log::write(d.severity == Severity::error ? log::Level::error : log::Level::warn,
                "reload_diagnostic", diagnostic_fields(d));

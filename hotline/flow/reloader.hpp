@@ -24,12 +24,15 @@ struct ReloadResult {
 };
 
 struct ReloadSettings {
-  std::string root = ".";       // where flows/, prompts/ and config/ are
-  prompts::Variables details;   // organisation details from the configuration
-  /// Checks beyond the bundle's own (conversation tests, the roster); an error refuses it.
-  std::function<void(const Bundle&, Diagnostics&)> extra_checks;
-  /// Extra files to watch besides flows/**/*.yaml and prompts/*.yaml, relative to root.
-  std::vector<std::string> extra_files = {"config/advocates.yaml"};
+  std::string root = ".";       // where flows/ and prompts/ are
+  prompts::Variables details;   // organisation details, for `load` left empty
+  /// Loads and checks the whole bundle as `hotline check` does (app::check_servable): the
+  /// bundle when it may be served, otherwise nullptr, with every diagnostic in `diags`.
+  /// Empty: flows/ and prompts/ under `root` alone (load_bundle).
+  std::function<std::shared_ptr<const Bundle>(Diagnostics& diags)> load;
+  /// Single files to watch besides flows/**/*.yaml and prompts/*.yaml: absolute, or relative
+  /// to root (the configuration, the roster and the blocklist the server started with).
+  std::vector<std::string> extra_files;
   /// Told after each reload whether the new bundle was swapped in (for metrics). May be empty.
   std::function<void(bool swapped)> observe;
 };

@@ -285,7 +285,10 @@ std::optional<TestFile> load_test_file(const std::string& path, Diagnostics& dia
   return file;
 }
 
-std::vector<TestFile> load_test_dir(const std::string& dir, Diagnostics& diags) {
+namespace {
+
+// Every `*.yaml` in `dir`, in name order. A missing folder has none.
+std::vector<std::string> test_file_paths(const std::string& dir) {
   namespace fs = std::filesystem;
   std::vector<std::string> paths;
   std::error_code ec;
@@ -295,8 +298,14 @@ std::vector<TestFile> load_test_dir(const std::string& dir, Diagnostics& diags) 
     if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml")) paths.push_back(entry.path().string());
   }
   std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+}  // namespace
+
+std::vector<TestFile> load_test_dir(const std::string& dir, Diagnostics& diags) {
   std::vector<TestFile> files;
-  for (const auto& path : paths) {
+  for (const auto& path : test_file_paths(dir)) {
     if (auto f = load_test_file(path, diags)) files.push_back(std::move(*f));
   }
   return files;
@@ -358,12 +367,20 @@ Summary run_tests(const std::vector<TestFile>& files, const flow::Bundle& bundle
 
 Summary check_conversations(const std::string& root, const flow::Bundle& bundle,
                             Lang default_lang, Diagnostics& diags) {
-  Diagnostics local;
-  auto files = load_test_dir((std::filesystem::path(root) / "flows" / "tests").string(), local);
-  check_references(files, bundle, local);
   Summary summary;
-  if (!local.has_errors()) summary = run_tests(files, bundle, default_lang, local);
-  diags.append(local);
+  std::vector<TestFile> runnable;
+  // File by file: one broken file is reported, and the others still run.
+  for (const auto& path : test_file_paths((std::filesystem::path(root) / "flows" / "tests").string())) {
+    Diagnostics file_diags;
+    auto file = load_test_file(path, file_diags);
+    if (file) check_references({*file}, bundle, file_diags);
+    if (file && !file_diags.has_errors()) runnable.push_back(std::move(*file));
+    else ++summary.broken_files;
+    diags.append(file_diags);
+  }
+  const Summary ran = run_tests(runnable, bundle, default_lang, diags);
+  summary.passed = ran.passed;
+  summary.failed = ran.failed;
   return summary;
 }
 

@@ -81,6 +81,7 @@ void check_references(const std::vector<TestFile>& files, const flow::Bundle& bu
 struct Summary {
   int passed = 0;
   int failed = 0;
+  int broken_files = 0;  // test files not run: unreadable, or naming a step or intent that does not exist
 };
 
 /// Runs every test; each failure is an error[test-failed] at the failing turn, whose message
@@ -90,7 +91,8 @@ Summary run_tests(const std::vector<TestFile>& files, const flow::Bundle& bundle
                   Lang default_lang, Diagnostics& diags);
 
 /// Loads `<root>/flows/tests`, checks references and runs the tests: what `hotline check`
-/// and a reload do after the bundle itself is valid.
+/// and a reload do after the bundle itself is valid. A broken file is reported and counted,
+/// and every other file still runs.
 Summary check_conversations(const std::string& root, const flow::Bundle& bundle,
                             Lang default_lang, Diagnostics& diags);
 

@@ -1,17 +1,21 @@
 #include "hotline/http/server.hpp"
 
 #include <httplib.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <mutex>
 #include <set>
 #include <thread>
 
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
+#include "hotline/http/guarded_stream.hpp"
 #include "hotline/twilio/signature.hpp"
 
 namespace hotline::http {
@@ -31,15 +35,20 @@ struct RequestState {
 thread_local RequestState t_request;
 
 // A caller's X-Request-Id is kept only when it is plainly an id: [A-Za-z0-9._-]{1,64}.
-/// A fresh request id, 16 hex digits: unique, not secret (it is echoed to the caller and
-/// written in the logs), so a random prefix per process and a counter rather than 8 random bytes
-/// a request (RAND_bytes costs a getpid() system call and a DRBG run every time).
+/// A fresh request id: 16 hex digits from the CSPRNG (RAND_bytes). Not a counter: ids are
+/// echoed to callers and kept in logs, and one must tell nothing about the requests before or
+/// after it, across restarts too. Each thread draws 2 KiB at a time and hands out 8 bytes an
+/// id: one RAND_bytes call costs about 2 µs, 256 ids' worth about as much (≈ 0.1 µs an id).
 std::string new_request_id() {
-  static const std::string prefix = crypto::random_hex(4);
-  static std::atomic<std::uint32_t> counter{0};
-  std::string id = prefix + "00000000";
-  const std::uint32_t n = counter.fetch_add(1, std::memory_order_relaxed);
-  for (int i = 0; i < 8; ++i) id[15 - i] = "0123456789abcdef"[(n >> (4 * i)) & 0xF];
+  constexpr std::size_t kIdDigits = 16;
+  thread_local std::string pool;
+  thread_local std::size_t used = 0;
+  if (used + kIdDigits > pool.size()) {
+    pool = crypto::random_hex(2048);
+    used = 0;
+  }
+  std::string id = pool.substr(used, kIdDigits);
+  used += kIdDigits;
   return id;
 }
 
@@ -67,25 +76,144 @@ bool is_loopback(const std::string& addr) {
 
 // Set while a thread serves a connection whose first request has not reached routing yet.
 thread_local std::atomic<int>* t_unrouted = nullptr;
+// The connection this thread is serving, so the error handler can say why its reading was cut.
+thread_local const GuardedStream* t_stream = nullptr;
+// The status of the last answer written on this thread (0 before any).
+thread_local int t_last_status = 0;
+// When the connection this thread is about to serve was accepted (queued for a thread).
+thread_local SteadyClock::time_point t_accepted;
 
-// httplib's pool, counting connections accepted whose first request has not reached a handler
-// yet (queued for a thread, or its headers still being read). Once stopped, httplib closes
-// those unanswered, so stop() waits for them first.
+// A warning that an attack could repeat thousands of times a second: logged at most once per
+// interval, with how many times it happened since the last line.
+class RateLimitedWarning {
+ public:
+  explicit RateLimitedWarning(std::string event) : event_(std::move(event)) {}
+  void note(nlohmann::json fields) {
+    ++since_last_;
+    std::lock_guard lock(mutex_);
+    const auto now = SteadyClock::now();
+    if (now < next_) return;
+    next_ = now + std::chrono::seconds(10);
+    fields["times"] = since_last_.exchange(0);
+    log::warn(event_, std::move(fields));
+  }
+
+ private:
+  std::string event_;
+  std::atomic<std::uint64_t> since_last_{0};
+  std::mutex mutex_;
+  SteadyClock::time_point next_{};
+};
+
+// How busy httplib's pool is. `waiting` counts connections accepted whose first request has not
+// reached a handler yet (queued for a thread, or its headers still being read): once stopped,
+// httplib closes those unanswered, so stop() waits for them first. `queued` counts those with
+// no thread yet: more than none means every thread is taken, and a webhook waits.
+struct PoolLoad {
+  std::atomic<int> waiting{0}, queued{0}, busy{0};
+  std::size_t threads = 0;
+  metrics::Counter* saturated = nullptr;  // connections that found every thread taken
+  RateLimitedWarning warning{"http_pool_saturated"};
+};
+
 class CountingPool : public httplib::ThreadPool {
  public:
-  CountingPool(std::size_t threads, std::atomic<int>& waiting) : ThreadPool(threads), waiting_(waiting) {}
+  CountingPool(std::size_t threads, PoolLoad& load) : ThreadPool(threads), load_(load) {}
   void enqueue(std::function<void()> fn) override {
-    ++waiting_;
-    ThreadPool::enqueue([this, fn = std::move(fn)] {
-      t_unrouted = &waiting_;
+    ++load_.waiting;
+    ++load_.queued;
+    if (static_cast<std::size_t>(load_.busy.load()) >= load_.threads) {
+      if (load_.saturated) load_.saturated->inc();
+      load_.warning.note({{"threads", load_.threads},
+                          {"queued", load_.queued.load()},
+                          {"message", "every thread is taken: webhooks wait. Slow or idle clients? "
+                                      "Put nginx in front (docs/deployment.md)."}});
+    }
+    ThreadPool::enqueue([this, fn = std::move(fn), accepted = SteadyClock::now()] {
+      t_accepted = accepted;
+      --load_.queued;
+      ++load_.busy;
+      t_unrouted = &load_.waiting;
       fn();
-      if (t_unrouted) --waiting_;  // closed without a request
+      if (t_unrouted) --load_.waiting;  // closed without a request
       t_unrouted = nullptr;
+      --load_.busy;
     });
   }
 
  private:
-  std::atomic<int>& waiting_;
+  PoolLoad& load_;
+};
+
+// httplib's server with our own connection loop: httplib 0.11 reads a request with a timeout
+// that restarts with every byte and keeps any number of headers, so one byte every few seconds
+// holds a thread for ever and a header flood grows memory without bound. GuardedStream bounds
+// both; this loop is httplib's own otherwise (keep-alive up to a count, stop when the listener
+// closes). Overriding a private virtual is allowed; process_request is protected for this.
+class GuardedHttpServer : public httplib::Server {
+ public:
+  ConnectionLimits limits;
+  /// Reads end at this moment (steady clock ticks); max() until the server stops.
+  std::atomic<SteadyClock::rep> read_cutoff{SteadyClock::time_point::max().time_since_epoch().count()};
+  std::function<void(Cut)> on_cut;
+
+  void cut_reads_at(SteadyClock::time_point when) {
+    auto ticks = when.time_since_epoch().count();
+    auto current = read_cutoff.load();
+    while (ticks < current && !read_cutoff.compare_exchange_weak(current, ticks)) {
+    }
+  }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    GuardedStream stream(sock, t_accepted, limits, read_cutoff);
+    t_stream = &stream;
+    bool ok = true;
+    for (std::size_t left = keep_alive_max_count_; left > 0 && svr_sock_ != INVALID_SOCKET; --left) {
+      if (!stream.await_request()) break;
+      bool connection_closed = false;
+      t_last_status = 0;
+      ok = process_request(stream, left == 1, connection_closed, no_length_means_empty);
+      // After a request that could not be read as HTTP, where the next one starts is a guess:
+      // close rather than parse its leftovers as another request.
+      if (t_last_status == 400 || t_last_status == 413 || t_last_status == 414) break;
+      if (stream.cut() != Cut::none) {
+        if (on_cut) on_cut(stream.cut());
+        linger(sock);
+        break;
+      }
+      if (!ok || connection_closed) break;
+    }
+    t_stream = nullptr;
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return ok;
+  }
+
+  // The client of a cut request may still be sending: closing with its bytes unread would
+  // reset the connection and could destroy the 408/431 before it reads it. Read a little more
+  // (at most 64 kB, 100 ms) after saying we are done, as nginx's lingering close does.
+  static void linger(socket_t sock) {
+    ::shutdown(sock, SHUT_WR);
+    const auto until = SteadyClock::now() + std::chrono::milliseconds(100);
+    char sink[4096];
+    for (std::size_t drained = 0; drained < 64 * 1024 && SteadyClock::now() < until;) {
+      pollfd p{sock, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      const ssize_t n = ::recv(sock, sink, sizeof sink, 0);
+      if (n <= 0) break;
+      drained += static_cast<std::size_t>(n);
+    }
+  }
+
+  // HTTP/1.1: a request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112
+  // 6.3). httplib 0.11 reads such a POST until the connection closes instead, so
+  // `curl -X POST …/admin/reload` waited for its read timeout and got a 400.
+  static void no_length_means_empty(httplib::Request& req) {
+    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+      req.set_header("Content-Length", "0");
+    }
+  }
 };
 
 }  // namespace
@@ -93,12 +221,14 @@ class CountingPool : public httplib::ThreadPool {
 struct Server::Impl {
   ServerSettings settings;
   Routes routes;
-  httplib::Server http;
+  GuardedHttpServer http;
   socket_t listen_socket = INVALID_SOCKET;  // captured when httplib creates it (see install)
   std::set<std::string> known_routes;       // the route labels; any other path is "other"
   metrics::CounterFamily* requests = nullptr;
   metrics::HistogramFamily* latency = nullptr;
-  std::atomic<int> waiting{0};  // accepted connections whose first request is not in a handler yet
+  PoolLoad pool;
+  metrics::CounterFamily* cuts = nullptr;
+  RateLimitedWarning cut_warning{"request_cut"};
   std::atomic<bool> stop_requested{false}, run_entered{false}, run_done{false};
 
   void install();
@@ -147,10 +277,14 @@ void Server::stop() {
   // Connections accepted but still queued for a thread (or still sending their first request's
   // headers) would be closed unanswered by httplib's stop(): give them a little time to reach a
   // handler (a running handler always finishes). New connections are accepted meanwhile.
+  // No client holds the stop up longer than that: every read ends by then.
   const auto until = SteadyClock::now() + std::chrono::milliseconds(i.settings.drain_ms);
-  while (i.waiting.load() > 0 && SteadyClock::now() < until) {
+  i.http.cut_reads_at(until);
+  while (i.pool.waiting.load() > 0 && SteadyClock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+  // Idle kept-alive connections, and requests still arriving, get one more second.
+  i.http.cut_reads_at(SteadyClock::now() + std::chrono::seconds(1));
   // run() may be between its check of stop_requested and httplib marking itself running.
   while (!i.http.is_running() && !i.run_done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   // Closes the listening socket. httplib then stops accepting, lets every running handler finish
@@ -190,6 +324,7 @@ void Server::Impl::end_request(const httplib::Request& req, const httplib::Respo
   if (!t_request.active) begin_request(req);
   if (t_request.recorded) return;
   t_request.recorded = true;
+  t_last_status = res.status;
   const double seconds = std::chrono::duration<double>(SteadyClock::now() - t_request.start).count();
   if (requests) requests->with({t_request.route, std::to_string(res.status)}).inc();
   if (latency) latency->with({t_request.route}).observe(seconds);
@@ -261,8 +396,18 @@ void Server::Impl::twilio_route(const std::string& path, TwilioHandler handler) 
       return;
     }
     if (!complete) {
-      res.status = 400;
-      res.set_content("incomplete request body\n", "text/plain");
+      const bool late = t_stream && t_stream->cut() == Cut::deadline;
+      res.status = late ? 408 : 400;
+      res.set_content(late ? "request body did not arrive in time\n" : "incomplete request body\n", "text/plain");
+      return;
+    }
+    // A URL with bodySHA256 signs the raw body by its hash (JSON bodies): checked first, as the
+    // libraries do, so an unsigned body is refused as unsigned whatever its shape.
+    const bool body_hashed = req.target.find("bodySHA256=") != std::string::npos;
+    if (body_hashed && !signature_ok(req, {}, body)) {
+      log::warn("webhook_rejected", {{"route", path}, {"reason", "bad or missing signature"}});
+      res.status = 403;
+      res.set_content("invalid X-Twilio-Signature\n", "text/plain");
       return;
     }
     auto form = twilio::parse_form(body);
@@ -272,7 +417,7 @@ void Server::Impl::twilio_route(const std::string& path, TwilioHandler handler) 
       res.set_content("expected an application/x-www-form-urlencoded body\n", "text/plain");
       return;
     }
-    if (!signature_ok(req, *form, body)) {
+    if (!body_hashed && !signature_ok(req, *form, body)) {
       log::warn("webhook_rejected", {{"route", path}, {"reason", "bad or missing signature"}});
       res.status = 403;
       res.set_content("invalid X-Twilio-Signature\n", "text/plain");
@@ -287,13 +432,28 @@ void Server::Impl::twilio_route(const std::string& path, TwilioHandler handler) 
 void Server::Impl::install() {
   http.set_tcp_nodelay(true);  // without it, Nagle plus delayed ACKs add ~40 ms to every answer
   http.set_socket_options([this](socket_t sock) {
-    httplib::default_socket_options(sock);
+    // Not httplib's default_socket_options: it sets SO_REUSEPORT, with which a second
+    // `hotline serve` binds the same port silently and takes half the traffic (and, on one
+    // SQLite file, loses turns). SO_REUSEADDR alone still allows a restart while old
+    // connections linger in TIME_WAIT, and refuses a port another process listens on.
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     listen_socket = sock;  // the listening socket: Server::bind raises its backlog
   });
+  http.limits = settings.limits;
+  http.set_write_timeout(std::chrono::duration_cast<std::chrono::seconds>(settings.limits.write_timeout).count());
   http.set_payload_max_length(settings.max_body_bytes);
   http.set_keep_alive_max_count(1000);
-  const int threads = settings.threads;
-  http.new_task_queue = [this, threads] { return new CountingPool(static_cast<std::size_t>(threads), waiting); };
+  pool.threads = static_cast<std::size_t>(settings.threads);
+  http.new_task_queue = [this] { return new CountingPool(pool.threads, pool); };
+  http.on_cut = [this](Cut cut) {
+    const char* reason = cut == Cut::deadline ? "deadline" : "head_too_large";
+    if (cuts) cuts->with({reason}).inc();
+    cut_warning.note({{"reason", reason},
+                      {"message", cut == Cut::deadline
+                                      ? "a request did not arrive within its deadline: a slow client"
+                                      : "a request's headers were over the limit: a header flood?"}});
+  };
 
   if (routes.sms) twilio_route("/twilio/sms", routes.sms);
   for (const auto& [path, handler] : routes.twilio) {
@@ -321,6 +481,15 @@ void Server::Impl::install() {
     latency = &routes.metrics->histogram("hotline_http_request_duration_seconds",
                                          "Seconds from a request's headers being read to its answer being ready, by route pattern.",
                                          {"route"});
+    pool.saturated = &routes.metrics->counter(
+        "hotline_http_pool_saturated_total",
+        "Connections accepted while every server thread was taken (they wait for one).").with();
+    cuts = &routes.metrics->counter("hotline_http_requests_cut_total",
+                                    "Requests whose reading was cut: too slow (deadline) or too many headers (head_too_large).",
+                                    {"reason"});
+    routes.metrics->gauge("hotline_http_connections_queued",
+                          "Connections accepted and waiting for a free server thread.",
+                          [this] { return static_cast<double>(pool.queued.load()); });
     known_routes.insert("/metrics");
     http.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
       if (!admin_allowed(req, res, true)) return;
@@ -375,6 +544,16 @@ void Server::Impl::install() {
   });
   http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!t_request.active) begin_request(req);
+    // httplib answers 400 to any head it could not read; say which limit it hit.
+    if (t_stream && t_stream->cut() == Cut::head_too_large) {
+      res.status = 431;
+      res.set_content("431: request headers too large (at most " + std::to_string(settings.limits.max_head_bytes / 1024) +
+                          " kB and " + std::to_string(settings.limits.max_head_lines) + " lines)\n",
+                      "text/plain");
+    } else if (t_stream && t_stream->cut() == Cut::deadline) {
+      res.status = 408;
+      res.set_content("408: the request did not arrive in time\n", "text/plain");
+    }
     if (res.body.empty()) {
       // A 413 with no body is httplib's own, refused before any route ran (a route that
       // refuses one has logged it and said why in the body).

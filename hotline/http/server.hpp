@@ -10,6 +10,7 @@
 
 #include "hotline/channels/webhook.hpp"
 #include "hotline/common/metrics.hpp"
+#include "hotline/http/limits.hpp"
 #include "hotline/twilio/form.hpp"
 
 namespace hotline::http {
@@ -28,6 +29,8 @@ struct ServerSettings {
   /// thread (or for their first request's headers), reach a handler: httplib closes those
   /// unanswered once it is stopped.
   int drain_ms = 5'000;
+  /// Per connection: a deadline for each request, an idle timeout, a bound on request heads.
+  ConnectionLimits limits;
 };
 
 /// A signed Twilio webhook: form fields in, TwiML (or a 4xx) out.

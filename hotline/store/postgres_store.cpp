@@ -480,18 +480,20 @@ class PostgresStore final : public SessionStore {
     return changed;
   }
 
-  void forget(std::string_view contact_key) override {
+  std::size_t forget(std::string_view contact_key) override {
     Use c(*this);
     Transaction tx(*c);
     // The code stays out of use like any closed one (wall clock: `forget` is given none).
     const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch()).count();
     c->exec(pg().remember_forgotten_relay_code.c_str(), {contact_key, now_ms});
+    std::size_t erased = 0;
     for (const char* sql : {"DELETE FROM conversations WHERE contact_key = $1", "DELETE FROM contacts WHERE contact_key = $1",
                             "DELETE FROM relays WHERE contact_key = $1", "DELETE FROM outbox WHERE contact_key = $1"}) {
-      c->exec(sql, {contact_key});
+      erased += c->exec(sql, {contact_key}).affected();
     }
     tx.commit();
+    return erased;
   }
 
   bool healthy() override {

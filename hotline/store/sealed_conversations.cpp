@@ -76,7 +76,8 @@ class SealedConversations final : public SessionStore {
   std::size_t purge_relay_memory(std::int64_t closed_before_ms, std::int64_t now_ms) override {
     return inner_->purge_relay_memory(closed_before_ms, now_ms);
   }
-  void forget(std::string_view contact_key) override { inner_->forget(contact_key); }
+  std::size_t forget(std::string_view contact_key) override { return inner_->forget(contact_key); }
+  std::uint64_t turn_log_damaged_bytes() override { return inner_->turn_log_damaged_bytes(); }
   bool healthy() override { return inner_->healthy(); }
   std::vector<Relay> relays() override { return inner_->relays(); }
   std::optional<Relay> relay_of(std::string_view contact_key) override { return inner_->relay_of(contact_key); }

@@ -175,11 +175,15 @@ class SessionStore {
   /// Forgets codes closed before `closed_before_ms` (they may be used again) and erases held
   /// advocate messages whose time ran out by `now_ms`. Returns how many rows changed.
   virtual std::size_t purge_relay_memory(std::int64_t closed_before_ms, std::int64_t now_ms) = 0;
-  /// Erases everything about one contact (the `forget` command): session, opt-out record and
-  /// the responses remembered for its requests.
-  virtual void forget(std::string_view contact_key) = 0;
+  /// Erases everything about one contact (the `forget` command): session, opt-out record, the
+  /// responses remembered for its requests, its open relay and its outbox rows (voicemail
+  /// notices included). Returns how many rows it erased: 0 = nothing was kept about it.
+  virtual std::size_t forget(std::string_view contact_key) = 0;
   /// Cheap liveness check for /readyz.
   virtual bool healthy() = 0;
+  /// Bytes of the turn log found damaged when the store was opened, copied aside (turn_log.hpp).
+  /// Zero for a store without a turn log.
+  virtual std::uint64_t turn_log_damaged_bytes() { return 0; }
 
   // --- Relays (advocates) ---------------------------------------------------------------------
   /// Every open relay, oldest first.

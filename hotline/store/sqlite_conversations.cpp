@@ -170,19 +170,20 @@ std::size_t SqliteStore::purge_before(std::int64_t cutoff_ms) {
   return removed + Run(db(), purge_sent_outbound_).bind(1, cutoff_ms).exec();
 }
 
-void SqliteStore::forget(std::string_view contact_key) {
+std::size_t SqliteStore::forget(std::string_view contact_key) {
   std::lock_guard lock(mutex_);
   apply_logged();  // so that no logged turn brings the conversation back, and the log empties
+  std::size_t erased = 0;
   {
     SynchronousFull full(db());
     Transaction tx = transaction();
-    Run(db(), forget_conversation_).bind(1, contact_key).exec();
-    Run(db(), delete_contact_).bind(1, contact_key).exec();
+    erased += Run(db(), forget_conversation_).bind(1, contact_key).exec();
+    erased += Run(db(), delete_contact_).bind(1, contact_key).exec();
     // The code stays out of use like any closed one. `forget` is given no clock; the wall
     // clock is right here (it is an operator's command, never run under a pinned test clock).
     Run(db(), remember_forgotten_relay_code_).bind(1, contact_key).bind(2, wall_clock_ms()).exec();
-    Run(db(), forget_relays_).bind(1, contact_key).exec();
-    Run(db(), forget_outbound_).bind(1, contact_key).exec();
+    erased += Run(db(), forget_relays_).bind(1, contact_key).exec();
+    erased += Run(db(), forget_outbound_).bind(1, contact_key).exec();
     tx.commit();
   }
   forget_cached(contact_key);
@@ -191,6 +192,7 @@ void SqliteStore::forget(std::string_view contact_key) {
   // truncate it now. Best effort: a reader in another process can make it return BUSY, and
   // the next automatic checkpoint will get there anyway.
   sqlite3_wal_checkpoint_v2(db(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  return erased;
 }
 
 }  // namespace hotline::store::sqlite

@@ -1,12 +1,17 @@
 #include "hotline/store/sqlite_schema.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
+#include "hotline/common/log.hpp"
 #include "hotline/store/sqlite_support.hpp"
 
 namespace hotline::store::sqlite {
@@ -157,10 +162,38 @@ constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
 
 int schema_version() noexcept { return kSchemaVersion; }
 
+namespace {
+
+/// Makes `path` no more open than `allowed` (0600 for files, 0700 for the folder): a database
+/// restored by an operator (`.backup`, `cp`) arrives with the umask's 0644, and its -wal and
+/// -shm then inherit that. Refuses, rather than serve from files others can read, when it cannot.
+void tighten(const std::string& path, ::mode_t allowed, const char* what) {
+  struct ::stat st {};
+  if (::stat(path.c_str(), &st) != 0) return;  // not there: nothing to tighten
+  const ::mode_t mode = st.st_mode & 07777;
+  if ((mode & ~allowed) == 0) return;
+  if (::chmod(path.c_str(), mode & allowed) != 0) {
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode));
+    throw std::runtime_error(std::string("session store: the database ") + what + " '" + path +
+                             "' can be read by other users (mode " + octal +
+                             ") and cannot be made owner-only (" + std::strerror(errno) +
+                             "): make it owned by the user that runs hotline (chown), or put the "
+                             "database in a folder of its own");
+  }
+  char from[8], to[8];
+  std::snprintf(from, sizeof from, "%04o", static_cast<unsigned>(mode));
+  std::snprintf(to, sizeof to, "%04o", static_cast<unsigned>(mode & allowed));
+  log::warn("store_permissions_tightened", {{"path", path}, {"from", from}, {"to", to}});
+}
+
+}  // namespace
+
 /// Creates the parent directory (owner-only, since it will hold data about vulnerable people)
 /// and the database file itself with mode 0600 before SQLite sees it. SQLite creates the -wal
 /// and -shm files with the database file's permissions, so they inherit 0600 too; left to
-/// SQLite alone, the file would get 0644 under a typical umask.
+/// SQLite alone, the file would get 0644 under a typical umask. Files and a folder that exist
+/// already are tightened to the same modes.
 void prepare_file(const std::string& path) {
   namespace fs = std::filesystem;
   const fs::path parent = fs::path(path).parent_path();
@@ -171,10 +204,15 @@ void prepare_file(const std::string& path) {
       throw std::runtime_error("session store: cannot create directory '" + parent.string() +
                                "' for the database: " + ec.message());
     }
-    fs::permissions(parent, fs::perms::owner_all, fs::perm_options::replace, ec);  // best effort
   }
+  // A database named without a folder ("hotline.db", "./hotline.db") lives wherever it was run
+  // from: that folder is the operator's, not ours to change.
+  if (!parent.empty() && parent != ".") tighten(parent.string(), 0700, "folder");
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd >= 0) ::close(fd);  // on failure SQLite's own open reports the reason
+  tighten(path, 0600, "file");
+  tighten(path + "-wal", 0600, "file");
+  tighten(path + "-shm", 0600, "file");
 }
 
 void configure(sqlite3* d, bool in_memory) {

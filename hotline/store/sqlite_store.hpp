@@ -66,7 +66,7 @@ class SqliteStore final : public SessionStore {
   bool is_opted_out(std::string_view contact_key) override;
   void set_opted_out(std::string_view contact_key, bool opted_out, std::int64_t now_ms) override;
   std::size_t purge_before(std::int64_t cutoff_ms) override;
-  void forget(std::string_view contact_key) override;
+  std::size_t forget(std::string_view contact_key) override;
 
   // Relays (sqlite_relays.cpp).
   std::vector<Relay> relays() override;
@@ -90,6 +90,7 @@ class SqliteStore final : public SessionStore {
 
   std::unique_ptr<KeyLock> lock_key(std::string_view key) override { return key_locks_.lock(key); }
   bool healthy() override;
+  std::uint64_t turn_log_damaged_bytes() override { return damaged_log_bytes_; }
 
  private:
   // How many logged turns may wait for SQLite before turns are refused (a full disk, say), so
@@ -180,6 +181,7 @@ class SqliteStore final : public SessionStore {
   bool applier_idle_ = false;
   bool stopping_ = false;
   std::thread applier_;
+  std::uint64_t damaged_log_bytes_ = 0;  // found by replay_log() at open
 };
 
 }  // namespace hotline::store::sqlite

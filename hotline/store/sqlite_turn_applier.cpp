@@ -165,6 +165,17 @@ void SqliteStore::replay_log() {
   if (!unapplied.empty() || found.torn_bytes > 0) {
     log::info("turn_log_replayed", {{"turns", unapplied.size()}, {"torn_bytes", found.torn_bytes}});
   }
+  // Damage on disk lost the turns in it (those after it are applied above): an operator should
+  // know, look at the copy and check the disk.
+  damaged_log_bytes_ = found.damaged_bytes;
+  if (found.damaged_bytes > 0) {
+    log::warn("turn_log_damaged", {{"damaged_bytes", found.damaged_bytes},
+                                   {"turns_recovered", unapplied.size()},
+                                   {"kept_in", nlohmann::json(found.quarantined)}});
+  }
+  for (const auto& path : found.stray) {
+    log::warn("turn_log_stray_file", {{"path", path}, {"action", "ignored; not a turn log segment"}});
+  }
 }
 
 void SqliteStore::write_logged(const std::vector<LoggedTurn>& turns) {

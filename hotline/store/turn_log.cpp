@@ -3,14 +3,16 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
-#include <array>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
@@ -21,16 +23,6 @@ namespace hotline::store {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr std::array<std::uint32_t, 256> kCrcTable = [] {
-  std::array<std::uint32_t, 256> table{};
-  for (std::uint32_t i = 0; i < 256; ++i) {
-    std::uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    table[i] = c;
-  }
-  return table;
-}();
 
 [[noreturn]] void fail(const std::string& what, const std::string& path) {
   throw StoreError("session store: " + what + " '" + path + "': " + std::strerror(errno));
@@ -79,34 +71,89 @@ bool decode(std::string_view payload, LoggedTurn& turn) {
   return ok && turn.seq > 0;
 }
 
-/// The segments of `prefix`, oldest first (their names carry their first sequence number).
-std::vector<std::string> segment_files(const std::string& prefix) {
+/// A record's size field is never larger than this (a segment is closed past kSegmentBytes, and
+/// one record is at most a turn's few kilobytes); a larger one is damage, not a record.
+constexpr std::uint32_t kMaxRecord = 64u << 20;
+
+/// The intact record at `at` in `data`, if there is one: its payload decoded into `turn`, and
+/// its whole length (header included) returned.
+std::optional<std::size_t> record_at(std::string_view data, std::size_t at, LoggedTurn& turn) {
+  if (data.size() - at < 8) return std::nullopt;
+  std::uint32_t size = 0, crc = 0;
+  std::memcpy(&size, data.data() + at, 4);
+  std::memcpy(&crc, data.data() + at + 4, 4);
+  if (size > kMaxRecord || data.size() - at - 8 < size) return std::nullopt;
+  const std::string_view payload = data.substr(at + 8, size);
+  if (crc32(payload.data(), payload.size()) != crc || !decode(payload, turn)) return std::nullopt;
+  return 8 + std::size_t{size};
+}
+
+/// Copies `bytes` aside, owner-only, so damage can be looked at; returns the file's path.
+std::string quarantine(const std::string& prefix, const std::string& segment, std::string_view bytes) {
+  const std::string path = prefix + "-damaged." + fs::path(segment).extension().string().substr(1);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) fail("cannot keep the damaged part of the turn log in", path);
+  std::size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      fail("cannot keep the damaged part of the turn log in", path);
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return path;
+}
+
+struct SegmentFiles {
+  std::vector<std::string> segments;  // oldest first (their names carry their first sequence number)
+  std::vector<std::string> stray;     // named like a segment, but not one
+};
+
+SegmentFiles segment_files(const std::string& prefix) {
   const fs::path p(prefix);
   const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
   const std::string stem = p.filename().string() + ".";
   std::vector<std::pair<std::uint64_t, std::string>> found;
+  SegmentFiles out;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     if (!name.starts_with(stem)) continue;
     const std::string number = name.substr(stem.size());
     if (number.empty() || !std::all_of(number.begin(), number.end(), [](unsigned char c) { return c >= '0' && c <= '9'; })) continue;
-    found.emplace_back(std::stoull(number), entry.path().string());
+    std::uint64_t first = 0;
+    const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), first);
+    std::error_code type_error;
+    if (error != std::errc() || end != number.data() + number.size() ||
+        !entry.is_regular_file(type_error) || entry.is_symlink(type_error)) {
+      out.stray.push_back(entry.path().string());
+      continue;
+    }
+    found.emplace_back(first, entry.path().string());
   }
   if (ec) throw StoreError("session store: cannot list '" + dir.string() + "': " + ec.message());
   std::sort(found.begin(), found.end());
-  std::vector<std::string> out;
-  for (auto& f : found) out.push_back(std::move(f.second));
+  for (auto& f : found) out.segments.push_back(std::move(f.second));
+  std::sort(out.stray.begin(), out.stray.end());
   return out;
 }
 
 }  // namespace
 
 std::uint32_t crc32(const void* data, std::size_t size) noexcept {
-  const auto* p = static_cast<const unsigned char*>(data);
-  std::uint32_t c = 0xFFFFFFFFu;
-  for (std::size_t i = 0; i < size; ++i) c = kCrcTable[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
+  // zlib takes a uInt length; a record is far below 4 GiB (kMaxRecord), but stay correct anyway.
+  uLong c = ::crc32(0L, Z_NULL, 0);
+  const auto* p = static_cast<const Bytef*>(data);
+  while (size > 0) {
+    const auto n = static_cast<uInt>(std::min<std::size_t>(size, 1u << 30));
+    c = ::crc32(c, p, n);
+    p += n;
+    size -= n;
+  }
+  return static_cast<std::uint32_t>(c);
 }
 
 std::unique_ptr<TurnLog> TurnLog::open(const std::string& db_path) {
@@ -133,24 +180,36 @@ TurnLog::~TurnLog() {
 
 LogRecovery TurnLog::recover() {
   LogRecovery out;
-  for (const auto& path : segment_files(prefix_)) {
+  SegmentFiles files = segment_files(prefix_);
+  out.stray = std::move(files.stray);
+  for (const auto& path : files.segments) {
     std::ifstream file(path, std::ios::binary);
     if (!file) fail("cannot read the turn log segment", path);
     const std::string data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    const std::string_view view(data);
+    std::string lost;  // the bytes of this segment that are not intact records
     std::size_t at = 0;
     while (at < data.size()) {
-      std::uint32_t size = 0, crc = 0;
-      if (data.size() - at < 8) break;
-      std::memcpy(&size, data.data() + at, 4);
-      std::memcpy(&crc, data.data() + at + 4, 4);
-      if (data.size() - at - 8 < size) break;
-      const std::string_view payload(data.data() + at + 8, size);
       LoggedTurn turn;
-      if (crc32(payload.data(), payload.size()) != crc || !decode(payload, turn)) break;
-      out.turns.push_back(std::move(turn));
-      at += 8 + size;
+      if (const auto length = record_at(view, at, turn)) {
+        out.turns.push_back(std::move(turn));
+        at += *length;
+        continue;
+      }
+      // Not a record here: look for the next intact one. A record checks its own length and
+      // CRC, so a false start is a one-in-four-billion chance on top of a payload that decodes.
+      std::size_t next = at + 1;
+      LoggedTurn found;
+      while (next < data.size() && !record_at(view, next, found)) ++next;
+      lost.append(view.substr(at, next - at));
+      if (next < data.size()) {
+        out.damaged_bytes += next - at;
+      } else {
+        out.torn_bytes += next - at;
+      }
+      at = next;
     }
-    out.torn_bytes += data.size() - at;
+    if (!lost.empty()) out.quarantined.push_back(quarantine(prefix_, path, lost));
     segments_.push_back({path, 0});
   }
   std::sort(out.turns.begin(), out.turns.end(),

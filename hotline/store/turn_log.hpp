@@ -13,6 +13,12 @@
 // byte order (the log never leaves it). A segment is deleted, or emptied, as soon as every
 // turn in it is applied, so the log holds seconds of turns at most, never history.
 //
+// A record is self-checking (its length and CRC), so recovery reads past a damaged one to the
+// next intact record; the damaged bytes are copied aside, owner-only, to
+// `<database>-turns-damaged.<segment>` for an operator to look at, and reported. A file or
+// folder named like a segment that is not one (a number too large, a folder) is reported and
+// left alone.
+//
 // One process owns a log: it holds an flock on `<database>-turns.lock` while the store is open.
 // Another process opening the same database (`hotline forget` while the server runs) gets no
 // log and commits its turns straight to SQLite.
@@ -41,6 +47,13 @@ struct LogRecovery {
   /// Bytes at a segment's end that do not form an intact record: a write cut short by a power
   /// loss. Never an acknowledged turn (a turn is answered only after its write() returned).
   std::uint64_t torn_bytes = 0;
+  /// Bytes that are not an intact record but have intact records after them: damage on disk.
+  /// The turns in them are lost; the turns after them are in `turns`.
+  std::uint64_t damaged_bytes = 0;
+  /// Where the torn and damaged bytes were copied (one file per segment that had any).
+  std::vector<std::string> quarantined;
+  /// Files or folders with a segment's name that are not segments; left as they are.
+  std::vector<std::string> stray;
 };
 
 class TurnLog {
@@ -84,7 +97,7 @@ class TurnLog {
   std::string buffer_;             // reused for each record
 };
 
-/// CRC-32 (IEEE 802.3, as zlib's crc32), for the log's records.
+/// CRC-32 (IEEE 802.3: zlib's crc32), for the log's records.
 std::uint32_t crc32(const void* data, std::size_t size) noexcept;
 
 }  // namespace hotline::store

@@ -144,7 +144,8 @@ std::size_t OutboxWorker::run_once() {
 }
 
 void OutboxWorker::attempt(const store::OutboxRow& row) {
-  const nlohmann::json ids = {{"outbox_id", row.id}, {"key", row.idempotency_key}, {"contact", row.contact_key}};
+  // Not the idempotency key: a voicemail notice's carries the call's hash (see log.hpp).
+  const nlohmann::json ids = {{"outbox_id", row.id}, {"contact", row.contact_key}};
   auto to = crypto::open(settings_.secret, row.to_sealed, "outbox.to");
   auto body = crypto::open(settings_.secret, row.body_sealed, "outbox.body");
   if (!to || !body) {

@@ -16,6 +16,7 @@
 #include "hotline/twilio/signature.hpp"
 
 #include "hotline/crypto/hmac.hpp"
+#include "hotline/twilio/url_forms.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -202,31 +203,52 @@ std::optional<UrlParts> split_url(std::string_view url) {
   return p;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
+std::string join(const UrlParts& p, std::string_view port) {
+  std::string out;
+  out.reserve(p.scheme.size() + p.userinfo.size() + p.host.size() + port.size() + p.rest.size());
+  out.append(p.scheme).append(p.userinfo).append(p.host).append(port).append(p.rest);
+  return out;
 }
 
-std::string_view default_port(std::string_view scheme) {
-  if (iequals(scheme, "https://")) return ":443";
-  if (iequals(scheme, "http://")) return ":80";
-  return {};
+/// The library's addPort: the URL with the scheme's standard port when it names none (":443"
+/// for https, ":80" for anything else, as the library does).
+std::string add_port(std::string_view url) {
+  const auto parts = split_url(url);
+  if (!parts || !parts->port.empty()) return std::string(url);
+  const bool https = parts->scheme.size() == 8 && std::equal(parts->scheme.begin(), parts->scheme.end(), "https://",
+                                                             [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  return join(*parts, https ? ":443" : ":80");
 }
 
-/// The URL as given, plus the variants with the scheme's default port added or removed.
-std::vector<std::string> url_candidates(std::string_view url) {
-  std::vector<std::string> out{std::string(url)};
-  auto parts = split_url(url);
-  if (!parts) return out;
-  std::string_view port = default_port(parts->scheme);
-  if (port.empty()) return out;
-  auto join = [&](std::string_view with_port) {
-    return std::string(parts->scheme) + std::string(parts->userinfo) + std::string(parts->host) +
-           std::string(with_port) + std::string(parts->rest);
+/// The library's removePort: the URL without whatever port it names, default or not.
+std::string remove_port(std::string_view url) {
+  const auto parts = split_url(url);
+  return parts ? join(*parts, {}) : std::string(url);
+}
+
+/// Candidate URLs in the order the library tries them, each once. The URL as received first
+/// (with and without its port): the string Twilio signed, so almost every webhook matches on
+/// the first HMAC. The normalised forms (normalized_url(), and its query re-encoded the legacy
+/// way) are made only if those fail.
+std::vector<std::string> as_received(std::string_view url) {
+  std::vector<std::string> out{remove_port(url)};
+  if (std::string with = add_port(url); with != out[0]) out.push_back(std::move(with));
+  return out;
+}
+std::vector<std::string> as_normalized(std::string_view url, const std::vector<std::string>& tried) {
+  std::vector<std::string> out;
+  auto add = [&](std::string candidate) {
+    if (std::find(tried.begin(), tried.end(), candidate) != tried.end()) return;
+    if (std::find(out.begin(), out.end(), candidate) != out.end()) return;
+    out.push_back(std::move(candidate));
   };
-  if (parts->port.empty()) out.push_back(join(port));
-  else if (parts->port == port) out.push_back(join({}));
+  const auto normalized = normalized_url(url);
+  if (!normalized) return out;
+  const std::string without = remove_port(*normalized), with = add_port(*normalized);
+  add(without);
+  add(with);
+  add(with_legacy_query(without));
+  add(with_legacy_query(with));
   return out;
 }
 
@@ -268,10 +290,9 @@ bool validate_signature(std::string_view auth_token, std::string_view url, const
     // either a form (signed field by field) or hashed, never both: form fields here would be
     // covered by neither the signature nor the hash, so refuse them.
     if (!fields.empty()) return false;
-    std::string given(*expected_hash);
-    std::transform(given.begin(), given.end(), given.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (!ct_equal(given, sha256_hex(raw_body))) return false;
+    // Compared as the libraries do: the lower-case hex digest, exactly (the value is percent-
+    // decoded first, as URLSearchParams.get does; a hex digest has nothing to decode).
+    if (!ct_equal(*expected_hash, sha256_hex(raw_body))) return false;
     fields_signed = &no_fields;
   }
 
@@ -281,7 +302,11 @@ bool validate_signature(std::string_view auth_token, std::string_view url, const
   // It saves an HMAC of the whole request on almost every webhook. The fields are sorted and
   // joined once for all candidates.
   const std::string data = signed_fields(*fields_signed);
-  for (const auto& candidate : url_candidates(url)) {
+  const std::vector<std::string> received = as_received(url);
+  for (const auto& candidate : received) {
+    if (ct_equal(signature_of(auth_token, candidate, data), signature)) return true;
+  }
+  for (const auto& candidate : as_normalized(url, received)) {
     if (ct_equal(signature_of(auth_token, candidate, data), signature)) return true;
   }
   return false;
