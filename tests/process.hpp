@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "hotline/store/sealed_conversations.hpp"
 #include "support.hpp"
 
 namespace test_support {
@@ -101,25 +102,27 @@ inline int port_of(const std::string& log) {
   return at == std::string::npos ? -1 : std::stoi(log.substr(at + 7));
 }
 
-/// The answer a SQLite database file remembers for a request id ("" when none).
-inline std::string stored_response(const std::string& path, const std::string& request_id) {
+/// The answer a SQLite database file remembers for a request id ("" when none), opened as the
+/// hotline opens it (answers are sealed under a key derived from `secret`): beside a running
+/// server as `hotline forget` does (what is still in its turn log is not seen yet), or after it
+/// stopped, when opening the store applies what its turn log holds.
+inline std::string stored_response(const std::string& path, const std::string& request_id,
+                                   const std::string& secret) {
   sqlite3* db = nullptr;
-  std::string result;
+  std::string contact;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
     sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT CASE reply_id WHEN ?1 THEN reply ELSE prev_reply END FROM conversations "
-                           "WHERE reply_id = ?1 OR prev_reply_id = ?1",
+    if (sqlite3_prepare_v2(db, "SELECT contact_key FROM conversations WHERE reply_id = ?1 OR prev_reply_id = ?1",
                            -1, &stmt, nullptr) == SQLITE_OK) {
       sqlite3_bind_text(stmt, 1, request_id.c_str(), -1, SQLITE_TRANSIENT);
-      if (sqlite3_step(stmt) == SQLITE_ROW) {
-        result = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-      }
+      if (sqlite3_step(stmt) == SQLITE_ROW) contact = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
       sqlite3_finalize(stmt);
     }
   }
   sqlite3_close(db);
-  return result;
+  if (contact.empty()) return "";
+  auto store = hotline::store::seal_conversations(hotline::store::open_sqlite(path), secret);
+  return store->response_for(contact, request_id).value_or("");
 }
 
 }  // namespace test_support

@@ -22,6 +22,7 @@ using namespace test_support;
 namespace {
 const std::string kHotline = HOTLINE_BINARY;
 const std::string kRoot = HOTLINE_SOURCE_DIR;
+const std::string kSecret = "crash-test-secret-0123456789";
 
 struct Acked {
   std::string from, sid, body, response;
@@ -36,7 +37,7 @@ std::vector<std::string> server_args(const TempDir& data) {
 std::vector<std::string> server_env(const TempDir& data) {
   // Local mode (no TWILIO_AUTH_TOKEN): signatures are not checked.
   return {"HOTLINE_DB=" + (data.path() / "hotline.sqlite3").string(),
-          "HOTLINE_SECRET=crash-test-secret-0123456789"};
+          "HOTLINE_SECRET=" + kSecret};
 }
 
 httplib::Result sms(httplib::Client& client, const std::string& from, const std::string& sid,
@@ -155,7 +156,7 @@ TEST_CASE("kill -9 under load loses nothing that was acknowledged") {
   // redelivery above was answered from the store, not by running the turn again).
   for (const auto& a : acked) {
     INFO(a.sid);
-    CHECK(stored_response(db, a.sid) == a.response);
+    CHECK(stored_response(db, a.sid, kSecret) == a.response);
   }
 }
 
@@ -180,7 +181,7 @@ struct RelayServer {
   }
   std::vector<std::string> env() const {
     return {"HOTLINE_DB=" + (data.path() / "hotline.sqlite3").string(),
-            "HOTLINE_SECRET=crash-test-secret-0123456789",
+            "HOTLINE_SECRET=" + kSecret,
             "TWILIO_AUTH_TOKEN=" + kAuthToken,
             "HOTLINE_PUBLIC_URL=" + kPublicUrl,
             "TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000",

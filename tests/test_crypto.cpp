@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <set>
 #include <stdexcept>
@@ -190,4 +193,52 @@ TEST_CASE("open refuses tampered, foreign or malformed values", "[crypto][seal]"
     CHECK_FALSE(open(kSecret, "v1.zz", "outbox.to"));
   }
   CHECK_THROWS_AS(seal("", "x"), std::invalid_argument);
+}
+
+TEST_CASE("a Sealer seals under its own purpose's key; seal() is the relays' purpose", "[crypto][seal]") {
+  const Sealer conversations(kSecret, "hotline conversation seal v1");
+  const Sealer relays(kSecret, "hotline seal v1");
+  const std::string session = R"({"intent":"status_reporting","step":"after_answer","v":1})";
+  const std::string sealed = conversations.seal(session, "conversations.session\nc_a");
+  CHECK(Sealer::looks_sealed(sealed));
+  CHECK_FALSE(Sealer::looks_sealed(session));
+  CHECK(sealed.find("status_reporting") == std::string::npos);
+  CHECK(conversations.open(sealed, "conversations.session\nc_a") == session);
+  CHECK(conversations.seal(session, "x") != conversations.seal(session, "x"));  // a fresh nonce
+  // Bound to its context and its purpose: another row, another purpose or secret, nothing opens.
+  CHECK_FALSE(conversations.open(sealed, "conversations.session\nc_b"));
+  CHECK_FALSE(relays.open(sealed, "conversations.session\nc_a"));
+  CHECK_FALSE(open(kSecret, sealed, "conversations.session\nc_a"));
+  CHECK_FALSE(Sealer("another-secret-entirely-0002", "hotline conversation seal v1").open(sealed, "conversations.session\nc_a"));
+  CHECK_FALSE(conversations.open(session, ""));
+  // The relays' key is the one seal()/open() use: values sealed either way open the other way.
+  CHECK(relays.open(seal(kSecret, "+14145551234", "outbox.to"), "outbox.to") == "+14145551234");
+  CHECK(open(kSecret, relays.seal("+14145551234", "outbox.to"), "outbox.to") == "+14145551234");
+  CHECK_THROWS_AS(Sealer("", "p"), std::invalid_argument);
+  CHECK_THROWS_AS(Sealer(kSecret, ""), std::invalid_argument);
+}
+
+TEST_CASE("a forked child never seals with its parent's next nonce", "[crypto][seal]") {
+  // Nonces are drawn in batches per thread; a child starts with a copy of its parent's memory,
+  // batch included. Under one key, two values sealed with one nonce would give both away.
+  const Sealer sealer(kSecret, "hotline conversation seal v1");
+  sealer.seal("fill the batch", "x");
+  int pipe_fds[2];
+  REQUIRE(pipe(pipe_fds) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const std::string sealed = sealer.seal("child", "x");
+    const ssize_t written = write(pipe_fds[1], sealed.data(), 3 + 24);  // "v1." and the nonce
+    _exit(written == 27 ? 0 : 1);
+  }
+  const std::string parent = sealer.seal("parent", "x");
+  char from_child[27] = {};
+  REQUIRE(read(pipe_fds[0], from_child, sizeof from_child) == 27);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+  CHECK(WIFEXITED(status));
+  CHECK(std::string(from_child, 27) != parent.substr(0, 27));
 }

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "hotline/store/sealed_conversations.hpp"
 #include "hotline/store/session_store.hpp"
 #include "postgres_support.hpp"
 
@@ -523,4 +524,72 @@ TEST_CASE("postgres: undelivered messages that name someone to tell are kept unt
           "[postgres]") {
   auto store = open_postgres(fresh_postgres_url(), 2);
   test_support::check_delivery_failures_and_relay_context(*store);
+}
+
+// ---- Sessions and remembered answers sealed at rest (sealed_conversations.hpp) -----------------
+
+namespace {
+const std::string kSealSecret = "postgres-test-secret-for-sealing-01";
+const std::string kTopicSession =
+    R"({"intent":"status_reporting","lang":"es","retries":0,"step":"status_reporting","turns":2,"v":1})";
+const std::string kTopicAnswer =
+    "<Response><Message>La policía de Milwaukee no pregunta por su estatus migratorio</Message></Response>";
+
+TurnRecord topic_turn(const std::string& contact, const std::string& request_id, std::int64_t now_ms) {
+  TurnRecord t = turn(contact, kTopicSession, request_id, now_ms);
+  t.response = kTopicAnswer;
+  return t;
+}
+
+// Every conversation column of every row, as text, as anyone with the database would read it.
+std::string conversation_rows(const std::string& url) {
+  return test_support::postgres_value(
+      url, "SELECT coalesce(string_agg(contact_key || '|' || session || '|' || reply_id || '|' || reply || '|' || "
+           "prev_reply_id || '|' || prev_reply, E'\\n'), '') FROM conversations");
+}
+}  // namespace
+
+TEST_CASE("postgres: sessions and remembered answers are sealed at rest, bound to their row", "[postgres][sealed]") {
+  const std::string url = fresh_postgres_url();
+  auto store = seal_conversations(open_postgres(url, 2), kSealSecret);
+  store->commit_turn(topic_turn("c_a", "SM1", 1000));
+  store->commit_turn(topic_turn("c_a", "SM2", 2000));
+  store->commit_turn(topic_turn("c_b", "SM3", 2000));
+  CHECK(store->load("c_a")->data == kTopicSession);
+  CHECK(store->response_for("c_a", "SM1") == kTopicAnswer);
+  auto view = store->read_contact("c_a", "SM2");
+  REQUIRE(view.session);
+  CHECK(view.session->data == kTopicSession);
+  CHECK(view.earlier_response == kTopicAnswer);
+
+  const std::string rows = conversation_rows(url);
+  REQUIRE(rows.find("c_a|v1.") != std::string::npos);  // keys and ids in the clear, values sealed
+  REQUIRE(rows.find("SM2") != std::string::npos);
+  for (const std::string word : {"status_reporting", "estatus migratorio", "Milwaukee", "\"step\""}) {
+    INFO(word);
+    CHECK(rows.find(word) == std::string::npos);
+  }
+
+  // c_a's session and answer copied into c_b's row do not open there.
+  test_support::postgres_admin(
+      "UPDATE conversations SET session = a.session, reply = a.reply FROM conversations AS a "
+      "WHERE conversations.contact_key = 'c_b' AND a.contact_key = 'c_a'", url);
+  CHECK_FALSE(store->load("c_b"));
+  CHECK_FALSE(store->response_for("c_b", "SM3"));
+  CHECK(store->load("c_a")->data == kTopicSession);
+  CHECK_FALSE(seal_conversations(open_postgres(url, 1), "another-secret-entirely-0002")->load("c_a"));
+}
+
+TEST_CASE("postgres: rows written before sealing are read, and sealed by the next turns", "[postgres][sealed]") {
+  const std::string url = fresh_postgres_url();
+  open_postgres(url, 1)->commit_turn(topic_turn("c_old", "SM1", 1000));  // as before sealing
+  auto store = seal_conversations(open_postgres(url, 2), kSealSecret);
+  CHECK(store->load("c_old")->data == kTopicSession);
+  CHECK(store->response_for("c_old", "SM1") == kTopicAnswer);
+  store->commit_turn(topic_turn("c_old", "SM2", 2000));
+  store->commit_turn(topic_turn("c_old", "SM3", 3000));
+  CHECK(store->response_for("c_old", "SM2") == kTopicAnswer);
+  const std::string rows = conversation_rows(url);
+  CHECK(rows.find("status_reporting") == std::string::npos);
+  CHECK(rows.find("Milwaukee") == std::string::npos);
 }

@@ -126,3 +126,33 @@ TEST_CASE("replicas: killing one mid-conversation loses nothing it acknowledged"
   REQUIRE(c.port > 0);
   CHECK(has(text(c.port, from, "SMk5", "menu"), "1"));
 }
+
+TEST_CASE("replicas: after a conversation about deportation, PostgreSQL's rows show no topic, step or answer",
+          "[replicas][sealed]") {
+  TempDir dir;
+  const std::string db = fresh_postgres_url();
+  Replica a(dir, db), b(dir, db);
+  REQUIRE(a.port > 0);
+  REQUIRE(b.port > 0);
+  const std::string from = "+14145557321";
+  const std::string fear = text(a.port, from, "SMpgtopic1", "si llamo a la policia me deportan?");
+  const std::string police = text(b.port, from, "SMpgtopic2", "1");  // b reads the session a sealed
+  auto words = [](const std::string& twiml) {
+    const auto at = twiml.find("<Message>");
+    return at == std::string::npos ? std::string() : twiml.substr(at + 9, 40);
+  };
+  REQUIRE_FALSE(words(fear).empty());
+  REQUIRE_FALSE(words(police).empty());
+  CHECK(text(a.port, from, "SMpgtopic2", "1") == police);  // a redelivery, to the other replica
+
+  const std::string rows = postgres_value(
+      db, "SELECT string_agg(contact_key || '|' || session || '|' || reply_id || '|' || reply || '|' || "
+          "prev_reply_id || '|' || prev_reply, E'\\n') FROM conversations");
+  REQUIRE(has(rows, "|SMpgtopic2|v1."));  // the row, with its answers sealed
+  for (const std::string& s : {std::string("status_reporting"), std::string("call_police"),
+                               std::string("police_discretion"), std::string("after_answer"), words(fear),
+                               words(police)}) {
+    INFO(s);
+    CHECK_FALSE(has(rows, s));
+  }
+}

@@ -22,6 +22,7 @@ using namespace std::chrono_literals;
 namespace {
 const std::string kHotline = HOTLINE_BINARY;
 const std::string kRoot = HOTLINE_SOURCE_DIR;
+const std::string kSecret = "shutdown-test-secret-0123456789";
 
 std::vector<std::string> server_args(const TempDir& data, int threads = 4) {
   return {kHotline, "serve", "--port", "0", "--root", kRoot, "--config",
@@ -31,7 +32,7 @@ std::vector<std::string> server_args(const TempDir& data, int threads = 4) {
 std::vector<std::string> server_env(const TempDir& data) {
   // Local mode (no TWILIO_AUTH_TOKEN): signatures are not checked.
   return {"HOTLINE_DB=" + (data.path() / "hotline.sqlite3").string(),
-          "HOTLINE_SECRET=shutdown-test-secret-0123456789"};
+          "HOTLINE_SECRET=" + kSecret};
 }
 
 std::string sms_body(const std::string& sid, const std::string& from) {
@@ -139,7 +140,7 @@ TEST_CASE("on SIGTERM a webhook in flight is answered in full, then serve exits 
   CHECK(static_cast<std::size_t>(shutdown) == lines.size() - 1);  // the last word
 
   // What it answered was committed before the store closed.
-  CHECK(stored_response((data.path() / "hotline.sqlite3").string(), "SMshutdown0001") == raw_body(answer));
+  CHECK(stored_response((data.path() / "hotline.sqlite3").string(), "SMshutdown0001", kSecret) == raw_body(answer));
 }
 
 TEST_CASE("on SIGTERM a request already accepted, waiting for a busy thread, is answered too") {
@@ -166,7 +167,7 @@ TEST_CASE("on SIGTERM a request already accepted, waiting for a busy thread, is 
   check_full_answer(busy.read_all(), "busy-1");
   check_full_answer(queued.read_all(), "queued-1");
   CHECK(server.wait() == 0);
-  CHECK(stored_response((data.path() / "hotline.sqlite3").string(), "SMshutdown0003") != "");
+  CHECK(stored_response((data.path() / "hotline.sqlite3").string(), "SMshutdown0003", kSecret) != "");
 }
 
 TEST_CASE("an idle server stops at once on SIGTERM and exits 0") {

@@ -18,7 +18,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kSecret = "HOTLINE_SECRET=single-server-test-secret-0123";
+const std::string kSecretValue = "single-server-test-secret-0123";
+const std::string kSecret = "HOTLINE_SECRET=" + kSecretValue;
 
 std::vector<std::string> serve_args(const std::string& port) {
   return {HOTLINE_BINARY, "serve", "--port", port, "--root", HOTLINE_SOURCE_DIR};
@@ -68,11 +69,11 @@ TEST_CASE("a second `hotline serve` on the same port or the same SQLite file ref
                      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
     REQUIRE(raw.read_response().rfind("HTTP/1.1 200 ", 0) == 0);
     const std::string db = (data.path() / "hotline.sqlite3").string();
-    REQUIRE(eventually([&] { return !stored_response(db, "SMsingle1").empty(); }));
+    REQUIRE(eventually([&] { return !stored_response(db, "SMsingle1", kSecretValue).empty(); }));
     auto forgotten = run({HOTLINE_BINARY, "forget", "+14145550177", "--root", HOTLINE_SOURCE_DIR}, "",
                          {db_env(data), kSecret});
     CHECK(forgotten.exit_code == 0);
-    CHECK(stored_response(db, "SMsingle1").empty());
+    CHECK(stored_response(db, "SMsingle1", kSecretValue).empty());
   }
   // The first server was not disturbed, and a server started after it stops takes over.
   first.signal(SIGTERM);

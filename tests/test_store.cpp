@@ -19,6 +19,7 @@
 
 #include "hotline/crypto/keys.hpp"
 #include "hotline/store/housekeeper.hpp"
+#include "hotline/store/sealed_conversations.hpp"
 #include "hotline/store/session_store.hpp"
 
 namespace fs = std::filesystem;
@@ -969,6 +970,151 @@ TEST_CASE("undelivered messages that name someone to tell are kept until told; a
   TempDir dir;
   auto store = open_sqlite(dir.db());
   test_support::check_delivery_failures_and_relay_context(*store);
+}
+
+// ---- Sessions and remembered answers sealed at rest (sealed_conversations.hpp) -----------------
+
+namespace {
+
+const std::string kSealSecret = "store-test-secret-for-sealing-0001";
+// What a turn about deportation would keep in the clear: its intent and step in the session,
+// the answer's text in the remembered TwiML.
+const std::string kTopicSession =
+    R"({"intent":"status_reporting","lang":"es","retries":0,"step":"status_reporting","turns":2,"v":1})";
+const std::string kTopicAnswer =
+    "<Response><Message>La policía de Milwaukee no pregunta por su estatus migratorio</Message></Response>";
+const std::vector<std::string> kTopicWords = {"status_reporting", "estatus migratorio", "Milwaukee"};
+
+// Every file in `dir` (database, WAL, turn log) as one string.
+std::string files_in(const fs::path& dir) {
+  std::string all;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("sealed conversations: read back in the clear, kept sealed in the turn log and the database",
+          "[store][sealed]") {
+  TempDir dir;
+  open_sqlite(dir.db());  // created first, so the blocker below finds a database
+  {
+    auto store = hotline::store::seal_conversations(open_sqlite(dir.db()), kSealSecret);
+    // Another connection holds the write lock: the turns stay in the turn log, where we look.
+    sqlite3* blocker = nullptr;
+    REQUIRE(sqlite3_open(dir.db().c_str(), &blocker) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    store->commit_turn(turn("c_topic", kTopicSession, "SM_topic1", kTopicAnswer, 1000));
+    store->commit_turn(turn("c_topic", kTopicSession, "SM_topic2", kTopicAnswer, 2000));
+    const std::string logged = files_in(dir.path);
+    REQUIRE(logged.find("c_topic") != std::string::npos);  // the log is there, keyed in the clear
+    REQUIRE(logged.find("SM_topic2") != std::string::npos);
+    for (const auto& word : kTopicWords) {
+      INFO(word);
+      CHECK(logged.find(word) == std::string::npos);
+    }
+    sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(blocker);
+    // What the hotline reads is what it wrote, from memory and from SQLite alike.
+    CHECK(store->load("c_topic")->data == kTopicSession);
+    CHECK(store->response_for("c_topic", "SM_topic1") == kTopicAnswer);
+    auto view = store->read_contact("c_topic", "SM_topic2");
+    REQUIRE(view.session);
+    CHECK(view.session->data == kTopicSession);
+    CHECK(view.earlier_response == kTopicAnswer);
+  }
+  Raw raw(dir.db());
+  CHECK(raw.text("SELECT session FROM conversations WHERE contact_key = 'c_topic'").starts_with("v1."));
+  CHECK(raw.text("SELECT reply FROM conversations WHERE contact_key = 'c_topic'").starts_with("v1."));
+  CHECK(raw.text("SELECT prev_reply FROM conversations WHERE contact_key = 'c_topic'").starts_with("v1."));
+  const std::string stored = files_in(dir.path);
+  for (const auto& word : kTopicWords) {
+    INFO(word);
+    CHECK(stored.find(word) == std::string::npos);
+  }
+  // Without the sealing layer (no secret) the store holds nothing readable; with it, everything.
+  CHECK(open_sqlite(dir.db())->load("c_topic")->data != kTopicSession);
+  CHECK(hotline::store::seal_conversations(open_sqlite(dir.db()), kSealSecret)->load("c_topic")->data == kTopicSession);
+}
+
+TEST_CASE("sealed conversations: a value moved to another row, or under another secret, does not open",
+          "[store][sealed]") {
+  TempDir dir;
+  {
+    auto store = hotline::store::seal_conversations(open_sqlite(dir.db()), kSealSecret);
+    store->commit_turn(turn("c_a", kTopicSession, "SM_a", kTopicAnswer, 1000));
+    store->commit_turn(turn("c_b", R"({"intent":"","step":"menu","v":1})", "SM_b", "<Response/>", 1000));
+  }
+  {
+    Raw raw(dir.db());
+    // c_a's session into c_b's row; c_a's answer to SM_a into the slot of request SM_b.
+    raw.exec("UPDATE conversations SET session = (SELECT session FROM conversations WHERE contact_key = 'c_a'), "
+             "reply = (SELECT reply FROM conversations WHERE contact_key = 'c_a') WHERE contact_key = 'c_b'");
+    raw.exec("UPDATE conversations SET reply_id = 'SM_other' WHERE contact_key = 'c_a'");
+  }
+  auto store = hotline::store::seal_conversations(open_sqlite(dir.db()), kSealSecret);
+  CHECK_FALSE(store->load("c_b"));  // the conversation starts over rather than take another's
+  CHECK_FALSE(store->response_for("c_b", "SM_b"));
+  CHECK_FALSE(store->response_for("c_a", "SM_other"));
+  CHECK_FALSE(store->read_contact("c_a", "SM_other").earlier_response);
+  CHECK(store->load("c_a")->data == kTopicSession);  // the row itself still opens
+
+  auto other = hotline::store::seal_conversations(open_sqlite(dir.db()), "another-secret-entirely-0002");
+  CHECK_FALSE(other->load("c_a"));
+  CHECK_THROWS_AS(hotline::store::seal_conversations(open_sqlite(dir.db()), ""), std::invalid_argument);
+}
+
+TEST_CASE("sealed conversations: rows written before sealing are read, and sealed by the next turns",
+          "[store][sealed][migrations]") {
+  TempDir dir;
+  {
+    // The current schema, written as the hotline did before sealing: plain JSON and TwiML.
+    auto plain = open_sqlite(dir.db());
+    plain->commit_turn(turn("c_old", kTopicSession, "SM_old1", kTopicAnswer, 1000));
+  }
+  auto store = hotline::store::seal_conversations(open_sqlite(dir.db()), kSealSecret);
+  CHECK(store->load("c_old")->data == kTopicSession);
+  CHECK(store->response_for("c_old", "SM_old1") == kTopicAnswer);  // a redelivery still gets it
+  CHECK(store->read_contact("c_old", "SM_old1").earlier_response == kTopicAnswer);
+
+  // The next turn seals the session and its answer; the old answer moves to the previous slot
+  // as it was, and the turn after pushes it out.
+  store->commit_turn(turn("c_old", kTopicSession, "SM_old2", kTopicAnswer, 2000));
+  store->commit_turn(turn("c_old", kTopicSession, "SM_old3", kTopicAnswer, 3000));
+  CHECK(store->load("c_old")->data == kTopicSession);
+  CHECK(store->response_for("c_old", "SM_old2") == kTopicAnswer);
+  store.reset();
+  Raw raw(dir.db());
+  CHECK(raw.text("SELECT session FROM conversations WHERE contact_key = 'c_old'").starts_with("v1."));
+  CHECK(raw.text("SELECT reply FROM conversations WHERE contact_key = 'c_old'").starts_with("v1."));
+  CHECK(raw.text("SELECT prev_reply FROM conversations WHERE contact_key = 'c_old'").starts_with("v1."));
+}
+
+TEST_CASE("sealed conversations: what a turn does not keep is not passed on to be logged", "[store][sealed]") {
+  TempDir dir;
+  open_sqlite(dir.db());
+  auto store = hotline::store::seal_conversations(open_sqlite(dir.db()), kSealSecret);
+  // The turns stay in the turn log (another connection holds the write lock), where we look.
+  sqlite3* blocker = nullptr;
+  REQUIRE(sqlite3_open(dir.db().c_str(), &blocker) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  store->commit_turn(turn("c_k", kTopicSession, "SM_k1", "<Response/>", 1000));
+  // A relay turn keeps the session; a turn without a request id remembers no answer.
+  auto kept = turn("c_k", R"({"intent":"Zanahoria","step":"Zanahoria","v":1})", "SM_k2", "<Response/>", 2000);
+  kept.keep_session = true;
+  store->commit_turn(kept);
+  store->commit_turn(turn("c_k", kTopicSession, "", "<Response><Message>Tlacuache</Message></Response>", 3000));
+  const std::string logged = files_in(dir.path);
+  REQUIRE(logged.find("SM_k2") != std::string::npos);
+  CHECK(logged.find("Zanahoria") == std::string::npos);
+  CHECK(logged.find("Tlacuache") == std::string::npos);
+  sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(blocker);
+  CHECK(store->load("c_k")->data == kTopicSession);
 }
 
 TEST_CASE("a database restored with loose permissions is made owner-only when it is opened", "[store][privacy]") {

@@ -11,6 +11,7 @@
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
 #include "hotline/flowtest/flowtest.hpp"
+#include "hotline/store/sealed_conversations.hpp"
 #include "hotline/routing/roster.hpp"
 #include "hotline/twilio/twiml.hpp"
 
@@ -92,7 +93,9 @@ App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
 App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
          std::shared_ptr<const flow::Bundle> bundle, std::shared_ptr<const routing::Roster> roster)
     : config_(std::move(config)),
-      store_(std::move(store)),
+      // Sessions and remembered answers tell what a contact asked about: sealed at rest, in
+      // the database and the turn log (hotline/store/sealed_conversations.hpp).
+      store_(store::seal_conversations(std::move(store), config_.secret)),
       bundles_(std::move(bundle)),
       roster_(std::move(roster)) {
   const config::Config& c = config_;
