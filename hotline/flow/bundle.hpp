@@ -46,19 +46,25 @@ inline constexpr const char* kRelayPrompts[] = {
     "relay_texter_left", "relay_closed", "relay_released", "relay_no_conversation",
     "relay_unknown_code", "relay_which", "relay_advocate_help", "relay_connected",
     "relay_after_hours", "relay_no_answer", "relay_ended", "relay_staff_only",
-    "relay_code_closed", "relay_not_yours", "relay_held", "relay_choice_waiting"};
+    "relay_code_closed", "relay_not_yours", "relay_held", "relay_choice_waiting",
+    // voicemails: offers and `#call` (relay.cpp), and the advocate's leg of a callback (callback.cpp)
+    "voicemail_offer", "voicemail_claimed", "voicemail_no_text", "voicemail_calling",
+    "voicemail_call_unavailable", "voicemail_call_which", "voicemail_not_a_call",
+    "voicemail_callback_done", "voicemail_callback_missed", "voice_callback_intro",
+    "voice_callback_connecting", "voice_callback_gone", "voice_callback_ended", "voice_callback_no_answer"};
 
 /// Placeholders the relay fills in at run time (not organisation details from the config):
 /// the conversation code, its language, the texter's message, the hours, a list of codes, the
-/// numbered conversations a held message may go to.
+/// numbered conversations a held message may go to; a voicemail's length and age.
 inline constexpr const char* kRuntimePlaceholders[] = {"code",  "lang",  "message", "hours",
-                                                       "codes", "first", "second", "choices", "topic"};
+                                                       "codes", "first", "second", "choices", "topic",
+                                                       "seconds", "age"};
 
 /// Prompts the voice channel says around the flow: language menu, advocates' whisper, voicemail.
 inline constexpr const char* kVoicePrompts[] = {
     "voice_welcome",      "voice_no_answer",     "voice_hours", "voice_next_shift_soon",
     "voice_leave_message", "voice_message_saved", "voice_goodbye", "voice_whisper",
-    "voice_error",        "voice_voicemail_notice"};
+    "voice_error"};
 
 /// Loads `<root>/flows/hotline.yaml`, `<root>/flows/intents.yaml` and `<root>/prompts/<lang>.yaml`
 /// and checks them against each other. Returns nullptr when there is any error; every problem,
