@@ -140,6 +140,15 @@ std::string age_text(std::int64_t ms) {
 
 bool is_voicemail(const store::Relay& relay) { return relay.contact_key.rfind("v_", 0) == 0; }
 
+std::vector<std::string> voicemails_from(store::SessionStore& store, const std::string& secret,
+                                         const std::string& number) {
+  std::vector<std::string> keys;
+  for (const auto& r : store.relays()) {
+    if (is_voicemail(r) && crypto::open(secret, r.texter_sealed, kTexterContext) == number) keys.push_back(r.contact_key);
+  }
+  return keys;
+}
+
 RelayService::RelayService(flow::BundleHolder& bundles, store::SessionStore& store,
                            std::shared_ptr<const routing::Roster> roster, RelaySettings settings,
                            Clock clock)

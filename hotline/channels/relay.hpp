@@ -53,6 +53,11 @@ struct CallbackLeg {
 /// True for a relay that is a voicemail (keyed by its call, not by a texter).
 bool is_voicemail(const store::Relay& relay);
 
+/// The keys of voicemails left from `number` still waiting to be called back, for `hotline
+/// forget` (a voicemail is keyed by its call, so the number's hash does not find it).
+std::vector<std::string> voicemails_from(store::SessionStore& store, const std::string& secret,
+                                         const std::string& number);
+
 /// Where Twilio fetches the TwiML of a callback's advocate leg, and reports its <Dial>'s end.
 inline constexpr const char* kVoiceCallbackPath = "/twilio/voice/callback";
 inline constexpr const char* kVoiceCallbackDonePath = "/twilio/voice/callback/done";

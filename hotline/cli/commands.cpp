@@ -99,8 +99,8 @@ each says, replies and intents as labelled arrows, and the questions that work a
 constexpr const char* kForgetHelp = R"(Usage: hotline forget NUMBER [--root DIR] [--config FILE]
 
 Erases everything the hotline keeps about one phone number (E.164, e.g. +14145550123, or a
-whatsapp:+… address): its conversation, opt-out record, remembered answers, open relay and
-queued messages. The number itself was never stored: it is found by its keyed hash, so
+whatsapp:+… address): its conversation, opt-out record, remembered answers, open relay,
+voicemails waiting to be called back and queued messages. The number itself was never stored: it is found by its keyed hash, so
 HOTLINE_SECRET (and HOTLINE_DB) must be the server's. Safe to run while the server is running.
 )";
 
@@ -617,6 +617,11 @@ int forget(const Args& args) {
     store->forget(key);
     // Only the hash is printed: the operator already knows the number, a log file need not.
     std::cout << "forgotten: " << key << "\n";
+    // Voicemails waiting to be called back are keyed by their call, not by the number.
+    for (const auto& call : channels::voicemails_from(*store, c.secret, *address)) {
+      store->forget(call);
+      std::cout << "forgotten: " << call << " (a voicemail)\n";
+    }
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "hotline: cannot forget: " << e.what() << "\n";
