@@ -91,9 +91,9 @@ twilio::FormFields call_fields(const std::string& sid, const std::string& from, 
 
 /// A Spanish caller asks for a person (0), nobody answers, and they leave a 21-second message.
 /// Returns what the hotline said before the tone.
-std::string leave_spanish_voicemail(HotlineServer& s, bool advocates_on_shift) {
+std::string leave_spanish_voicemail(HotlineServer& s, bool advocates_on_shift, const std::string& caller = kCaller) {
   const std::string sid = next_sid("CA");
-  auto f = call_fields(sid, kCaller, kHotline);
+  auto f = call_fields(sid, caller, kHotline);
   post_ok(s, "/twilio/voice", f);
   auto press = [&](const std::string& digits) {
     auto g = f;
@@ -251,4 +251,24 @@ TEST_CASE("after hours a caller hears when someone takes calls; the voicemail wa
   CHECK(fake.delivered_to(kBen).empty());
   CHECK(fake.delivered_to(kCarla).empty());
   CHECK(fake.delivered_to(kCaller).empty());
+}
+
+TEST_CASE("a caller who withheld their number: the advocate hears the message, and nobody is dialled") {
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(callback_config(dir, fake, kWednesday10am), roster());
+  leave_spanish_voicemail(server, true, "Anonymous");
+  REQUIRE(eventually([&] { return voicemail_codes(fake, kAna).size() == 1; }));
+  const std::string code = voicemail_codes(fake, kAna)[0];
+  CHECK_THAT(text(server, kAna, "#call " + code), Contains("Le estamos llamando para " + code));
+  REQUIRE(eventually([&] { return fake.calls().size() == 1; }));
+  const std::string twiml = post_ok(server, "/twilio/voice/callback?code=" + code,
+                                    call_fields(fake.calls()[0].sid, kHotline, kAna, "outbound-api"));
+  CHECK(element(twiml, "Play") == kRecording);
+  CHECK_THAT(twiml, Contains("ocultó su número") && Contains("#end " + code) && Contains("<Hangup"));
+  CHECK(twiml.find("<Dial") == std::string::npos);
+  CHECK(twiml.find("<Play") < twiml.find("ocultó"));
+  REQUIRE(server.app().store().relays().size() == 1);  // Ana closes it with #end
+  CHECK_THAT(text(server, kAna, "#end " + code), Contains(code));
+  CHECK(server.app().store().relays().empty());
 }

@@ -1,5 +1,6 @@
 #include "hotline/channels/callback.hpp"
 
+#include "hotline/channels/address.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/twilio/twiml.hpp"
 
@@ -53,9 +54,17 @@ std::string callback_twiml(const flow::Bundle& bundle, const VoiceSettings& sett
   // Twilio plays its own recording: the simplest way for an advocate to hear it without the
   // account's credentials, and the link never leaves Twilio and the hotline.
   if (!leg.recording_url.empty()) out.verb("Play", {}, leg.recording_url);
+  // A withheld number ("Anonymous") cannot be dialled: the advocate still hears the message,
+  // which may say how to reach the caller.
+  const auto number_to_dial = normalize_address(leg.caller);
+  if (!number_to_dial || number_to_dial->rfind("+", 0) != 0) {
+    out.verb("Say", say_attributes(settings, me), render("voice_callback_withheld"));
+    out.verb("Hangup");
+    return out.str();
+  }
   out.verb("Say", say_attributes(settings, me), render("voice_callback_connecting"));
   twilio::TwiML number;
-  number.verb("Number", {}, leg.caller);
+  number.verb("Number", {}, *number_to_dial);
   twilio::Attributes dial{{"action", std::string(kVoiceCallbackDonePath) + "?code=" + leg.code},
                           {"method", "POST"},
                           {"timeout", std::to_string(kCallbackRingSeconds)}};

@@ -51,7 +51,8 @@ inline constexpr const char* kRelayPrompts[] = {
     "voicemail_offer", "voicemail_claimed", "voicemail_no_text", "voicemail_calling",
     "voicemail_call_unavailable", "voicemail_call_which", "voicemail_not_a_call",
     "voicemail_callback_done", "voicemail_callback_missed", "voice_callback_intro",
-    "voice_callback_connecting", "voice_callback_gone", "voice_callback_ended", "voice_callback_no_answer"};
+    "voice_callback_connecting", "voice_callback_gone", "voice_callback_ended", "voice_callback_no_answer",
+    "voice_callback_withheld"};
 
 /// Placeholders the relay fills in at run time (not organisation details from the config):
 /// the conversation code, its language, the texter's message, the hours, a list of codes, the
