@@ -4,6 +4,8 @@
 // lists the messages it accepted (GET Messages.json: To/From/PageSize filters, newest first,
 // paged, date_created in RFC 2822), answering in the shape of Twilio's ListMessageResponse;
 // test_prism checks that shape against Twilio's OpenAPI description and the official client.
+// Calls.json creates (an advocate's callback) are recorded apart, in calls(), and answered 201
+// with a Call resource.
 #include <httplib.h>
 
 #include <algorithm>
@@ -26,6 +28,13 @@ struct FakeRequest {
   int arrival = 0;   // 1 for the first request the fake received, 2 for the next…
   std::string sid;   // the Message SID, when answered 201
   std::int64_t created_s = 0;  // when it arrived (Unix seconds): its date_created
+};
+
+/// A POST to Calls.json, as received.
+struct FakeCall {
+  std::string path, authorization, to, from, url, method;
+  int answered = 0;
+  std::string sid;  // the Call SID, when answered 201
 };
 
 /// A GET of the Messages list, as received.
@@ -86,6 +95,37 @@ class FakeTwilio {
       std::lock_guard lock(mutex_);
       requests_.push_back(std::move(r));
     });
+    server_.Post(R"(/2010-04-01/Accounts/([^/]+)/Calls\.json)", [this](const httplib::Request& req, httplib::Response& res) {
+      FakeCall c;
+      c.path = req.path;
+      c.authorization = req.get_header_value("Authorization");
+      auto form = hotline::twilio::parse_form(req.body).value_or(hotline::twilio::FormFields{});
+      auto get = [&](const char* k) { return hotline::twilio::field(form, k).value_or(""); };
+      c.to = get("To");
+      c.from = get("From");
+      c.url = get("Url");
+      c.method = get("Method");
+      std::lock_guard lock(mutex_);
+      const int status = call_fail_status.load();
+      if (c.to.empty() || c.from.empty() || c.url.empty()) {
+        c.answered = res.status = 400;
+        res.set_content("{\"code\": 21201, \"message\": \"To, From and Url are required\", \"status\": 400}", "application/json");
+      } else if (status != 0) {
+        c.answered = res.status = status;
+        res.set_content("{\"code\": 20500, \"message\": \"failure\", \"status\": " + std::to_string(status) + "}", "application/json");
+      } else {
+        c.answered = res.status = 201;
+        std::string digits = std::to_string(calls_.size() + 1);
+        c.sid = "CA" + std::string(32 - digits.size(), '0') + digits;
+        const std::string account = req.matches[1];
+        res.set_content(nlohmann::json{{"sid", c.sid}, {"account_sid", account}, {"to", c.to}, {"from", c.from},
+                                       {"status", "queued"}, {"direction", "outbound-api"}, {"api_version", "2010-04-01"},
+                                       {"uri", "/2010-04-01/Accounts/" + account + "/Calls/" + c.sid + ".json"}}
+                            .dump(),
+                        "application/json");
+      }
+      calls_.push_back(std::move(c));
+    });
     server_.Get(R"(/2010-04-01/Accounts/([^/]+)/Messages\.json)", [this](const httplib::Request& req, httplib::Response& res) {
       list(req, res);
     });
@@ -114,6 +154,11 @@ class FakeTwilio {
     for (auto& r : delivered()) if (r.to == to) out.push_back(r);
     return out;
   }
+  /// Calls.json creates received, answered or not.
+  std::vector<FakeCall> calls() {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
   std::vector<FakeListRequest> list_requests() {
     std::lock_guard lock(mutex_);
     return list_requests_;
@@ -131,6 +176,7 @@ class FakeTwilio {
   std::atomic<int> delay_ms{0};     // answer this late (past the client's timeout = "no answer")
   std::atomic<bool> malformed{false};
   std::optional<std::string> refuse_to;  // answer 400 / 21610 (opted out) for this recipient
+  std::atomic<int> call_fail_status{0};  // calls: 0 = accept; else answer with this status
   std::atomic<int> list_fail_status{0};  // lists: 0 = answer; else answer with this status
   std::atomic<std::int64_t> clock_offset_s{0};  // Twilio's clock minus ours, for date_created
 
@@ -220,6 +266,7 @@ class FakeTwilio {
   std::mutex mutex_;
   std::vector<FakeRequest> requests_;
   std::vector<FakeListRequest> list_requests_;
+  std::vector<FakeCall> calls_;
 };
 
 /// Polls `done` every 10 ms for up to `timeout`; true as soon as it holds.

@@ -376,6 +376,39 @@ TEST_CASE("forget erases one person's conversation and opt-out, and nobody else'
   CHECK_THAT(bad.err, Catch::Contains("E.164"));
 }
 
+TEST_CASE("forget erases a voicemail from that number waiting to be called back, and nobody else's") {
+  TempDir data;
+  const std::string db = (data.path() / "h.sqlite3").string();
+  const std::string secret = "forget-test-secret-0123456789";
+  const std::vector<std::string> env = {"HOTLINE_DB=" + db, "TWILIO_AUTH_TOKEN=", "HOTLINE_SECRET=" + secret};
+  {
+    auto store = hotline::store::open_sqlite(db);
+    hotline::store::TurnRecord t;
+    t.contact_key = "v_one";
+    t.keep_session = true;
+    t.now_ms = 1'000;
+    for (auto [code, call, number] : {std::tuple{"K7M", "v_one", "+14145550001"}, std::tuple{"Q3A", "v_two", "+14145550002"}}) {
+      hotline::store::Relay r;
+      r.code = code;
+      r.contact_key = call;
+      r.texter_sealed = hotline::crypto::seal(secret, number, "relays.texter");  // as the relay seals it
+      r.lang = "es";
+      r.state = "queued";
+      r.created_ms = 1'000;
+      t.relays.push_back({r, false, 0});
+    }
+    store->commit_turn(t);
+    REQUIRE(store->relays().size() == 2);
+  }
+  auto r = run({kHotline, "forget", "+14145550001", "--root", kRoot}, "", env);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("forgotten: v_one (a voicemail)"));
+  CHECK(r.out.find("+1414") == std::string::npos);
+  auto store = hotline::store::open_sqlite(db);
+  REQUIRE(store->relays().size() == 1);
+  CHECK(store->relays()[0].code == "Q3A");
+}
+
 TEST_CASE("the README's curl example keeps the texter under +14145550123, and forget erases it") {
   // The README's request, as curl would send it.
   std::string readme_line;

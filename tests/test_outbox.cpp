@@ -300,3 +300,87 @@ TEST_CASE("a worker whose lease was taken over while it asked Twilio sends nothi
   CHECK(b.sent.empty());
   CHECK(b.store->outbox_pending() == 1);  // the other worker's to send
 }
+
+namespace {
+
+const std::string kCallUrl = "https://hotline.example.org/twilio/voice/callback?code=K7M";
+
+/// A store holding one call (an advocate's #call) instead of a message.
+std::unique_ptr<store::SessionStore> store_with_call() {
+  auto s = store::open_sqlite(":memory:");
+  store::TurnRecord t;
+  t.contact_key = "v_call";
+  t.keep_session = true;
+  t.now_ms = 1000;
+  t.outbound.push_back({"SMin:K7M:call", "v_call", kFrom, crypto::seal(kSecret, kTo, "outbox.to"),
+                        crypto::seal(kSecret, kCallUrl, "outbox.call")});
+  s->commit_turn(t);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a row sealed as a call is placed as a call, never sent as a text") {
+  Bench b;  // only for its settings
+  auto s = store_with_call();
+  std::vector<OutboundSms> texts;
+  std::vector<OutboundCall> calls;
+  OutboxWorker w(
+      *s, [&](const OutboundSms& m) { texts.push_back(m); return Bench::accepted("SMx"); },
+      [](const MessageQuery&) { return Bench::ok_list({}); }, b.settings());
+  SECTION("with a way to call") {
+    w.set_call([&](const OutboundCall& c) { calls.push_back(c); return Bench::accepted("CA123"); });
+    CHECK(w.run_once() == 1);
+    REQUIRE(calls.size() == 1);
+    CHECK(calls[0].to == kTo);
+    CHECK(calls[0].from == kFrom);
+    CHECK(calls[0].url == kCallUrl);
+    CHECK(s->outbox_pending() == 0);
+  }
+  SECTION("without one, it is dropped with a reason") {
+    CHECK(w.run_once() == 1);
+    CHECK(s->outbox_pending() == 0);
+    CHECK(s->claim_outbound(system_now_ms() + 3'600'000, 10, 0).empty());
+  }
+  CHECK(texts.empty());
+}
+
+TEST_CASE("a call whose outcome was lost is not placed again: a second ring is worse than none") {
+  Bench b;
+  auto s = store_with_call();
+  const std::int64_t now = system_now_ms();
+  auto rows = s->claim_outbound(now, 10, now + 60'000);
+  REQUIRE(rows.size() == 1);
+  REQUIRE(s->outbound_attempt_started(rows[0], now - 30'000, now + 60'000));
+  s->outbound_release(rows[0].id, 0);
+  std::vector<OutboundCall> calls;
+  OutboxWorker w(
+      *s, [](const OutboundSms&) { return Bench::accepted("SMx"); },
+      [](const MessageQuery&) { return Bench::ok_list({}); }, b.settings());
+  w.set_call([&](const OutboundCall& c) { calls.push_back(c); return Bench::accepted("CA123"); });
+  CHECK(w.run_once() == 1);
+  CHECK(calls.empty());
+  CHECK(s->claim_outbound(system_now_ms() + 3'600'000, 10, 0).empty());  // dropped, not pending
+}
+
+TEST_CASE("a call refused for now (429) is tried again, then placed once") {
+  Bench b;
+  auto s = store_with_call();
+  int attempts = 0;
+  OutboxWorker w(
+      *s, [](const OutboundSms&) { return Bench::accepted("SMx"); },
+      [](const MessageQuery&) { return Bench::ok_list({}); }, b.settings());
+  w.set_call([&](const OutboundCall&) {
+    SendResult r;
+    r.http_status = ++attempts == 1 ? 429 : 201;
+    r.retryable = attempts == 1;
+    r.ok = attempts != 1;
+    r.sid = r.ok ? "CA123" : "";
+    return r;
+  });
+  CHECK(w.run_once() == 1);
+  CHECK(s->outbox_pending() == 1);  // due again at once (retry_base_ms 0)
+  CHECK(w.run_once() == 1);
+  CHECK(attempts == 2);
+  CHECK(s->outbox_pending() == 0);
+}

@@ -135,6 +135,24 @@ TEST_CASE("messages the REST client sends are valid under Twilio's OpenAPI descr
   CHECK(res->status == 401);
 }
 
+TEST_CASE("a callback call the REST client places is valid under Twilio's OpenAPI description") {
+  Prism prism;
+  RestClient client({"http://127.0.0.1:" + std::to_string(prism.port()), "AC00000000000000000000000000000000",
+                     "test-token", 2000, 10000});
+  auto r = client.place_call({"+15550100001", "+15550100000", "https://hotline.example.org/twilio/voice/callback?code=K7M"});
+  INFO(r.reason << "\n" << prism.log());
+  CHECK(r.ok);
+  CHECK(r.http_status == 201);
+  CHECK(r.sid.rfind("CA", 0) == 0);  // the spec's example Call resource
+  // The mock validates calls too: without Url (or Twiml / ApplicationSid) it is refused.
+  httplib::Client raw("127.0.0.1", prism.port());
+  raw.set_basic_auth("AC00000000000000000000000000000000", "test-token");
+  auto res = raw.Post("/2010-04-01/Accounts/AC00000000000000000000000000000000/Calls.json",
+                      "From=%2B15550100000", "application/x-www-form-urlencoded");
+  REQUIRE(res);
+  CHECK(res->status == 422);
+}
+
 TEST_CASE("list requests the REST client makes are valid under Twilio's OpenAPI description") {
   Prism prism;
   RestClient client({"http://127.0.0.1:" + std::to_string(prism.port()), "AC00000000000000000000000000000000",

@@ -78,6 +78,14 @@ TEST_CASE("hours_text merges everyone's shifts per language") {
   CHECK(empty_roster()->hours_text(Lang::es).empty());
 }
 
+TEST_CASE("call_hours_text counts only advocates who take calls") {
+  auto roster = shipped();
+  // Jose (texts only) covers weekday evenings and Saturdays: callers are not told those hours.
+  CHECK(roster->call_hours_text(Lang::es) == "lun-vie 9:00-17:00");
+  CHECK(roster->call_hours_text(Lang::en) == "Mon-Fri 9:00-17:00");
+  CHECK(empty_roster()->call_hours_text(Lang::es).empty());
+}
+
 TEST_CASE("by_phone and by_id find advocates; strangers are not advocates") {
   auto roster = shipped();
   REQUIRE(roster->by_phone("+15550100002"));

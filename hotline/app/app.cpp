@@ -32,8 +32,21 @@ channels::VoiceSettings voice_settings(const config::Config& c) {
   v.caller_id = c.voice.caller_id;
   v.ring_seconds = c.voice.ring_seconds;
   v.voicemail_max_seconds = c.voice.voicemail_max_seconds;
-  v.sms_sender = c.twilio_from;
   return v;
+}
+
+channels::RelaySettings relay_settings(const config::Config& c) {
+  channels::RelaySettings r;
+  r.secret = c.secret;
+  r.sender = c.twilio_from;
+  r.claim_timeout_ms = static_cast<std::int64_t>(c.relay_claim_timeout_minutes) * 60'000;
+  r.escalate_after_ms = static_cast<std::int64_t>(c.relay_escalate_after_minutes) * 60'000;
+  // Callbacks ring from, and show, the hotline's number: the configured caller id, else
+  // TWILIO_FROM when it is a number (a Messaging Service cannot place calls).
+  r.call_from = !c.voice.caller_id.empty() ? c.voice.caller_id
+                : c.twilio_from.rfind("+", 0) == 0 ? c.twilio_from : std::string();
+  r.public_url = c.public_url;
+  return r;
 }
 
 namespace {
@@ -129,10 +142,14 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   // The advocate relay and the outbox that carries its messages.
   relay_ = std::make_unique<channels::RelayService>(
       bundles_, *store_, roster_,
-      channels::RelaySettings{c.secret, c.twilio_from,
-                              static_cast<std::int64_t>(c.relay_claim_timeout_minutes) * 60'000, 300,
-                              10 * 60'000, static_cast<std::int64_t>(c.relay_escalate_after_minutes) * 60'000},
+      relay_settings(c),
       make_clock(c.pinned_now_ms));
+  voice_->set_relay(relay_.get());
+  callback_ = std::make_unique<channels::CallbackChannel>(bundles_, *relay_, voice_settings(c),
+                                                          relay_settings(c).call_from);
+  callback_->set_outbox_wake([this] {
+    if (outbox_) outbox_->wake();
+  });
   sms_->set_guard([this](const std::string& contact, bool stop) { return guard(contact, stop); });
   sms_->set_relay(relay_.get(), [this] {
     if (outbox_) outbox_->wake();
@@ -192,6 +209,7 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
     outbox_ = std::make_unique<twilio::OutboxWorker>(
         *store_, [this](const twilio::OutboundSms& m) { return rest_->send_message(m); },
         [this](const twilio::MessageQuery& q) { return rest_->list_messages(q); }, o, [this] { relay_->sweep(); });
+    outbox_->set_call([this](const twilio::OutboundCall& call) { return rest_->place_call(call); });
   } else {
     log::warn("outbound_disabled", {{"message", "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM are "
                                                 "not all set: relay messages stay in the outbox, unsent"}});
@@ -221,6 +239,8 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
     return channels::WebhookResponse{200, "text/xml", twilio::TwiML().str()};
   };
   add_voice_routes(routes, *voice_);
+  routes.twilio[channels::kVoiceCallbackPath] = [this](const twilio::FormFields& f) { return callback_->answered(f); };
+  routes.twilio[channels::kVoiceCallbackDonePath] = [this](const twilio::FormFields& f) { return callback_->finished(f); };
   // A new call passes the same limits as a text; a refused one is rejected before it is answered
   // (the callbacks of a call already taken are not limited).
   routes.twilio[channels::kVoicePath] = [this](const twilio::FormFields& form) {

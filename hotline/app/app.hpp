@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 
+#include "hotline/channels/callback.hpp"
 #include "hotline/channels/limits.hpp"
 #include "hotline/channels/relay.hpp"
 #include "hotline/channels/sms.hpp"
@@ -22,6 +23,8 @@ namespace hotline::app {
 
 /// The voice channel's settings from the configuration (also used by `hotline simulate`).
 channels::VoiceSettings voice_settings(const config::Config& c);
+/// The relay's settings from the config, callbacks' number and public URL included.
+channels::RelaySettings relay_settings(const config::Config& c);
 
 class App {
  public:
@@ -83,6 +86,7 @@ class App {
   channels::VoicemailHook voicemail_hook_;
   std::unique_ptr<channels::VoiceChannel> voice_;
   std::unique_ptr<channels::RelayService> relay_;
+  std::unique_ptr<channels::CallbackChannel> callback_;
   std::unique_ptr<twilio::RestClient> rest_;
   std::unique_ptr<twilio::OutboxWorker> outbox_;  // after what it uses: stopped and destroyed first
   std::unique_ptr<store::Housekeeper> housekeeper_;

@@ -1,6 +1,7 @@
 #include "hotline/channels/relay.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdint>
 #include <sstream>
 #include <unordered_set>
@@ -26,6 +27,7 @@ constexpr std::size_t kMaxWaitingMessages = 5;
 constexpr std::size_t kMaxNoteBytes = 200;
 // How many delivery failures one sweep handles (the rest wait for the next pass, a second later).
 constexpr std::size_t kFailuresPerSweep = 32;
+constexpr const char* kVoicemailContext = "relays.voicemail";  // "<seconds>\x1f<recording URL>"
 // Codes avoid letters and digits that read alike (I/1, O/0, S/5, B/8, Z/2). A code is a letter,
 // a digit, then letters or digits: "K7M", "K74". Three characters give 21 x 5 x 26 = 2,730
 // codes; with each kept out of use for 30 days after it closes, that is ~90 new conversations a
@@ -101,7 +103,29 @@ std::optional<std::string> free_code(std::size_t length, const std::unordered_se
   return free[random_below(free.size())];
 }
 
+std::vector<store::Relay> without_voicemail(std::vector<store::Relay> relays) {
+  relays.erase(std::remove_if(relays.begin(), relays.end(), [](const auto& r) { return is_voicemail(r); }), relays.end());
+  return relays;
+}
+
+/// "12 min", "3 h": how long ago a voicemail was left, for its offer.
+std::string age_text(std::int64_t ms) {
+  const std::int64_t minutes = std::max<std::int64_t>(ms, 0) / 60'000;
+  return minutes < 120 ? std::to_string(minutes) + " min" : std::to_string(minutes / 60) + " h";
+}
+
 }  // namespace
+
+bool is_voicemail(const store::Relay& relay) { return relay.contact_key.rfind("v_", 0) == 0; }
+
+std::vector<std::string> voicemails_from(store::SessionStore& store, const std::string& secret,
+                                         const std::string& number) {
+  std::vector<std::string> keys;
+  for (const auto& r : store.relays()) {
+    if (is_voicemail(r) && crypto::open(secret, r.texter_sealed, kTexterContext) == number) keys.push_back(r.contact_key);
+  }
+  return keys;
+}
 
 RelayService::RelayService(flow::BundleHolder& bundles, store::SessionStore& store,
                            std::shared_ptr<const routing::Roster> roster, RelaySettings settings,
@@ -255,15 +279,18 @@ std::string RelayService::offer_context(const store::Relay& relay, const Context
 void RelayService::offer(store::Relay& relay, const std::string& purpose, store::TurnRecord& turn, bool again) {
   auto roster = this->roster();
   const Lang lang = lang_from_code(relay.lang).value_or(Lang::en);
-  const std::string request = unseal(relay.first_message_sealed, kMessageContext);
+  // A voicemail goes to those who take calls: the callback is a call.
+  const bool voicemail = is_voicemail(relay);
+  const std::string request = voicemail ? "" : unseal(relay.first_message_sealed, kMessageContext);
   const Context context = context_of(relay);
   const auto all = store_.relays();
   bool offered = false;
-  for (const auto& a : roster->on_shift(lang, Channel::sms, turn.now_ms)) {
+  for (const auto& a : roster->on_shift(lang, voicemail ? Channel::voice : Channel::sms, turn.now_ms)) {
     if (contains(relay.offered_to, a.id) || !takes_offers(a, all, turn)) continue;
     offered = true;
     const std::string extra = offer_context(relay, context, a.prompt_language, turn.now_ms);
-    const std::string body = again || request.empty()
+    const std::string body = voicemail ? voicemail_offer(relay, a.prompt_language, turn.now_ms)
+        : again || request.empty()
         ? text(a.prompt_language, "relay_offer_again", {{"code", relay.code}, {"lang", relay.lang}, {"context", extra}})
         : text(a.prompt_language, "relay_offer",
                {{"code", relay.code}, {"lang", relay.lang}, {"message", request_summary(request, a.prompt_language)},
@@ -311,6 +338,111 @@ std::string RelayService::open(const std::string& contact_key, const std::string
                              {"after_hours", !on_shift}});
   if (!on_shift && hours.empty()) log::warn("relay_no_advocates", {{"code", r.code}, {"lang", r.lang}});
   return instead;
+}
+
+std::string RelayService::voicemail_offer(const store::Relay& relay, Lang advocate_lang, std::int64_t now_ms) const {
+  const std::string details = unseal(relay.first_message_sealed, kVoicemailContext);
+  const std::string seconds = details.substr(0, details.find(kTopicSeparator));
+  return text(advocate_lang, "voicemail_offer", {{"code", relay.code}, {"lang", relay.lang},
+                                                 {"seconds", seconds.empty() ? "0" : seconds},
+                                                 {"age", age_text(now_ms - relay.created_ms)}});
+}
+
+void RelayService::open_voicemail(const Voicemail& vm, store::TurnRecord& turn) {
+  if (relay_of(vm.call_key)) return;  // Twilio posted the recording twice: one voicemail
+  store::Relay r;
+  r.code = new_code(turn.now_ms);
+  r.contact_key = vm.call_key;
+  r.texter_sealed = crypto::seal(settings_.secret, vm.caller, kTexterContext);
+  r.lang = std::string(lang_code(vm.lang));
+  r.state = "queued";
+  r.first_message_sealed = crypto::seal(
+      settings_.secret, std::to_string(vm.seconds) + kTopicSeparator + vm.recording_url, kVoicemailContext);
+  r.created_ms = turn.now_ms;
+  r.no_answer_told = true;  // a caller is never texted: they heard when someone takes calls
+  offer(r, "voicemail", turn, false);
+  turn.relays.push_back({r, false, 0});
+  log::info("voicemail_opened", {{"code", r.code}, {"call", vm.call_key}, {"lang", r.lang}, {"seconds", vm.seconds},
+                                 {"offered", static_cast<int>(split_ids(r.offered_to).size())}});
+}
+
+std::string RelayService::call_back(store::Relay r, const routing::Advocate& advocate, store::TurnRecord& turn) {
+  const Lang me = advocate.prompt_language;
+  if (settings_.call_from.empty() || settings_.public_url.empty()) {
+    log::warn("voicemail_call_unavailable", {{"code", r.code}, {"advocate", advocate.id}});
+    return text(me, "voicemail_call_unavailable", {{"code", r.code}});
+  }
+  std::string reply;
+  if (r.state == "queued") {
+    claim(r, advocate, "", turn);  // `#call` names it: taken, the others told, then the call
+  } else {
+    turn.relays.push_back(update(r));  // touched: the retention counts from here
+  }
+  store::OutboundMessage call;
+  call.idempotency_key = (turn.request_id.empty() ? "t" + std::to_string(turn.now_ms) : turn.request_id) + ":" +
+                         r.code + ":call";
+  call.contact_key = r.contact_key;
+  call.sender = settings_.call_from;
+  call.to_sealed = crypto::seal(settings_.secret, advocate.phone, "outbox.to");
+  // Sealed as a call, not a message: the outbox places it through Calls.json.
+  call.body_sealed = crypto::seal(settings_.secret,
+                                  settings_.public_url + kVoiceCallbackPath + "?code=" + r.code, "outbox.call");
+  call.on_failure = "call:" + advocate.id + ":" + r.code;  // a call Twilio refuses is told (sweep)
+  turn.outbound.push_back(std::move(call));
+  log::info("voicemail_call", {{"code", r.code}, {"advocate", advocate.id}, {"call", r.contact_key}});
+  return text(me, "voicemail_calling", {{"code", r.code}});
+}
+
+std::optional<CallbackLeg> RelayService::callback_leg(const std::string& code, const std::string& advocate_phone) {
+  const auto all = store_.relays();
+  const auto r = find_code(all, code);
+  if (!r || !is_voicemail(*r) || r->state != "claimed") return std::nullopt;
+  auto advocate = roster()->by_id(r->advocate_id);
+  if (!advocate || advocate->phone != advocate_phone) return std::nullopt;
+  const std::string details = unseal(r->first_message_sealed, kVoicemailContext);
+  const auto cut = details.find(kTopicSeparator);
+  CallbackLeg leg;
+  leg.code = r->code;
+  leg.lang = lang_from_code(r->lang).value_or(Lang::en);
+  leg.seconds = cut == std::string::npos ? 0 : std::atoi(details.substr(0, cut).c_str());
+  leg.recording_url = cut == std::string::npos ? "" : details.substr(cut + 1);
+  leg.caller = unseal(r->texter_sealed, kTexterContext);
+  leg.advocate = *advocate;
+  if (leg.caller.empty()) return std::nullopt;  // unreadable (HOTLINE_SECRET changed?): nobody to dial
+  return leg;
+}
+
+bool RelayService::callback_finished(const std::string& code, const std::string& advocate_phone,
+                                     const std::string& dial_status, const std::string& call_sid) {
+  auto guard = lock();
+  const auto all = store_.relays();
+  const auto r = find_code(all, code);
+  if (!r || !is_voicemail(*r) || r->state != "claimed") return false;
+  const auto advocate = roster()->by_id(r->advocate_id);
+  if (!advocate || advocate->phone != advocate_phone) return false;
+  store::TurnRecord turn;
+  turn.contact_key = r->contact_key;
+  turn.keep_session = true;
+  turn.now_ms = clock_();
+  const bool reached = dial_status == "completed" || dial_status == "answered";
+  const Lang me = advocate->prompt_language;
+  if (reached) {
+    turn.relays.push_back({*r, true, r->version});  // the caller's sealed number goes with the row
+    send_to_advocate(turn, r->code + ":callback_done:" + call_sid, *advocate, text(me, "voicemail_callback_done", {{"code", r->code}}), *r);
+  } else {
+    turn.relays.push_back(update(*r));
+    send_to_advocate(turn, r->code + ":callback_missed:" + call_sid, *advocate,
+                     text(me, "voicemail_callback_missed", {{"code", r->code}}), *r);
+  }
+  try {
+    store_.commit_turn(turn);
+  } catch (const store::Conflict&) {
+    return false;  // ended or released meanwhile
+  }
+  log::info(reached ? "relay_ended" : "voicemail_callback_missed",
+            {{"code", r->code}, {"by", "callback"}, {"advocate", advocate->id}, {"call", r->contact_key},
+             {"dial_status", dial_status.substr(0, 32)}});
+  return true;
 }
 
 void RelayService::from_texter(const store::Relay& relay, const std::string& text_in, store::TurnRecord& turn,
@@ -370,9 +502,10 @@ std::string RelayService::claim(store::Relay r, const routing::Advocate& advocat
                                  store::TurnRecord& turn) {
   const Lang lang = lang_from_code(r.lang).value_or(Lang::en);
   const std::string texter = unseal(r.texter_sealed, kTexterContext);
+  const bool voicemail = is_voicemail(r);
   r.state = "claimed";
   r.advocate_id = advocate.id;
-  r.first_message_sealed.clear();  // it was needed only to decide who takes it
+  if (!voicemail) r.first_message_sealed.clear();  // it was needed only to decide who takes it
   r.escalation = store::kOffered;
   r.stage_ms = turn.now_ms;  // open since
   r.shift_end = store::kOnShift;
@@ -382,6 +515,12 @@ std::string RelayService::claim(store::Relay r, const routing::Advocate& advocat
     if (auto other = roster()->by_id(id)) {
       send_to_advocate(turn, r.code + ":taken:" + id, *other, text(other->prompt_language, "relay_taken", {{"code", r.code}}), r);
     }
+  }
+  if (voicemail) {
+    // Nothing is texted to a caller; the advocate calls back with #call.
+    turn.relays.push_back(update(r));
+    log::info("relay_claimed", {{"code", r.code}, {"advocate", advocate.id}, {"call", r.contact_key}});
+    return text(advocate.prompt_language, "voicemail_claimed", {{"code", r.code}});
   }
   send(turn, r.code + ":connected", texter, text(lang, "relay_connected", {}), r.contact_key);
   // What follows the code ("K7M Hola, soy Ana…") reaches the texter too: the advocate named
@@ -407,7 +546,9 @@ std::string RelayService::claim(store::Relay r, const routing::Advocate& advocat
 
 std::string RelayService::end(const store::Relay& r, const routing::Advocate& advocate, store::TurnRecord& turn) {
   const Lang lang = lang_from_code(r.lang).value_or(Lang::en);
-  send(turn, r.code + ":ended", unseal(r.texter_sealed, kTexterContext), text(lang, "relay_ended", {}), r.contact_key);
+  if (!is_voicemail(r)) {
+    send(turn, r.code + ":ended", unseal(r.texter_sealed, kTexterContext), text(lang, "relay_ended", {}), r.contact_key);
+  }
   turn.relays.push_back({r, true, r.version});
   if (peek_note(turn, advocate.id).focus_code == r.code) set_focus(turn, advocate.id, "");
   log::info("relay_ended", {{"code", r.code}, {"by", "advocate"}, {"advocate", advocate.id}, {"contact", r.contact_key}});
@@ -425,7 +566,7 @@ std::string RelayService::release(store::Relay r, const routing::Advocate& advoc
   r.advocate_id.clear();
   r.offered_to = advocate.id;  // everyone else on shift hears about it again; not the one who let go
   r.created_ms = turn.now_ms;  // the wait starts again
-  r.no_answer_told = false;
+  r.no_answer_told = is_voicemail(r);  // a caller is never texted
   r.escalation = store::kOffered;
   r.stage_ms = 0;
   r.shift_end = store::kOnShift;
@@ -471,6 +612,7 @@ std::string RelayService::to_code(const routing::Advocate& advocate, const std::
     log::info("relay_advocate_input", {{"advocate", advocate.id}, {"outcome", "not_theirs"}, {"code", code}});
     return text(me, "relay_not_yours", {{"code", r->code}});
   }
+  if (is_voicemail(*r)) return text(me, "voicemail_no_text", {{"code", r->code}});
   if (words.empty()) return text(me, "relay_advocate_help", {});
   forward_to_texter(*r, advocate, words, turn);
   return "";
@@ -544,8 +686,30 @@ std::string RelayService::from_advocate(const routing::Advocate& advocate, const
       if (!r) return not_open(advocate, *code, mine, turn.now_ms);
       if (r->state == "queued") return claim(*r, advocate, "", turn);
       if (r->advocate_id != advocate.id) return text(me, "relay_not_yours", {{"code", r->code}});
+      if (is_voicemail(*r)) return text(me, "voicemail_claimed", {{"code", r->code}});
       set_focus(turn, advocate.id, r->code);
       return text(me, "relay_claimed", {{"code", r->code}});
+    }
+    if (command == "#CALL") {
+      std::optional<store::Relay> target;
+      const auto voicemails = [&] {
+        std::vector<store::Relay> out;
+        for (const auto& r : mine) if (is_voicemail(r)) out.push_back(r);
+        return out;
+      }();
+      if (code) {
+        target = find_code(all, *code);
+        if (!target) return not_open(advocate, *code, mine, turn.now_ms);
+      } else if (voicemails.size() == 1) {
+        target = voicemails[0];
+      } else {
+        return text(me, "voicemail_call_which", {});
+      }
+      if (!is_voicemail(*target)) return text(me, "voicemail_not_a_call", {{"code", target->code}});
+      if (target->state == "claimed" && target->advocate_id != advocate.id) {
+        return text(me, "relay_not_yours", {{"code", target->code}});
+      }
+      return call_back(*target, advocate, turn);
     }
     if (command != "#END" && command != "#RELEASE" && command != "#KEEP") {
       return console_command(advocate, command, all, turn);
@@ -583,14 +747,16 @@ std::string RelayService::from_advocate(const routing::Advocate& advocate, const
 
   // No code: their one open conversation, if it is the last thing they were in and nothing
   // else (an offer, another texter) has reached them since. Never a waiting one.
-  if (mine.size() == 1 && note.focus_code == mine[0].code) {
-    forward_to_texter(mine[0], advocate, message, turn);
+  // A voicemail is never a place for words: it is called back.
+  const auto texts = without_voicemail(mine);
+  if (texts.size() == 1 && note.focus_code == texts[0].code) {
+    forward_to_texter(texts[0], advocate, message, turn);
     return "";
   }
   // Otherwise the words are held, and the advocate says where they go.
-  std::vector<store::Relay> candidates = mine;
+  std::vector<store::Relay> candidates = texts;
   for (const auto& r : all) {
-    if (r.state == "queued" && contains(r.offered_to, advocate.id)) candidates.push_back(r);
+    if (r.state == "queued" && !is_voicemail(r) && contains(r.offered_to, advocate.id)) candidates.push_back(r);
   }
   if (candidates.empty()) {
     for (const auto& r : all) {
@@ -639,6 +805,13 @@ void RelayService::handle_delivery_failures(std::int64_t now) {
       send(turn, code + ":not_delivered", advocate->phone,
            text(me, "relay_not_delivered", {{"code", code}, {"reason", reason}}), turn.contact_key);
       log::warn("relay_not_delivered", {{"code", code}, {"advocate", advocate_id}, {"error", failure.error}});
+    } else if (kind == "call" && advocate) {
+      // A callback the outbox could not place: the voicemail stays theirs, to try again.
+      const Lang me = advocate->prompt_language;
+      send(turn, code + ":call_failed", advocate->phone,
+           text(me, "voicemail_call_failed", {{"code", code}, {"reason", text(me, "relay_reason_error", {{"error", failure.error}})}}),
+           turn.contact_key);
+      log::warn("voicemail_call_failed", {{"code", code}, {"advocate", advocate_id}, {"error", failure.error}});
     } else if (kind == "offer" && relay && relay->state == "queued") {
       // The offer never reached this advocate: the next on shift is tried, and a texter whom no
       // offer reached is told so rather than left waiting in silence.

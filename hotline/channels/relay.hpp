@@ -3,6 +3,11 @@
 // and writes it as relay changes and outbound messages into the caller's store::TurnRecord,
 // so a turn's state change and the messages it causes commit together. Sending is the
 // outbox worker's job; this class never talks to the network.
+//
+// A voicemail is a relay too (same codes, offers, claims, retention): its contact_key is the
+// call's key ("v_…", see is_voicemail), its sealed field holds the recording, and nothing is
+// ever texted to the caller. Its owner calls back with `#call K7M`: a call queued in the outbox
+// rings the advocate from the hotline number, and channels/callback.cpp answers that call.
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -24,7 +29,40 @@ struct RelaySettings {
   std::size_t max_message_bytes = 300;           // of the first message shown in an offer
   std::int64_t hold_ms = 10 * 60'000;            // how long a message not sent waits for "1"/"2"
   std::int64_t escalate_after_ms = 5 * 60'000;   // untaken: offered again, then to coordinators
+  std::string call_from;   // the hotline number callbacks ring from and show (E.164); "" = no callbacks
+  std::string public_url;  // HOTLINE_PUBLIC_URL: where Twilio fetches a callback's TwiML
 };
+
+/// A voicemail, as the voice channel hands it over.
+struct Voicemail {
+  std::string call_key;       // the call's hashed id: the relay's contact_key
+  std::string caller;         // the number to call back; sealed at rest, never logged
+  Lang lang = Lang::en;
+  std::string recording_url;  // Twilio's, credentialed: played on the callback call, never texted
+  int seconds = 0;
+};
+
+/// What the advocate's leg of a callback needs (found only for the owner's phone).
+struct CallbackLeg {
+  std::string code;
+  Lang lang = Lang::en;  // the caller's
+  int seconds = 0;
+  std::string recording_url;
+  std::string caller;    // never logged
+  routing::Advocate advocate;
+};
+
+/// True for a relay that is a voicemail (keyed by its call, not by a texter).
+bool is_voicemail(const store::Relay& relay);
+
+/// The keys of voicemails left from `number` still waiting to be called back, for `hotline
+/// forget` (a voicemail is keyed by its call, so the number's hash does not find it).
+std::vector<std::string> voicemails_from(store::SessionStore& store, const std::string& secret,
+                                         const std::string& number);
+
+/// Where Twilio fetches the TwiML of a callback's advocate leg, and reports its <Dial>'s end.
+inline constexpr const char* kVoiceCallbackPath = "/twilio/voice/callback";
+inline constexpr const char* kVoiceCallbackDonePath = "/twilio/voice/callback/done";
 
 class RelayService {
  public:
@@ -75,6 +113,22 @@ class RelayService {
   /// say instead of the flow's hand-off prompt (after hours), or "" to keep it.
   std::string open(const std::string& contact_key, const std::string& phone, Lang lang, const std::string& topic,
                    const std::string& first_message, store::TurnRecord& turn);
+
+  /// A caller left a voicemail: a relay with a code of its own, offered to the advocates on shift
+  /// who take calls and speak the caller's language (or when their shift starts). The caller is
+  /// never texted. Take lock() first.
+  void open_voicemail(const Voicemail& voicemail, store::TurnRecord& turn);
+
+  /// The advocate answered a callback call of voicemail `code`: what to play and whom to dial.
+  /// Nothing unless `code` is a voicemail claimed by the advocate whose phone is `advocate_phone`.
+  std::optional<CallbackLeg> callback_leg(const std::string& code, const std::string& advocate_phone);
+
+  /// The callback's <Dial> to the caller ended with `dial_status`. Completed: the voicemail is
+  /// closed, and the caller's sealed number with it. Otherwise it stays the advocate's to try
+  /// again. Either way the advocate is texted. Commits itself; true when something was queued.
+  /// `call_sid` names the callback call, so a redelivered webhook texts the advocate once.
+  bool callback_finished(const std::string& code, const std::string& advocate_phone,
+                         const std::string& dial_status, const std::string& call_sid);
 
   /// Periodic work (the outbox worker calls it): tells advocates about messages that could not
   /// be delivered, offers queued relays to advocates whose shift has started (or who are free
@@ -137,6 +191,9 @@ class RelayService {
   /// The reply to a code that names no open relay: closed (recently), or unknown.
   std::string not_open(const routing::Advocate& advocate, const std::string& code,
                        const std::vector<store::Relay>& mine, std::int64_t now_ms);
+  /// `#call K7M`: the hotline rings the advocate, then the caller of voicemail K7M.
+  std::string call_back(store::Relay relay, const routing::Advocate& advocate, store::TurnRecord& turn);
+  std::string voicemail_offer(const store::Relay& relay, Lang advocate_lang, std::int64_t now_ms) const;
   std::string claim(store::Relay relay, const routing::Advocate& advocate, const std::string& text,
                     store::TurnRecord& turn);
   std::string end(const store::Relay& relay, const routing::Advocate& advocate, store::TurnRecord& turn);

@@ -115,7 +115,7 @@ void offer_voicemail(VoiceReply& reply, const VoiceContext& ctx, CallState& call
     if (next && *next > ctx.now_ms && *next - ctx.now_ms <= kHourMs) {
       say(reply, ctx, lang, "voice_next_shift_soon");
     }
-    std::string hours = ctx.roster->hours_text(lang);
+    std::string hours = ctx.roster->call_hours_text(lang);  // when someone takes calls, not texts
     if (!hours.empty()) {
       say(reply, ctx, lang, "voice_hours");
       reply.say.push_back({lang, "", hours});
@@ -579,13 +579,12 @@ WebhookResponse VoiceChannel::handle_call(Kind kind, const twilio::FormFields& f
   std::shared_ptr<const routing::Roster> roster = roster_ ? roster_() : nullptr;
   VoiceContext ctx{*bundle, settings_, roster.get(), now};
 
-  std::vector<store::OutboundMessage> outbound;  // voicemail notices, committed with the state
+  store::TurnRecord record;  // with a voicemail: its relay and offers, committed with the call's step
+  std::unique_ptr<store::KeyLock> relay_lock;
   auto commit = [&](const std::string& data) {
-    store::TurnRecord record;
     record.contact_key = key;
     record.session_data = data;
     record.now_ms = now;
-    record.outbound = std::move(outbound);
     store_.commit_turn(record);
     if (!record.outbound.empty() && on_outbound_) on_outbound_();
   };
@@ -608,26 +607,12 @@ WebhookResponse VoiceChannel::handle_call(Kind kind, const twilio::FormFields& f
                               {"notify", notice.notify.size()},
                               {"hook", static_cast<bool>(on_voicemail_)}});
       if (on_voicemail_) on_voicemail_(notice);
-      // Each advocate on shift gets a text through the outbox: where to listen, never the
-      // caller's number (advocates do not see callers' numbers).
-      if (!settings_.sms_sender.empty()) {
-        // Kept under the caller's contact key when the number is readable, so that
-        // `hotline forget <number>` erases the notice (and the recording link) too; a
-        // withheld number has no key to forget it by, so the call's own key keeps it.
-        const auto caller = normalize_address(notice.caller);
-        const std::string about = caller ? crypto::contact_key(settings_.secret, *caller) : key;
-        for (const auto& a : notice.notify) {
-          std::string body = bundle->prompts.render(a.prompt_language, "voice_voicemail_notice",
-                                                    Channel::sms, bundle->details);
-          if (body.empty()) continue;
-          store::OutboundMessage m;
-          m.idempotency_key = key + ":voicemail:" + notice.recording_sid + ":" + a.id;
-          m.contact_key = about;
-          m.sender = settings_.sms_sender;
-          m.to_sealed = crypto::seal(settings_.secret, a.phone, "outbox.to");
-          m.body_sealed = crypto::seal(settings_.secret, body + " " + url, "outbox.body");
-          outbound.push_back(std::move(m));
-        }
+      // A voicemail is a relay of its own: a code, offered by text to the advocates on shift who
+      // take calls (or when a shift starts), taken like a text and called back with #call.
+      // Advocates never get the caller's number nor Twilio's recording link.
+      if (relay_) {
+        relay_lock = relay_->lock();  // after the call's lock, as everywhere
+        relay_->open_voicemail({key, notice.caller, notice.lang, url, notice.duration_seconds}, record);
       }
     }
   }

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "hotline/channels/relay.hpp"
 #include "hotline/channels/webhook.hpp"
 #include "hotline/common/clock.hpp"
 #include "hotline/engine/engine.hpp"
@@ -65,7 +66,6 @@ struct VoiceSettings {
   std::string caller_id;           // shown to advocates; empty = the hotline number that was called
   int ring_seconds = 20;           // how long advocates' phones ring
   int voicemail_max_seconds = 120;
-  std::string sms_sender;  // TWILIO_FROM: advocates are texted about voicemail from it; "" = not
   std::int64_t call_max_ms = 4 * 60 * 60 * 1000;  // older call state is stale
 
   const VoiceLanguage& of(Lang lang) const { return lang == Lang::es ? es : en; }
@@ -135,7 +135,7 @@ void simulate_call(const flow::Bundle& bundle, const VoiceSettings& settings,
                    std::optional<Lang> lang, bool json, std::istream& in, std::ostream& out,
                    const routing::Roster* roster = nullptr, std::int64_t now_ms = 0);
 
-/// A caller left a voicemail: enough for the outbox to tell the advocates on shift by SMS.
+/// A caller left a voicemail (what the VoicemailHook sees; the relay makes it a callback request).
 struct VoicemailNotice {
   std::string call_key;   // hashed CallSid, safe to log
   Lang lang = Lang::en;
@@ -169,6 +169,9 @@ class VoiceChannel {
   WebhookResponse whisper(const twilio::FormFields& form, Lang lang);
   WebhookResponse whisper_accept(const twilio::FormFields& form);
 
+  /// Voicemails become relays here (a code, offers to advocates, `#call`); without it they only
+  /// reach the VoicemailHook.
+  void set_relay(RelayService* relay) { relay_ = relay; }
   /// Called after voicemail notices were queued in the outbox (to wake its worker).
   void set_outbox_wake(std::function<void()> wake) { on_outbound_ = std::move(wake); }
   /// Told after each answer the caller gave (a gather), for metrics.
@@ -188,6 +191,7 @@ class VoiceChannel {
   Clock clock_;
   RosterProvider roster_;
   VoicemailHook on_voicemail_;
+  RelayService* relay_ = nullptr;
   std::function<void()> on_outbound_;
   TurnObserver on_turn_;
 };

@@ -114,7 +114,7 @@ constexpr const char* kForgetHelp = R"help(Usage: hotline forget NUMBER [--root 
 
 Erases everything the hotline keeps about one phone number (E.164, e.g. +14145550123, or a
 whatsapp:+… address): its conversation, opt-out record, remembered answers, open relay and
-queued messages, voicemail notices about its calls included. The number itself was never
+queued messages and voicemails waiting to be called back. The number itself was never
 stored: it is found by its keyed hash, so HOTLINE_SECRET (and HOTLINE_DB) must be the
 server's. Prints "forgotten: <hash> (N record(s) erased)", or "nothing was kept about <hash>".
 Never creates a database or a key: without the database (or a secret) it erases nothing and
@@ -647,8 +647,10 @@ int forget(const Args& args) {
   try {
     auto store = store::open_store(c.database, 2);
     const std::string key = crypto::contact_key(c.secret, *address);
-    const std::size_t erased = store->forget(key);
+    std::size_t erased = store->forget(key);
     // Only the hash is printed: the operator already knows the number, a log file need not.
+    // Voicemails waiting to be called back are keyed by their call, not by the number.
+    for (const auto& call : channels::voicemails_from(*store, c.secret, *address)) erased += store->forget(call);
     if (erased == 0) std::cout << "nothing was kept about " << key << "\n";
     else std::cout << "forgotten: " << key << " (" << erased << " record(s) erased)\n";
     return 0;

@@ -49,7 +49,13 @@ inline constexpr const char* kRelayPrompts[] = {
     "relay_code_closed", "relay_not_yours", "relay_held", "relay_choice_waiting",
     "relay_offer_waited", "relay_offer_after_hours", "relay_offer_wrote", "relay_offer_note",
     "relay_waiting_forward", "relay_withdrawn", "relay_not_delivered", "relay_reason_opted_out",
-    "relay_reason_error", "relay_no_advocate_reached"};
+    "relay_reason_error", "relay_no_advocate_reached",
+    // voicemails: offers and `#call` (relay.cpp), and the advocate's leg of a callback (callback.cpp)
+    "voicemail_offer", "voicemail_claimed", "voicemail_no_text", "voicemail_calling", "voicemail_call_failed",
+    "voicemail_call_unavailable", "voicemail_call_which", "voicemail_not_a_call",
+    "voicemail_callback_done", "voicemail_callback_missed", "voice_callback_intro",
+    "voice_callback_connecting", "voice_callback_gone", "voice_callback_ended", "voice_callback_no_answer",
+    "voice_callback_withheld"};
 
 /// Prompts of the advocates' console and of escalation (channels/relay_console.cpp).
 inline constexpr const char* kConsolePrompts[] = {
@@ -62,18 +68,18 @@ inline constexpr const char* kConsolePrompts[] = {
 /// Placeholders the relay fills in at run time (not organisation details from the config):
 /// the conversation code, its language, the texter's message, the hours, a list of codes, the
 /// numbered conversations a held message may go to, what an offer adds (how long they have
-/// waited, how many messages they wrote, a release note), why a message was not delivered, and
-/// the console's lists (minutes, the cap, lines).
+/// waited, how many messages they wrote, a release note), why a message was not delivered, the
+/// console's lists (minutes, the cap, lines), and a voicemail's length and age.
 inline constexpr const char* kRuntimePlaceholders[] = {"code",   "lang",  "message", "hours",   "codes",
                                                        "first",  "second", "choices", "topic",  "context",
                                                        "waited", "count", "note",    "reason", "error",
-                                                       "minutes", "max",  "lines"};
+                                                       "minutes", "max",  "lines",   "seconds", "age"};
 
 /// Prompts the voice channel says around the flow: language menu, advocates' whisper, voicemail.
 inline constexpr const char* kVoicePrompts[] = {
     "voice_welcome",      "voice_no_answer",     "voice_hours", "voice_next_shift_soon",
     "voice_leave_message", "voice_message_saved", "voice_goodbye", "voice_whisper",
-    "voice_error",        "voice_voicemail_notice"};
+    "voice_error"};
 
 /// Loads `<root>/flows/hotline.yaml`, `<root>/flows/intents.yaml` and `<root>/prompts/<lang>.yaml`
 /// and checks them against each other. Returns nullptr when there is any error; every problem,

@@ -423,6 +423,9 @@ void Server::Impl::twilio_route(const std::string& path, TwilioHandler handler) 
       res.set_content("invalid X-Twilio-Signature\n", "text/plain");
       return;
     }
+    // Our own URLs may carry parameters (a callback's ?code=K7M): the signature covers them as
+    // it covers the body. They come after the body's fields, so Twilio's own fields come first.
+    for (const auto& [name, value] : req.params) form->push_back({name, value});
     auto answer = handler(*form);
     res.status = answer.status;
     res.set_content(answer.body, answer.content_type.c_str());

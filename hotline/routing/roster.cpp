@@ -99,11 +99,16 @@ class ShiftRoster final : public Roster {
     return best;
   }
 
-  std::string hours_text(Lang lang) const override {
-    // Per day, the merged intervals of everyone who speaks the language, by start day.
+  std::string hours_text(Lang lang) const override { return hours_of(lang, false); }
+  std::string call_hours_text(Lang lang) const override { return hours_of(lang, true); }
+
+ private:
+  // Per day, the merged intervals of everyone who speaks the language (and, for calls, takes
+  // calls), by start day.
+  std::string hours_of(Lang lang, bool calls_only) const {
     std::vector<std::vector<std::pair<int, int>>> days(7);
     for (const auto& a : advocates_) {
-      if (!a.speaks(lang)) continue;
+      if (!a.speaks(lang) || (calls_only && !a.voice)) continue;
       for (const auto& s : a.shifts) days[static_cast<std::size_t>(s.start / kDay)].push_back({s.start % kDay, s.start % kDay + (s.end - s.start)});
     }
     for (auto& d : days) {
@@ -136,7 +141,6 @@ class ShiftRoster final : public Roster {
     return out;
   }
 
- private:
   static bool eligible(const Advocate& a, Lang lang, Channel channel) {
     return a.speaks(lang) && (channel == Channel::sms ? a.sms : a.voice);
   }

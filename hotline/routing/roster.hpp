@@ -56,6 +56,8 @@ class Roster {
                                                        std::int64_t now_ms) const = 0;
   /// Human-readable hours for a language, e.g. "Mon-Fri 9:00-17:00" (for after-hours replies).
   virtual std::string hours_text(Lang lang) const = 0;
+  /// The same for calls: the hours someone who speaks `lang` takes calls (what callers hear).
+  virtual std::string call_hours_text(Lang lang) const { return hours_text(lang); }
   /// Every advocate, in roster order.
   virtual const std::vector<Advocate>& all() const = 0;
   /// The advocate with this id, if any.

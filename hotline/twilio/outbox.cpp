@@ -148,6 +148,14 @@ void OutboxWorker::attempt(const store::OutboxRow& row) {
   const nlohmann::json ids = {{"outbox_id", row.id}, {"contact", row.contact_key}};
   auto to = crypto::open(settings_.secret, row.to_sealed, "outbox.to");
   auto body = crypto::open(settings_.secret, row.body_sealed, "outbox.body");
+  if (to && !body) {
+    // Not a message: a call, whose body is sealed under its own context so that no text an
+    // advocate writes can ever be read as one.
+    if (auto url = crypto::open(settings_.secret, row.body_sealed, "outbox.call")) {
+      attempt_call(row, *to, *url);
+      return;
+    }
+  }
   if (!to || !body) {
     store_.outbound_dropped(row.id, "unreadable", system_now_ms());
     auto f = ids;
@@ -233,6 +241,45 @@ void OutboxWorker::attempt(const store::OutboxRow& row) {
   // there, so it is asked about only once the client's timeout has passed since it began.
   retry_later(row, f, result.outcome_unknown,
               result.outcome_unknown && result.http_status == 0 ? started + settings_.lookup_delay_ms : 0);
+}
+
+void OutboxWorker::attempt_call(const store::OutboxRow& row, const std::string& to, const std::string& url) {
+  nlohmann::json f = {{"outbox_id", row.id}, {"contact", row.contact_key}, {"kind", "call"},
+                      {"attempt", row.attempts + 1}};
+  auto drop = [&](const std::string& why, std::string_view reason) {
+    store_.outbound_dropped(row.id, reason, system_now_ms());
+    f["why"] = why;
+    log::warn("outbound_dropped", f);
+    if (settings_.observe) settings_.observe("dropped", reason);
+  };
+  // A call is at most once: Twilio's call list is not searched like its messages, and a second
+  // ring after one that may have gone through is worse than none (the advocate can #call again).
+  if (row.attempt_started_ms != 0) return drop("an earlier attempt's outcome is unknown; not calling twice", "refused");
+  if (!call_) return drop("this hotline places no calls (no REST client for calls)", "refused");
+  const std::int64_t started = system_now_ms();
+  if (!store_.outbound_attempt_started(row, started, started + settings_.send_timeout_ms + 30'000)) {
+    f["reason"] = "the claim's lease was taken over by another worker";
+    log::warn("outbound_skipped", f);
+    return;
+  }
+  const std::string from = row.sender;
+  SendResult result = call_(OutboundCall{to, from, url});
+  if (result.ok) {
+    store_.outbound_sent(row.id, result.sid, system_now_ms());
+    f["sid"] = result.sid;
+    log::info("outbound_sent", f);
+    if (settings_.observe) settings_.observe("sent", "");
+    return;
+  }
+  f["reason"] = result.reason;
+  f["http_status"] = result.http_status;
+  if (result.twilio_code) f["twilio_code"] = result.twilio_code;
+  if (result.retryable && !result.outcome_unknown && row.attempts + 1 < settings_.max_attempts) {
+    retry_later(row, f, /*outcome_unknown=*/false, 0);
+    return;
+  }
+  drop(result.retryable ? "the call's outcome is unknown or too many attempts" : "Twilio refused the call",
+       result.retryable ? "too_many_attempts" : "refused");
 }
 
 OutboxWorker::Lookup OutboxWorker::reconcile(const store::OutboxRow& row, const OutboundSms& sms, std::string& why) {

@@ -55,6 +55,8 @@ struct OutboxSettings {
 };
 
 using SendFunction = std::function<SendResult(const OutboundSms&)>;
+/// Places a call at Twilio (RestClient::place_call).
+using CallFunction = std::function<SendResult(const OutboundCall&)>;
 /// Lists messages at Twilio (RestClient::list_messages).
 using LookupFunction = std::function<ListResult(const MessageQuery&)>;
 
@@ -72,6 +74,10 @@ class OutboxWorker {
   OutboxWorker(const OutboxWorker&) = delete;
   OutboxWorker& operator=(const OutboxWorker&) = delete;
 
+  /// Rows sealed as calls (an advocate's `#call`) are placed through `call`; without it they are
+  /// dropped with a logged reason.
+  void set_call(CallFunction call) { call_ = std::move(call); }
+
   void start();
   /// Stops after the request in flight (bounded by the client's timeout).
   void stop();
@@ -85,6 +91,8 @@ class OutboxWorker {
   /// Waits until `sender` may send again; false when stopping.
   bool pace(const std::string& sender);
   void attempt(const store::OutboxRow& row);
+  /// A row whose body is a call's TwiML URL (sealed as "outbox.call"): one call to `to`.
+  void attempt_call(const store::OutboxRow& row, const std::string& to, const std::string& url);
   enum class Lookup { found, not_found, failed };
   /// Asks Twilio whether the unknown send of `row` went through; records it as sent if so.
   Lookup reconcile(const store::OutboxRow& row, const OutboundSms& sms, std::string& why);
@@ -94,6 +102,7 @@ class OutboxWorker {
 
   store::SessionStore& store_;
   SendFunction send_;
+  CallFunction call_;
   LookupFunction lookup_;
   OutboxSettings settings_;
   std::function<void()> tick_;

@@ -137,6 +137,21 @@ SendResult RestClient::send_message(const OutboundSms& m) const {
   return classify_response(x.status, x.answer);
 }
 
+SendResult RestClient::place_call(const OutboundCall& c) const {
+  const std::string body = encode_form({{"To", c.to}, {"From", c.from}, {"Url", c.url}, {"Method", "POST"}});
+  const std::string url = settings_.api_base + "/2010-04-01/Accounts/" + url_encode(settings_.account_sid) +
+                          "/Calls.json";
+  const Exchange x = perform(settings_, url, &body);
+  if (x.rc != CURLE_OK) {
+    SendResult failed;
+    failed.retryable = true;
+    failed.outcome_unknown = x.request_sent;
+    failed.reason = network_reason(x);
+    return failed;
+  }
+  return classify_response(x.status, x.answer);
+}
+
 ListResult RestClient::list_messages(const MessageQuery& q) const {
   ListResult out;
   FormFields params{{"To", q.to}};

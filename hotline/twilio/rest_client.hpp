@@ -1,7 +1,7 @@
 #pragma once
-// Twilio's REST API, the part the hotline uses: sending one SMS, and listing the messages sent
-// to a number (to learn whether a send whose answer was lost went through). The only file that
-// talks libcurl. Returns a result, never throws for what the network or Twilio does.
+// Twilio's REST API, the part the hotline uses: sending one SMS, listing the messages sent to a
+// number (to learn whether a send whose answer was lost went through), and placing one call (an
+// advocate's voicemail callback). The only file that talks libcurl. Returns a result, never throws for what the network or Twilio does.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,6 +25,14 @@ struct OutboundSms {
   std::string messaging_service_sid;
   std::string body;
   std::string status_callback;  // optional: where Twilio POSTs delivery updates
+};
+
+/// One outbound call: Twilio rings `to` from `from` and, when it is answered, fetches the TwiML
+/// at `url` (POST, signed like every webhook).
+struct OutboundCall {
+  std::string to;
+  std::string from;
+  std::string url;
 };
 
 /// What came of one attempt. `reason` is safe to log: it never carries a number or the text.
@@ -67,6 +75,9 @@ class RestClient {
   /// POST {api_base}/2010-04-01/Accounts/{sid}/Messages.json, form body, HTTP Basic.
   /// Blocks for at most the configured timeout. Safe to call from several threads.
   SendResult send_message(const OutboundSms& message) const;
+  /// POST {api_base}/2010-04-01/Accounts/{sid}/Calls.json (To, From, Url, Method=POST). The
+  /// result reads as send_message's: `sid` is the Call SID.
+  SendResult place_call(const OutboundCall& call) const;
   /// GET {api_base}/2010-04-01/Accounts/{sid}/Messages.json?To=…&From=…&PageSize=…, following
   /// next_page_uri (only ever on api_base). Each page is bounded by the configured timeout.
   ListResult list_messages(const MessageQuery& query) const;
