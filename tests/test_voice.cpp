@@ -558,9 +558,12 @@ TEST_CASE("nobody answers: the caller may leave a voicemail, and the advocates o
   }
   std::sort(to.begin(), to.end());
   CHECK(to == std::vector<std::string>{"+14145550111", "+14145550112"});
-  // Forgetting the caller erases both notices (and the recording link in them), nothing else.
-  CHECK(server.app().store().forget(crypto::contact_key(kSecret, kCaller)) == 2);
-  CHECK(server.app().store().forget(crypto::contact_key(kSecret, kCaller)) == 0);
+  // Forgetting the caller (as `hotline forget` does: its voicemails are found by their sealed
+  // number) erases all that was kept under the call: the voicemail, both offers, the call.
+  const auto calls = channels::voicemails_from(server.app().store(), kSecret, kCaller);
+  REQUIRE(calls == std::vector<std::string>{call.key()});
+  CHECK(server.app().store().forget(calls[0]) == 4);
+  CHECK(channels::voicemails_from(server.app().store(), kSecret, kCaller).empty());
 }
 
 TEST_CASE("nobody on shift: the caller hears only the hours the roster gives, then voicemail") {
