@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "fake_twilio.hpp"
+#include "relay_support.hpp"
 #include "hotline/common/clock.hpp"
 #include "hotline/routing/roster.hpp"
 #include "hotline_server.hpp"
@@ -21,7 +22,7 @@ const std::string kAna = "+15550100001";   // es, written to in Spanish, 9:00-17
 const std::string kBen = "+15550100002";   // es, written to in English, 9:00-13:00
 const std::string kCora = "+15550100003";  // coordinator, es, written to in English, 8:00-18:00
 const std::string kFrom = "+15550100000";  // the hotline's number (fictional)
-const std::string kAccount = "AC00000000000000000000000000000000";
+const std::string kAccount = kTestAccount;
 const std::vector<std::string> kTexters = {"+14145551201", "+14145551202", "+14145551203", "+14145551204"};
 
 const char* kRosterYaml = R"(
@@ -45,30 +46,15 @@ advocates:
     shifts: [{days: mon-fri, hours: "08:00-18:00"}]
 )";
 
-std::int64_t at(const char* iso) { return *parse_iso8601_ms(iso); }
 // Wednesday 11 March 2026, Milwaukee time (CDT, UTC-5).
 std::int64_t wednesday(int hour, int minute) {
   return at("2026-03-11T00:00:00Z") + ((hour + 5) * 60 + minute) * 60'000LL;
 }
 
-std::shared_ptr<const routing::Roster> roster() {
-  Diagnostics diags;
-  auto r = routing::parse_roster(kRosterYaml, "advocates.yaml", diags);
-  if (!r) throw std::runtime_error(diags.to_string());
-  return r;
-}
+std::shared_ptr<const routing::Roster> roster() { return roster_from(kRosterYaml); }
 
 config::Config console_config(const TempDir& dir, FakeTwilio& fake, std::int64_t now) {
-  auto c = test_config(dir);
-  c.pinned_now_ms = now;
-  c.twilio_account_sid = kAccount;
-  c.twilio_from = kFrom;
-  c.twilio_api_base = fake.base();
-  c.twilio_timeout_ms = 1000;
-  c.outbox_retry_base_ms = 20;
-  c.outbox_messages_per_second = 100;
-  c.outbox_max_attempts = 1000;
-  return c;
+  return sending_config(dir, fake, now, kFrom);
 }
 
 int g_sid = 0;

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "fake_twilio.hpp"
+#include "relay_support.hpp"
 #include "hotline/common/clock.hpp"
 #include "hotline/routing/roster.hpp"
 #include "hotline_server.hpp"
@@ -23,7 +24,7 @@ const std::string kTexter = "+14145551234";
 const std::string kAna = "+15550100001";  // speaks es+en, written to in Spanish
 const std::string kBen = "+15550100002";  // speaks es, written to in English
 const std::string kFrom = "+15550100000"; // the hotline's number (fictional)
-const std::string kAccount = "AC00000000000000000000000000000000";
+const std::string kAccount = kTestAccount;
 
 const char* kRosterYaml = R"(
 advocates:
@@ -38,28 +39,13 @@ advocates:
     shifts: [{days: mon-fri, hours: "09:00-17:00"}]
 )";
 
-std::int64_t at(const char* iso) { return *parse_iso8601_ms(iso); }
 const std::int64_t kWednesday10am = at("2026-03-11T15:00:00Z");  // 10:00 CDT
 const std::int64_t kSunday = at("2026-03-15T18:00:00Z");         // 13:00 CDT, nobody on shift
 
-std::shared_ptr<const routing::Roster> roster() {
-  Diagnostics diags;
-  auto r = routing::parse_roster(kRosterYaml, "advocates.yaml", diags);
-  if (!r) throw std::runtime_error(diags.to_string());
-  return r;
-}
+std::shared_ptr<const routing::Roster> roster() { return roster_from(kRosterYaml); }
 
 config::Config relay_config(const TempDir& dir, FakeTwilio& fake, std::int64_t now) {
-  auto c = test_config(dir);
-  c.pinned_now_ms = now;
-  c.twilio_account_sid = kAccount;
-  c.twilio_from = kFrom;
-  c.twilio_api_base = fake.base();
-  c.twilio_timeout_ms = 1000;
-  c.outbox_retry_base_ms = 20;
-  c.outbox_messages_per_second = 100;
-  c.outbox_max_attempts = 1000;
-  return c;
+  return sending_config(dir, fake, now, kFrom);
 }
 
 int g_sid = 0;
