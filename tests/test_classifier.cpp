@@ -4,6 +4,7 @@
 
 
 #include "hotline/engine/engine.hpp"
+#include "hotline/prompts/segments.hpp"
 #include "hotline/nlu/classifier.hpp"
 #include "hotline/nlu/examples.hpp"
 #include "hotline/nlu/understand.hpp"
@@ -177,6 +178,19 @@ TEST_CASE("a second question gets its own message", "[understand]") {
   REQUIRE(messages.size() == 2);
   CHECK(messages[0] == "first answer\n\nmore of it");
   CHECK(messages[1] == "second answer");
+}
+
+TEST_CASE("replies that would not fit three segments together go out as separate texts", "[understand]") {
+  engine::Outcome outcome;
+  const std::string two_parts(250, 'a');  // two GSM-7 segments each: four together
+  outcome.events.push_back(engine::Say{"switched", two_parts});
+  outcome.events.push_back(engine::Say{"menu", two_parts});
+  outcome.events.push_back(engine::Say{"short", "ok"});
+  const auto messages = engine::message_texts(outcome);
+  REQUIRE(messages.size() == 2);
+  CHECK(messages[0] == two_parts);
+  CHECK(messages[1] == two_parts + "\n\nok");  // what still fits joins the last text
+  for (const auto& m : messages) CHECK(prompts::count_segments(m).segments <= prompts::kMaxAnswerSegments);
 }
 
 TEST_CASE("hotline eval reports the figures and fails below a floor", "[eval]") {
