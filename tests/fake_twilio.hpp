@@ -78,6 +78,10 @@ class FakeTwilio {
       int status = fail_status.load();
       if (int ms = delay_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
       if (refuse_to && r.to == *refuse_to) status = 400;
+      // As Twilio does (error 21910): a phone-number sender and its recipient must be on one
+      // channel, both `whatsapp:` or neither. A Messaging Service picks its own sender.
+      const bool mixed_channels = !r.from.empty() && r.from.rfind("whatsapp:", 0) != r.to.rfind("whatsapp:", 0);
+      if (mixed_channels) status = 400;
       if (status == 0) {
         std::lock_guard lock(mutex_);
         r.answered = 201;
@@ -88,7 +92,7 @@ class FakeTwilio {
       } else {
         r.answered = status;
         res.status = status;
-        const int code = refuse_to && r.to == *refuse_to ? 21610 : status == 429 ? 20429 : 20500;
+        const int code = mixed_channels ? 21910 : refuse_to && r.to == *refuse_to ? 21610 : status == 429 ? 20429 : 20500;
         if (malformed) res.set_content("<html>oops", "text/html");
         else res.set_content("{\"code\": " + std::to_string(code) + ", \"message\": \"failure for " + r.to + "\", \"status\": " + std::to_string(status) + "}", "application/json");
       }

@@ -837,3 +837,37 @@ TEST_CASE("an offer that reaches no advocate: the texter is told; one that reach
   CHECK(fake.delivered_to(kTexter2).empty());  // Ana has the offer: still waiting, not "unreachable"
   CHECK(state_of(server, lost) == "queued:");  // offered again when someone new comes on shift
 }
+
+TEST_CASE("a WhatsApp texter's advocate writes back on WhatsApp, from the hotline's WhatsApp sender") {
+  const std::string texter = "whatsapp:+14145551299";
+  for (const std::string configured : {"", "whatsapp:+14155238886"}) {
+    INFO("TWILIO_WHATSAPP_FROM=" << configured);
+    TempDir dir;
+    FakeTwilio fake;
+    auto config = relay_config(dir, fake, kWednesday10am);
+    config.twilio_whatsapp_from = configured;
+    HotlineServer server(config, roster());
+    const std::string code = ask_for_person(server, fake, texter);
+    text(server, kAna, code + " Hola, soy Ana.");
+    REQUIRE(eventually([&] { return fake.delivered_to(texter).size() == 2; }));
+    const std::string expected_from = configured.empty() ? "whatsapp:" + kFrom : configured;
+    for (const auto& r : fake.delivered_to(texter)) CHECK(r.from == expected_from);
+    CHECK(fake.delivered_to(texter)[1].body == "Hola, soy Ana.");
+    // The texter's answer reaches Ana by SMS, from the SMS number.
+    CHECK(text(server, texter, "Gracias") == "");
+    REQUIRE(eventually([&] { return fake.delivered_to(kAna).size() == 2; }));
+    CHECK(fake.delivered_to(kAna)[1].from == kFrom);
+    for (const auto& r : fake.requests()) CHECK(r.answered == 201);  // nothing refused as mixed channels
+  }
+}
+
+TEST_CASE("the stand-in refuses a WhatsApp recipient from an SMS number, as Twilio does (21910)") {
+  FakeTwilio fake;
+  httplib::Client client(fake.base());
+  auto res = client.Post("/2010-04-01/Accounts/" + kAccount + "/Messages.json",
+                         twilio::encode_form({{"To", "whatsapp:+14145551299"}, {"From", kFrom}, {"Body", "x"}}),
+                         "application/x-www-form-urlencoded");
+  REQUIRE(res);
+  CHECK(res->status == 400);
+  CHECK_THAT(res->body, Catch::Contains("21910"));
+}

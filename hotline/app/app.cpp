@@ -39,6 +39,7 @@ channels::RelaySettings relay_settings(const config::Config& c) {
   channels::RelaySettings r;
   r.secret = c.secret;
   r.sender = c.twilio_from;
+  r.whatsapp_sender = c.twilio_whatsapp_from;
   r.claim_timeout_ms = static_cast<std::int64_t>(c.relay_claim_timeout_minutes) * 60'000;
   r.escalate_after_ms = static_cast<std::int64_t>(c.relay_escalate_after_minutes) * 60'000;
   // Callbacks ring from, and show, the hotline's number: the configured caller id, else

@@ -196,11 +196,19 @@ void RelayService::send(store::TurnRecord& turn, const std::string& purpose, con
   // cannot queue the same message twice.
   m.idempotency_key = (turn.request_id.empty() ? "t" + std::to_string(turn.now_ms) : turn.request_id) + ":" + purpose;
   m.contact_key = contact_key;
-  m.sender = settings_.sender;
+  m.sender = sender_for(to, settings_);
   m.to_sealed = crypto::seal(settings_.secret, to, "outbox.to");
   m.body_sealed = crypto::seal(settings_.secret, body, "outbox.body");
   m.on_failure = on_failure;
   turn.outbound.push_back(std::move(m));
+}
+
+std::string sender_for(std::string_view to, const RelaySettings& settings) {
+  static constexpr std::string_view kWhatsApp = "whatsapp:";
+  if (!to.starts_with(kWhatsApp)) return settings.sender;
+  if (!settings.whatsapp_sender.empty()) return settings.whatsapp_sender;
+  if (settings.sender.starts_with("+")) return std::string(kWhatsApp) + settings.sender;
+  return settings.sender;
 }
 
 std::string RelayService::new_code(std::int64_t now_ms) {

@@ -25,6 +25,7 @@ namespace hotline::channels {
 struct RelaySettings {
   std::string secret;                            // HOTLINE_SECRET: seals numbers and text at rest
   std::string sender;                            // TWILIO_FROM or a MessagingServiceSid
+  std::string whatsapp_sender;                   // TWILIO_WHATSAPP_FROM ("whatsapp:+1…"); "" = see sender_for
   std::int64_t claim_timeout_ms = 15 * 60'000;   // then the texter is told nobody is free yet
   std::size_t max_message_bytes = 300;           // of the first message shown in an offer
   std::int64_t hold_ms = 10 * 60'000;            // how long a message not sent waits for "1"/"2"
@@ -32,6 +33,12 @@ struct RelaySettings {
   std::string call_from;   // the hotline number callbacks ring from and show (E.164); "" = no callbacks
   std::string public_url;  // HOTLINE_PUBLIC_URL: where Twilio fetches a callback's TwiML
 };
+
+/// The sender of a message to `to`, on the channel `to` is on: Twilio refuses a `whatsapp:`
+/// recipient from an SMS number and the other way round (error 21910). A WhatsApp recipient
+/// gets TWILIO_WHATSAPP_FROM, else the WhatsApp form of TWILIO_FROM (the number registered for
+/// both); a Messaging Service SID serves both channels as it is.
+std::string sender_for(std::string_view to, const RelaySettings& settings);
 
 /// A voicemail, as the voice channel hands it over.
 struct Voicemail {

@@ -57,6 +57,8 @@ Environment:
   TWILIO_FROM         the hotline's number (E.164) or Messaging Service SID (MG…) that messages
                       are sent from; without it (and the two above) nothing is sent: relayed
                       texts and voicemail notices wait in the outbox
+  TWILIO_WHATSAPP_FROM  the WhatsApp sender (whatsapp:+1…) that messages to WhatsApp texters
+                      come from; default: TWILIO_FROM's number as a WhatsApp sender
   TWILIO_API_BASE     Twilio's REST API base URL (default https://api.twilio.com)
   HOTLINE_PUBLIC_URL  the base URL Twilio calls, e.g. https://hotline.example.org
   HOTLINE_SECRET      keys the hashes that contacts are stored under (16+ characters)

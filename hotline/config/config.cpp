@@ -173,6 +173,12 @@ void read_environment(const Environment& env, Config& c, Diagnostics& diags) {
   if (auto db = env("HOTLINE_DB"); db && !db->empty()) c.database = *db;
   c.advocates_file = get("HOTLINE_ADVOCATES");
   c.twilio_from = get("TWILIO_FROM");
+  c.twilio_whatsapp_from = get("TWILIO_WHATSAPP_FROM");
+  if (!c.twilio_whatsapp_from.empty() &&
+      (c.twilio_whatsapp_from.rfind("whatsapp:+", 0) != 0 || c.twilio_whatsapp_from.size() < 12)) {
+    diags.error(where, "bad-whatsapp-sender",
+                "TWILIO_WHATSAPP_FROM must be the hotline's WhatsApp sender as Twilio writes it, e.g. whatsapp:+14145550100");
+  }
   c.admin_token = get("HOTLINE_ADMIN_TOKEN");
   if (!c.admin_token.empty()) {
     const bool printable = std::all_of(c.admin_token.begin(), c.admin_token.end(),

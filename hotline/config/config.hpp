@@ -59,6 +59,7 @@ struct Config {
   std::optional<std::int64_t> pinned_now_ms;  // HOTLINE_NOW
   std::string advocates_file;      // HOTLINE_ADVOCATES; empty = <root>/config/advocates.yaml
   std::string twilio_from;         // TWILIO_FROM: the hotline's number (E.164) or a MessagingServiceSid (MG…)
+  std::string twilio_whatsapp_from;  // TWILIO_WHATSAPP_FROM: "whatsapp:+1…"; "" = WhatsApp form of TWILIO_FROM
   std::string twilio_api_base = "https://api.twilio.com";  // TWILIO_API_BASE
   std::string admin_token;         // HOTLINE_ADMIN_TOKEN: Bearer token for /metrics and /admin/reload
 
