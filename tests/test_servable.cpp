@@ -89,7 +89,9 @@ TEST_CASE("check, start-up and reload agree on a failing test file, a bad blockl
       server.signal(SIGTERM);
       CHECK(server.wait() == 0);
 
-      // Check and start-up, on the same broken files.
+      // Check and start-up, on the same broken files, with no last good copy to start from
+      // (test_last_good covers starting from one).
+      fs::remove_all(data.path() / "last-good-bundle");
       auto checked = run({kHotline, "check", tree.str()}, "", env);
       CHECK(checked.exit_code == 1);
       CHECK_THAT(checked.out, Catch::Contains(error));

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "hotline/app/last_good.hpp"
 #include "hotline/app/servable.hpp"
 
 #include "hotline/channels/address.hpp"
@@ -264,6 +265,14 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   routes.sms = answering_store_failures("/twilio/sms", std::move(routes.sms), store_failures);
   for (auto& [path, handler] : routes.twilio) handler = answering_store_failures(path, std::move(handler), store_failures);
   routes.ready = [this] { return store_->healthy() && bundles_.get() != nullptr; };
+  routes.ready_note = [this] {
+    std::lock_guard<std::mutex> lock(not_from_disk_mutex_);
+    return not_from_disk_;
+  };
+  metrics_.gauge("hotline_bundle_from_disk",
+                 "1 when the flows and prompts serving are the files on disk; 0 when they are the last good "
+                 "copy kept beside the database because the files on disk did not pass `hotline check` at start.",
+                 [this] { return bundle_from_disk_.load() ? 1.0 : 0.0; });
   // If a handler fails otherwise (a bug), Twilio still gets valid TwiML (an empty reply).
   routes.fallback_twiml = twilio::TwiML().str();
   routes.metrics = &metrics_;
@@ -303,7 +312,7 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   reload.root = c.root;
   reload.details = c.details;
   reload.extra_files = {config_file, roster_file, blocklist.string()};
-  reload.load = [location = BundleLocation{c.root, config_file, {}},
+  reload.load = [location = BundleLocation{c.root, config_file, {}}, kept = last_good_folder(c),
                  config_file, config_at_start = file_content(config_file), roster_file,
                  roster_at_start = file_content(roster_file)](Diagnostics& d) -> std::shared_ptr<const flow::Bundle> {
     Servable s = check_servable(location);
@@ -317,14 +326,28 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
                 "the roster changed since the server started: it takes effect at the next restart");
     }
     d.append(s.diags);
-    return s.ok() ? s.bundle : nullptr;
+    if (!s.ok()) return nullptr;
+    // What passed is the copy a restart may have to start from.
+    if (!kept.empty()) {
+      if (const std::string why = keep_last_good(location.root, kept); !why.empty()) {
+        log::warn("last_good_bundle_not_kept", {{"folder", kept}, {"message", why}});
+      }
+    }
+    return s.bundle;
   };
   auto& reloads = metrics_.counter("hotline_flow_reloads_total",
                                    "Reloads of flows and prompts (file edits, SIGHUP, POST /admin/reload), by result.",
                                    {"result"});
   reloads.with({"swapped"});
   reloads.with({"refused"});
-  reload.observe = [&reloads](bool swapped) { reloads.with({swapped ? "swapped" : "refused"}).inc(); };
+  reload.observe = [this, &reloads](bool swapped) {
+    reloads.with({swapped ? "swapped" : "refused"}).inc();
+    if (swapped && !bundle_from_disk_.exchange(true)) {
+      std::lock_guard<std::mutex> lock(not_from_disk_mutex_);
+      not_from_disk_.clear();
+      log::info("serving_bundle_from_disk", {{"message", "the files on disk pass again and are serving"}});
+    }
+  };
   reloader_ = std::make_unique<flow::Reloader>(bundles_, std::move(reload));
 }
 
@@ -341,6 +364,12 @@ channels::Verdict App::guard(const std::string& contact_key, bool stop) {
     }
   }
   return verdict;
+}
+
+void App::serving_last_good(std::string why) {
+  std::lock_guard<std::mutex> lock(not_from_disk_mutex_);
+  not_from_disk_ = std::move(why);
+  bundle_from_disk_ = false;
 }
 
 App::~App() {

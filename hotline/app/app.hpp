@@ -3,6 +3,8 @@
 // `hotline serve` and the integration tests build exactly this.
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include "hotline/channels/callback.hpp"
 #include "hotline/channels/limits.hpp"
@@ -62,6 +64,10 @@ class App {
   const config::Config& config() const { return config_; }
   /// What GET /metrics serves (request counts, conversation turns, outbox, reloads, limits).
   metrics::Registry& metrics() { return metrics_; }
+  /// Says on /readyz and /metrics (`hotline_bundle_from_disk` 0) that the flows and prompts
+  /// serving are the last good copy, not the files on disk; `why` names the on-disk errors.
+  /// The next reload that swaps in the files on disk ends it.
+  void serving_last_good(std::string why);
   /// Called when a caller leaves a voicemail (to tell the advocates on shift). Set before run().
   void on_voicemail(channels::VoicemailHook hook) { voicemail_hook_ = std::move(hook); }
   /// The SMS relay between texters and advocates.
@@ -91,6 +97,9 @@ class App {
   std::unique_ptr<twilio::OutboxWorker> outbox_;  // after what it uses: stopped and destroyed first
   std::unique_ptr<store::Housekeeper> housekeeper_;
   std::unique_ptr<http::Server> server_;
+  std::atomic<bool> bundle_from_disk_{true};
+  std::mutex not_from_disk_mutex_;
+  std::string not_from_disk_;  // why /readyz says the bundle is the last good copy; "" = from disk
   std::unique_ptr<flow::Reloader> reloader_;  // last: its watcher stops before the rest goes
 };
 

@@ -43,7 +43,8 @@ Servable check_servable(const BundleLocation& where) {
   Servable s;
   s.config = load_configuration(where, s.diags);
   const config::Config& c = s.config;
-  s.bundle = flow::load_bundle(c.root, c.details, s.diags);
+  const std::string bundle_root = where.bundle_root.empty() ? c.root : where.bundle_root;
+  s.bundle = flow::load_bundle(bundle_root, c.details, s.diags);
 
   // The advocates: HOTLINE_ADVOCATES names a file that must exist; the default may be absent
   // (nobody is ever on shift).
@@ -57,7 +58,7 @@ Servable check_servable(const BundleLocation& where) {
   channels::load_blocklist(c.blocklist_file, "hotline-check", s.diags);
 
   if (s.bundle) {
-    s.tests = flowtest::check_conversations(c.root, *s.bundle, c.default_language, s.diags);
+    s.tests = flowtest::check_conversations(bundle_root, *s.bundle, c.default_language, s.diags);
     const auto now = c.pinned_now_ms.value_or(system_now_ms());
     s.diags.append(flow::sources_due_for_review(*s.bundle, flow::day_of(now)));
   }

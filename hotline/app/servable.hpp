@@ -23,6 +23,9 @@ struct BundleLocation {
   std::string root = ".";    // where flows/, prompts/ and config/ are
   std::string config_file;   // empty: HOTLINE_CONFIG, else <root>/config/hotline.yaml (may be absent)
   config::Environment env;   // empty: the process environment
+  /// Where flows/ and prompts/ are read, when not from `root`: the last good copy kept beside
+  /// the database (app/last_good.hpp). The configuration and the roster still come from `root`.
+  std::string bundle_root;
 };
 
 /// The configuration of a bundle: the file, then the environment, with every file path in it

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "hotline/app/app.hpp"
+#include "hotline/app/last_good.hpp"
 #include "hotline/app/servable.hpp"
 #include "hotline/channels/address.hpp"
 #include "hotline/channels/limits.hpp"
@@ -308,11 +309,34 @@ int serve(const Args& args) {
   }
   if (!check_known_options(args, {"port", "bind", "root", "config"})) return 2;
   // Served only what `hotline check` passes: the same verdict, conversation tests included.
-  app::Servable l = app::check_servable({opt(args, "root", "."), opt(args, "config", ""), {}});
+  app::BundleLocation where{opt(args, "root", "."), opt(args, "config", ""), {}};
+  app::Servable l = app::check_servable(where);
   std::cerr << l.diags.to_string();
+  // A refused edit left on disk must not turn a routine restart into an outage: start from the
+  // last copy that passed, kept beside the database, and say so loudly until the files pass.
+  std::vector<std::string> disk_errors;
   if (!l.ok()) {
-    std::cerr << "hotline: not serving: fix the errors above (`hotline check` lists the same)\n";
-    return 1;
+    const std::string kept = app::last_good_folder(l.config);
+    app::Servable from_copy;
+    if (!kept.empty() && std::filesystem::is_directory(kept)) {
+      where.bundle_root = kept;
+      from_copy = app::check_servable(where);
+    }
+    if (!from_copy.ok()) {
+      if (from_copy.bundle || !from_copy.diags.items().empty()) {
+        std::cerr << "hotline: the last good copy in " << kept << " does not pass either:\n" << from_copy.diags.to_string();
+      }
+      std::cerr << "hotline: not serving: fix the errors above (`hotline check` lists the same)\n";
+      return 1;
+    }
+    for (const auto& d : l.diags.items()) {
+      if (d.severity == Severity::error) disk_errors.push_back(format_diagnostic(d));
+    }
+    l = std::move(from_copy);
+    log::error("serving_last_good_bundle",
+               {{"kept", kept}, {"on_disk_errors", disk_errors},
+                {"message", "the files on disk do not pass `hotline check`; serving the last copy that did. "
+                            "Fix the errors listed: the fixed files are served at the next reload."}});
   }
   auto roster = l.roster;
   for (const auto& d : l.diags.items()) {
@@ -346,6 +370,16 @@ int serve(const Args& args) {
   } catch (const std::exception& e) {
     std::cerr << "hotline: cannot open the database " << store::redacted(c.database) << ": " << e.what() << "\n";
     return 1;
+  }
+  if (!disk_errors.empty()) {
+    hotline_app->serving_last_good("serving the last good flows and prompts kept beside the database: the files on disk "
+                                   "do not pass `hotline check` (" + std::to_string(disk_errors.size()) +
+                                   " error(s), see the serving_last_good_bundle log line)");
+  } else if (const std::string kept = app::last_good_folder(c); !kept.empty()) {
+    // After the store opened: its folder exists, and the lock says this is the only server on it.
+    if (const std::string why = app::keep_last_good(c.root, kept); !why.empty()) {
+      log::warn("last_good_bundle_not_kept", {{"folder", kept}, {"message", why}});
+    }
   }
   int port = hotline_app->bind();
   if (port < 0) {

@@ -469,7 +469,8 @@ void Server::Impl::install() {
   http.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     bool ready = !routes.ready || routes.ready();
     res.status = ready ? 200 : 503;
-    res.set_content(ready ? "ready\n" : "not ready\n", "text/plain");
+    const std::string note = ready && routes.ready_note ? routes.ready_note() : std::string();
+    res.set_content(!ready ? "not ready\n" : note.empty() ? "ready\n" : "ready: " + note + "\n", "text/plain");
   });
   known_routes.insert({"/healthz", "/readyz"});
   if (routes.sms) known_routes.insert("/twilio/sms");

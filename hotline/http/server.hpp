@@ -41,6 +41,9 @@ struct Routes {
   /// Any other signed Twilio webhook: POST path → handler (e.g. the /twilio/voice/... routes).
   std::map<std::string, TwilioHandler> twilio;
   std::function<bool()> ready;      // GET /readyz
+  /// Said after "ready" on GET /readyz (still 200) when not empty: e.g. that the bundle serving
+  /// is the last good copy, not the files on disk.
+  std::function<std::string()> ready_note;
   std::string fallback_twiml;       // answered when a handler throws: Twilio must get valid TwiML
   /// Where request counts and latencies go, and what GET /metrics renders; nullptr = no /metrics.
   metrics::Registry* metrics = nullptr;
