@@ -701,3 +701,34 @@ TEST_CASE("the staff guide's 'Add a question' and its conversation test do what 
   CHECK_THAT(out, !Catch::Contains("error[unknown-") && !Catch::Contains("error[missing-") &&
                       !Catch::Contains("error[unhandled-intent]"));
 }
+
+TEST_CASE("forget takes the number in either form and forgets it by SMS and on WhatsApp, saying which") {
+  TempDir data;
+  const std::string db = (data.path() / "h.sqlite3").string();
+  const std::string secret = "forget-test-secret-0123456789";
+  const std::vector<std::string> env = {"HOTLINE_DB=" + db, "TWILIO_AUTH_TOKEN=", "HOTLINE_SECRET=" + secret};
+  auto key = [&](const std::string& address) { return hotline::crypto::contact_key(secret, address); };
+  auto keep_both = [&] {
+    auto store = hotline::store::open_sqlite(db);
+    for (const std::string address : {"+14145550007", "whatsapp:+14145550007", "+14145550008"}) {
+      store->set_opted_out(key(address), true, 1'000);
+    }
+  };
+  keep_both();
+  auto r = run({kHotline, "forget", "+14145550007", "--root", kRoot}, "", env);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "forgotten: " + key("+14145550007") + " (1 record(s) erased)\n"
+                 "forgotten: " + key("whatsapp:+14145550007") + " (1 record(s) erased): the same number on WhatsApp\n");
+  {
+    auto store = hotline::store::open_sqlite(db);
+    CHECK_FALSE(store->is_opted_out(key("+14145550007")));
+    CHECK_FALSE(store->is_opted_out(key("whatsapp:+14145550007")));
+    CHECK(store->is_opted_out(key("+14145550008")));
+  }
+  keep_both();
+  r = run({kHotline, "forget", "whatsapp:+14145550007", "--root", kRoot}, "", env);
+  CHECK(r.out == "forgotten: " + key("whatsapp:+14145550007") + " (1 record(s) erased)\n"
+                 "forgotten: " + key("+14145550007") + " (1 record(s) erased): the same number by SMS and calls\n");
+  r = run({kHotline, "forget", "+14145550007", "--root", kRoot}, "", env);
+  CHECK(r.out == "nothing was kept about " + key("+14145550007") + "\n");
+}

@@ -117,9 +117,11 @@ constexpr const char* kForgetHelp = R"help(Usage: hotline forget NUMBER [--root 
 
 Erases everything the hotline keeps about one phone number (E.164, e.g. +14145550123, or a
 whatsapp:+… address): its conversation, opt-out record, remembered answers, open relay and
-queued messages and voicemails waiting to be called back. The number itself was never
-stored: it is found by its keyed hash, so HOTLINE_SECRET (and HOTLINE_DB) must be the
-server's. Prints "forgotten: <hash> (N record(s) erased)", or "nothing was kept about <hash>".
+queued messages and voicemails waiting to be called back, by SMS and calls and on WhatsApp
+(the number in either form forgets both). The number itself was never stored: it is found by
+its keyed hash, so HOTLINE_SECRET (and HOTLINE_DB) must be the server's. Prints
+"forgotten: <hash> (N record(s) erased)" for each form that had records (the other form's line
+says which it is), or "nothing was kept about <hash>".
 Never creates a database or a key: without the database (or a secret) it erases nothing and
 exits 1. A relative HOTLINE_DB or `database:` is under DIR. Safe to run while the server runs.
 )help";
@@ -682,13 +684,26 @@ int forget(const Args& args) {
   }
   try {
     auto store = store::open_store(c.database, 2);
+    // One person, one number: "+1414…" by SMS and calls and "whatsapp:+1414…" are kept apart
+    // (language, opt-out, conversation), and forgetting the number forgets both.
+    static constexpr std::string_view kWhatsApp = "whatsapp:";
+    const bool whatsapp = address->starts_with(kWhatsApp);
+    const std::string other = whatsapp ? address->substr(kWhatsApp.size()) : std::string(kWhatsApp) + *address;
+    auto erase = [&](const std::string& form) {
+      std::size_t erased = store->forget(crypto::contact_key(c.secret, form));
+      // Voicemails waiting to be called back are keyed by their call, not by the number.
+      for (const auto& call : channels::voicemails_from(*store, c.secret, form)) erased += store->forget(call);
+      return erased;
+    };
+    // Only hashes are printed: the operator already knows the number, a log file need not.
     const std::string key = crypto::contact_key(c.secret, *address);
-    std::size_t erased = store->forget(key);
-    // Only the hash is printed: the operator already knows the number, a log file need not.
-    // Voicemails waiting to be called back are keyed by their call, not by the number.
-    for (const auto& call : channels::voicemails_from(*store, c.secret, *address)) erased += store->forget(call);
-    if (erased == 0) std::cout << "nothing was kept about " << key << "\n";
-    else std::cout << "forgotten: " << key << " (" << erased << " record(s) erased)\n";
+    const std::size_t erased = erase(*address), erased_other = erase(other);
+    if (erased > 0) std::cout << "forgotten: " << key << " (" << erased << " record(s) erased)\n";
+    if (erased_other > 0) {
+      std::cout << "forgotten: " << crypto::contact_key(c.secret, other) << " (" << erased_other
+                << " record(s) erased): the same number " << (whatsapp ? "by SMS and calls" : "on WhatsApp") << "\n";
+    }
+    if (erased == 0 && erased_other == 0) std::cout << "nothing was kept about " << key << "\n";
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "hotline: cannot forget: " << e.what() << "\n";
