@@ -11,6 +11,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "hotline/store/session_store.hpp"
+
 namespace hotline::app {
 namespace {
 
@@ -82,7 +84,7 @@ void publish(const fs::path& fresh, const fs::path& folder) {
 
 std::string last_good_folder(const config::Config& c) {
   const std::string& db = c.database;
-  if (db.empty() || db == ":memory:" || db.rfind("postgresql://", 0) == 0 || db.rfind("postgres://", 0) == 0) return "";
+  if (db.empty() || db == ":memory:" || store::is_postgres_url(db)) return "";
   const fs::path folder = fs::path(db).parent_path();
   return ((folder.empty() ? fs::path(".") : folder) / "last-good-bundle").string();
 }

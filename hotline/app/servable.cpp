@@ -5,15 +5,12 @@
 #include "hotline/channels/limits.hpp"
 #include "hotline/common/clock.hpp"
 #include "hotline/flow/sources.hpp"
+#include "hotline/store/session_store.hpp"
 
 namespace hotline::app {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool is_postgres_url(const std::string& location) {
-  return location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0;
-}
 
 // A relative path is the bundle's own: `hotline forget --root DIR` run from another folder must
 // open DIR's database, not make a new empty one where it stands.
@@ -33,7 +30,7 @@ config::Config load_configuration(const BundleLocation& where, Diagnostics& diag
   config::Config c = config::load_config(path, is_default, env, diags);
   c.root = where.root;
   c.config_file = path;
-  if (!is_postgres_url(c.database) && c.database != ":memory:") c.database = under_root(c.root, c.database);
+  if (!store::is_postgres_url(c.database) && c.database != ":memory:") c.database = under_root(c.root, c.database);
   c.advocates_file = under_root(c.root, c.advocates_file);
   c.blocklist_file = under_root(c.root, c.blocklist_file);
   return c;

@@ -670,8 +670,7 @@ int forget(const Args& args) {
   }
   // Never a new database or a new key: either would "forget" into something that never held
   // the number, and say so with exit status 0.
-  const bool shared_database = c.database.rfind("postgresql://", 0) == 0 || c.database.rfind("postgres://", 0) == 0;
-  if (!shared_database && !std::filesystem::exists(c.database)) {
+  if (!store::is_postgres_url(c.database) && !std::filesystem::exists(c.database)) {
     std::cerr << "hotline: no database at " << c.database << ": nothing was forgotten (set HOTLINE_DB, or --root, "
                  "to the server's)\n";
     return 1;

@@ -143,6 +143,21 @@ std::size_t OutboxWorker::run_once() {
   return attempted;
 }
 
+bool OutboxWorker::settled_as_sent(const store::OutboxRow& row, const SendResult& result, nlohmann::json& f) {
+  if (result.ok) {
+    store_.outbound_sent(row.id, result.sid, system_now_ms());
+    f["sid"] = result.sid;
+    if (!result.reason.empty()) f["note"] = result.reason;
+    log::info("outbound_sent", f);
+    if (settings_.observe) settings_.observe("sent", "");
+    return true;
+  }
+  f["reason"] = result.reason;
+  f["http_status"] = result.http_status;
+  if (result.twilio_code) f["twilio_code"] = result.twilio_code;
+  return false;
+}
+
 void OutboxWorker::attempt(const store::OutboxRow& row) {
   // Not the idempotency key: a voicemail notice's carries the call's hash (see log.hpp).
   const nlohmann::json ids = {{"outbox_id", row.id}, {"contact", row.contact_key}};
@@ -208,17 +223,7 @@ void OutboxWorker::attempt(const store::OutboxRow& row) {
     return;
   }
   SendResult result = send_(sms);
-  if (result.ok) {
-    store_.outbound_sent(row.id, result.sid, system_now_ms());
-    f["sid"] = result.sid;
-    if (!result.reason.empty()) f["note"] = result.reason;
-    log::info("outbound_sent", f);
-    if (settings_.observe) settings_.observe("sent", "");
-    return;
-  }
-  f["reason"] = result.reason;
-  f["http_status"] = result.http_status;
-  if (result.twilio_code) f["twilio_code"] = result.twilio_code;
+  if (settled_as_sent(row, result, f)) return;
   if (!result.retryable || row.attempts + 1 >= settings_.max_attempts) {
     // Whoever the row names is told why: Twilio's code when it gave one (21610: opted out).
     const std::string error = result.twilio_code ? std::to_string(result.twilio_code)
@@ -264,16 +269,7 @@ void OutboxWorker::attempt_call(const store::OutboxRow& row, const std::string& 
   }
   const std::string from = row.sender;
   SendResult result = call_(OutboundCall{to, from, url});
-  if (result.ok) {
-    store_.outbound_sent(row.id, result.sid, system_now_ms());
-    f["sid"] = result.sid;
-    log::info("outbound_sent", f);
-    if (settings_.observe) settings_.observe("sent", "");
-    return;
-  }
-  f["reason"] = result.reason;
-  f["http_status"] = result.http_status;
-  if (result.twilio_code) f["twilio_code"] = result.twilio_code;
+  if (settled_as_sent(row, result, f)) return;
   if (result.retryable && !result.outcome_unknown && row.attempts + 1 < settings_.max_attempts) {
     retry_later(row, f, /*outcome_unknown=*/false, 0);
     return;

@@ -91,6 +91,9 @@ class OutboxWorker {
   /// Waits until `sender` may send again; false when stopping.
   bool pace(const std::string& sender);
   void attempt(const store::OutboxRow& row);
+  /// A send's or a call's outcome: marked sent and logged (true), or its failure added to the
+  /// log fields `f` for the caller to retry or drop (false).
+  bool settled_as_sent(const store::OutboxRow& row, const SendResult& result, nlohmann::json& f);
   /// A row whose body is a call's TwiML URL (sealed as "outbox.call"): one call to `to`.
   void attempt_call(const store::OutboxRow& row, const std::string& to, const std::string& url);
   enum class Lookup { found, not_found, failed };

@@ -118,14 +118,10 @@ RestClient::RestClient(RestSettings settings) : settings_(std::move(settings)) {
   while (!settings_.api_base.empty() && settings_.api_base.back() == '/') settings_.api_base.pop_back();
 }
 
-SendResult RestClient::send_message(const OutboundSms& m) const {
-  FormFields form{{"To", m.to}, {"Body", m.body}};
-  if (!m.messaging_service_sid.empty()) form.push_back({"MessagingServiceSid", m.messaging_service_sid});
-  else form.push_back({"From", m.from});
-  if (!m.status_callback.empty()) form.push_back({"StatusCallback", m.status_callback});
+SendResult RestClient::create(const char* resource, const FormFields& form) const {
   const std::string body = encode_form(form);
-  const std::string url = settings_.api_base + "/2010-04-01/Accounts/" + url_encode(settings_.account_sid) +
-                          "/Messages.json";
+  const std::string url =
+      settings_.api_base + "/2010-04-01/Accounts/" + url_encode(settings_.account_sid) + "/" + resource;
   const Exchange x = perform(settings_, url, &body);
   if (x.rc != CURLE_OK) {
     SendResult failed;
@@ -137,19 +133,16 @@ SendResult RestClient::send_message(const OutboundSms& m) const {
   return classify_response(x.status, x.answer);
 }
 
+SendResult RestClient::send_message(const OutboundSms& m) const {
+  FormFields form{{"To", m.to}, {"Body", m.body}};
+  if (!m.messaging_service_sid.empty()) form.push_back({"MessagingServiceSid", m.messaging_service_sid});
+  else form.push_back({"From", m.from});
+  if (!m.status_callback.empty()) form.push_back({"StatusCallback", m.status_callback});
+  return create("Messages.json", form);
+}
+
 SendResult RestClient::place_call(const OutboundCall& c) const {
-  const std::string body = encode_form({{"To", c.to}, {"From", c.from}, {"Url", c.url}, {"Method", "POST"}});
-  const std::string url = settings_.api_base + "/2010-04-01/Accounts/" + url_encode(settings_.account_sid) +
-                          "/Calls.json";
-  const Exchange x = perform(settings_, url, &body);
-  if (x.rc != CURLE_OK) {
-    SendResult failed;
-    failed.retryable = true;
-    failed.outcome_unknown = x.request_sent;
-    failed.reason = network_reason(x);
-    return failed;
-  }
-  return classify_response(x.status, x.answer);
+  return create("Calls.json", {{"To", c.to}, {"From", c.from}, {"Url", c.url}, {"Method", "POST"}});
 }
 
 ListResult RestClient::list_messages(const MessageQuery& q) const {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "hotline/twilio/form.hpp"
 #include "hotline/twilio/message_list.hpp"
 
 namespace hotline::twilio {
@@ -84,6 +85,9 @@ class RestClient {
   const RestSettings& settings() const { return settings_; }
 
  private:
+  /// POSTs `form` to the account's `resource` (Messages.json, Calls.json): the result as
+  /// send_message describes it.
+  SendResult create(const char* resource, const FormFields& form) const;
   RestSettings settings_;
 };
 
