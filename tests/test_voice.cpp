@@ -6,6 +6,9 @@
 #include "node_oracle.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <future>
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -14,6 +17,8 @@
 
 #include "failing_store.hpp"
 #include "hotline/channels/voice.hpp"
+#include "hotline/channels/voice_retries.hpp"
+#include "hotline/twilio/signature.hpp"
 #include "hotline_server.hpp"
 #include "process.hpp"
 
@@ -214,7 +219,14 @@ class Call {
   }
   Twiml status(const std::string& call_status) { return post("/twilio/voice/status", fields(call_status)); }
 
+  // Twilio posting the last request again, as it does after a timeout or a dropped connection:
+  // the same URL, the same body.
+  Twiml again() { return post(last_path_, last_form_); }
+  const std::string& last_path() const { return last_path_; }
+
   Twiml post(const std::string& path, const twilio::FormFields& form) {
+    last_path_ = path;
+    last_form_ = form;
     auto res = server_.post_signed(path, form);
     REQUIRE(res);
     INFO(path << " -> " << res->body);
@@ -237,6 +249,8 @@ class Call {
   HotlineServer& server_;
   std::string from_, sid_;
   Twiml last_;
+  std::string last_path_;
+  twilio::FormFields last_form_;
 };
 
 struct Voicemails {
@@ -269,7 +283,7 @@ TEST_CASE("a new call hears a short bilingual language menu, keypad or speech") 
   CHECK(t.attr("Gather", "numDigits") == "1");
   CHECK(t.attr("Gather", "speechTimeout") == "auto");
   CHECK(t.attr("Gather", "actionOnEmptyResult") == "true");
-  CHECK(t.attr("Gather", "action") == "/twilio/voice/gather");
+  CHECK(t.attr("Gather", "action") == "/twilio/voice/gather?turn=1");  // the call's first answer
   CHECK_THAT(t.attr("Gather", "hints"), Contains("English") && Contains("español"));
   auto says = t.says();
   REQUIRE(says.size() == 2);
@@ -445,7 +459,7 @@ TEST_CASE("0 or 'persona' rings, at once, every on-shift advocate who speaks the
   CHECK(numbers == expected);
   CHECK(t.attr("Dial", "callerId") == kHotlineNumber);
   CHECK(t.attr("Dial", "answerOnBridge") == "true");
-  CHECK(t.attr("Dial", "action") == "/twilio/voice/dial");
+  CHECK_THAT(t.attr("Dial", "action"), Catch::StartsWith("/twilio/voice/dial?turn="));
   CHECK(t.attr("Dial", "timeout") == "20");
   CHECK_THAT(t.said(), Contains(lang == "es" ? "no verá su número" : "will not see your phone number"));
 
@@ -525,7 +539,7 @@ TEST_CASE("nobody answers: the caller may leave a voicemail, and the advocates o
   auto t = call.dial_ends(status);
   CHECK_THAT(t.said(), Contains("nadie puede atenderle") && Contains("Después del tono"));
   CHECK_THAT(t.said(), !Contains("Horario"));  // advocates are on shift: no hours to tell
-  CHECK(t.attr("Record", "action") == "/twilio/voice/record");
+  CHECK(t.attr("Record", "action") == "/twilio/voice/record?turn=4");  // the menu, Spanish, 0, no answer
   CHECK(t.attr("Record", "playBeep") == "true");
   CHECK(t.attr("Record", "maxLength") == "120");
   CHECK(t.has("Hangup"));
@@ -817,6 +831,188 @@ TEST_CASE("a call survives a server restart mid-call") {
   CHECK_THAT(t.said(), Contains("shift commander"));  // still English, still in the flow
 }
 
+// ---- Twilio posting a callback again ---------------------------------------------------------------
+
+namespace {
+
+// Every file of the test's database (the SQLite file, its WAL, the turn log) as one string.
+std::string database_bytes(const TempDir& dir) {
+  std::string all;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.is_regular_file()) all += read_file(entry.path().string());
+  }
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("a gather Twilio posts again gets the same TwiML, and the call moves on once") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  Call call(server);
+  call.dial_in();
+
+  SECTION("the language chosen, posted twice") {
+    const auto first = call.press("1");
+    CHECK(first.attr("Gather", "action") == "/twilio/voice/gather?turn=2");
+    const auto kept = server.app().store().load(call.key());
+    REQUIRE(kept);
+    CHECK(call.again().body == first.body);
+    CHECK(server.app().store().load(call.key())->data == kept->data);
+  }
+  SECTION("an answer not understood, posted again, is not counted again; the same key pressed again is") {
+    call.press("1");
+    const auto t = call.press("8");
+    CHECK_THAT(t.said(), Contains("did not catch that"));
+    CHECK(call.again().body == t.body);
+    CHECK(call.again().body == t.body);
+    // 8 pressed again at the same step follows a later answer: a new gather, the second miss
+    // (re-asked once more), then the third (a person offered).
+    const auto second = call.press("8");
+    CHECK_THAT(second.said(), Contains("did not catch that") && !Contains("still"));
+    CHECK_THAT(call.press("8").said(), Contains("still did not understand"));
+  }
+  SECTION("speech posted again") {
+    call.press("1");
+    const auto t = call.speak("can i call the police");
+    CHECK_THAT(t.said(), Contains("victim or witness"));
+    CHECK(call.again().body == t.body);
+    CHECK_THAT(call.speak("xyzzy plugh").said(), Contains("did not catch that"));
+  }
+  SECTION("an empty result posted again (silence is counted once)") {
+    call.press("1");
+    const auto t = call.silence();
+    CHECK(call.again().body == t.body);
+    CHECK(call.again().body == t.body);
+    // One silence so far, not three: the next is the second (asked again), only the third connects.
+    CHECK_THAT(call.silence().said(), Contains("did not catch that") && !Contains("connect you"));
+    CHECK_THAT(call.silence().said(), Contains("connect you"));
+  }
+  SECTION("the same gather at once on two connections: one turn, the same answer twice") {
+    call.press("1");
+    const std::string action = call.last().attr("Gather", "action");
+    auto form = call.fields();
+    form.push_back({"Digits", "8"});
+    auto post = [&] {
+      httplib::Client client("127.0.0.1", server.port());
+      client.set_read_timeout(20, 0);
+      const auto sig = twilio::compute_signature(kAuthToken, kPublicUrl + action, form);
+      auto res = client.Post(action.c_str(), {{"X-Twilio-Signature", sig}}, twilio::encode_form(form),
+                             "application/x-www-form-urlencoded");
+      return res && res->status == 200 ? res->body : std::string("<failed>");
+    };
+    auto a = std::async(std::launch::async, post);
+    auto b = std::async(std::launch::async, post);
+    const std::string first = a.get(), second = b.get();
+    CHECK(first == second);
+    CHECK_THAT(first, Contains("did not catch that"));
+  }
+  SECTION("the answer is remembered sealed: its words are nowhere in the database's files") {
+    const auto t = call.press("2");
+    const auto said = t.says().at(0).text;
+    REQUIRE(said.size() > 40);
+    const std::string words = said.substr(0, 40);
+    CHECK(call.again().body == t.body);  // it is remembered...
+    const std::string stored = database_bytes(dir);
+    REQUIRE_FALSE(stored.empty());
+    CHECK(stored.find(words) == std::string::npos);  // ...but not in words anyone can read
+  }
+}
+
+TEST_CASE("a Dial's or a voicemail's result posted again: the same answers, one voicemail") {
+  TempDir dir;
+  Voicemails voicemails;
+  auto c = test_config(dir);
+  c.twilio_from = kHotlineNumber;  // no account credentials: queued texts stay in the outbox
+  HotlineServer server(c, team(), voicemails.hook());
+  Call call(server);
+  call.dial_in();
+  call.press("2");
+  REQUIRE(call.press("0").has("Dial"));
+  const auto record = call.dial_ends("no-answer");
+  REQUIRE(record.has("Record"));
+  CHECK(call.again().body == record.body);
+
+  const auto saved = call.recorded();
+  CHECK_THAT(saved.said(), Contains("recibimos su mensaje"));
+  CHECK_FALSE(server.app().store().load(call.key()));  // the call is over: its state is erased...
+  CHECK(call.again().body == saved.body);              // ...its last answer is still remembered
+  CHECK(call.again().body == saved.body);
+  CHECK(voicemails.notices.size() == 1);
+  CHECK(server.app().store().relays().size() == 1);
+  const auto offers = server.app().store().claim_outbound(std::numeric_limits<std::int64_t>::max() - 1, 10,
+                                                          std::numeric_limits<std::int64_t>::max());
+  CHECK(offers.size() == 2);  // ana and beto, once each
+}
+
+TEST_CASE("a new call posted again is not started over") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  Call call(server);
+  const auto menu = call.dial_in();
+  const std::string incoming = call.last_path();
+  const auto incoming_form = call.fields("ringing");
+  call.press("1");
+  const auto kept = server.app().store().load(call.key());
+  REQUIRE(kept);
+  CHECK(call.post(incoming, incoming_form).body == menu.body);
+  CHECK(server.app().store().load(call.key())->data == kept->data);  // still in English, in the flow
+}
+
+TEST_CASE("the turn in a callback's URL is covered by its signature") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  Call call(server);
+  call.dial_in();
+  auto form = call.fields();
+  form.push_back({"Digits", "1"});
+  auto signed_for = [&](const std::string& path) {
+    return httplib::Headers{{"X-Twilio-Signature", twilio::compute_signature(kAuthToken, kPublicUrl + path, form)}};
+  };
+  auto res = server.post("/twilio/voice/gather?turn=1", twilio::encode_form(form), signed_for("/twilio/voice/gather"));
+  REQUIRE(res);
+  CHECK(res->status == 403);
+  res = server.post("/twilio/voice/gather?turn=7", twilio::encode_form(form), signed_for("/twilio/voice/gather?turn=1"));
+  REQUIRE(res);
+  CHECK(res->status == 403);
+  // A turn we never write, correctly signed, is answered as an unnumbered callback: as new.
+  for (const std::string path : {"/twilio/voice/gather?turn=x1", "/twilio/voice/gather?turn=1234567890"}) {
+    INFO(path);
+    res = server.post(path, twilio::encode_form(form), signed_for(path));
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK(Twiml{res->body}.keeps_caller());
+  }
+}
+
+TEST_CASE("a callback's request id: the same for a retry, new for anything else, and says nothing") {
+  const std::string sid = "CA" + std::string(32, '1');
+  twilio::FormFields one = {{"CallSid", sid}, {"Digits", "1"}, {"turn", "3"}};
+  const std::string id = channels::callback_request_id(kSecret, sid, "gather", 3, one);
+  CHECK_THAT(id, Catch::Matches("gather\\.3\\.[0-9a-f]{16}"));
+  CHECK(channels::callback_request_id(kSecret, sid, "gather", 3, one) == id);
+  CHECK(channels::callback_request_id(kSecret, sid, "gather", 4, one) != id);
+  CHECK(channels::callback_request_id(kSecret, sid, "dial", 3, one) != id);
+  CHECK(channels::callback_request_id(kSecret, "CA" + std::string(32, '2'), "gather", 3, one) != id);
+  CHECK(channels::callback_request_id("another-secret-0123456789", sid, "gather", 3, one) != id);
+  twilio::FormFields two = {{"CallSid", sid}, {"Digits", "2"}};
+  CHECK(channels::callback_request_id(kSecret, sid, "gather", 3, two) != id);
+  twilio::FormFields speech = {{"CallSid", sid}, {"SpeechResult", "Digits=1"}};
+  CHECK(channels::callback_request_id(kSecret, sid, "gather", 3, speech) != id);
+  twilio::FormFields words = {{"CallSid", sid}, {"SpeechResult", "necesito ayuda Tlacuache"}};
+  CHECK_THAT(channels::callback_request_id(kSecret, sid, "gather", 3, words), !Contains("Tlacuache"));
+  CHECK_THROWS_AS(channels::callback_request_id("", sid, "gather", 3, one), std::invalid_argument);
+
+  CHECK(channels::turn_of(one) == 3);
+  for (const std::string bad : {"", "x", "-1", "3a", "1234567890"}) {
+    INFO('"' << bad << '"');
+    CHECK_FALSE(channels::turn_of({{"turn", bad}}));
+  }
+  CHECK_FALSE(channels::turn_of({{"Digits", "1"}}));
+  CHECK(channels::with_turn("/twilio/voice/gather", 12) == "/twilio/voice/gather?turn=12");
+  CHECK(channels::with_turn("/twilio/voice/gather", 0) == "/twilio/voice/gather");
+}
+
 // ---- TwiML cross-check with the official library ------------------------------------------------
 
 namespace {
@@ -847,17 +1043,19 @@ TEST_CASE("voice TwiML matches the official twilio library byte for byte") {
   gather.then = Reply::Then::gather;
   gather.lang = Lang::es;
   gather.hints = {"persona", "sí", "no"};
+  gather.turn = 3;
 
   Reply dial;
   dial.say = {{Lang::es, "advocate", "Voy a comunicarle."}};
   dial.then = Reply::Then::dial;
   dial.lang = Lang::es;
   dial.dial = {"+14145550111", "+14145550112"};
+  dial.turn = 4;
 
   Reply record;
   record.say = {{Lang::en, "voice_no_answer", "Sorry."}, {Lang::en, "voice_leave_message", "After the tone…"}};
   record.then = Reply::Then::record;
-  record.lang = Lang::en;
+  record.lang = Lang::en;  // turn 0: not numbered, no query string
 
   Reply hangup;
   hangup.then = Reply::Then::hangup;
@@ -872,17 +1070,17 @@ TEST_CASE("voice TwiML matches the official twilio library byte for byte") {
   docs.push_back({{"response", "voice"},
                   {"verbs",
                    {verb("Gather",
-                         {{"input", "dtmf speech"}, {"action", "/twilio/voice/gather"}, {"method", "POST"},
+                         {{"input", "dtmf speech"}, {"action", "/twilio/voice/gather?turn=3"}, {"method", "POST"},
                           {"language", "es-MX"}, {"hints", "persona, sí, no"}, {"numDigits", "1"},
                           {"timeout", "5"}, {"speechTimeout", "auto"}, {"actionOnEmptyResult", "true"}},
                          std::nullopt,
                          {say_en("Hello & welcome. <Press> 1 \"now\""), say_es("¿Cómo está? Oprima 2.")}),
-                    verb("Redirect", {{"method", "POST"}}, "/twilio/voice/gather")}}});
+                    verb("Redirect", {{"method", "POST"}}, "/twilio/voice/gather?turn=3")}}});
   docs.push_back({{"response", "voice"},
                   {"verbs",
                    {say_es("Voy a comunicarle."),
                     verb("Dial",
-                         {{"action", "/twilio/voice/dial"}, {"method", "POST"}, {"timeout", "20"},
+                         {{"action", "/twilio/voice/dial?turn=4"}, {"method", "POST"}, {"timeout", "20"},
                           {"callerId", kHotlineNumber}, {"answerOnBridge", "true"}},
                          std::nullopt,
                          {verb("Number", {{"url", "/twilio/voice/whisper/es"}, {"method", "POST"}}, "+14145550111"),

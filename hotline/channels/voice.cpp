@@ -1,5 +1,6 @@
 #include "hotline/channels/voice.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 #include <istream>
@@ -8,6 +9,7 @@
 
 #include "hotline/channels/address.hpp"
 #include "hotline/channels/sms.hpp"
+#include "hotline/channels/voice_retries.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
 #include "hotline/nlu/nlu.hpp"
@@ -256,6 +258,7 @@ std::string encode_call(const CallState& call) {
                       {"phase", phase_name(call.phase)},
                       {"tries", call.tries},
                       {"silences", call.silences},
+                      {"turn", call.turn},
                       {"session", engine::encode_session(call.session)}};
   return j.dump();
 }
@@ -270,6 +273,7 @@ std::optional<CallState> decode_call(const std::string& data) {
     call.phase = *phase;
     call.tries = j.value("tries", 0);
     call.silences = j.value("silences", 0);
+    call.turn = j.value("turn", 0);  // 0 in a call stored before answers were numbered
     auto session = engine::decode_session(j.value("session", ""));
     if (!session) return std::nullopt;
     call.session = *session;
@@ -358,7 +362,8 @@ std::string voice_twiml(const VoiceReply& reply, const VoiceSettings& settings,
     case VoiceReply::Then::gather: {
       std::string hints;
       for (const auto& h : reply.hints) hints += (hints.empty() ? "" : ", ") + h;
-      twilio::Attributes attrs{{"input", "dtmf speech"}, {"action", kVoiceGatherPath},
+      const std::string action = with_turn(kVoiceGatherPath, reply.turn);
+      twilio::Attributes attrs{{"input", "dtmf speech"}, {"action", action},
                                {"method", "POST"},       {"language", l.language}};
       if (!hints.empty()) attrs.emplace_back("hints", hints);
       attrs.insert(attrs.end(), {{"numDigits", "1"},
@@ -368,7 +373,8 @@ std::string voice_twiml(const VoiceReply& reply, const VoiceSettings& settings,
       twilio::TwiML result;
       result.nest("Gather", attrs, says);
       // Only reached if Twilio ever skips the action on an empty result: ask again, never hang up.
-      result.verb("Redirect", {{"method", "POST"}}, kVoiceGatherPath);
+      // The same URL, so it reads as this gather's empty result (and a retry of it as a retry).
+      result.verb("Redirect", {{"method", "POST"}}, action);
       return result.str();
     }
     case VoiceReply::Then::dial: {
@@ -377,7 +383,7 @@ std::string voice_twiml(const VoiceReply& reply, const VoiceSettings& settings,
       for (const auto& number : reply.dial) {
         numbers.verb("Number", {{"url", whisper}, {"method", "POST"}}, number);
       }
-      twilio::Attributes attrs{{"action", kVoiceDialPath},
+      twilio::Attributes attrs{{"action", with_turn(kVoiceDialPath, reply.turn)},
                                {"method", "POST"},
                                {"timeout", std::to_string(settings.ring_seconds)}};
       if (!caller_id.empty()) attrs.emplace_back("callerId", caller_id);
@@ -388,7 +394,7 @@ std::string voice_twiml(const VoiceReply& reply, const VoiceSettings& settings,
     }
     case VoiceReply::Then::record: {
       twilio::TwiML result = says;
-      result.verb("Record", {{"action", kVoiceRecordPath},
+      result.verb("Record", {{"action", with_turn(kVoiceRecordPath, reply.turn)},
                              {"method", "POST"},
                              {"maxLength", std::to_string(settings.voicemail_max_seconds)},
                              {"playBeep", "true"}});
@@ -567,23 +573,38 @@ WebhookResponse VoiceChannel::handle_call(Kind kind, const twilio::FormFields& f
   auto sid = valid_call_sid(form);
   if (!sid) return bad_call_request(route, "missing or invalid CallSid");
 
+  // Which answer of the call this callback follows: a new call is its first; any other names the
+  // turn in its URL. No turn (TwiML served before answers were numbered): handled as new, as before.
+  const std::optional<int> turn = kind == Kind::incoming ? std::optional<int>(0) : turn_of(form);
+  const std::string request_id =
+      turn ? callback_request_id(settings_.secret, *sid, route, *turn, form) : std::string();
+
   auto bundle = bundles_.get();
   const std::string key = call_key(*sid);
   const auto call_lock = store_.lock_key(key);  // one callback of a call at a time, on any replica
   const std::int64_t now = clock_();
 
+  store::ContactView view = store_.read_contact(key, request_id);
+  if (view.earlier_response) {
+    // Twilio posted this callback again: the same answer, and the call does not move on.
+    log::info("voice_retry", {{"call", key}, {"route", route}, {"turn", *turn}});
+    return twiml_response(std::move(*view.earlier_response));
+  }
   std::optional<CallState> call;
-  if (auto stored = store_.load(key); stored && now - stored->updated_ms < settings_.call_max_ms) {
-    call = decode_call(stored->data);
+  if (view.session && now - view.session->updated_ms < settings_.call_max_ms) {
+    call = decode_call(view.session->data);
   }
   std::shared_ptr<const routing::Roster> roster = roster_ ? roster_() : nullptr;
   VoiceContext ctx{*bundle, settings_, roster.get(), now};
 
   store::TurnRecord record;  // with a voicemail: its relay and offers, committed with the call's step
   std::unique_ptr<store::KeyLock> relay_lock;
-  auto commit = [&](const std::string& data) {
+  // The call's step and the answer given, kept together under the callback's request id.
+  auto commit = [&](const std::string& data, const std::string& response) {
     record.contact_key = key;
     record.session_data = data;
+    record.request_id = request_id;
+    record.response = response;
     record.now_ms = now;
     store_.commit_turn(record);
     if (!record.outbound.empty() && on_outbound_) on_outbound_();
@@ -619,9 +640,10 @@ WebhookResponse VoiceChannel::handle_call(Kind kind, const twilio::FormFields& f
 
   // The caller hung up (Twilio still posts the action): forget the call, answer valid TwiML.
   if (kind != Kind::incoming && call_is_over(form)) {
-    commit("");
+    const std::string nothing = twilio::TwiML().str();
+    commit("", nothing);
     log::info("voice", {{"call", key}, {"route", route}, {"ended", "caller hung up"}});
-    return twiml_response(twilio::TwiML().str());
+    return twiml_response(nothing);
   }
 
   VoiceReply reply;
@@ -664,9 +686,12 @@ WebhookResponse VoiceChannel::handle_call(Kind kind, const twilio::FormFields& f
       break;
   }
 
-  commit(reply.ended ? "" : encode_call(state));
+  // Numbered, so that the callback this answer's TwiML leads to says which answer it follows.
+  reply.turn = state.turn = std::max(state.turn, turn.value_or(0)) + 1;
   const std::string caller_id =
       !settings_.caller_id.empty() ? settings_.caller_id : twilio::field(form, "To").value_or("");
+  std::string twiml = voice_twiml(reply, settings_, caller_id);
+  commit(reply.ended ? "" : encode_call(state), twiml);
   log::info("voice", {{"call", key},
                       {"route", route},
                       {"known", call.has_value()},
@@ -675,9 +700,10 @@ WebhookResponse VoiceChannel::handle_call(Kind kind, const twilio::FormFields& f
                       {"step", reply.step},
                       {"lang", lang_code(reply.lang)},
                       {"then", then_name(reply.then)},
+                      {"turn", reply.turn},
                       {"ringing", reply.dial.size()}});
   if (kind == Kind::gather && on_turn_) on_turn_(Channel::voice, reply.intent, reply.lang);
-  return twiml_response(voice_twiml(reply, settings_, caller_id));
+  return twiml_response(std::move(twiml));
 }
 
 WebhookResponse VoiceChannel::status(const twilio::FormFields& form) {

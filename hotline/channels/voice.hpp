@@ -14,6 +14,8 @@
 //   /twilio/voice/gather        <Gather> result: Digits or SpeechResult (+ Confidence)
 //   /twilio/voice/dial          <Dial> result: DialCallStatus
 //   /twilio/voice/record        <Record> result: RecordingUrl …
+//   (these three with ?turn=N, the answer they follow: a callback posted again is answered the
+//   same and does not advance the call; see voice_retries.hpp)
 //   /twilio/voice/status        call status callback: state is erased when the call ends
 //   /twilio/voice/whisper/<lang>, /twilio/voice/whisper/accept   an advocate's leg before bridging
 #include <array>
@@ -78,6 +80,7 @@ struct CallState {
   Phase phase = Phase::language;
   int tries = 0;            // language menus not answered
   int silences = 0;         // gathers that heard nothing, in the whole call
+  int turn = 0;             // the number of the last answer given: its action URLs carry it
   engine::Session session;  // the flow, as the engine sees it
 };
 
@@ -100,6 +103,9 @@ struct VoiceReply {
   std::vector<std::string> dial;   // numbers to ring (E.164; never logged)
   std::string intent, step;        // for the log
   bool ended = false;              // the call state can be erased
+  /// Carried in the gather, dial and record action URLs (`?turn=N`), so a callback Twilio posts
+  /// again is recognised (voice_retries.hpp); 0 = not numbered (no query string).
+  int turn = 0;
 };
 
 /// What a pure call step needs besides the call itself.
@@ -121,7 +127,8 @@ VoiceReply voice_dial_result(const VoiceContext& ctx, CallState& call,
 /// The voicemail was recorded.
 VoiceReply voice_recorded(const VoiceContext& ctx, CallState& call);
 
-/// The TwiML for a reply. Gather and Dial actions point at the /twilio/voice/... routes.
+/// The TwiML for a reply. Gather, Dial and Record actions point at the /twilio/voice/... routes,
+/// with the reply's turn.
 std::string voice_twiml(const VoiceReply& reply, const VoiceSettings& settings,
                         const std::string& caller_id);
 /// What an advocate's leg hears before it is bridged, and the answer to its keypress.
