@@ -328,6 +328,72 @@ TEST_CASE("a new call hears a short bilingual language menu, keypad or speech") 
   }
 }
 
+// Twilio recognises speech in one language per <Gather>: the first menu listens in the default
+// language, a menu asked again in the other. Each SpeechResult below is what that recogniser writes.
+TEST_CASE("the language menu listens in the default language, then in the other; keys work in both") {
+  TempDir dir;
+  auto said_in = [](const Twiml& t, const std::string& language) {
+    if (t.says().empty()) return false;
+    for (const auto& s : t.says()) {
+      if (s.language != language) return false;
+    }
+    return t.attr("Gather", "language") == language;
+  };
+
+  SECTION("Spanish first, as configured by default") {
+    HotlineServer server(test_config(dir));
+    for (const std::string words : {"English.", "Inglés.", "En inglés, por favor."}) {
+      INFO(words);
+      Call call(server);
+      CHECK(call.dial_in().attr("Gather", "language") == "es-MX");
+      CHECK(said_in(call.speak(words), "en-US"));
+    }
+    for (const std::string words : {"Español.", "En español."}) {
+      INFO(words);
+      Call call(server);
+      call.dial_in();
+      CHECK(said_in(call.speak(words), "es-MX"));
+    }
+    // Not understood (silence, a key that is no choice, words that are no language): the menu again
+    // in both languages, now listening in English, then in Spanish again.
+    const std::vector<std::function<Twiml(Call&)>> misses = {
+        [](Call& c) { return c.silence(); }, [](Call& c) { return c.press("7"); },
+        [](Call& c) { return c.speak("mmm", "0.9"); }};
+    for (const auto& miss : misses) {
+      Call call(server);
+      call.dial_in();
+      auto again = miss(call);
+      CHECK(again.says().size() == 2);
+      CHECK(again.attr("Gather", "language") == "en-US");
+      CHECK_THAT(again.attr("Gather", "hints"), Contains("English") && Contains("español"));
+      CHECK(miss(call).attr("Gather", "language") == "es-MX");
+    }
+    for (const auto& [words, language] : {std::pair{"English.", "en-US"}, {"Espanol.", "es-MX"},
+                                          {"Spanish.", "es-MX"}, {"español", "es-MX"}}) {
+      INFO(words);
+      Call call(server);
+      call.dial_in();
+      call.silence();
+      CHECK(said_in(call.speak(words), language));
+    }
+    for (const auto& [digit, language] : {std::pair{"1", "en-US"}, {"2", "es-MX"}}) {
+      Call call(server);
+      call.dial_in();
+      call.silence();
+      CHECK(said_in(call.press(digit), language));
+    }
+  }
+  SECTION("English first when English is the default language") {
+    auto c = test_config(dir);
+    c.default_language = Lang::en;
+    HotlineServer server(c);
+    Call call(server);
+    CHECK(call.dial_in().attr("Gather", "language") == "en-US");
+    CHECK(call.silence().attr("Gather", "language") == "es-MX");
+    CHECK(said_in(call.speak("Español."), "es-MX"));
+  }
+}
+
 // ---- each intent, both languages, keypad and speech ---------------------------------------------
 
 TEST_CASE("keypad: every menu number is answered aloud, in both languages") {

@@ -181,12 +181,23 @@ VoiceReply run_flow(const VoiceContext& ctx, CallState& call, const std::string&
   return reply;
 }
 
-VoiceReply language_menu(const VoiceContext& ctx) {
+// The bilingual language menu; `heard` is how many times this call has heard it already.
+//
+// Twilio recognises speech in one language per <Gather>, so one menu cannot listen in both. Keys
+// work whatever it listens in, and the hints name both languages in both. The first menu listens
+// in the default language (config: most callers speak it, and a question asked straight away is
+// only understood in the language it is recognised in); a menu asked again listens in the other
+// one, so a caller the first recogniser did not understand is heard in their own language next.
+// Alternating rather than one fixed choice: neither recogniser can be relied on to write the
+// other language's words (a Spanish one hearing "English" was issue #17), and a fixed English one
+// would garble the questions most callers ask straight away in Spanish.
+VoiceReply language_menu(const VoiceContext& ctx, int heard) {
   VoiceReply reply;
   say(reply, ctx, Lang::en, "voice_welcome");
   say(reply, ctx, Lang::es, "voice_welcome");
   reply.then = VoiceReply::Then::gather;
-  reply.lang = ctx.settings.default_language;
+  const Lang first = ctx.settings.default_language;
+  reply.lang = heard % 2 == 0 ? first : (first == Lang::es ? Lang::en : Lang::es);
   reply.hints = {"English", "Spanish", "inglés", "español"};
   reply.step = "language";
   return reply;
@@ -236,7 +247,9 @@ VoiceReply choose_language(const VoiceContext& ctx, CallState& call, const std::
   if (keyword.keyword == nlu::Keyword::english) return start_flow(ctx, call, Lang::en, "");
   if (keyword.keyword == nlu::Keyword::spanish) return start_flow(ctx, call, Lang::es, "");
   if (auto named = named_language(text)) return start_flow(ctx, call, *named, "");
-  if (folded.empty()) return language_menu(ctx);  // silence: both languages again (counted by the caller)
+  // Every menu so far was answered by a silence or something not understood, each counted once.
+  const auto menus_heard = [&call] { return call.tries + call.silences; };
+  if (folded.empty()) return language_menu(ctx, menus_heard());  // silence: both languages again (counted by the caller)
   // A caller who asks straight away ("¿puedo llamar a la policía?") is answered in that language.
   std::optional<Lang> lang = ctx.bundle.classifier.empty()
                                  ? nlu::guess_language(ctx.bundle.intents, text)
@@ -248,7 +261,7 @@ VoiceReply choose_language(const VoiceContext& ctx, CallState& call, const std::
   if (++call.tries > kLanguageMenuRetries) {
     return start_flow(ctx, call, ctx.settings.default_language, "");
   }
-  return language_menu(ctx);
+  return language_menu(ctx, menus_heard());
 }
 
 }  // namespace
@@ -285,7 +298,7 @@ std::optional<CallState> decode_call(const std::string& data) {
 
 VoiceReply voice_start(const VoiceContext& ctx, CallState& call) {
   call = CallState{};
-  return language_menu(ctx);
+  return language_menu(ctx, 0);
 }
 
 VoiceReply voice_gather(const VoiceContext& ctx, CallState& call, const std::string& raw_text) {
