@@ -156,3 +156,57 @@ TEST_CASE("replicas: after a conversation about deportation, PostgreSQL's rows s
     CHECK_FALSE(has(rows, s));
   }
 }
+
+namespace {
+
+// One callback of a call to a replica (no signature: the replicas run without TWILIO_AUTH_TOKEN).
+std::string call_back(int port, const std::string& path, const std::string& call_sid,
+                      const hotline::twilio::FormFields& extra = {}) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(15);
+  hotline::twilio::FormFields form = {{"CallSid", call_sid}, {"AccountSid", "AC0"}, {"From", "+14145557400"},
+                                      {"To", "+14145550100"}, {"CallStatus", "in-progress"}};
+  form.insert(form.end(), extra.begin(), extra.end());
+  auto res = client.Post(path, hotline::twilio::encode_form(form), "application/x-www-form-urlencoded");
+  if (!res) return "<no answer>";
+  if (res->status != 200) return "<status " + std::to_string(res->status) + ">";
+  return res->body;
+}
+
+// Where the TwiML's <Gather> sends its result ("" without one).
+std::string gather_action(const std::string& twiml) {
+  const std::string marker = "<Gather input=\"dtmf speech\" action=\"";
+  const auto at = twiml.find(marker);
+  if (at == std::string::npos) return "";
+  const auto from = at + marker.size();
+  return twiml.substr(from, twiml.find('"', from) - from);
+}
+
+}  // namespace
+
+TEST_CASE("replicas: a call's gather posted again to the other replica gets the same TwiML; the call moves on once",
+          "[replicas]") {
+  TempDir dir;
+  const std::string db = fresh_postgres_url();
+  Replica a(dir, db), b(dir, db);
+  REQUIRE(a.port > 0);
+  REQUIRE(b.port > 0);
+  const std::string sid = "CA" + std::string(30, '4') + "01";
+
+  const std::string menu = call_back(a.port, "/twilio/voice", sid);
+  const std::string choose = gather_action(menu);
+  REQUIRE(choose == "/twilio/voice/gather?turn=1");
+  const std::string english = call_back(a.port, choose, sid, {{"Digits", "1"}});
+  REQUIRE(has(english, "press 1"));
+  CHECK(call_back(b.port, choose, sid, {{"Digits", "1"}}) == english);  // not the English menu's answer to 1
+
+  const std::string next = gather_action(english);
+  REQUIRE(next == "/twilio/voice/gather?turn=2");
+  const std::string miss = call_back(b.port, next, sid, {{"Digits", "8"}});
+  CHECK(has(miss, "did not catch that"));
+  CHECK(call_back(a.port, next, sid, {{"Digits", "8"}}) == miss);
+  // The same key at the next gather is the call's second miss, not its third: asked again.
+  const std::string second = call_back(a.port, gather_action(miss), sid, {{"Digits", "8"}});
+  CHECK(has(second, "did not catch that"));
+  CHECK_FALSE(has(second, "still"));
+}
