@@ -910,6 +910,18 @@ std::string database_bytes(const TempDir& dir) {
   return all;
 }
 
+// Callers' answers counted in /metrics (hotline_conversation_turns_total, channel voice, every label).
+double voice_turns(HotlineServer& server) {
+  std::istringstream text(server.app().metrics().render());
+  double sum = 0;
+  for (std::string line; std::getline(text, line);) {
+    if (line.rfind("hotline_conversation_turns_total{", 0) == 0 && line.find("channel=\"voice\"") != std::string::npos) {
+      sum += std::stod(line.substr(line.rfind(' ') + 1));
+    }
+  }
+  return sum;
+}
+
 }  // namespace
 
 TEST_CASE("a gather Twilio posts again gets the same TwiML, and the call moves on once") {
@@ -923,8 +935,11 @@ TEST_CASE("a gather Twilio posts again gets the same TwiML, and the call moves o
     CHECK(first.attr("Gather", "action") == "/twilio/voice/gather?turn=2");
     const auto kept = server.app().store().load(call.key());
     REQUIRE(kept);
+    const double counted = voice_turns(server);
+    CHECK(counted >= 1);
     CHECK(call.again().body == first.body);
     CHECK(server.app().store().load(call.key())->data == kept->data);
+    CHECK(voice_turns(server) == counted);  // one answer, counted once
   }
   SECTION("an answer not understood, posted again, is not counted again; the same key pressed again is") {
     call.press("1");

@@ -715,7 +715,11 @@ WebhookResponse VoiceChannel::handle_call(Kind kind, const twilio::FormFields& f
                       {"then", then_name(reply.then)},
                       {"turn", reply.turn},
                       {"ringing", reply.dial.size()}});
-  if (kind == Kind::gather && on_turn_) on_turn_(Channel::voice, reply.intent, reply.lang);
+  // Counted in the caller's language as known: a language menu asked again listens in the
+  // other language (reply.lang), which says nothing about the caller's.
+  if (kind == Kind::gather && on_turn_) {
+    on_turn_(Channel::voice, reply.intent, state.session.lang.value_or(settings_.default_language));
+  }
   return twiml_response(std::move(twiml));
 }
 
