@@ -732,3 +732,40 @@ TEST_CASE("forget takes the number in either form and forgets it by SMS and on W
   r = run({kHotline, "forget", "+14145550007", "--root", kRoot}, "", env);
   CHECK(r.out == "nothing was kept about " + key("+14145550007") + "\n");
 }
+
+TEST_CASE("simulate greets with one line, and shows under each reply its topic and segments (not with --json)") {
+  const std::string banner =
+      "Simulating text messages (SMS), in the language each message is written in (--lang en|es sets one). Type "
+      "a message, then Enter; Ctrl-D quits. --explain shows why each reply was chosen.\n";
+  const std::string input = "hello\nwill the police ask about my immigration status?\n";
+  auto text = run({kHotline, "simulate", "--root", kRoot}, input);
+  auto json = run({kHotline, "simulate", "--json", "--root", kRoot}, input);
+  REQUIRE(text.exit_code == 0);
+  REQUIRE(json.exit_code == 0);
+  // --json is for programs: no banner, one object a line, as before.
+  std::istringstream lines(json.out);
+  std::vector<nlohmann::json> turns;
+  for (std::string line; std::getline(lines, line);) turns.push_back(nlohmann::json::parse(line));
+  REQUIRE(turns.size() == 2);
+  CHECK(turns[0]["intent"] == "greeting");
+  CHECK(turns[1]["intent"] == "status_reporting");
+  // The person's view: the banner, then each reply with the same turn's topic and segments.
+  auto summary = [](const nlohmann::json& turn) {
+    const std::string intent = turn["intent"];
+    const int segments = turn["segments"];
+    return "  [topic: " + (intent.empty() ? std::string("none") : intent) + "; " + std::to_string(segments) +
+           (segments == 1 ? " segment]\n" : " segments]\n");
+  };
+  CHECK(text.out == banner + turns[0]["reply"].get<std::string>() + "\n" + summary(turns[0]) + "\n" +
+                        turns[1]["reply"].get<std::string>() + "\n" + summary(turns[1]) + "\n");
+  CHECK(summary(turns[0]) == "  [topic: greeting; 2 segments]\n");
+  CHECK(summary(turns[1]) == "  [topic: status_reporting; 2 segments]\n");
+
+  auto spanish = run({kHotline, "simulate", "--root", kRoot, "--lang", "es", "--explain"}, "");
+  CHECK(spanish.out ==
+        "Simulating text messages (SMS) in Spanish. Type a message, then Enter; Ctrl-D quits. --explain is on: why "
+        "each reply was chosen is under it.\n");
+  auto call = run({kHotline, "simulate", "--root", kRoot, "--channel", "voice", "--lang", "en"}, "");
+  CHECK_THAT(call.out, Catch::StartsWith("Simulating a phone call in English. Type the keys pressed or the words said, "
+                                         "then Enter (an empty line is silence); Ctrl-D quits.\n"));
+}

@@ -104,6 +104,9 @@ using the same engine and flows as the server. Nothing is stored.
   --lang en|es      the language the person already chose (default: guessed)
   --explain         under each reply, why: the likeliest intents with their probabilities,
                     the language as the hotline reads it, and the training examples most alike
+Without --json, a first line says what is simulated, in which language and how to quit, and
+under each text reply is the topic the message was taken as and the SMS segments it costs:
+  [topic: status_reporting; 2 segments]
 )";
 
 constexpr const char* kGraphHelp = R"(Usage: hotline graph [DIR] [-o FILE]
@@ -434,6 +437,43 @@ std::string explain(const flow::Bundle& bundle, const std::string& text) {
   return out.str();
 }
 
+// The first line a person sees in `simulate` (not with --json: that is for programs): what is
+// simulated, the language, how to send and to quit, and --explain.
+std::string simulate_banner(bool voice, std::optional<Lang> lang, bool explaining) {
+  std::string line = voice ? "Simulating a phone call" : "Simulating text messages (SMS)";
+  line += lang == Lang::en   ? " in English."
+          : lang == Lang::es ? " in Spanish."
+                             : ", in the language each message is written in (--lang en|es sets one).";
+  line += voice ? " Type the keys pressed or the words said, then Enter (an empty line is silence);"
+                : " Type a message, then Enter;";
+  line += " Ctrl-D quits.";
+  if (!voice) {  // --explain reads text messages only
+    line += explaining ? " --explain is on: why each reply was chosen is under it."
+                       : " --explain shows why each reply was chosen.";
+  }
+  return line + "\n";
+}
+
+// Under each reply in `simulate`: the topic the message was taken as and what the reply costs.
+std::string reply_summary(const engine::Outcome& outcome) {
+  std::string topic = outcome.intent.empty() ? "none" : outcome.intent;
+  if (!outcome.second_intent.empty()) topic += " + " + outcome.second_intent;
+  if (outcome.intent.empty() && outcome.asked.size() == 2) topic = "unsure: asked " + outcome.asked[0] + " or " + outcome.asked[1];
+  if (outcome.emergency_first) topic += " (911 line first)";
+  std::string cost;
+  int total = 0;
+  for (const auto& text : engine::message_texts(outcome)) {
+    const int segments = prompts::count_segments(text).segments;
+    cost += (cost.empty() ? "" : " + ") + std::to_string(segments);
+    total += segments;
+  }
+  const auto messages = engine::message_texts(outcome).size();
+  std::string line = "  [topic: " + topic + "; ";
+  if (messages <= 1) line += std::to_string(total) + (total == 1 ? " segment]" : " segments]");
+  else line += std::to_string(messages) + " messages, " + cost + " segments]";
+  return line + "\n";
+}
+
 int simulate(const Args& args) {
   if (args.help) {
     std::cout << kSimulateHelp;
@@ -459,6 +499,7 @@ int simulate(const Args& args) {
       return 2;
     }
   }
+  if (!json) std::cout << simulate_banner(channel_name == "voice", session.lang, args.options.count("explain") > 0) << std::flush;
   if (channel_name == "voice") {  // a whole call: language menu, flow, advocates, voicemail
     channels::simulate_call(*l.bundle, app::voice_settings(l.config), session.lang, json, std::cin,
                             std::cout);
@@ -483,7 +524,7 @@ int simulate(const Args& args) {
                           {"segments", prompts::count_segments(reply).segments}};
       std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     } else {
-      std::cout << (reply.empty() ? "(no reply)" : reply) << "\n";
+      std::cout << (reply.empty() ? "(no reply)" : reply) << "\n" << reply_summary(outcome);
       if (args.options.count("explain")) std::cout << explain(*l.bundle, line);
       std::cout << "\n" << std::flush;
     }
