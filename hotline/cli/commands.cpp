@@ -20,6 +20,7 @@
 #include "hotline/app/app.hpp"
 #include "hotline/app/last_good.hpp"
 #include "hotline/app/servable.hpp"
+#include "hotline/cli/bundle_root.hpp"
 #include "hotline/channels/address.hpp"
 #include "hotline/channels/limits.hpp"
 #include "hotline/common/log.hpp"
@@ -50,7 +51,9 @@ Commands:
   graph      draw the flow as a Graphviz DOT (or SVG) picture
   forget     erase everything kept about one phone number
 
-Run `hotline <command> --help` for a command's options.
+Run `hotline <command> --help` for a command's options. Run them in the hotline folder (the
+one holding flows/ and prompts/) or any folder inside it: each finds that folder on its own
+(--root DIR, or check's and graph's DIR, names another).
 
 Environment:
   TWILIO_AUTH_TOKEN   checks X-Twilio-Signature; without it `serve` runs in local mode
@@ -75,10 +78,10 @@ Environment:
 
 constexpr const char* kServeHelp = R"(Usage: hotline serve [--port N] [--bind ADDR] [--root DIR] [--config FILE]
 
-Serves the flows in DIR/flows and DIR/prompts (DIR defaults to the current directory).
+Serves the flows in DIR/flows and DIR/prompts (DIR: the hotline folder, found from here up).
   --port N        port to listen on (default 8080; 0 picks a free one and logs it)
   --bind ADDR     address to listen on (default 127.0.0.1)
-  --root DIR      where flows/, prompts/ and config/ are (default .); relative paths in the
+  --root DIR      where flows/, prompts/ and config/ are (default: found from here up); relative paths in the
                   configuration and in HOTLINE_DB / HOTLINE_ADVOCATES are under it
   --config FILE   configuration file (default DIR/config/hotline.yaml, or HOTLINE_CONFIG)
 
@@ -100,7 +103,7 @@ using the same engine and flows as the server. Nothing is stored.
   --json            one JSON object per reply: input, reply, lang, intent, node, segments
   --channel CH      sms (default) or voice: a phone call, from the language menu on; a line is
                     the keys pressed or the words said, an empty line is silence
-  --root DIR        where flows/ and prompts/ are (default .)
+  --root DIR        where flows/ and prompts/ are (default: found from the current folder up)
   --lang en|es      the language the person already chose (default: guessed)
   --explain         under each reply, why: the likeliest intents with their probabilities,
                     the language as the hotline reads it, and the training examples most alike
@@ -111,7 +114,7 @@ under each text reply is the topic the message was taken as and the SMS segments
 
 constexpr const char* kGraphHelp = R"(Usage: hotline graph [DIR] [-o FILE]
 
-Writes the flow in DIR/flows (DIR defaults to .) as a Graphviz DOT picture: steps, the prompt
+Writes the flow in DIR/flows (DIR: the hotline folder, found from here up) as a Graphviz DOT picture: steps, the prompt
 each says, replies and intents as labelled arrows, and the questions that work anywhere.
   -o, --output FILE   write to FILE instead of stdout; FILE.svg is drawn with `dot` (graphviz)
 )";
@@ -126,14 +129,15 @@ its keyed hash, so HOTLINE_SECRET (and HOTLINE_DB) must be the server's. Prints
 "forgotten: <hash> (N record(s) erased)" for each form that had records (the other form's line
 says which it is), or "nothing was kept about <hash>".
 Never creates a database or a key: without the database (or a secret) it erases nothing and
-exits 1. A relative HOTLINE_DB or `database:` is under DIR. Safe to run while the server runs.
+exits 1. A relative HOTLINE_DB or `database:` is under DIR (default: the hotline folder, found
+from the current folder up). Safe to run while the server runs.
 )help";
 
-constexpr const char* kCheckHelp = R"(Usage: hotline check [DIR] [--examples]
+constexpr const char* kCheckHelp = R"(Usage: hotline check [DIR | --root DIR] [--examples]
 
 Checks DIR/flows (with the examples in DIR/flows/examples), DIR/prompts,
 DIR/config/hotline.yaml, the advocates roster and the blocklist (DIR/config/blocklist.yaml, or
-`limits: blocklist:`) (DIR defaults to .) and prints every problem as
+`limits: blocklist:`) (DIR: the hotline folder, found from the current folder up) and prints every problem as
 file:line:col: error|warning[code]: message. Exit status 1 on any error. `serve` starts, and a
 running server reloads, only what this passes.
   --examples   also cross-validate flows/examples (a second or two) and warn about every example
@@ -150,7 +154,7 @@ the share answered with the right intent, precision and recall per intent, the c
 matrix, emergencies caught (the emergency answer, or the 911 line first), non-emergencies
 answered as emergencies, the reply language, per language and per channel, and every miss.
   FILE|DIR            labelled files (a folder: its *.tsv); default tests/understanding
-  --root DIR          where flows/ and prompts/ are (default .)
+  --root DIR          where flows/ and prompts/ are (default: found from the current folder up)
   --json              the figures and misses as one JSON object
   --cross-validate    instead of files: 5-fold cross-validation over flows/examples (for tuning;
                       never tune on the frozen test set)
@@ -204,6 +208,15 @@ bool check_known_options(const Args& args, const std::vector<std::string>& known
     }
   }
   return true;
+}
+
+// The folder a command works on: `given` (--root, or check's and graph's DIR) when there is one,
+// else the bundle's root found from the working directory up; says what to do when there is none.
+std::optional<std::string> bundle_root(const std::string& given) {
+  if (!given.empty()) return given;
+  if (auto found = find_bundle_root(std::filesystem::current_path())) return found;
+  std::cerr << no_bundle_root_message(std::filesystem::current_path()) << "\n";
+  return std::nullopt;
 }
 
 // Configuration and bundle from a root directory; prints diagnostics to stderr.
@@ -314,7 +327,9 @@ int serve(const Args& args) {
   }
   if (!check_known_options(args, {"port", "bind", "root", "config"})) return 2;
   // Served only what `hotline check` passes: the same verdict, conversation tests included.
-  app::BundleLocation where{opt(args, "root", "."), opt(args, "config", ""), {}};
+  const auto root = bundle_root(opt(args, "root", ""));
+  if (!root) return 2;
+  app::BundleLocation where{*root, opt(args, "config", ""), {}};
   app::Servable l = app::check_servable(where);
   std::cerr << l.diags.to_string();
   // A refused edit left on disk must not turn a routine restart into an outage: start from the
@@ -480,7 +495,9 @@ int simulate(const Args& args) {
     return 0;
   }
   if (!check_known_options(args, {"json", "channel", "root", "lang", "explain"})) return 2;
-  Loaded l = load_all(opt(args, "root", "."), "");
+  const auto root = bundle_root(opt(args, "root", ""));
+  if (!root) return 2;
+  Loaded l = load_all(*root, "");
   if (!l.bundle) {
     std::cerr << l.diags.to_string() << "hotline: the flows have errors; run `hotline check`\n";
     return 1;
@@ -562,8 +579,10 @@ int check(const Args& args) {
     std::cout << kCheckHelp;
     return 0;
   }
-  if (!check_known_options(args, {"examples"})) return 2;
-  const std::string root = args.positional.empty() ? "." : args.positional.front();
+  if (!check_known_options(args, {"examples", "root"})) return 2;
+  const auto found = bundle_root(args.positional.empty() ? opt(args, "root", "") : args.positional.front());
+  if (!found) return 2;
+  const std::string& root = *found;
   // The verdict `serve` and a reload ask for too (app::check_servable).
   app::Servable l = app::check_servable({root, "", {}});
   if (l.bundle && args.options.count("examples")) check_examples_by_cross_validation(l.bundle->classifier, l.diags);
@@ -593,7 +612,9 @@ int eval(const Args& args) {
                                   "max-false-emergency", "min-language"})) {
     return 2;
   }
-  const std::string root = opt(args, "root", ".");
+  const auto found = bundle_root(opt(args, "root", ""));
+  if (!found) return 2;
+  const std::string& root = *found;
   Loaded l = load_all(root, "");
   if (!l.bundle) {
     std::cerr << l.diags.to_string() << "hotline: the flows have errors; run `hotline check`\n";
@@ -649,14 +670,16 @@ int graph(const Args& args) {
     std::cout << kGraphHelp;
     return 0;
   }
-  if (!check_known_options(args, {"output"})) return 2;
+  if (!check_known_options(args, {"output", "root"})) return 2;
   std::string output = opt(args, "output", "");
   std::vector<std::string> dirs;
   for (std::size_t i = 0; i < args.positional.size(); ++i) {
     if (args.positional[i] == "-o" && i + 1 < args.positional.size()) output = args.positional[++i];
     else dirs.push_back(args.positional[i]);
   }
-  const std::string root = dirs.empty() ? "." : dirs.front();
+  const auto found = bundle_root(dirs.empty() ? opt(args, "root", "") : dirs.front());
+  if (!found) return 2;
+  const std::string& root = *found;
   Loaded l = load_all(root, "");
   if (!l.bundle) {
     std::cerr << l.diags.to_string() << "hotline: the flows have errors; run `hotline check`\n";
@@ -700,7 +723,9 @@ int forget(const Args& args) {
     return 2;
   }
   Diagnostics diags;
-  config::Config c = app::load_configuration({opt(args, "root", "."), opt(args, "config", ""), {}}, diags);
+  const auto root = bundle_root(opt(args, "root", ""));
+  if (!root) return 2;
+  config::Config c = app::load_configuration({*root, opt(args, "config", ""), {}}, diags);
   Diagnostics config_errors;
   for (const auto& d : diags.items()) {
     if (d.severity == Severity::error && d.where.file == "environment") config_errors.add(d);
