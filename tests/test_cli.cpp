@@ -84,7 +84,7 @@ std::string curl_form_body(const std::vector<std::string>& args) {
 TEST_CASE("--help explains every command, and each command has its own --help") {
   auto r = run({kHotline, "--help"});
   CHECK(r.exit_code == 0);
-  for (const char* word : {"serve", "simulate", "check", "forget", "TWILIO_AUTH_TOKEN", "HOTLINE_SECRET"}) {
+  for (const char* word : {"serve", "simulate", "check", "forget", "status", "TWILIO_AUTH_TOKEN", "HOTLINE_SECRET"}) {
     CHECK_THAT(r.out, Catch::Contains(word));
   }
   // The README says `hotline --help` lists everything: every variable of its table is there.
@@ -99,7 +99,7 @@ TEST_CASE("--help explains every command, and each command has its own --help") 
     ++variables;
   }
   CHECK(variables >= 9);
-  for (const char* command : {"serve", "simulate", "check", "graph", "forget", "eval"}) {
+  for (const char* command : {"serve", "simulate", "check", "graph", "forget", "eval", "status"}) {
     auto sub = run({kHotline, command, "--help"});
     CHECK(sub.exit_code == 0);
     CHECK_THAT(sub.out, Catch::StartsWith(std::string("Usage: hotline ") + command));

@@ -92,6 +92,9 @@ TEST_CASE("outside any hotline folder, each command says which folder to run it 
     CHECK(r.err == no_folder_message(elsewhere.path()) + "\n");
     CHECK(r.out.empty());
   }
+  auto status = shell_in(elsewhere.path(), "hotline status", path);
+  CHECK(status.exit_code == 2);
+  CHECK(status.err == no_folder_message(elsewhere.path()) + " (Or name the server with --url http://127.0.0.1:PORT.)\n");
 }
 
 TEST_CASE("--root and check's DIR still name the folder, wherever the command runs") {

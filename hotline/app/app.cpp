@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "hotline/app/admin_status.hpp"
 #include "hotline/app/last_good.hpp"
 #include "hotline/app/servable.hpp"
 
@@ -289,6 +290,13 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
     return channels::WebhookResponse{result.swapped ? 200 : 422, "application/json",
                                      body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
   };
+  // GET /admin/status: what serves, since when, whether the files on disk differ, and why not.
+  routes.admin_status = [this] {
+    const auto bundle = bundles_.get();
+    const nlohmann::json body = admin_status(reloader_->status(), bundle ? bundle->flow.name : "", config_.root);
+    return channels::WebhookResponse{200, "application/json",
+                                     body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
+  };
   server_ = std::make_unique<http::Server>(
       http::ServerSettings{.bind = c.bind, .port = c.port, .threads = c.threads,
                            .max_body_bytes = c.max_body_bytes, .public_url = c.public_url,
@@ -366,10 +374,11 @@ channels::Verdict App::guard(const std::string& contact_key, bool stop) {
   return verdict;
 }
 
-void App::serving_last_good(std::string why) {
+void App::serving_last_good(std::string why, Diagnostics disk_refusal) {
   std::lock_guard<std::mutex> lock(not_from_disk_mutex_);
   not_from_disk_ = std::move(why);
   bundle_from_disk_ = false;
+  reloader_->serving_last_good(std::move(disk_refusal));
 }
 
 App::~App() {

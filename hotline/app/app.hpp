@@ -66,8 +66,9 @@ class App {
   metrics::Registry& metrics() { return metrics_; }
   /// Says on /readyz and /metrics (`hotline_bundle_from_disk` 0) that the flows and prompts
   /// serving are the last good copy, not the files on disk; `why` names the on-disk errors.
-  /// The next reload that swaps in the files on disk ends it.
-  void serving_last_good(std::string why);
+  /// The next reload that swaps in the files on disk ends it. `disk_refusal`, the diagnostics
+  /// of the files on disk, is what GET /admin/status shows as the last refusal.
+  void serving_last_good(std::string why, Diagnostics disk_refusal = {});
   /// Called when a caller leaves a voicemail (to tell the advocates on shift). Set before run().
   void on_voicemail(channels::VoicemailHook hook) { voicemail_hook_ = std::move(hook); }
   /// The SMS relay between texters and advocates.

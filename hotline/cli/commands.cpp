@@ -21,6 +21,7 @@
 #include "hotline/app/last_good.hpp"
 #include "hotline/app/servable.hpp"
 #include "hotline/cli/bundle_root.hpp"
+#include "hotline/cli/status.hpp"
 #include "hotline/channels/address.hpp"
 #include "hotline/channels/limits.hpp"
 #include "hotline/common/log.hpp"
@@ -50,6 +51,7 @@ Commands:
   eval       measure how well the hotline understands labelled messages
   graph      draw the flow as a Graphviz DOT (or SVG) picture
   forget     erase everything kept about one phone number
+  status     what the running server serves, and why an edit is not live
 
 Run `hotline <command> --help` for a command's options. Run them in the hotline folder (the
 one holding flows/ and prompts/) or any folder inside it: each finds that folder on its own
@@ -73,7 +75,8 @@ Environment:
                       the --root folder); a file named here must exist
   HOTLINE_CONFIG      configuration file (default config/hotline.yaml)
   HOTLINE_NOW         pins the clock to an ISO 8601 time, for tests
-  HOTLINE_ADMIN_TOKEN Bearer token for GET /metrics and POST /admin/reload (16+ characters)
+  HOTLINE_ADMIN_TOKEN Bearer token for GET /metrics, GET /admin/status and POST /admin/reload
+                      (16+ characters); `hotline status` sends it
 )";
 
 constexpr const char* kServeHelp = R"(Usage: hotline serve [--port N] [--bind ADDR] [--root DIR] [--config FILE]
@@ -335,6 +338,7 @@ int serve(const Args& args) {
   // A refused edit left on disk must not turn a routine restart into an outage: start from the
   // last copy that passed, kept beside the database, and say so loudly until the files pass.
   std::vector<std::string> disk_errors;
+  Diagnostics disk_diags;
   if (!l.ok()) {
     const std::string kept = app::last_good_folder(l.config);
     app::Servable from_copy;
@@ -352,6 +356,7 @@ int serve(const Args& args) {
     for (const auto& d : l.diags.items()) {
       if (d.severity == Severity::error) disk_errors.push_back(format_diagnostic(d));
     }
+    disk_diags = l.diags;
     l = std::move(from_copy);
     log::error("serving_last_good_bundle",
                {{"kept", kept}, {"on_disk_errors", disk_errors},
@@ -394,7 +399,8 @@ int serve(const Args& args) {
   if (!disk_errors.empty()) {
     hotline_app->serving_last_good("serving the last good flows and prompts kept beside the database: the files on disk "
                                    "do not pass `hotline check` (" + std::to_string(disk_errors.size()) +
-                                   " error(s), see the serving_last_good_bundle log line)");
+                                   " error(s), see the serving_last_good_bundle log line)",
+                                   disk_diags);
   } else if (const std::string kept = app::last_good_folder(c); !kept.empty()) {
     // After the store opened: its folder exists, and the lock says this is the only server on it.
     if (const std::string why = app::keep_last_good(c.root, kept); !why.empty()) {
@@ -797,6 +803,7 @@ int run(int argc, char** argv) {
   if (command == "graph") return graph(*args);
   if (command == "eval") return eval(*args);
   if (command == "forget") return forget(*args);
+  if (command == "status") return status_command(argc, argv);
   std::cerr << "hotline: unknown command '" << command << "'\n\n" << kMainHelp;
   return 2;
 }
