@@ -100,6 +100,18 @@ std::string file_content(const std::string& path) {
 
 }  // namespace
 
+std::vector<std::string> watched_files(const config::Config& c) {
+  namespace fs = std::filesystem;
+  const std::string config_file =
+      c.config_file.empty() ? (fs::path(c.root) / "config" / "hotline.yaml").string() : c.config_file;
+  const std::string roster_file = c.advocates_file.empty()
+      ? (fs::path(c.root) / "config" / "advocates.yaml").string()
+      : (fs::path(c.advocates_file).is_absolute() ? c.advocates_file : (fs::path(c.root) / c.advocates_file).string());
+  fs::path blocklist = c.blocklist_file;
+  if (blocklist.is_relative()) blocklist = fs::path(c.root) / blocklist;
+  return {config_file, roster_file, blocklist.string()};
+}
+
 App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
          std::shared_ptr<const routing::Roster> roster)
     // A connection per server thread, plus the outbox worker, housekeeper and relay sweep.
@@ -309,17 +321,13 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   // with the `details:` the configuration now has); every other setting and the roster are
   // checked, so a broken edit is refused and logged, but take effect only at a restart, which
   // the reload says with a `restart-needed` warning.
-  const std::string config_file =
-      c.config_file.empty() ? (std::filesystem::path(c.root) / "config" / "hotline.yaml").string() : c.config_file;
-  const std::string roster_file = c.advocates_file.empty()
-      ? (std::filesystem::path(c.root) / "config" / "advocates.yaml").string()
-      : (std::filesystem::path(c.advocates_file).is_absolute()
-             ? c.advocates_file
-             : (std::filesystem::path(c.root) / c.advocates_file).string());
+  const std::vector<std::string> watched = watched_files(c);
+  const std::string& config_file = watched[0];
+  const std::string& roster_file = watched[1];
   flow::ReloadSettings reload;
   reload.root = c.root;
   reload.details = c.details;
-  reload.extra_files = {config_file, roster_file, blocklist.string()};
+  reload.extra_files = watched;
   reload.load = [location = BundleLocation{c.root, config_file, {}}, kept = last_good_folder(c),
                  config_file, config_at_start = file_content(config_file), roster_file,
                  roster_at_start = file_content(roster_file)](Diagnostics& d) -> std::shared_ptr<const flow::Bundle> {

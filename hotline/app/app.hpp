@@ -28,6 +28,10 @@ channels::VoiceSettings voice_settings(const config::Config& c);
 /// The relay's settings from the config, callbacks' number and public URL included.
 channels::RelaySettings relay_settings(const config::Config& c);
 
+/// What a server on `c` watches besides flows/ and prompts/: its configuration file, its roster
+/// and its blocklist, absolute or under c.root.
+std::vector<std::string> watched_files(const config::Config& c);
+
 class App {
  public:
   /// Opens the store (throws std::runtime_error with a clear message when it cannot).
@@ -60,6 +64,9 @@ class App {
     reloader_->watch(interval);
   }
   const flow::Reloader& reloader() const { return *reloader_; }
+  /// The bundle was loaded from files with this fingerprint (flow::Reloader::fingerprint_of of
+  /// c.root and watched_files(c)), read before loading: see Reloader::loaded_from.
+  void loaded_from(std::string fingerprint) { reloader_->loaded_from(std::move(fingerprint)); }
   store::SessionStore& store() { return *store_; }
   const config::Config& config() const { return config_; }
   /// What GET /metrics serves (request counts, conversation turns, outbox, reloads, limits).

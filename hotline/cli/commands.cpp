@@ -333,6 +333,14 @@ int serve(const Args& args) {
   const auto root = bundle_root(opt(args, "root", ""));
   if (!root) return 2;
   app::BundleLocation where{*root, opt(args, "config", ""), {}};
+  // The files as they are before they load: an edit saved while the server starts is then
+  // seen by the watcher and loaded (or refused), never taken for what serves.
+  std::string fingerprint_before;
+  {
+    Diagnostics ignored;  // check_servable reports them
+    const config::Config c = app::load_configuration(where, ignored);
+    fingerprint_before = flow::Reloader::fingerprint_of(c.root, app::watched_files(c));
+  }
   app::Servable l = app::check_servable(where);
   std::cerr << l.diags.to_string();
   // A refused edit left on disk must not turn a routine restart into an outage: start from the
@@ -396,6 +404,7 @@ int serve(const Args& args) {
     std::cerr << "hotline: cannot open the database " << store::redacted(c.database) << ": " << e.what() << "\n";
     return 1;
   }
+  hotline_app->loaded_from(fingerprint_before);
   if (!disk_errors.empty()) {
     hotline_app->serving_last_good("serving the last good flows and prompts kept beside the database: the files on disk "
                                    "do not pass `hotline check` (" + std::to_string(disk_errors.size()) +

@@ -59,12 +59,14 @@ Reloader::Reloader(BundleHolder& holder, ReloadSettings settings)
 
 Reloader::~Reloader() { stop(); }
 
-std::string Reloader::fingerprint() const {
+std::string Reloader::fingerprint() const { return fingerprint_of(settings_.root, settings_.extra_files); }
+
+std::string Reloader::fingerprint_of(const std::string& root_folder, const std::vector<std::string>& extra_files) {
   std::vector<std::string> lines;
-  const fs::path root(settings_.root);
+  const fs::path root(root_folder);
   add_tree(root, root / "flows", lines);
   add_tree(root, root / "prompts", lines);
-  for (const auto& extra : settings_.extra_files) {
+  for (const auto& extra : extra_files) {
     add_file(root, fs::path(extra).is_absolute() ? fs::path(extra) : root / extra, lines);
   }
   std::sort(lines.begin(), lines.end());
@@ -84,6 +86,12 @@ ReloadStatus Reloader::status() const {
   ReloadStatus s = status_;
   s.disk_version = on_disk;
   return s;
+}
+
+void Reloader::loaded_from(std::string fingerprint) {
+  std::lock_guard<std::mutex> lock(status_mutex_);
+  status_.serving_version = version_of(fingerprint);
+  loaded_fingerprint_ = std::move(fingerprint);
 }
 
 void Reloader::serving_last_good(Diagnostics disk_refusal) {
@@ -144,7 +152,12 @@ void Reloader::watch(std::chrono::milliseconds interval) {
   std::lock_guard<std::mutex> lock(watch_mutex_);
   if (watcher_.joinable()) return;
   stopping_ = false;
-  watcher_ = std::thread([this, interval, seen = fingerprint()]() mutable {
+  std::string loaded;
+  {
+    std::lock_guard<std::mutex> status_lock(status_mutex_);
+    loaded = loaded_fingerprint_;
+  }
+  watcher_ = std::thread([this, interval, seen = loaded.empty() ? fingerprint() : loaded]() mutable {
     std::unique_lock<std::mutex> lock(watch_mutex_);
     while (!wake_.wait_for(lock, interval, [this] { return stopping_; })) {
       lock.unlock();

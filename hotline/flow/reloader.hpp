@@ -77,12 +77,18 @@ class Reloader {
   /// A cheap summary of the watched files (each one's path under root and a hash of its
   /// content), to notice edits.
   std::string fingerprint() const;
+  /// The same for any root and single files (what a server about to load them will watch).
+  static std::string fingerprint_of(const std::string& root, const std::vector<std::string>& extra_files);
   /// A short name for the watched files' contents: 12 hex digits, the same for the same files.
   std::string version() const { return version_of(fingerprint()); }
   static std::string version_of(const std::string& fingerprint);
 
   /// What serves, since when, and the last refusal. Reads the files on disk (a few kB).
   ReloadStatus status() const;
+  /// The bundle handed in was loaded from files whose fingerprint, read before loading, was
+  /// this: status() names its version, and watch() reloads at once if the files differ now (an
+  /// edit saved while the server was starting is not missed). Call before watch().
+  void loaded_from(std::string fingerprint);
   /// `serve` started from the last good copy because the files on disk were refused: says so
   /// in status(), with the refusal's diagnostics, until a reload swaps in the files on disk.
   void serving_last_good(Diagnostics disk_refusal);
@@ -101,6 +107,7 @@ class Reloader {
   std::atomic<std::uint64_t> attempts_{0};
   mutable std::mutex status_mutex_;
   ReloadStatus status_;  // all but disk_version, kept by reload() and serving_last_good()
+  std::string loaded_fingerprint_;  // from loaded_from(); "" = the files when watch() starts
 };
 
 }  // namespace hotline::flow
