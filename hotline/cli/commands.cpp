@@ -84,8 +84,9 @@ constexpr const char* kServeHelp = R"(Usage: hotline serve [--port N] [--bind AD
 Serves the flows in DIR/flows and DIR/prompts (DIR: the hotline folder, found from here up).
   --port N        port to listen on (default 8080; 0 picks a free one and logs it)
   --bind ADDR     address to listen on (default 127.0.0.1)
-  --root DIR      where flows/, prompts/ and config/ are (default: found from here up); relative paths in the
-                  configuration and in HOTLINE_DB / HOTLINE_ADVOCATES are under it
+  --root DIR      where flows/, prompts/ and config/ are (default: found from here up);
+                  relative paths in the configuration and in HOTLINE_DB / HOTLINE_ADVOCATES
+                  are under it
   --config FILE   configuration file (default DIR/config/hotline.yaml, or HOTLINE_CONFIG)
 
 Starts only when `hotline check` would pass: the same checks, conversation tests included.
@@ -117,8 +118,9 @@ under each text reply is the topic the message was taken as and the SMS segments
 
 constexpr const char* kGraphHelp = R"(Usage: hotline graph [DIR] [-o FILE]
 
-Writes the flow in DIR/flows (DIR: the hotline folder, found from here up) as a Graphviz DOT picture: steps, the prompt
-each says, replies and intents as labelled arrows, and the questions that work anywhere.
+Writes the flow in DIR/flows (DIR: the hotline folder, found from here up) as a Graphviz DOT
+picture: steps, the prompt each says, replies and intents as labelled arrows, and the questions
+that work anywhere.
   -o, --output FILE   write to FILE instead of stdout; FILE.svg is drawn with `dot` (graphviz)
 )";
 
@@ -140,8 +142,8 @@ constexpr const char* kCheckHelp = R"(Usage: hotline check [DIR | --root DIR] [-
 
 Checks DIR/flows (with the examples in DIR/flows/examples), DIR/prompts,
 DIR/config/hotline.yaml, the advocates roster and the blocklist (DIR/config/blocklist.yaml, or
-`limits: blocklist:`) (DIR: the hotline folder, found from the current folder up) and prints every problem as
-file:line:col: error|warning[code]: message. Exit status 1 on any error. `serve` starts, and a
+`limits: blocklist:`) (DIR: the hotline folder, found from the current folder up) and prints
+every problem as file:line:col: error|warning[code]: message. Exit status 1 on any error. `serve` starts, and a
 running server reloads, only what this passes.
   --examples   also cross-validate flows/examples (a second or two) and warn about every example
                that a model trained without it reads, confidently, as another question
@@ -490,17 +492,19 @@ std::string reply_summary(const engine::Outcome& outcome) {
   if (!outcome.second_intent.empty()) topic += " + " + outcome.second_intent;
   if (outcome.intent.empty() && outcome.asked.size() == 2) topic = "unsure: asked " + outcome.asked[0] + " or " + outcome.asked[1];
   if (outcome.emergency_first) topic += " (911 line first)";
+  // A reply can be more than one message (a second answer, or a prompt that would pass three
+  // segments): each is counted as Twilio bills it.
+  const auto messages = engine::message_texts(outcome);
   std::string cost;
   int total = 0;
-  for (const auto& text : engine::message_texts(outcome)) {
+  for (const auto& text : messages) {
     const int segments = prompts::count_segments(text).segments;
     cost += (cost.empty() ? "" : " + ") + std::to_string(segments);
     total += segments;
   }
-  const auto messages = engine::message_texts(outcome).size();
   std::string line = "  [topic: " + topic + "; ";
-  if (messages <= 1) line += std::to_string(total) + (total == 1 ? " segment]" : " segments]");
-  else line += std::to_string(messages) + " messages, " + cost + " segments]";
+  if (messages.size() <= 1) line += std::to_string(total) + (total == 1 ? " segment]" : " segments]");
+  else line += std::to_string(messages.size()) + " messages, " + cost + " segments]";
   return line + "\n";
 }
 
@@ -531,7 +535,9 @@ int simulate(const Args& args) {
       return 2;
     }
   }
-  if (!json) std::cout << simulate_banner(channel_name == "voice", session.lang, args.options.count("explain") > 0) << std::flush;
+  if (!json) {  // for people; --json stays one object a line for programs
+    std::cout << simulate_banner(channel_name == "voice", session.lang, args.options.count("explain") > 0) << std::flush;
+  }
   if (channel_name == "voice") {  // a whole call: language menu, flow, advocates, voicemail
     channels::simulate_call(*l.bundle, app::voice_settings(l.config), session.lang, json, std::cin,
                             std::cout);
