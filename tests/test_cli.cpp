@@ -84,7 +84,7 @@ std::string curl_form_body(const std::vector<std::string>& args) {
 TEST_CASE("--help explains every command, and each command has its own --help") {
   auto r = run({kHotline, "--help"});
   CHECK(r.exit_code == 0);
-  for (const char* word : {"serve", "simulate", "check", "forget", "TWILIO_AUTH_TOKEN", "HOTLINE_SECRET"}) {
+  for (const char* word : {"serve", "simulate", "check", "forget", "status", "TWILIO_AUTH_TOKEN", "HOTLINE_SECRET"}) {
     CHECK_THAT(r.out, Catch::Contains(word));
   }
   // The README says `hotline --help` lists everything: every variable of its table is there.
@@ -99,7 +99,7 @@ TEST_CASE("--help explains every command, and each command has its own --help") 
     ++variables;
   }
   CHECK(variables >= 9);
-  for (const char* command : {"serve", "simulate", "check", "graph", "forget", "eval"}) {
+  for (const char* command : {"serve", "simulate", "check", "graph", "forget", "eval", "status"}) {
     auto sub = run({kHotline, command, "--help"});
     CHECK(sub.exit_code == 0);
     CHECK_THAT(sub.out, Catch::StartsWith(std::string("Usage: hotline ") + command));
@@ -731,4 +731,41 @@ TEST_CASE("forget takes the number in either form and forgets it by SMS and on W
                  "forgotten: " + key("+14145550007") + " (1 record(s) erased): the same number by SMS and calls\n");
   r = run({kHotline, "forget", "+14145550007", "--root", kRoot}, "", env);
   CHECK(r.out == "nothing was kept about " + key("+14145550007") + "\n");
+}
+
+TEST_CASE("simulate greets with one line, and shows under each reply its topic and segments (not with --json)") {
+  const std::string banner =
+      "Simulating text messages (SMS), in the language each message is written in (--lang en|es sets one). Type "
+      "a message, then Enter; Ctrl-D quits. --explain shows why each reply was chosen.\n";
+  const std::string input = "hello\nwill the police ask about my immigration status?\n";
+  auto text = run({kHotline, "simulate", "--root", kRoot}, input);
+  auto json = run({kHotline, "simulate", "--json", "--root", kRoot}, input);
+  REQUIRE(text.exit_code == 0);
+  REQUIRE(json.exit_code == 0);
+  // --json is for programs: no banner, one object a line, as before.
+  std::istringstream lines(json.out);
+  std::vector<nlohmann::json> turns;
+  for (std::string line; std::getline(lines, line);) turns.push_back(nlohmann::json::parse(line));
+  REQUIRE(turns.size() == 2);
+  CHECK(turns[0]["intent"] == "greeting");
+  CHECK(turns[1]["intent"] == "status_reporting");
+  // The person's view: the banner, then each reply with the same turn's topic and segments.
+  auto summary = [](const nlohmann::json& turn) {
+    const std::string intent = turn["intent"];
+    const int segments = turn["segments"];
+    return "  [topic: " + (intent.empty() ? std::string("none") : intent) + "; " + std::to_string(segments) +
+           (segments == 1 ? " segment]\n" : " segments]\n");
+  };
+  CHECK(text.out == banner + turns[0]["reply"].get<std::string>() + "\n" + summary(turns[0]) + "\n" +
+                        turns[1]["reply"].get<std::string>() + "\n" + summary(turns[1]) + "\n");
+  CHECK(summary(turns[0]) == "  [topic: greeting; 2 segments]\n");
+  CHECK(summary(turns[1]) == "  [topic: status_reporting; 2 segments]\n");
+
+  auto spanish = run({kHotline, "simulate", "--root", kRoot, "--lang", "es", "--explain"}, "");
+  CHECK(spanish.out ==
+        "Simulating text messages (SMS) in Spanish. Type a message, then Enter; Ctrl-D quits. --explain is on: why "
+        "each reply was chosen is under it.\n");
+  auto call = run({kHotline, "simulate", "--root", kRoot, "--channel", "voice", "--lang", "en"}, "");
+  CHECK_THAT(call.out, Catch::StartsWith("Simulating a phone call in English. Type the keys pressed or the words said, "
+                                         "then Enter (an empty line is silence); Ctrl-D quits.\n"));
 }

@@ -232,3 +232,33 @@ TEST_CASE("a reload renders prompts with the details: config/hotline.yaml has no
              Catch::Contains("config/hotline.yaml: warning[restart-needed]: this file changed since the server "
                              "started: `details:` are in use now, every other setting takes effect at the next restart"));
 }
+
+TEST_CASE("an edit saved while the server was loading is loaded by the watcher, not taken for what serves") {
+  TempDir tree;
+  copy_shipped_tree(tree);
+  // serve reads the fingerprint, then loads; staff save an edit in between.
+  const std::string before = flow::Reloader::fingerprint_of(tree.str(), {});
+  Diagnostics diags;
+  auto loaded = flow::load_bundle(tree.str(), {}, diags);
+  REQUIRE(loaded);
+  edit(tree, "prompts/en.yaml", "This line answers", "Edited: answers");
+
+  flow::BundleHolder holder(loaded);
+  flow::ReloadSettings settings;
+  settings.root = tree.str();
+  flow::Reloader reloader(holder, settings);
+  reloader.loaded_from(before);
+  const auto at_start = reloader.status();
+  CHECK(at_start.serving_version == flow::Reloader::version_of(before));
+  CHECK(at_start.disk_version != at_start.serving_version);  // said, not hidden
+
+  reloader.watch(std::chrono::milliseconds(20));
+  const auto until = SteadyClock::now() + std::chrono::seconds(20);
+  while (reloader.attempts() == 0 && SteadyClock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  reloader.stop();
+  REQUIRE(reloader.attempts() == 1);
+  CHECK(holder.get() != loaded);
+  const auto after = reloader.status();
+  CHECK(after.serving_version == after.disk_version);
+  CHECK(after.serving_reason == "files changed");
+}

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "hotline/app/admin_status.hpp"
 #include "hotline/app/last_good.hpp"
 #include "hotline/app/servable.hpp"
 
@@ -98,6 +99,18 @@ std::string file_content(const std::string& path) {
 }
 
 }  // namespace
+
+std::vector<std::string> watched_files(const config::Config& c) {
+  namespace fs = std::filesystem;
+  const std::string config_file =
+      c.config_file.empty() ? (fs::path(c.root) / "config" / "hotline.yaml").string() : c.config_file;
+  const std::string roster_file = c.advocates_file.empty()
+      ? (fs::path(c.root) / "config" / "advocates.yaml").string()
+      : (fs::path(c.advocates_file).is_absolute() ? c.advocates_file : (fs::path(c.root) / c.advocates_file).string());
+  fs::path blocklist = c.blocklist_file;
+  if (blocklist.is_relative()) blocklist = fs::path(c.root) / blocklist;
+  return {config_file, roster_file, blocklist.string()};
+}
 
 App::App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
          std::shared_ptr<const routing::Roster> roster)
@@ -289,6 +302,13 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
     return channels::WebhookResponse{result.swapped ? 200 : 422, "application/json",
                                      body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
   };
+  // GET /admin/status: what serves, since when, whether the files on disk differ, and why not.
+  routes.admin_status = [this] {
+    const auto bundle = bundles_.get();
+    const nlohmann::json body = admin_status(reloader_->status(), bundle ? bundle->flow.name : "", config_.root);
+    return channels::WebhookResponse{200, "application/json",
+                                     body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
+  };
   server_ = std::make_unique<http::Server>(
       http::ServerSettings{.bind = c.bind, .port = c.port, .threads = c.threads,
                            .max_body_bytes = c.max_body_bytes, .public_url = c.public_url,
@@ -301,17 +321,13 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   // with the `details:` the configuration now has); every other setting and the roster are
   // checked, so a broken edit is refused and logged, but take effect only at a restart, which
   // the reload says with a `restart-needed` warning.
-  const std::string config_file =
-      c.config_file.empty() ? (std::filesystem::path(c.root) / "config" / "hotline.yaml").string() : c.config_file;
-  const std::string roster_file = c.advocates_file.empty()
-      ? (std::filesystem::path(c.root) / "config" / "advocates.yaml").string()
-      : (std::filesystem::path(c.advocates_file).is_absolute()
-             ? c.advocates_file
-             : (std::filesystem::path(c.root) / c.advocates_file).string());
+  const std::vector<std::string> watched = watched_files(c);
+  const std::string& config_file = watched[0];
+  const std::string& roster_file = watched[1];
   flow::ReloadSettings reload;
   reload.root = c.root;
   reload.details = c.details;
-  reload.extra_files = {config_file, roster_file, blocklist.string()};
+  reload.extra_files = watched;
   reload.load = [location = BundleLocation{c.root, config_file, {}}, kept = last_good_folder(c),
                  config_file, config_at_start = file_content(config_file), roster_file,
                  roster_at_start = file_content(roster_file)](Diagnostics& d) -> std::shared_ptr<const flow::Bundle> {
@@ -366,10 +382,11 @@ channels::Verdict App::guard(const std::string& contact_key, bool stop) {
   return verdict;
 }
 
-void App::serving_last_good(std::string why) {
+void App::serving_last_good(std::string why, Diagnostics disk_refusal) {
   std::lock_guard<std::mutex> lock(not_from_disk_mutex_);
   not_from_disk_ = std::move(why);
   bundle_from_disk_ = false;
+  reloader_->serving_last_good(std::move(disk_refusal));
 }
 
 App::~App() {

@@ -28,6 +28,10 @@ channels::VoiceSettings voice_settings(const config::Config& c);
 /// The relay's settings from the config, callbacks' number and public URL included.
 channels::RelaySettings relay_settings(const config::Config& c);
 
+/// What a server on `c` watches besides flows/ and prompts/: its configuration file, its roster
+/// and its blocklist, absolute or under c.root.
+std::vector<std::string> watched_files(const config::Config& c);
+
 class App {
  public:
   /// Opens the store (throws std::runtime_error with a clear message when it cannot).
@@ -60,14 +64,18 @@ class App {
     reloader_->watch(interval);
   }
   const flow::Reloader& reloader() const { return *reloader_; }
+  /// The bundle was loaded from files with this fingerprint (flow::Reloader::fingerprint_of of
+  /// c.root and watched_files(c)), read before loading: see Reloader::loaded_from.
+  void loaded_from(std::string fingerprint) { reloader_->loaded_from(std::move(fingerprint)); }
   store::SessionStore& store() { return *store_; }
   const config::Config& config() const { return config_; }
   /// What GET /metrics serves (request counts, conversation turns, outbox, reloads, limits).
   metrics::Registry& metrics() { return metrics_; }
   /// Says on /readyz and /metrics (`hotline_bundle_from_disk` 0) that the flows and prompts
   /// serving are the last good copy, not the files on disk; `why` names the on-disk errors.
-  /// The next reload that swaps in the files on disk ends it.
-  void serving_last_good(std::string why);
+  /// The next reload that swaps in the files on disk ends it. `disk_refusal`, the diagnostics
+  /// of the files on disk, is what GET /admin/status shows as the last refusal.
+  void serving_last_good(std::string why, Diagnostics disk_refusal = {});
   /// Called when a caller leaves a voicemail (to tell the advocates on shift). Set before run().
   void on_voicemail(channels::VoicemailHook hook) { voicemail_hook_ = std::move(hook); }
   /// The SMS relay between texters and advocates.

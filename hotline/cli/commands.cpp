@@ -20,6 +20,8 @@
 #include "hotline/app/app.hpp"
 #include "hotline/app/last_good.hpp"
 #include "hotline/app/servable.hpp"
+#include "hotline/cli/bundle_root.hpp"
+#include "hotline/cli/status.hpp"
 #include "hotline/channels/address.hpp"
 #include "hotline/channels/limits.hpp"
 #include "hotline/common/log.hpp"
@@ -49,8 +51,11 @@ Commands:
   eval       measure how well the hotline understands labelled messages
   graph      draw the flow as a Graphviz DOT (or SVG) picture
   forget     erase everything kept about one phone number
+  status     what the running server serves, and why an edit is not live
 
-Run `hotline <command> --help` for a command's options.
+Run `hotline <command> --help` for a command's options. Run them in the hotline folder (the
+one holding flows/ and prompts/) or any folder inside it: each finds that folder on its own
+(--root DIR, or check's and graph's DIR, names another).
 
 Environment:
   TWILIO_AUTH_TOKEN   checks X-Twilio-Signature; without it `serve` runs in local mode
@@ -70,16 +75,18 @@ Environment:
                       the --root folder); a file named here must exist
   HOTLINE_CONFIG      configuration file (default config/hotline.yaml)
   HOTLINE_NOW         pins the clock to an ISO 8601 time, for tests
-  HOTLINE_ADMIN_TOKEN Bearer token for GET /metrics and POST /admin/reload (16+ characters)
+  HOTLINE_ADMIN_TOKEN Bearer token for GET /metrics, GET /admin/status and POST /admin/reload
+                      (16+ characters); `hotline status` sends it
 )";
 
 constexpr const char* kServeHelp = R"(Usage: hotline serve [--port N] [--bind ADDR] [--root DIR] [--config FILE]
 
-Serves the flows in DIR/flows and DIR/prompts (DIR defaults to the current directory).
+Serves the flows in DIR/flows and DIR/prompts (DIR: the hotline folder, found from here up).
   --port N        port to listen on (default 8080; 0 picks a free one and logs it)
   --bind ADDR     address to listen on (default 127.0.0.1)
-  --root DIR      where flows/, prompts/ and config/ are (default .); relative paths in the
-                  configuration and in HOTLINE_DB / HOTLINE_ADVOCATES are under it
+  --root DIR      where flows/, prompts/ and config/ are (default: found from here up);
+                  relative paths in the configuration and in HOTLINE_DB / HOTLINE_ADVOCATES
+                  are under it
   --config FILE   configuration file (default DIR/config/hotline.yaml, or HOTLINE_CONFIG)
 
 Starts only when `hotline check` would pass: the same checks, conversation tests included.
@@ -100,16 +107,20 @@ using the same engine and flows as the server. Nothing is stored.
   --json            one JSON object per reply: input, reply, lang, intent, node, segments
   --channel CH      sms (default) or voice: a phone call, from the language menu on; a line is
                     the keys pressed or the words said, an empty line is silence
-  --root DIR        where flows/ and prompts/ are (default .)
+  --root DIR        where flows/ and prompts/ are (default: found from the current folder up)
   --lang en|es      the language the person already chose (default: guessed)
   --explain         under each reply, why: the likeliest intents with their probabilities,
                     the language as the hotline reads it, and the training examples most alike
+Without --json, a first line says what is simulated, in which language and how to quit, and
+under each text reply is the topic the message was taken as and the SMS segments it costs:
+  [topic: status_reporting; 2 segments]
 )";
 
 constexpr const char* kGraphHelp = R"(Usage: hotline graph [DIR] [-o FILE]
 
-Writes the flow in DIR/flows (DIR defaults to .) as a Graphviz DOT picture: steps, the prompt
-each says, replies and intents as labelled arrows, and the questions that work anywhere.
+Writes the flow in DIR/flows (DIR: the hotline folder, found from here up) as a Graphviz DOT
+picture: steps, the prompt each says, replies and intents as labelled arrows, and the questions
+that work anywhere.
   -o, --output FILE   write to FILE instead of stdout; FILE.svg is drawn with `dot` (graphviz)
 )";
 
@@ -123,15 +134,16 @@ its keyed hash, so HOTLINE_SECRET (and HOTLINE_DB) must be the server's. Prints
 "forgotten: <hash> (N record(s) erased)" for each form that had records (the other form's line
 says which it is), or "nothing was kept about <hash>".
 Never creates a database or a key: without the database (or a secret) it erases nothing and
-exits 1. A relative HOTLINE_DB or `database:` is under DIR. Safe to run while the server runs.
+exits 1. A relative HOTLINE_DB or `database:` is under DIR (default: the hotline folder, found
+from the current folder up). Safe to run while the server runs.
 )help";
 
-constexpr const char* kCheckHelp = R"(Usage: hotline check [DIR] [--examples]
+constexpr const char* kCheckHelp = R"(Usage: hotline check [DIR | --root DIR] [--examples]
 
 Checks DIR/flows (with the examples in DIR/flows/examples), DIR/prompts,
 DIR/config/hotline.yaml, the advocates roster and the blocklist (DIR/config/blocklist.yaml, or
-`limits: blocklist:`) (DIR defaults to .) and prints every problem as
-file:line:col: error|warning[code]: message. Exit status 1 on any error. `serve` starts, and a
+`limits: blocklist:`) (DIR: the hotline folder, found from the current folder up) and prints
+every problem as file:line:col: error|warning[code]: message. Exit status 1 on any error. `serve` starts, and a
 running server reloads, only what this passes.
   --examples   also cross-validate flows/examples (a second or two) and warn about every example
                that a model trained without it reads, confidently, as another question
@@ -147,7 +159,7 @@ the share answered with the right intent, precision and recall per intent, the c
 matrix, emergencies caught (the emergency answer, or the 911 line first), non-emergencies
 answered as emergencies, the reply language, per language and per channel, and every miss.
   FILE|DIR            labelled files (a folder: its *.tsv); default tests/understanding
-  --root DIR          where flows/ and prompts/ are (default .)
+  --root DIR          where flows/ and prompts/ are (default: found from the current folder up)
   --json              the figures and misses as one JSON object
   --cross-validate    instead of files: 5-fold cross-validation over flows/examples (for tuning;
                       never tune on the frozen test set)
@@ -201,6 +213,15 @@ bool check_known_options(const Args& args, const std::vector<std::string>& known
     }
   }
   return true;
+}
+
+// The folder a command works on: `given` (--root, or check's and graph's DIR) when there is one,
+// else the bundle's root found from the working directory up; says what to do when there is none.
+std::optional<std::string> bundle_root(const std::string& given) {
+  if (!given.empty()) return given;
+  if (auto found = find_bundle_root(std::filesystem::current_path())) return found;
+  std::cerr << no_bundle_root_message(std::filesystem::current_path()) << "\n";
+  return std::nullopt;
 }
 
 // Configuration and bundle from a root directory; prints diagnostics to stderr.
@@ -311,12 +332,23 @@ int serve(const Args& args) {
   }
   if (!check_known_options(args, {"port", "bind", "root", "config"})) return 2;
   // Served only what `hotline check` passes: the same verdict, conversation tests included.
-  app::BundleLocation where{opt(args, "root", "."), opt(args, "config", ""), {}};
+  const auto root = bundle_root(opt(args, "root", ""));
+  if (!root) return 2;
+  app::BundleLocation where{*root, opt(args, "config", ""), {}};
+  // The files as they are before they load: an edit saved while the server starts is then
+  // seen by the watcher and loaded (or refused), never taken for what serves.
+  std::string fingerprint_before;
+  {
+    Diagnostics ignored;  // check_servable reports them
+    const config::Config c = app::load_configuration(where, ignored);
+    fingerprint_before = flow::Reloader::fingerprint_of(c.root, app::watched_files(c));
+  }
   app::Servable l = app::check_servable(where);
   std::cerr << l.diags.to_string();
   // A refused edit left on disk must not turn a routine restart into an outage: start from the
   // last copy that passed, kept beside the database, and say so loudly until the files pass.
   std::vector<std::string> disk_errors;
+  Diagnostics disk_diags;
   if (!l.ok()) {
     const std::string kept = app::last_good_folder(l.config);
     app::Servable from_copy;
@@ -334,6 +366,7 @@ int serve(const Args& args) {
     for (const auto& d : l.diags.items()) {
       if (d.severity == Severity::error) disk_errors.push_back(format_diagnostic(d));
     }
+    disk_diags = l.diags;
     l = std::move(from_copy);
     log::error("serving_last_good_bundle",
                {{"kept", kept}, {"on_disk_errors", disk_errors},
@@ -373,10 +406,12 @@ int serve(const Args& args) {
     std::cerr << "hotline: cannot open the database " << store::redacted(c.database) << ": " << e.what() << "\n";
     return 1;
   }
+  hotline_app->loaded_from(fingerprint_before);
   if (!disk_errors.empty()) {
     hotline_app->serving_last_good("serving the last good flows and prompts kept beside the database: the files on disk "
                                    "do not pass `hotline check` (" + std::to_string(disk_errors.size()) +
-                                   " error(s), see the serving_last_good_bundle log line)");
+                                   " error(s), see the serving_last_good_bundle log line)",
+                                   disk_diags);
   } else if (const std::string kept = app::last_good_folder(c); !kept.empty()) {
     // After the store opened: its folder exists, and the lock says this is the only server on it.
     if (const std::string why = app::keep_last_good(c.root, kept); !why.empty()) {
@@ -434,13 +469,54 @@ std::string explain(const flow::Bundle& bundle, const std::string& text) {
   return out.str();
 }
 
+// The first line a person sees in `simulate` (not with --json: that is for programs): what is
+// simulated, the language, how to send and to quit, and --explain.
+std::string simulate_banner(bool voice, std::optional<Lang> lang, bool explaining) {
+  std::string line = voice ? "Simulating a phone call" : "Simulating text messages (SMS)";
+  line += lang == Lang::en   ? " in English."
+          : lang == Lang::es ? " in Spanish."
+                             : ", in the language each message is written in (--lang en|es sets one).";
+  line += voice ? " Type the keys pressed or the words said, then Enter (an empty line is silence);"
+                : " Type a message, then Enter;";
+  line += " Ctrl-D quits.";
+  if (!voice) {  // --explain reads text messages only
+    line += explaining ? " --explain is on: why each reply was chosen is under it."
+                       : " --explain shows why each reply was chosen.";
+  }
+  return line + "\n";
+}
+
+// Under each reply in `simulate`: the topic the message was taken as and what the reply costs.
+std::string reply_summary(const engine::Outcome& outcome) {
+  std::string topic = outcome.intent.empty() ? "none" : outcome.intent;
+  if (!outcome.second_intent.empty()) topic += " + " + outcome.second_intent;
+  if (outcome.intent.empty() && outcome.asked.size() == 2) topic = "unsure: asked " + outcome.asked[0] + " or " + outcome.asked[1];
+  if (outcome.emergency_first) topic += " (911 line first)";
+  // A reply can be more than one message (a second answer, or a prompt that would pass three
+  // segments): each is counted as Twilio bills it.
+  const auto messages = engine::message_texts(outcome);
+  std::string cost;
+  int total = 0;
+  for (const auto& text : messages) {
+    const int segments = prompts::count_segments(text).segments;
+    cost += (cost.empty() ? "" : " + ") + std::to_string(segments);
+    total += segments;
+  }
+  std::string line = "  [topic: " + topic + "; ";
+  if (messages.size() <= 1) line += std::to_string(total) + (total == 1 ? " segment]" : " segments]");
+  else line += std::to_string(messages.size()) + " messages, " + cost + " segments]";
+  return line + "\n";
+}
+
 int simulate(const Args& args) {
   if (args.help) {
     std::cout << kSimulateHelp;
     return 0;
   }
   if (!check_known_options(args, {"json", "channel", "root", "lang", "explain"})) return 2;
-  Loaded l = load_all(opt(args, "root", "."), "");
+  const auto root = bundle_root(opt(args, "root", ""));
+  if (!root) return 2;
+  Loaded l = load_all(*root, "");
   if (!l.bundle) {
     std::cerr << l.diags.to_string() << "hotline: the flows have errors; run `hotline check`\n";
     return 1;
@@ -458,6 +534,9 @@ int simulate(const Args& args) {
       std::cerr << "hotline: --lang must be en or es\n";
       return 2;
     }
+  }
+  if (!json) {  // for people; --json stays one object a line for programs
+    std::cout << simulate_banner(channel_name == "voice", session.lang, args.options.count("explain") > 0) << std::flush;
   }
   if (channel_name == "voice") {  // a whole call: language menu, flow, advocates, voicemail
     channels::simulate_call(*l.bundle, app::voice_settings(l.config), session.lang, json, std::cin,
@@ -483,7 +562,7 @@ int simulate(const Args& args) {
                           {"segments", prompts::count_segments(reply).segments}};
       std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     } else {
-      std::cout << (reply.empty() ? "(no reply)" : reply) << "\n";
+      std::cout << (reply.empty() ? "(no reply)" : reply) << "\n" << reply_summary(outcome);
       if (args.options.count("explain")) std::cout << explain(*l.bundle, line);
       std::cout << "\n" << std::flush;
     }
@@ -521,8 +600,10 @@ int check(const Args& args) {
     std::cout << kCheckHelp;
     return 0;
   }
-  if (!check_known_options(args, {"examples"})) return 2;
-  const std::string root = args.positional.empty() ? "." : args.positional.front();
+  if (!check_known_options(args, {"examples", "root"})) return 2;
+  const auto found = bundle_root(args.positional.empty() ? opt(args, "root", "") : args.positional.front());
+  if (!found) return 2;
+  const std::string& root = *found;
   // The verdict `serve` and a reload ask for too (app::check_servable).
   app::Servable l = app::check_servable({root, "", {}});
   if (l.bundle && args.options.count("examples")) check_examples_by_cross_validation(l.bundle->classifier, l.diags);
@@ -552,7 +633,9 @@ int eval(const Args& args) {
                                   "max-false-emergency", "min-language"})) {
     return 2;
   }
-  const std::string root = opt(args, "root", ".");
+  const auto found = bundle_root(opt(args, "root", ""));
+  if (!found) return 2;
+  const std::string& root = *found;
   Loaded l = load_all(root, "");
   if (!l.bundle) {
     std::cerr << l.diags.to_string() << "hotline: the flows have errors; run `hotline check`\n";
@@ -608,14 +691,16 @@ int graph(const Args& args) {
     std::cout << kGraphHelp;
     return 0;
   }
-  if (!check_known_options(args, {"output"})) return 2;
+  if (!check_known_options(args, {"output", "root"})) return 2;
   std::string output = opt(args, "output", "");
   std::vector<std::string> dirs;
   for (std::size_t i = 0; i < args.positional.size(); ++i) {
     if (args.positional[i] == "-o" && i + 1 < args.positional.size()) output = args.positional[++i];
     else dirs.push_back(args.positional[i]);
   }
-  const std::string root = dirs.empty() ? "." : dirs.front();
+  const auto found = bundle_root(dirs.empty() ? opt(args, "root", "") : dirs.front());
+  if (!found) return 2;
+  const std::string& root = *found;
   Loaded l = load_all(root, "");
   if (!l.bundle) {
     std::cerr << l.diags.to_string() << "hotline: the flows have errors; run `hotline check`\n";
@@ -659,7 +744,9 @@ int forget(const Args& args) {
     return 2;
   }
   Diagnostics diags;
-  config::Config c = app::load_configuration({opt(args, "root", "."), opt(args, "config", ""), {}}, diags);
+  const auto root = bundle_root(opt(args, "root", ""));
+  if (!root) return 2;
+  config::Config c = app::load_configuration({*root, opt(args, "config", ""), {}}, diags);
   Diagnostics config_errors;
   for (const auto& d : diags.items()) {
     if (d.severity == Severity::error && d.where.file == "environment") config_errors.add(d);
@@ -731,6 +818,7 @@ int run(int argc, char** argv) {
   if (command == "graph") return graph(*args);
   if (command == "eval") return eval(*args);
   if (command == "forget") return forget(*args);
+  if (command == "status") return status_command(argc, argv);
   std::cerr << "hotline: unknown command '" << command << "'\n\n" << kMainHelp;
   return 2;
 }

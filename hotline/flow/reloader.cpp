@@ -5,7 +5,9 @@
 #include <fstream>
 #include <functional>
 
+#include "hotline/common/clock.hpp"
 #include "hotline/common/log.hpp"
+#include "hotline/crypto/keys.hpp"
 
 namespace hotline::flow {
 namespace {
@@ -14,21 +16,25 @@ namespace fs = std::filesystem;
 
 // The content's hash, not size and mtime: an edit that keeps the size, made within the file
 // system's timestamp granularity of the previous one, must still be seen. The files are a few
-// kilobytes, read twice a second.
-void add_file(const fs::path& path, std::vector<std::string>& lines) {
+// kilobytes, read twice a second. Named under root, so the same files have the same version
+// whichever folder the server was started from.
+void add_file(const fs::path& root, const fs::path& path, std::vector<std::string>& lines) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return;
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  lines.push_back(path.string() + " " + std::to_string(std::hash<std::string>{}(content)));
+  const fs::path under_root = path.lexically_relative(root);
+  const bool inside = !under_root.empty() && *under_root.begin() != "..";
+  lines.push_back((inside ? under_root : path).generic_string() + " " +
+                  std::to_string(std::hash<std::string>{}(content)));
 }
 
-void add_tree(const fs::path& dir, std::vector<std::string>& lines) {
+void add_tree(const fs::path& root, const fs::path& dir, std::vector<std::string>& lines) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
     const auto ext = it->path().extension();
-    if (ext == ".yaml" || ext == ".yml") add_file(it->path(), lines);
+    if (ext == ".yaml" || ext == ".yml") add_file(root, it->path(), lines);
   }
 }
 
@@ -43,27 +49,66 @@ nlohmann::json diagnostic_fields(const Diagnostic& d) {
 
 }  // namespace
 
+// The bundle handed in was loaded from the files as they are now, moments ago (at start).
 Reloader::Reloader(BundleHolder& holder, ReloadSettings settings)
-    : holder_(holder), settings_(std::move(settings)) {}
+    : holder_(holder), settings_(std::move(settings)) {
+  status_.serving_version = version();
+  status_.serving_since_ms = system_now_ms();
+  status_.serving_reason = "start";
+}
 
 Reloader::~Reloader() { stop(); }
 
-std::string Reloader::fingerprint() const {
+std::string Reloader::fingerprint() const { return fingerprint_of(settings_.root, settings_.extra_files); }
+
+std::string Reloader::fingerprint_of(const std::string& root_folder, const std::vector<std::string>& extra_files) {
   std::vector<std::string> lines;
-  const fs::path root(settings_.root);
-  add_tree(root / "flows", lines);
-  add_tree(root / "prompts", lines);
-  for (const auto& extra : settings_.extra_files) add_file(fs::path(extra).is_absolute() ? fs::path(extra) : root / extra, lines);
+  const fs::path root(root_folder);
+  add_tree(root, root / "flows", lines);
+  add_tree(root, root / "prompts", lines);
+  for (const auto& extra : extra_files) {
+    add_file(root, fs::path(extra).is_absolute() ? fs::path(extra) : root / extra, lines);
+  }
   std::sort(lines.begin(), lines.end());
   std::string out;
   for (const auto& line : lines) out += line + "\n";
   return out;
 }
 
+std::string Reloader::version_of(const std::string& fingerprint) {
+  // A keyed hash under a public label is as good a content name as a plain one.
+  return crypto::hmac_sha256_hex("hotline bundle version", fingerprint).substr(0, 12);
+}
+
+ReloadStatus Reloader::status() const {
+  const std::string on_disk = version();
+  std::lock_guard<std::mutex> lock(status_mutex_);
+  ReloadStatus s = status_;
+  s.disk_version = on_disk;
+  return s;
+}
+
+void Reloader::loaded_from(std::string fingerprint) {
+  std::lock_guard<std::mutex> lock(status_mutex_);
+  status_.serving_version = version_of(fingerprint);
+  loaded_fingerprint_ = std::move(fingerprint);
+}
+
+void Reloader::serving_last_good(Diagnostics disk_refusal) {
+  std::lock_guard<std::mutex> lock(status_mutex_);
+  status_.from_disk = false;
+  status_.serving_version.clear();
+  status_.serving_warnings = {};
+  status_.last_refusal = Refusal{status_.serving_since_ms, "start", version(), std::move(disk_refusal)};
+}
+
 ReloadResult Reloader::reload(const std::string& reason) {
   std::lock_guard<std::mutex> lock(reload_mutex_);
   ReloadResult result;
   auto started = std::chrono::steady_clock::now();
+  // Read before loading: an edit made while the bundle loads shows as "changed since", and the
+  // watcher, which sees it too, loads it next.
+  const std::string loading_version = version();
   auto bundle = settings_.load ? settings_.load(result.diags)
                                : load_bundle(settings_.root, settings_.details, result.diags);
   for (const auto& d : result.diags.items()) {
@@ -77,11 +122,23 @@ ReloadResult Reloader::reload(const std::string& reason) {
                                   {"errors", result.diags.error_count()},
                                   {"warnings", result.diags.warning_count()},
                                   {"message", "the edited files have errors; the previous version keeps serving"}});
+    {
+      std::lock_guard<std::mutex> status_lock(status_mutex_);
+      status_.last_refusal = Refusal{system_now_ms(), reason, loading_version, result.diags};
+    }
     ++attempts_;
     if (settings_.observe) settings_.observe(false);
     return result;
   }
   holder_.set(std::move(bundle));
+  {
+    std::lock_guard<std::mutex> status_lock(status_mutex_);
+    status_.from_disk = true;
+    status_.serving_version = loading_version;
+    status_.serving_since_ms = system_now_ms();
+    status_.serving_reason = reason;
+    status_.serving_warnings = result.diags;
+  }
   result.swapped = true;
   ++attempts_;
   if (settings_.observe) settings_.observe(true);
@@ -95,7 +152,12 @@ void Reloader::watch(std::chrono::milliseconds interval) {
   std::lock_guard<std::mutex> lock(watch_mutex_);
   if (watcher_.joinable()) return;
   stopping_ = false;
-  watcher_ = std::thread([this, interval, seen = fingerprint()]() mutable {
+  std::string loaded;
+  {
+    std::lock_guard<std::mutex> status_lock(status_mutex_);
+    loaded = loaded_fingerprint_;
+  }
+  watcher_ = std::thread([this, interval, seen = loaded.empty() ? fingerprint() : loaded]() mutable {
     std::unique_lock<std::mutex> lock(watch_mutex_);
     while (!wake_.wait_for(lock, interval, [this] { return stopping_; })) {
       lock.unlock();

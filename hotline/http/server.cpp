@@ -500,6 +500,17 @@ void Server::Impl::install() {
       res.set_content(routes.metrics->render(), "text/plain; version=0.0.4; charset=utf-8");
     });
   }
+  if (routes.admin_status) {
+    known_routes.insert("/admin/status");
+    // Like /metrics, readable from this machine without the token: staff at the server's
+    // console ask it with `hotline status`, and it holds no number, text or secret.
+    http.Get("/admin/status", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!admin_allowed(req, res, true)) return;
+      auto answer = routes.admin_status();
+      res.status = answer.status;
+      res.set_content(answer.body, answer.content_type.c_str());
+    });
+  }
   if (routes.admin_reload) {
     known_routes.insert("/admin/reload");
     http.Post("/admin/reload", [this](const httplib::Request& req, httplib::Response& res) {

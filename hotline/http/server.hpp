@@ -2,7 +2,7 @@
 // The only module that touches cpp-httplib: routes, Twilio signature checks, body limits, and
 // turning anything unexpected into a clean answer. Handlers here are thin; channels do the work.
 // Also the operations side of HTTP: a request id and an access log line for every request,
-// request metrics, and the token-guarded GET /metrics and POST /admin/reload.
+// request metrics, and the token-guarded GET /metrics, GET /admin/status and POST /admin/reload.
 #include <functional>
 #include <map>
 #include <memory>
@@ -49,6 +49,9 @@ struct Routes {
   metrics::Registry* metrics = nullptr;
   /// POST /admin/reload (needs the admin token): reloads the flows now, answers JSON.
   std::function<channels::WebhookResponse()> admin_reload;
+  /// GET /admin/status (as /metrics: the admin token, or this machine when none is set): what
+  /// serves and the last refused edit, JSON.
+  std::function<channels::WebhookResponse()> admin_status;
 };
 
 class Server {
