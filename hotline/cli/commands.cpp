@@ -20,6 +20,7 @@
 #include "hotline/app/app.hpp"
 #include "hotline/app/last_good.hpp"
 #include "hotline/app/servable.hpp"
+#include "hotline/cli/roster_command.hpp"
 #include "hotline/channels/address.hpp"
 #include "hotline/channels/limits.hpp"
 #include "hotline/common/log.hpp"
@@ -49,6 +50,7 @@ Commands:
   eval       measure how well the hotline understands labelled messages
   graph      draw the flow as a Graphviz DOT (or SVG) picture
   forget     erase everything kept about one phone number
+  roster     who takes texts and calls now, and the week's gaps by language and channel
 
 Run `hotline <command> --help` for a command's options.
 
@@ -89,17 +91,20 @@ GET /metrics and POST /admin/reload (with HOTLINE_ADMIN_TOKEN; without it /metri
 127.0.0.1/::1 only and /admin/reload is off).
 Without TWILIO_AUTH_TOKEN the server runs in local mode and does not check signatures.
 SIGHUP, or an edit of the files (flows/, prompts/, the configuration, the roster, the
-blocklist), reloads flows and prompts after the same checks; configuration and roster changes
+blocklist), reloads flows, prompts and the roster after the same checks; configuration changes
 take effect at a restart. SIGTERM or SIGINT stops after the requests in flight.
 )";
 
-constexpr const char* kSimulateHelp = R"(Usage: hotline simulate [--json] [--channel sms|voice] [--root DIR]
+constexpr const char* kSimulateHelp = R"(Usage: hotline simulate [--json] [--channel sms|voice] [--at TIME] [--root DIR]
 
 Reads a person's messages, one per line, from stdin and prints what the hotline answers,
 using the same engine and flows as the server. Nothing is stored.
   --json            one JSON object per reply: input, reply, lang, intent, node, segments
   --channel CH      sms (default) or voice: a phone call, from the language menu on; a line is
                     the keys pressed or the words said, an empty line is silence
+  --at TIME         for a call: the time it comes in (default now), which decides whether the
+                    roster has an advocate on shift to connect it to or it reaches voicemail;
+                    "tue 10:00" in the roster's time zone, or ISO 8601 with a zone
   --root DIR        where flows/ and prompts/ are (default .)
   --lang en|es      the language the person already chose (default: guessed)
   --explain         under each reply, why: the likeliest intents with their probabilities,
@@ -439,7 +444,7 @@ int simulate(const Args& args) {
     std::cout << kSimulateHelp;
     return 0;
   }
-  if (!check_known_options(args, {"json", "channel", "root", "lang", "explain"})) return 2;
+  if (!check_known_options(args, {"json", "channel", "root", "lang", "explain", "at"})) return 2;
   Loaded l = load_all(opt(args, "root", "."), "");
   if (!l.bundle) {
     std::cerr << l.diags.to_string() << "hotline: the flows have errors; run `hotline check`\n";
@@ -460,8 +465,22 @@ int simulate(const Args& args) {
     }
   }
   if (channel_name == "voice") {  // a whole call: language menu, flow, advocates, voicemail
+    // The roster `serve` would use, at the simulated time: in hours the call is connected (as
+    // a simulation: nobody's phone rings), after hours it reaches voicemail.
+    Diagnostics roster_diags;
+    const auto roster = app::load_bundle_roster(l.config, roster_diags);
+    if (!roster) {
+      std::cerr << roster_diags.to_string() << "hotline: the advocates file has errors; run `hotline check`\n";
+      return 1;
+    }
+    const std::int64_t now = l.config.pinned_now_ms.value_or(system_now_ms());
+    const auto at = args.options.count("at") ? parse_at(opt(args, "at", ""), *roster, now) : now;
+    if (!at) {
+      std::cerr << "hotline: " << kAtHelp << "\n";
+      return 2;
+    }
     channels::simulate_call(*l.bundle, app::voice_settings(l.config), session.lang, json, std::cin,
-                            std::cout);
+                            std::cout, roster.get(), *at);
     return 0;
   }
   engine::Input input;
@@ -731,6 +750,7 @@ int run(int argc, char** argv) {
   if (command == "graph") return graph(*args);
   if (command == "eval") return eval(*args);
   if (command == "forget") return forget(*args);
+  if (command == "roster") return roster_command(argc, argv);
   std::cerr << "hotline: unknown command '" << command << "'\n\n" << kMainHelp;
   return 2;
 }
