@@ -113,8 +113,10 @@ using the same engine and flows as the server. Nothing is stored.
 
 constexpr const char* kGraphHelp = R"(Usage: hotline graph [DIR] [-o FILE]
 
-Writes the flow in DIR/flows (DIR defaults to .) as a Graphviz DOT picture: steps, the prompt
-each says, replies and intents as labelled arrows, and the questions that work anywhere.
+Writes the flow in DIR/flows (DIR defaults to .) as a Graphviz DOT picture: steps labelled with
+the start of their English text, menu replies (with the menu's own line) and questions as
+labelled arrows, a table of the questions that work anywhere, and a legend. The picture carries
+a hash of the flow it shows; `hotline check` warns when DIR/docs/flow.svg is not of the flow now.
   -o, --output FILE   write to FILE instead of stdout; FILE.svg is drawn with `dot` (graphviz)
 )";
 
@@ -545,6 +547,11 @@ int check(const Args& args) {
   // The verdict `serve` and a reload ask for too (app::check_servable).
   app::Servable l = app::check_servable({root, "", {}});
   if (l.bundle && args.options.count("examples")) check_examples_by_cross_validation(l.bundle->classifier, l.diags);
+  // The picture in the staff guide: only `check` asks, since a server need not ship docs/.
+  if (const auto picture = std::filesystem::path(root) / "docs" / "flow.svg"; l.bundle && std::filesystem::exists(picture)) {
+    std::ifstream in(picture, std::ios::binary);
+    flow::check_flow_picture(*l.bundle, std::string(std::istreambuf_iterator<char>(in), {}), picture.string(), l.diags);
+  }
   std::string tests_line;
   if (l.bundle) {
     const auto& t = l.tests;
