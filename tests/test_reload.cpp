@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <sstream>
 #include <thread>
 
@@ -254,6 +255,25 @@ TEST_CASE("`hotline serve` puts an edited roster into service without a restart,
   const std::string kAdvocateHelp = "Commands: K7M text = write to K7M";
   const std::string kNotAnAdvocate = "Messages starting with # are for advocates";
   CHECK_THAT(help_from_new_advocate(), Catch::Contains(kNotAnAdvocate));
+  // A caller who presses 1 (English) then 0 (a person): whom the hotline rings.
+  int calls = 0;
+  auto call_for_person = [&] {
+    char sid[35];
+    std::snprintf(sid, sizeof sid, "CA%032d", ++calls);
+    const std::string call = std::string("CallSid=") + sid + "&From=%2B14145559876&To=%2B15550100000&CallStatus=";
+    std::string body;
+    for (const std::string& step : {std::string("/twilio/voice?ringing"), std::string("/twilio/voice/gather?1"),
+                                    std::string("/twilio/voice/gather?0")}) {
+      const auto q = step.find('?');
+      const std::string path = step.substr(0, q), value = step.substr(q + 1);
+      auto res = client.Post(path, call + (path == "/twilio/voice" ? value : "in-progress&Digits=" + value),
+                             "application/x-www-form-urlencoded");
+      body = res ? res->body : std::string{};
+    }
+    return body;
+  };
+  const std::string kRingsNewAdvocate = ">+15550100077</Number>";
+  CHECK_THAT(call_for_person(), !Catch::Contains(kRingsNewAdvocate));
 
   // A staff member adds an advocate, as docs/staff-guide.md says: the watcher checks the file
   // and puts it into service.
@@ -263,6 +283,7 @@ TEST_CASE("`hotline serve` puts an edited roster into service without a restart,
   tree.write("config/advocates.yaml", roster);
   CHECK(wait_for_log_line(server, {"\"event\":\"roster_reloaded\"", "\"advocates\":4"}) != "");
   CHECK(eventually_contains(help_from_new_advocate, kAdvocateHelp, std::chrono::milliseconds(2000)));
+  CHECK_THAT(call_for_person(), Catch::Contains(kRingsNewAdvocate));  // calls too
   CHECK_THAT(server.err(), !Catch::Contains("restart-needed"));  // nothing waits for a restart
 
   // A typo in a phone: refused where it is, and the roster in service stays.
@@ -275,6 +296,7 @@ TEST_CASE("`hotline serve` puts an edited roster into service without a restart,
                           Catch::Contains("\"column\":12,") && Catch::Contains("\"severity\":\"error\""));
   CHECK(wait_for_log_line(server, {"\"event\":\"reload_refused\"", "\"reason\":\"files changed\""}) != "");
   CHECK_THAT(help_from_new_advocate(), Catch::Contains(kAdvocateHelp));
+  CHECK_THAT(call_for_person(), Catch::Contains(kRingsNewAdvocate));
   // Nothing in the log names the phone number.
   CHECK_THAT(server.err(), !Catch::Contains("5550100077"));
 
