@@ -768,4 +768,99 @@ TEST_CASE("simulate greets with one line, and shows under each reply its topic a
   auto call = run({kHotline, "simulate", "--root", kRoot, "--channel", "voice", "--lang", "en"}, "");
   CHECK_THAT(call.out, Catch::StartsWith("Simulating a phone call in English. Type the keys pressed or the words said, "
                                          "then Enter (an empty line is silence); Ctrl-D quits.\n"));
+TEST_CASE("hotline roster: who is on shift, the week's coverage and every gap, by name and never by number") {
+  auto r = run({kHotline, "roster", "--root", kRoot, "--at", "2026-12-08T16:00:00Z"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  const std::string english_gaps = "  Mon 17:00–Tue 09:00: nobody for English X\n"
+                                    "  Tue 17:00–Wed 09:00: nobody for English X\n"
+                                    "  Wed 17:00–Thu 09:00: nobody for English X\n"
+                                    "  Thu 17:00–Fri 09:00: nobody for English X\n"
+                                    "  Fri 17:00–Mon 09:00: nobody for English X\n";
+  auto with = [](std::string text, const std::string& what) {
+    for (auto at = text.find(" X\n"); at != std::string::npos; at = text.find(" X\n")) text.replace(at, 3, " " + what + "\n");
+    return text;
+  };
+  std::string spanish_calls_gaps = with(english_gaps, "calls");
+  for (auto at = spanish_calls_gaps.find("English"); at != std::string::npos; at = spanish_calls_gaps.find("English")) {
+    spanish_calls_gaps.replace(at, 7, "Spanish");
+  }
+  CHECK(r.out ==
+        "On shift Tue 2026-12-08 10:00 CST (America/Chicago):\n"
+        "  Maria (example): texts and calls in Spanish and English\n"
+        "\n"
+        "Each week:\n"
+        "  English texts: Mon–Fri 09:00–17:00\n"
+        "  English calls: Mon–Fri 09:00–17:00\n"
+        "  Spanish texts: Mon–Fri 09:00–20:00, Sat 10:00–14:00\n"
+        "  Spanish calls: Mon–Fri 09:00–17:00\n"
+        "\n"
+        "Gaps (21):\n" +
+            with(english_gaps, "texts") + with(english_gaps, "calls") +
+            "  Mon 20:00–Tue 09:00: nobody for Spanish texts\n"
+            "  Tue 20:00–Wed 09:00: nobody for Spanish texts\n"
+            "  Wed 20:00–Thu 09:00: nobody for Spanish texts\n"
+            "  Thu 20:00–Fri 09:00: nobody for Spanish texts\n"
+            "  Fri 20:00–Sat 10:00: nobody for Spanish texts\n"
+            "  Sat 14:00–Mon 09:00: nobody for Spanish texts\n" +
+            spanish_calls_gaps);
+
+  // Friday 13:00: Ann too, and Jose, who takes only texts.
+  auto friday = run({kHotline, "roster", "--root", kRoot, "--at", "fri 13:00"},
+                    "", {"HOTLINE_NOW=2026-12-08T16:00:00Z"});
+  CHECK(friday.exit_code == 0);
+  CHECK_THAT(friday.out, Catch::StartsWith("On shift Fri 2026-12-11 13:00 CST (America/Chicago):\n"
+                                           "  Maria (example): texts and calls in Spanish and English\n"
+                                           "  Jose (example): texts in Spanish\n"
+                                           "  Ann (example): texts and calls in English\n\n"));
+  for (const char* digits : {"5550100001", "5550100002", "5550100003", "0100"}) CHECK_THAT(r.out + friday.out, !Catch::Contains(digits));
+}
+
+TEST_CASE("hotline roster: an advocate without a name by id, nobody on shift, a bad --at, a broken roster") {
+  TempDir dir;
+  dir.write("config/advocates.yaml",
+            "timezone: America/Chicago\nadvocates:\n  - id: ana\n    phone: \"+15550100001\"\n    languages: [es]\n"
+            "    role: coordinator\n    shifts:\n      - {days: mon-sun, hours: \"00:00-24:00\"}\n");
+  auto ana = run({kHotline, "roster", "--root", dir.str(), "--at", "2026-12-08T16:00:00Z"});
+  CHECK(ana.exit_code == 0);
+  CHECK(ana.out ==
+        "On shift Tue 2026-12-08 10:00 CST (America/Chicago):\n"
+        "  ana: texts and calls in Spanish (coordinator)\n"
+        "\n"
+        "Each week:\n"
+        "  English texts: nobody\n"
+        "  English calls: nobody\n"
+        "  Spanish texts: all week\n"
+        "  Spanish calls: all week\n"
+        "\n"
+        "Gaps (2):\n"
+        "  all week: nobody for English texts\n"
+        "  all week: nobody for English calls\n");
+
+  dir.write("config/advocates.yaml",
+            "advocates:\n  - id: ana\n    phone: \"+15550100001\"\n    languages: [es]\n"
+            "    shifts:\n      - {days: sat, hours: \"10:00-14:00\"}\n");
+  auto nobody = run({kHotline, "roster", "--root", dir.str(), "--at", "2026-12-08T16:00:00Z"});
+  CHECK_THAT(nobody.out, Catch::StartsWith("On shift Tue 2026-12-08 10:00 CST (America/Chicago):\n"
+                                           "  nobody: texters are told the hours, callers may leave a voicemail\n\n"));
+
+  auto bad_time = run({kHotline, "roster", "--root", dir.str(), "--at", "someday"});
+  CHECK(bad_time.exit_code == 2);
+  CHECK(bad_time.err == "hotline: --at takes a day and time in the roster's time zone, e.g. \"tue 02:00\", or an "
+                        "ISO 8601 time with its zone, e.g. 2026-12-08T10:00:00-06:00\n");
+
+  const std::string file = dir.write("config/advocates.yaml",
+            "advocates:\n  - id: ana\n    phone: \"4145550100\"\n    languages: [es]\n"
+            "    shifts:\n      - {days: sat, hours: \"10:00-14:00\"}\n");
+  auto broken = run({kHotline, "roster", "--root", dir.str()});
+  CHECK(broken.exit_code == 1);
+  CHECK(broken.out.empty());
+  CHECK(broken.err == file + ":3:12: error[invalid-phone]: phone must be in E.164 form: + and the country code, "
+                             "then the number, digits only (8 to 15 digits)\n"
+                             "hotline: the advocates file has errors; fix them and run `hotline check`\n");
+  CHECK_THAT(broken.err, !Catch::Contains("4145550100"));
+
+  auto help = run({kHotline, "roster", "--help"});
+  CHECK(help.exit_code == 0);
+  CHECK_THAT(help.out, Catch::StartsWith("Usage: hotline roster"));
 }

@@ -295,3 +295,31 @@ TEST_CASE("shift end: a reminder, #keep on purpose, and texts re-offered rather 
   CHECK(std::count(texter1.begin(), texter1.end(), "Hola, soy Ana; sigo yo.") == 1);
   CHECK(std::count(texter1.begin(), texter1.end(), "one more thing") == 0);
 }
+
+TEST_CASE("an advocate taken off the roster while the server runs: their texter's words go to those on shift") {
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(console_config(dir, fake, wednesday(11, 0)), roster());
+  const std::string code = ask_for_person(server, kTexters[0]);
+  CHECK_THAT(text(server, kBen, code + " Hi, I'm Ben."), Catch::StartsWith(code + " is yours."));
+  CHECK(text(server, kBen, "#keep " + code) ==
+        "You keep " + code + ": their texts keep coming to you after your shift. #release " + code + " hands it back.");
+  drained(server);
+  const std::size_t ben_before = bodies(fake, kBen).size();
+
+  // What a reload that passes does with an edited roster (test_reload drives the real file).
+  std::string without_ben = kRosterYaml;
+  const auto from = without_ben.find("  - id: ben"), to = without_ben.find("  - id: cora");
+  without_ben.erase(from, to - from);
+  server.app().relay().set_roster(roster_from(without_ben.c_str()));
+
+  CHECK(text(server, kTexters[0], "¿sigue ahí?") ==
+        "La persona de apoyo con quien hablaba terminó su turno. Pasamos su mensaje a otra persona de apoyo, que le "
+        "escribirá aquí. Si está en peligro ahora, llame al 911.");
+  REQUIRE(eventually([&] {
+    return count_starting(fake, kAna, "Nueva conversación " + code + " (es): pidió hablar con una persona: \"¿sigue ahí?\"") == 1;
+  }));
+  drained(server);
+  CHECK(bodies(fake, kBen).size() == ben_before);
+  CHECK(server.app().store().relay_of(crypto::contact_key(kSecret, kTexters[0]))->state == "queued");
+}

@@ -2,8 +2,10 @@
 // the old text keeps serving, and webhooks in flight are never disturbed.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <sstream>
 #include <thread>
 
@@ -261,4 +263,73 @@ TEST_CASE("an edit saved while the server was loading is loaded by the watcher, 
   const auto after = reloader.status();
   CHECK(after.serving_version == after.disk_version);
   CHECK(after.serving_reason == "files changed");
+}
+
+TEST_CASE("`hotline serve` puts an edited roster into service without a restart, and refuses a broken one") {
+  TempDir data, tree;
+  copy_shipped_tree(tree);
+  Process server({HOTLINE_BINARY, "serve", "--port", "0", "--root", tree.str()}, "",
+                 {"HOTLINE_DB=" + (data.path() / "h.sqlite3").string(), "TWILIO_AUTH_TOKEN="});
+  std::string log = server.wait_for_stderr("\"event\":\"serving\"");
+  auto at = log.find("\"port\":");
+  REQUIRE(at != std::string::npos);
+  httplib::Client client("127.0.0.1", std::stoi(log.substr(at + 7)));
+  int n = 0;
+  // "#help" from a phone: an advocate's gets the console's list of commands, anyone else's is
+  // told that # messages are for advocates.
+  auto help_from_new_advocate = [&] {
+    auto res = client.Post("/twilio/sms", "From=%2B15550100077&MessageSid=SMroster" + std::to_string(++n) + "&Body=%23help",
+                           "application/x-www-form-urlencoded");
+    return res ? res->body : std::string{};
+  };
+  const std::string kAdvocateHelp = "Commands: K7M text = write to K7M";
+  const std::string kNotAnAdvocate = "Messages starting with # are for advocates";
+  CHECK_THAT(help_from_new_advocate(), Catch::Contains(kNotAnAdvocate));
+  // A caller who presses 1 (English) then 0 (a person): whom the hotline rings.
+  int calls = 0;
+  auto call_for_person = [&] {
+    char sid[35];
+    std::snprintf(sid, sizeof sid, "CA%032d", ++calls);
+    const std::string call = std::string("CallSid=") + sid + "&From=%2B14145559876&To=%2B15550100000&CallStatus=";
+    std::string body;
+    for (const std::string& step : {std::string("/twilio/voice?ringing"), std::string("/twilio/voice/gather?1"),
+                                    std::string("/twilio/voice/gather?0")}) {
+      const auto q = step.find('?');
+      const std::string path = step.substr(0, q), value = step.substr(q + 1);
+      auto res = client.Post(path, call + (path == "/twilio/voice" ? value : "in-progress&Digits=" + value),
+                             "application/x-www-form-urlencoded");
+      body = res ? res->body : std::string{};
+    }
+    return body;
+  };
+  const std::string kRingsNewAdvocate = ">+15550100077</Number>";
+  CHECK_THAT(call_for_person(), !Catch::Contains(kRingsNewAdvocate));
+
+  // A staff member adds an advocate, as docs/staff-guide.md says: the watcher checks the file
+  // and puts it into service.
+  std::string roster = read_file((tree.path() / "config/advocates.yaml").string());
+  roster += "\n  - id: new-advocate\n    name: New (test)\n    phone: \"+15550100077\"\n    languages: [en]\n"
+            "    shifts:\n      - {days: mon-sun, hours: \"00:00-24:00\"}\n";
+  tree.write("config/advocates.yaml", roster);
+  CHECK(wait_for_log_line(server, {"\"event\":\"roster_reloaded\"", "\"advocates\":4"}) != "");
+  CHECK(eventually_contains(help_from_new_advocate, kAdvocateHelp, std::chrono::milliseconds(2000)));
+  CHECK_THAT(call_for_person(), Catch::Contains(kRingsNewAdvocate));  // calls too
+  CHECK_THAT(server.err(), !Catch::Contains("restart-needed"));  // nothing waits for a restart
+
+  // A typo in a phone: refused where it is, and the roster in service stays.
+  const int line = 1 + static_cast<int>(std::count(roster.begin(), roster.begin() + static_cast<std::ptrdiff_t>(roster.find("\"+15550100077\"")), '\n'));
+  auto broken = roster;
+  broken.replace(broken.find("\"+15550100077\""), 14, "\"15550100077\"");
+  tree.write("config/advocates.yaml", broken);
+  const std::string refused = wait_for_log_line(server, {"\"event\":\"reload_diagnostic\"", "\"code\":\"invalid-phone\""});
+  CHECK_THAT(refused, Catch::Contains("config/advocates.yaml\"") && Catch::Contains("\"line\":" + std::to_string(line) + ",") &&
+                          Catch::Contains("\"column\":12,") && Catch::Contains("\"severity\":\"error\""));
+  CHECK(wait_for_log_line(server, {"\"event\":\"reload_refused\"", "\"reason\":\"files changed\""}) != "");
+  CHECK_THAT(help_from_new_advocate(), Catch::Contains(kAdvocateHelp));
+  CHECK_THAT(call_for_person(), Catch::Contains(kRingsNewAdvocate));
+  // Nothing in the log names the phone number.
+  CHECK_THAT(server.err(), !Catch::Contains("5550100077"));
+
+  server.signal(SIGTERM);
+  CHECK(server.wait() == 0);
 }

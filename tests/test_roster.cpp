@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "hotline/common/clock.hpp"
+#include "hotline/routing/coverage.hpp"
 #include "hotline/routing/roster.hpp"
 
 using namespace hotline;
@@ -208,4 +209,55 @@ advocates:
         "r.yaml:3:5: warning[no-shifts]: advocate 'a' has no shifts and is never on shift\n"
         "r.yaml:3:59: error[unknown-role]: role must be advocate or coordinator\n"
         "r.yaml:3:75: error[bad-max-open]: `max_open` is a whole number of open conversations, 1 to 50\n");
+}
+
+TEST_CASE("the week's coverage and its gaps, by language and channel, over Sunday midnight") {
+  Diagnostics diags;
+  auto roster = parse_roster(R"(timezone: America/Chicago
+advocates:
+  - id: ana
+    phone: "+15550100001"
+    languages: [es]
+    channels: [sms]
+    shifts:
+      - {days: mon-fri, hours: "09:00-17:00"}
+  - id: bo
+    phone: "+15550100002"
+    languages: [es, en]
+    shifts:
+      - {days: sun, hours: "22:00-02:00"}
+      - {days: tue, hours: "09:00-12:00"}
+)", "r.yaml", diags);
+  INFO(diags.to_string());
+  REQUIRE(roster);
+  const auto& all = roster->all();
+  auto texts = [](const std::vector<WeekSpan>& spans) {
+    std::vector<std::string> out;
+    for (const auto& s : spans) out.push_back(week_span_text(s));
+    return out;
+  };
+  CHECK(texts(coverage_gaps(all, Lang::es, Channel::sms)) ==
+        V{"Mon 02:00–09:00", "Mon 17:00–Tue 09:00", "Tue 17:00–Wed 09:00", "Wed 17:00–Thu 09:00",
+          "Thu 17:00–Fri 09:00", "Fri 17:00–Sun 22:00"});
+  CHECK(week_spans_text(coverage_spans(all, Lang::es, Channel::sms)) ==
+        "Mon–Fri 09:00–17:00, Sun 22:00–Mon 02:00");
+  // Calls: only bo, whose Sunday night runs into Monday.
+  CHECK(texts(coverage_gaps(all, Lang::es, Channel::voice)) == V{"Mon 02:00–Tue 09:00", "Tue 12:00–Sun 22:00"});
+  CHECK(texts(coverage_spans(all, Lang::en, Channel::voice)) == V{"Tue 09:00–12:00", "Sun 22:00–Mon 02:00"});
+  // Nobody at all.
+  CHECK(texts(coverage_gaps({}, Lang::en, Channel::sms)) == V{"all week"});
+  CHECK(coverage_spans({}, Lang::en, Channel::sms).empty());
+  CHECK(week_span_text({5 * 24 * 60 + 14 * 60, 6 * 24 * 60}) == "Sat 14:00–24:00");
+}
+
+TEST_CASE("local times for staff: a time in the roster's zone, and the next \"tue 02:00\"") {
+  auto roster = shipped();
+  CHECK(roster->time_zone() == "America/Chicago");
+  CHECK(roster->local_time_text(at("2026-12-08T16:00:00Z")) == "Tue 2026-12-08 10:00 CST");
+  CHECK(roster->local_time_text(at("2026-07-07T15:00:00Z")) == "Tue 2026-07-07 10:00 CDT");
+  const int tuesday_2am = 24 * 60 + 2 * 60;
+  CHECK(roster->next_local_time(tuesday_2am, at("2026-12-08T16:00:00Z")) == at("2026-12-15T08:00:00Z"));
+  CHECK(roster->next_local_time(tuesday_2am, at("2026-12-07T16:00:00Z")) == at("2026-12-08T08:00:00Z"));
+  CHECK(roster->next_local_time(tuesday_2am, at("2026-12-08T08:00:00Z")) == at("2026-12-08T08:00:00Z"));
+  CHECK_FALSE(empty_roster()->next_local_time(tuesday_2am, 0));
 }

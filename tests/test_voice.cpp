@@ -1197,15 +1197,17 @@ TEST_CASE("voice TwiML matches the official twilio library byte for byte") {
 
 TEST_CASE("hotline simulate --channel voice walks a call in the terminal") {
   const std::string hotline = HOTLINE_BINARY;
-  auto r = run({hotline, "simulate", "--channel", "voice", "--root", HOTLINE_SOURCE_DIR},
+  // Sunday 03:00 in Milwaukee: nobody on the shipped roster takes calls then.
+  auto r = run({hotline, "simulate", "--channel", "voice", "--at", "2026-12-13T09:00:00Z", "--root", HOTLINE_SOURCE_DIR},
                "2\n1\n\n0\nmi mensaje\n");
   REQUIRE(r.exit_code == 0);
   INFO(r.out << r.err);
   CHECK_THAT(r.out, Contains("[en] Hello.") && Contains("[es] Hola."));  // the language menu
   CHECK_THAT(r.out, Contains("víctima o testigo"));
   CHECK_THAT(r.out, Contains("no le entendí"));
-  CHECK_THAT(r.out, Contains("Después del tono"));  // nobody on shift in a simulation
+  CHECK_THAT(r.out, Contains("Después del tono"));  // nobody on shift: voicemail
   CHECK_THAT(r.out, Contains("recibimos su mensaje") && Contains("(call ended"));
+  CHECK_THAT(r.out, !Contains("connecting you to an advocate"));
 
   auto j = run({hotline, "simulate", "--channel", "voice", "--json", "--lang", "en", "--root", HOTLINE_SOURCE_DIR},
                "can i call the police\n");
@@ -1217,4 +1219,28 @@ TEST_CASE("hotline simulate --channel voice walks a call in the terminal") {
   CHECK(replies[2]["intent"] == "call_police");
   CHECK(replies[2]["lang"] == "en");
   CHECK(replies[2]["then"] == "gather");
+}
+
+TEST_CASE("hotline simulate --channel voice --at: in hours the roster's advocate is rung, after hours voicemail") {
+  const std::string hotline = HOTLINE_BINARY;
+  // Tuesday 10:00 in Milwaukee: Maria (example) takes Spanish calls. "0" asks for a person.
+  auto in_hours = run({hotline, "simulate", "--channel", "voice", "--lang", "es", "--at", "tue 10:00", "--root",
+                       HOTLINE_SOURCE_DIR},
+                      "0\nanswered\n", {"HOTLINE_NOW=2026-12-07T12:00:00Z"});
+  REQUIRE(in_hours.exit_code == 0);
+  INFO(in_hours.out << in_hours.err);
+  CHECK_THAT(in_hours.out, Contains("(connecting you to an advocate: 1 on shift would ring, simulated, nobody is "
+                                    "called; type 'answered' or 'no-answer')"));
+  CHECK_THAT(in_hours.out, !Contains("Después del tono") && !Contains("+1555"));
+  // The same call at 02:00: voicemail, with the hours someone takes Spanish calls.
+  auto after_hours = run({hotline, "simulate", "--channel", "voice", "--lang", "es", "--at", "tue 02:00", "--root",
+                          HOTLINE_SOURCE_DIR},
+                         "0\n", {"HOTLINE_NOW=2026-12-07T12:00:00Z"});
+  REQUIRE(after_hours.exit_code == 0);
+  CHECK_THAT(after_hours.out, Contains("Después del tono") && Contains("lun-vie 9:00-17:00"));
+  CHECK_THAT(after_hours.out, !Contains("connecting you to an advocate"));
+
+  auto bad = run({hotline, "simulate", "--channel", "voice", "--at", "later", "--root", HOTLINE_SOURCE_DIR}, "");
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Contains("--at takes a day and time"));
 }

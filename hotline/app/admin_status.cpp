@@ -34,7 +34,7 @@ nlohmann::json diagnostic_json(const Diagnostic& d) {
 }  // namespace
 
 nlohmann::json admin_status(const flow::ReloadStatus& s, const std::string& flow_name, const std::string& root) {
-  // A configuration or roster edit passes a reload but is used only after a restart: that is
+  // A configuration edit passes a reload but is used only after a restart: that is
   // "not live" too, and staff must hear it.
   nlohmann::json restart_needed = nlohmann::json::array();
   for (const auto& d : s.serving_warnings.items()) {

@@ -104,9 +104,7 @@ std::vector<std::string> watched_files(const config::Config& c) {
   namespace fs = std::filesystem;
   const std::string config_file =
       c.config_file.empty() ? (fs::path(c.root) / "config" / "hotline.yaml").string() : c.config_file;
-  const std::string roster_file = c.advocates_file.empty()
-      ? (fs::path(c.root) / "config" / "advocates.yaml").string()
-      : (fs::path(c.advocates_file).is_absolute() ? c.advocates_file : (fs::path(c.root) / c.advocates_file).string());
+  const std::string roster_file = app::roster_file(c);
   fs::path blocklist = c.blocklist_file;
   if (blocklist.is_relative()) blocklist = fs::path(c.root) / blocklist;
   return {config_file, roster_file, blocklist.string()};
@@ -124,8 +122,7 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
       // Sessions and remembered answers tell what a contact asked about: sealed at rest, in
       // the database and the turn log (hotline/store/sealed_conversations.hpp).
       store_(store::seal_conversations(std::move(store), config_.secret)),
-      bundles_(std::move(bundle)),
-      roster_(std::move(roster)) {
+      bundles_(std::move(bundle)) {
   const config::Config& c = config_;
   // Limits run on real time even when HOTLINE_NOW pins the hotline's clock.
   channels::LimitSettings limits;
@@ -149,14 +146,15 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
 
   voice_ = std::make_unique<channels::VoiceChannel>(
       bundles_, *store_, voice_settings(c), make_clock(c.pinned_now_ms),
-      [this] { return roster_; },
+      // The relay holds the roster in use (a reload may swap it); asked once per call turn.
+      [this] { return relay_->roster(); },
       [this](const channels::VoicemailNotice& notice) {
         if (voicemail_hook_) voicemail_hook_(notice);
       });
 
   // The advocate relay and the outbox that carries its messages.
   relay_ = std::make_unique<channels::RelayService>(
-      bundles_, *store_, roster_,
+      bundles_, *store_, std::move(roster),
       relay_settings(c),
       make_clock(c.pinned_now_ms));
   voice_->set_relay(relay_.get());
@@ -318,8 +316,8 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
 
   // A reload asks the same question as `hotline check` and start-up (check_servable), of the
   // files as they are now. It swaps in flows, prompts, intents, examples and sources (rendered
-  // with the `details:` the configuration now has); every other setting and the roster are
-  // checked, so a broken edit is refused and logged, but take effect only at a restart, which
+  // with the `details:` the configuration now has) and the roster; every other setting is
+  // checked, so a broken edit is refused and logged, but takes effect only at a restart, which
   // the reload says with a `restart-needed` warning.
   const std::vector<std::string> watched = watched_files(c);
   const std::string& config_file = watched[0];
@@ -328,21 +326,25 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   reload.root = c.root;
   reload.details = c.details;
   reload.extra_files = watched;
-  reload.load = [location = BundleLocation{c.root, config_file, {}}, kept = last_good_folder(c),
+  reload.load = [this, location = BundleLocation{c.root, config_file, {}}, kept = last_good_folder(c),
                  config_file, config_at_start = file_content(config_file), roster_file,
-                 roster_at_start = file_content(roster_file)](Diagnostics& d) -> std::shared_ptr<const flow::Bundle> {
+                 roster_in_use = file_content(roster_file)](Diagnostics& d) mutable -> std::shared_ptr<const flow::Bundle> {
     Servable s = check_servable(location);
     if (file_content(config_file) != config_at_start) {
       d.warning(Position{config_file, 0, 0}, "restart-needed",
                 "this file changed since the server started: `details:` are in use now, every other "
                 "setting takes effect at the next restart");
     }
-    if (file_content(roster_file) != roster_at_start) {
-      d.warning(Position{roster_file, 0, 0}, "restart-needed",
-                "the roster changed since the server started: it takes effect at the next restart");
-    }
     d.append(s.diags);
     if (!s.ok()) return nullptr;
+    // The roster passed with the rest, so it goes into service with them: the Reloader swaps
+    // in exactly what this returns, and a refused reload (above) keeps the roster in use too.
+    // Reloads run one at a time, so `roster_in_use` needs no lock.
+    relay_->set_roster(s.roster);
+    if (std::string now = file_content(roster_file); now != roster_in_use) {
+      roster_in_use = std::move(now);
+      log::info("roster_reloaded", {{"file", roster_file}, {"advocates", s.roster->all().size()}});
+    }
     // What passed is the copy a restart may have to start from.
     if (!kept.empty()) {
       if (const std::string why = keep_last_good(location.root, kept); !why.empty()) {

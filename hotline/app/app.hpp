@@ -36,6 +36,7 @@ class App {
  public:
   /// Opens the store (throws std::runtime_error with a clear message when it cannot).
   /// `roster` decides whom calls ring; nullptr = nobody on shift (callers may leave voicemail).
+  /// A reload that passes puts the roster on disk in its place (relay().roster()).
   App(config::Config config, std::shared_ptr<const flow::Bundle> bundle,
       std::shared_ptr<const routing::Roster> roster = nullptr);
   /// The same on a store already open, instead of the one `config.database` names (the tests
@@ -96,7 +97,6 @@ class App {
   std::unique_ptr<store::SessionStore> store_;
   flow::BundleHolder bundles_;
   std::unique_ptr<channels::SmsChannel> sms_;
-  std::shared_ptr<const routing::Roster> roster_;
   channels::VoicemailHook voicemail_hook_;
   std::unique_ptr<channels::VoiceChannel> voice_;
   std::unique_ptr<channels::RelayService> relay_;

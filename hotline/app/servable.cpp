@@ -36,6 +36,16 @@ config::Config load_configuration(const BundleLocation& where, Diagnostics& diag
   return c;
 }
 
+std::string roster_file(const config::Config& c) {
+  if (c.advocates_file.empty()) return (fs::path(c.root) / "config" / "advocates.yaml").string();
+  return under_root(c.root, c.advocates_file);
+}
+
+std::shared_ptr<const routing::Roster> load_bundle_roster(const config::Config& c, Diagnostics& diags) {
+  // HOTLINE_ADVOCATES names a file that must exist; the default may be absent.
+  return routing::load_roster(roster_file(c), c.advocates_file.empty(), diags);
+}
+
 Servable check_servable(const BundleLocation& where) {
   Servable s;
   s.config = load_configuration(where, s.diags);
@@ -43,12 +53,7 @@ Servable check_servable(const BundleLocation& where) {
   const std::string bundle_root = where.bundle_root.empty() ? c.root : where.bundle_root;
   s.bundle = flow::load_bundle(bundle_root, c.details, s.diags);
 
-  // The advocates: HOTLINE_ADVOCATES names a file that must exist; the default may be absent
-  // (nobody is ever on shift).
-  const bool default_roster = c.advocates_file.empty();
-  const std::string roster_path =
-      default_roster ? (fs::path(c.root) / "config" / "advocates.yaml").string() : c.advocates_file;
-  s.roster = routing::load_roster(roster_path, default_roster, s.diags);
+  s.roster = load_bundle_roster(c, s.diags);
 
   // The blocklist is hashed under a throwaway key and dropped here: only its problems matter,
   // and they never repeat a number. The running server reads it with its own BlocklistFile.

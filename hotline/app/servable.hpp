@@ -33,6 +33,14 @@ struct BundleLocation {
 /// names the same file whatever the working directory. Problems go to `diags`.
 config::Config load_configuration(const BundleLocation& where, Diagnostics& diags);
 
+/// The advocates file a bundle uses: `advocates_file` (HOTLINE_ADVOCATES or the configuration),
+/// else <root>/config/advocates.yaml; `check`, `serve`, a reload and `hotline roster` agree.
+std::string roster_file(const config::Config& c);
+
+/// The roster at roster_file(c): a file named by the configuration must exist; the default
+/// may be absent (nobody is ever on shift). Problems go to `diags`; nullptr on an error.
+std::shared_ptr<const routing::Roster> load_bundle_roster(const config::Config& c, Diagnostics& diags);
+
 struct Servable {
   config::Config config;                          // as load_configuration reads it
   std::shared_ptr<const flow::Bundle> bundle;     // null when flows or prompts do not load

@@ -113,10 +113,12 @@ std::string RelayService::keep(store::Relay r, const routing::Advocate& advocate
 
 std::optional<std::string> RelayService::hand_on(const store::Relay& relay, const std::string& text_in,
                                                  store::TurnRecord& turn) {
-  if (relay.state != "claimed" || relay.shift_end == store::kKept) return std::nullopt;
+  if (relay.state != "claimed") return std::nullopt;
   auto roster = this->roster();
+  // An advocate taken off the roster (a live reload) is handed on from like one off shift, kept
+  // or not: their texts would otherwise go nowhere.
   const auto advocate = roster->by_id(relay.advocate_id);
-  if (!advocate || roster->is_on_shift(*advocate, turn.now_ms)) return std::nullopt;
+  if (advocate && (relay.shift_end == store::kKept || roster->is_on_shift(*advocate, turn.now_ms))) return std::nullopt;
   store::Relay r = relay;
   r.state = "queued";
   r.advocate_id.clear();
@@ -130,7 +132,7 @@ std::optional<std::string> RelayService::hand_on(const store::Relay& relay, cons
   r.stage_ms = 0;
   r.shift_end = store::kOnShift;
   r.no_answer_told = false;
-  if (peek_note(turn, advocate->id).focus_code == r.code) set_focus(turn, advocate->id, "");
+  if (advocate && peek_note(turn, advocate->id).focus_code == r.code) set_focus(turn, advocate->id, "");
   offer(r, "handon", turn, false);
   const Lang lang = lang_from_code(r.lang).value_or(Lang::en);
   std::string reply;
@@ -142,7 +144,7 @@ std::optional<std::string> RelayService::hand_on(const store::Relay& relay, cons
     reply = text(lang, "relay_handed_on", {});
   }
   turn.relays.push_back(update(r));
-  log::info("relay_handed_on", {{"code", r.code}, {"from", advocate->id}, {"contact", r.contact_key},
+  log::info("relay_handed_on", {{"code", r.code}, {"from", relay.advocate_id}, {"contact", r.contact_key},
                                 {"offered", static_cast<int>(split_ids(r.offered_to).size())}});
   return reply;
 }

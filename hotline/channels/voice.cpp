@@ -469,7 +469,9 @@ void simulate_call(const flow::Bundle& bundle, const VoiceSettings& settings,
         out << "(waiting: press a key or speak, " << settings.of(reply.lang).language << ")\n";
         break;
       case VoiceReply::Then::dial:
-        out << "(ringing " << reply.dial.size() << " advocate(s); type 'answered' or 'no-answer')\n";
+        // Simulated: nobody's phone rings. Counted, never listed: the numbers are advocates'.
+        out << "(connecting you to an advocate: " << reply.dial.size()
+            << " on shift would ring, simulated, nobody is called; type 'answered' or 'no-answer')\n";
         break;
       case VoiceReply::Then::record:
         out << "(recording a message after the beep; type anything to finish)\n";

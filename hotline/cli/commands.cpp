@@ -22,6 +22,7 @@
 #include "hotline/app/servable.hpp"
 #include "hotline/cli/bundle_root.hpp"
 #include "hotline/cli/status.hpp"
+#include "hotline/cli/roster_command.hpp"
 #include "hotline/channels/address.hpp"
 #include "hotline/channels/limits.hpp"
 #include "hotline/common/log.hpp"
@@ -52,6 +53,7 @@ Commands:
   graph      draw the flow as a Graphviz DOT (or SVG) picture
   forget     erase everything kept about one phone number
   status     what the running server serves, and why an edit is not live
+  roster     who takes texts and calls now, and the week's gaps by language and channel
 
 Run `hotline <command> --help` for a command's options. Run them in the hotline folder (the
 one holding flows/ and prompts/) or any folder inside it: each finds that folder on its own
@@ -96,17 +98,20 @@ GET /metrics and POST /admin/reload (with HOTLINE_ADMIN_TOKEN; without it /metri
 127.0.0.1/::1 only and /admin/reload is off).
 Without TWILIO_AUTH_TOKEN the server runs in local mode and does not check signatures.
 SIGHUP, or an edit of the files (flows/, prompts/, the configuration, the roster, the
-blocklist), reloads flows and prompts after the same checks; configuration and roster changes
+blocklist), reloads flows, prompts and the roster after the same checks; configuration changes
 take effect at a restart. SIGTERM or SIGINT stops after the requests in flight.
 )";
 
-constexpr const char* kSimulateHelp = R"(Usage: hotline simulate [--json] [--channel sms|voice] [--root DIR]
+constexpr const char* kSimulateHelp = R"(Usage: hotline simulate [--json] [--channel sms|voice] [--at TIME] [--root DIR]
 
 Reads a person's messages, one per line, from stdin and prints what the hotline answers,
 using the same engine and flows as the server. Nothing is stored.
   --json            one JSON object per reply: input, reply, lang, intent, node, segments
   --channel CH      sms (default) or voice: a phone call, from the language menu on; a line is
                     the keys pressed or the words said, an empty line is silence
+  --at TIME         for a call: the time it comes in (default now), which decides whether the
+                    roster has an advocate on shift to connect it to or it reaches voicemail;
+                    "tue 10:00" in the roster's time zone, or ISO 8601 with a zone
   --root DIR        where flows/ and prompts/ are (default: found from the current folder up)
   --lang en|es      the language the person already chose (default: guessed)
   --explain         under each reply, why: the likeliest intents with their probabilities,
@@ -119,8 +124,10 @@ under each text reply is the topic the message was taken as and the SMS segments
 constexpr const char* kGraphHelp = R"(Usage: hotline graph [DIR] [-o FILE]
 
 Writes the flow in DIR/flows (DIR: the hotline folder, found from here up) as a Graphviz DOT
-picture: steps, the prompt each says, replies and intents as labelled arrows, and the questions
-that work anywhere.
+picture: steps labelled with the start of their English text, menu replies (with the menu's own
+line) and questions as labelled arrows, a table of the questions that work anywhere, and a
+legend. The picture carries a hash of the flow it shows; `hotline check` warns when
+DIR/docs/flow.svg is not of the flow now.
   -o, --output FILE   write to FILE instead of stdout; FILE.svg is drawn with `dot` (graphviz)
 )";
 
@@ -513,7 +520,7 @@ int simulate(const Args& args) {
     std::cout << kSimulateHelp;
     return 0;
   }
-  if (!check_known_options(args, {"json", "channel", "root", "lang", "explain"})) return 2;
+  if (!check_known_options(args, {"json", "channel", "root", "lang", "explain", "at"})) return 2;
   const auto root = bundle_root(opt(args, "root", ""));
   if (!root) return 2;
   Loaded l = load_all(*root, "");
@@ -539,8 +546,22 @@ int simulate(const Args& args) {
     std::cout << simulate_banner(channel_name == "voice", session.lang, args.options.count("explain") > 0) << std::flush;
   }
   if (channel_name == "voice") {  // a whole call: language menu, flow, advocates, voicemail
+    // The roster `serve` would use, at the simulated time: in hours the call is connected (as
+    // a simulation: nobody's phone rings), after hours it reaches voicemail.
+    Diagnostics roster_diags;
+    const auto roster = app::load_bundle_roster(l.config, roster_diags);
+    if (!roster) {
+      std::cerr << roster_diags.to_string() << "hotline: the advocates file has errors; run `hotline check`\n";
+      return 1;
+    }
+    const std::int64_t now = l.config.pinned_now_ms.value_or(system_now_ms());
+    const auto at = args.options.count("at") ? parse_at(opt(args, "at", ""), *roster, now) : now;
+    if (!at) {
+      std::cerr << "hotline: " << kAtHelp << "\n";
+      return 2;
+    }
     channels::simulate_call(*l.bundle, app::voice_settings(l.config), session.lang, json, std::cin,
-                            std::cout);
+                            std::cout, roster.get(), *at);
     return 0;
   }
   engine::Input input;
@@ -607,6 +628,11 @@ int check(const Args& args) {
   // The verdict `serve` and a reload ask for too (app::check_servable).
   app::Servable l = app::check_servable({root, "", {}});
   if (l.bundle && args.options.count("examples")) check_examples_by_cross_validation(l.bundle->classifier, l.diags);
+  // The picture in the staff guide: only `check` asks, since a server need not ship docs/.
+  if (const auto picture = std::filesystem::path(root) / "docs" / "flow.svg"; l.bundle && std::filesystem::exists(picture)) {
+    std::ifstream in(picture, std::ios::binary);
+    flow::check_flow_picture(*l.bundle, std::string(std::istreambuf_iterator<char>(in), {}), picture.string(), l.diags);
+  }
   std::string tests_line;
   if (l.bundle) {
     const auto& t = l.tests;
@@ -819,6 +845,7 @@ int run(int argc, char** argv) {
   if (command == "eval") return eval(*args);
   if (command == "forget") return forget(*args);
   if (command == "status") return status_command(argc, argv);
+  if (command == "roster") return roster_command(argc, argv);
   std::cerr << "hotline: unknown command '" << command << "'\n\n" << kMainHelp;
   return 2;
 }

@@ -19,7 +19,7 @@ constexpr const char* kStatusHelp = R"(Usage: hotline status [--url URL] [--root
 Asks the running server what it serves: the version of the flows and prompts in service and
 since when, whether the files on disk are that version, and, when they are not, why: the last
 refused edit's problems as file:line:col: error[code]: message (as `hotline check` says them),
-an edit not loaded yet, or a configuration or roster edit that waits for a restart.
+an edit not loaded yet, or a configuration edit that waits for a restart.
   --url URL    the server, e.g. http://127.0.0.1:8080 (default: this machine, at the port
                in DIR/config/hotline.yaml, or HOTLINE_CONFIG; 8080 when it sets none)
   --root DIR   the hotline folder (default: found from the current folder up)

@@ -47,6 +47,21 @@ class ShiftRoster final : public Roster {
   ShiftRoster(const date::time_zone* zone, std::vector<Advocate> advocates)
       : zone_(zone), advocates_(std::move(advocates)) {}
 
+  std::string time_zone() const override { return zone_ ? std::string(zone_->name()) : std::string(); }
+
+  std::string local_time_text(std::int64_t at_ms) const override {
+    if (!zone_) return Roster::local_time_text(at_ms);
+    using namespace std::chrono;
+    const date::zoned_time<minutes> local(zone_, floor<minutes>(sys_time<milliseconds>(milliseconds(at_ms))));
+    const int day = minute_of_week(at_ms) / kDay;
+    return std::string(kDaysEn[day]) + " " + date::format("%Y-%m-%d %H:%M %Z", local);
+  }
+
+  std::optional<std::int64_t> next_local_time(int minute_of_week_wanted, std::int64_t from_ms) const override {
+    if (!zone_) return std::nullopt;
+    return next_start(minute_of_week_wanted, from_ms, true);
+  }
+
   std::vector<Advocate> on_shift(Lang lang, Channel channel, std::int64_t now_ms) const override {
     std::vector<Advocate> out;
     if (!zone_) return out;
@@ -78,21 +93,11 @@ class ShiftRoster final : public Roster {
   std::optional<std::int64_t> next_shift_start(Lang lang, Channel channel,
                                                std::int64_t now_ms) const override {
     if (!zone_) return std::nullopt;
-    using namespace std::chrono;
-    const auto local_now = zone_->to_local(sys_time<milliseconds>(milliseconds(now_ms)));
-    const auto local_minute = floor<minutes>(local_now);
-    const int now = minute_of_week(now_ms);
     std::optional<std::int64_t> best;
     for (const auto& a : advocates_) {
       if (!eligible(a, lang, channel)) continue;
       for (const auto& s : a.shifts) {
-        int delta = ((s.start - now) % kMinutesPerWeek + kMinutesPerWeek) % kMinutesPerWeek;
-        auto candidate = local_minute + minutes(delta);
-        if (candidate <= local_now) candidate += minutes(kMinutesPerWeek);
-        // A start inside a spring-forward gap begins at the transition; in the repeated hour
-        // of the autumn change, at its first occurrence.
-        const auto sys = zone_->to_sys(candidate, date::choose::earliest);
-        const std::int64_t ms = duration_cast<milliseconds>(sys.time_since_epoch()).count();
+        const std::int64_t ms = next_start(s.start, now_ms, false);
         if (!best || ms < *best) best = ms;
       }
     }
@@ -139,6 +144,22 @@ class ShiftRoster final : public Roster {
       d = e + 1;
     }
     return out;
+  }
+
+  // The next time the local clock reads `wanted` (minutes from Monday 00:00): strictly after
+  // `now_ms`, or at it too when `or_now`.
+  std::int64_t next_start(int wanted, std::int64_t now_ms, bool or_now) const {
+    using namespace std::chrono;
+    const auto local_now = zone_->to_local(sys_time<milliseconds>(milliseconds(now_ms)));
+    const auto local_minute = floor<minutes>(local_now);
+    const int now = minute_of_week(now_ms);
+    const int delta = ((wanted - now) % kMinutesPerWeek + kMinutesPerWeek) % kMinutesPerWeek;
+    auto candidate = local_minute + minutes(delta);
+    if (candidate < local_now || (!or_now && candidate == local_now)) candidate += minutes(kMinutesPerWeek);
+    // A start inside a spring-forward gap begins at the transition; in the repeated hour
+    // of the autumn change, at its first occurrence.
+    const auto sys = zone_->to_sys(candidate, date::choose::earliest);
+    return duration_cast<milliseconds>(sys.time_since_epoch()).count();
   }
 
   static bool eligible(const Advocate& a, Lang lang, Channel channel) {

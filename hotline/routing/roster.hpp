@@ -64,6 +64,17 @@ class Roster {
   virtual std::optional<Advocate> by_id(const std::string& id) const = 0;
   /// Whether `advocate` is on one of their shifts at `now_ms` (for texts: only if they take sms).
   virtual bool is_on_shift(const Advocate& advocate, std::int64_t now_ms) const;
+  /// The roster's time zone as written ("America/Chicago"); "" for a roster with none.
+  virtual std::string time_zone() const { return ""; }
+  /// `at_ms` in the roster's local time, for staff: "Tue 2026-12-08 10:00 CST".
+  virtual std::string local_time_text(std::int64_t at_ms) const { return std::to_string(at_ms); }
+  /// The first time at or after `from_ms` that is `minute_of_week` (minutes from Monday 00:00)
+  /// in the roster's local time; what `hotline roster --at "tue 02:00"` means.
+  virtual std::optional<std::int64_t> next_local_time(int minute_of_week, std::int64_t from_ms) const {
+    (void)minute_of_week;
+    (void)from_ms;
+    return std::nullopt;
+  }
 };
 
 /// How many open conversations an advocate may have before offers stop, unless the roster's
@@ -78,7 +89,7 @@ inline constexpr int kDefaultMaxOpen = 3;
 ///     max_open: 3                        # optional; open conversations before offers stop
 ///     advocates:
 ///       - id: maria                      # letters, digits, - and _; safe to log
-///         name: Maria Example
+///         name: Maria Example            # optional; what `hotline roster` shows (the id if none)
 ///         phone: "+15550100001"          # E.164
 ///         languages: [es, en]
 ///         channels: [sms, voice]         # optional; both by default

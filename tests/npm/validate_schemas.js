@@ -10,7 +10,7 @@ const YAML = require('yaml');
 const root = path.resolve(__dirname, '..', '..');
 const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
 const validators = {};
-for (const name of ['flow', 'prompts', 'intents', 'config', 'conversation-tests']) {
+for (const name of ['flow', 'prompts', 'intents', 'config', 'advocates', 'conversation-tests']) {
   const file = path.join(root, 'schema', `${name}.schema.json`);
   validators[name] = ajv.compile(JSON.parse(fs.readFileSync(file, 'utf8')));
 }
@@ -39,6 +39,7 @@ const shipped = [
   ['prompts/en.yaml', 'prompts'],
   ['prompts/es.yaml', 'prompts'],
   ['config/hotline.yaml', 'config'],
+  ['config/advocates.yaml', 'advocates'],
 ];
 const testsDir = path.join(root, 'flows', 'tests');
 if (fs.existsSync(testsDir)) {
@@ -86,6 +87,11 @@ const broken = [
   ['config', 'a misspelt section', 'sesions:\n  idle_minutes: 5\n'],
   ['config', 'a misspelt limit', 'limits:\n  per_contact: 5\n'],
   ['config', 'a zero rate limit', 'limits:\n  global_per_second: 0\n'],
+  ['advocates', 'a misspelt field', 'advocates:\n  - id: ana\n    phone: "+15550100001"\n    languages: [es]\n    langauges: [en]\n'],
+  ['advocates', 'a phone without the country code', 'advocates:\n  - id: ana\n    phone: "4145550100"\n    languages: [es]\n'],
+  ['advocates', 'an advocate without languages', 'advocates:\n  - id: ana\n    phone: "+15550100001"\n'],
+  ['advocates', 'hours without a colon', 'advocates:\n  - id: ana\n    phone: "+15550100001"\n    languages: [es]\n    shifts:\n      - {days: mon, hours: "9-17"}\n'],
+  ['advocates', 'an unknown day', 'advocates:\n  - id: ana\n    phone: "+15550100001"\n    languages: [es]\n    shifts:\n      - {days: monday, hours: "09:00-17:00"}\n'],
   ['conversation-tests', 'a misspelt field', '- test: x\n  turns:\n    - sned: hi\n'],
   ['conversation-tests', 'an unknown channel', '- test: x\n  channel: fax\n  turns:\n    - send: hi\n'],
   ['conversation-tests', 'a test without turns', '- test: x\n'],
