@@ -768,6 +768,8 @@ TEST_CASE("simulate greets with one line, and shows under each reply its topic a
   auto call = run({kHotline, "simulate", "--root", kRoot, "--channel", "voice", "--lang", "en"}, "");
   CHECK_THAT(call.out, Catch::StartsWith("Simulating a phone call in English. Type the keys pressed or the words said, "
                                          "then Enter (an empty line is silence); Ctrl-D quits.\n"));
+}
+
 TEST_CASE("hotline roster: who is on shift, the week's coverage and every gap, by name and never by number") {
   auto r = run({kHotline, "roster", "--root", kRoot, "--at", "2026-12-08T16:00:00Z"});
   INFO(r.err);
