@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "hotline/channels/address.hpp"
+#include "hotline/crypto/keys.hpp"
 
 using hotline::channels::is_e164;
 using hotline::channels::normalize_address;
@@ -48,4 +49,24 @@ TEST_CASE("is_e164: + and 7 to 15 digits, the first not 0", "[address]") {
   CHECK_FALSE(is_e164("+1234567890123456"));
   CHECK_FALSE(is_e164("+0234567"));
   CHECK_FALSE(is_e164("1234567"));
+}
+
+TEST_CASE("one person, two channels: SMS and WhatsApp addresses of a number share one contact key", "[address]") {
+  using namespace hotline::channels;
+  const std::string secret = "address-test-secret-0123456789";
+  CHECK(person_of("whatsapp:+14145550123") == "+14145550123");
+  CHECK(person_of("+14145550123") == "+14145550123");
+  CHECK(person_of("messenger:1234567890") == "messenger:1234567890");
+  CHECK(contact_key_of(secret, "whatsapp:+14145550123") == contact_key_of(secret, "+14145550123"));
+  CHECK(contact_key_of(secret, "+14145550123") == hotline::crypto::contact_key(secret, "+14145550123"));
+  CHECK(contact_key_of(secret, "+14145550124") != contact_key_of(secret, "+14145550123"));
+  // The key a WhatsApp texter had before: the hash of the whole address, for either form.
+  const std::string old = hotline::crypto::contact_key(secret, "whatsapp:+14145550123");
+  CHECK(legacy_whatsapp_key_of(secret, "+14145550123") == old);
+  CHECK(legacy_whatsapp_key_of(secret, "whatsapp:+14145550123") == old);
+  CHECK(old != contact_key_of(secret, "+14145550123"));
+  CHECK_FALSE(legacy_whatsapp_key_of(secret, "messenger:1234567890"));
+  CHECK_FALSE(legacy_whatsapp_key_of(secret, "898211"));
+  CHECK(is_whatsapp("whatsapp:+14145550123"));
+  CHECK_FALSE(is_whatsapp("+14145550123"));
 }

@@ -871,3 +871,48 @@ TEST_CASE("the stand-in refuses a WhatsApp recipient from an SMS number, as Twil
   CHECK(res->status == 400);
   CHECK_THAT(res->body, Catch::Contains("21910"));
 }
+
+TEST_CASE("one person on two channels: the advocate's words go where the texter last wrote from") {
+  const std::string whatsapp = "whatsapp:" + kTexter;
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  const std::string code = ask_for_person(server, fake);  // by SMS
+  text(server, kAna, code + " Hola, soy Ana.");
+  REQUIRE(eventually([&] { return fake.delivered_to(kTexter).size() == 2; }));  // "connected", then Ana's words
+
+  // The same person writes on WhatsApp: it is the same conversation, Ana gets it with the code,
+  // and her answer goes to WhatsApp, from the hotline's WhatsApp sender.
+  CHECK(text(server, whatsapp, "Le escribo por WhatsApp") == "");
+  REQUIRE(eventually([&] { return fake.delivered_to(kAna).size() == 2; }));
+  CHECK(fake.delivered_to(kAna)[1].body == code + ": Le escribo por WhatsApp");
+  CHECK(server.app().store().relays().size() == 1);
+  CHECK(text(server, kAna, "Recibido.") == "");
+  REQUIRE(eventually([&] { return fake.delivered_to(whatsapp).size() == 1; }));
+  CHECK(fake.delivered_to(whatsapp)[0].body == "Recibido.");
+  CHECK(fake.delivered_to(whatsapp)[0].from == "whatsapp:" + kFrom);
+  CHECK(fake.delivered_to(kTexter).size() == 2);  // nothing more by SMS
+
+  // Back to SMS: the next answer follows.
+  CHECK(text(server, kTexter, "Ahora por SMS") == "");
+  REQUIRE(eventually([&] { return fake.delivered_to(kAna).size() == 3; }));
+  CHECK(text(server, kAna, "Bien.") == "");
+  REQUIRE(eventually([&] { return fake.delivered_to(kTexter).size() == 3; }));
+  CHECK(fake.delivered_to(kTexter)[2].body == "Bien.");
+  CHECK(fake.delivered_to(kTexter)[2].from == kFrom);
+  CHECK(fake.delivered_to(whatsapp).size() == 1);
+}
+
+TEST_CASE("one person on two channels: a request waiting for an advocate is answered on the channel last used") {
+  const std::string whatsapp = "whatsapp:" + kTexter;
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  const std::string code = ask_for_person(server, fake, whatsapp);
+  // While it waits, the person writes a menu number by SMS: no relay change but the channel.
+  CHECK_FALSE(text(server, kTexter, "0").empty());
+  CHECK(text(server, kAna, code + " Hola.") != "");
+  REQUIRE(eventually([&] { return fake.delivered_to(kTexter).size() == 2; }));
+  CHECK(fake.delivered_to(kTexter)[1].body == "Hola.");
+  CHECK(fake.delivered_to(whatsapp).empty());
+}

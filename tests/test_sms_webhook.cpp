@@ -6,12 +6,16 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <regex>
+#include <tuple>
 
 #include "failing_store.hpp"
 #include "hotline/common/utf8.hpp"
+#include "hotline/engine/session.hpp"
 #include "hotline/prompts/segments.hpp"
 #include "hotline_server.hpp"
+#include "relay_support.hpp"
 #include "stderr_capture.hpp"
 
 using namespace hotline;
@@ -375,4 +379,77 @@ TEST_CASE("a From whose + came unencoded is the same texter; a From that is no a
     CHECK_THAT(res->body, Catch::Contains("From"));
     CHECK_FALSE(server.stored_session(from));
   }
+}
+
+namespace {
+
+/// A message with media and no text, as Twilio posts it.
+twilio::FormFields media_form(const std::string& from, const std::string& content_type, const std::string& to = "+14145550100") {
+  auto form = sms_form(from, "", next_sid());
+  for (auto& [k, v] : form) {
+    if (k == "NumMedia") v = "1";
+    if (k == "To") v = to;
+  }
+  form.push_back({"MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM0/Media/ME0"});
+  form.push_back({"MediaContentType0", content_type});
+  return form;
+}
+
+
+}  // namespace
+
+// --- One person, two channels (#17.4) ---
+
+TEST_CASE("one person on SMS and WhatsApp: one language, one conversation, one opt-out") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  const std::string sms = "+14145551320", whatsapp = "whatsapp:+14145551320";
+
+  // The language chosen by SMS holds on WhatsApp (the default would be Spanish).
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(sms, "ENGLISH", next_sid()))), Catch::Contains("English"));
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(whatsapp, "2", next_sid()))), Catch::Contains("shift commander"));
+  REQUIRE(server.stored_session(sms));
+  CHECK(server.stored_session(sms)->data == server.stored_session(whatsapp)->data);
+  CHECK_FALSE(server.app().store().load(crypto::contact_key(kSecret, whatsapp)));  // no second contact
+
+  // STOP on WhatsApp stops the SMS answers too; only START (on either) brings them back.
+  server.post_signed("/twilio/sms", sms_form(whatsapp, "STOP", next_sid()));
+  CHECK(reply_of(server.post_signed("/twilio/sms", sms_form(sms, "Can I call the police?", next_sid()))) == "");
+  CHECK(reply_of(server.post_signed("/twilio/sms", sms_form(whatsapp, "hola", next_sid()))) == "");
+  CHECK(reply_of(server.post_signed("/twilio/sms", media_form(whatsapp, "image/jpeg"))) == "");
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(sms, "START", next_sid()))), Catch::Contains("Welcome back"));
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(whatsapp, "1", next_sid()))), Catch::Contains("witness"));
+
+  // And the other way round: STOP by SMS silences WhatsApp.
+  server.post_signed("/twilio/sms", sms_form(sms, "STOP", next_sid()));
+  CHECK(reply_of(server.post_signed("/twilio/sms", sms_form(whatsapp, "2", next_sid()))) == "");
+}
+
+TEST_CASE("what an older hotline kept under a WhatsApp address's own key moves to the person") {
+  TempDir dir;
+  const std::string sms = "+14145551330", whatsapp = "whatsapp:+14145551330";
+  const std::string legacy = crypto::contact_key(kSecret, whatsapp);
+  {
+    // As the hotline before one-person keys left it: an opt-out, and an English conversation.
+    HotlineServer server(test_config(dir));
+    auto& store = server.app().store();
+    engine::Session session;
+    session.lang = Lang::en;
+    session.step = "menu";
+    session.turns = 1;
+    store::TurnRecord turn;
+    turn.contact_key = legacy;
+    turn.session_data = engine::encode_session(session);
+    turn.now_ms = test_config(dir).pinned_now_ms - 60'000;
+    store.commit_turn(turn);
+    store.set_opted_out(legacy, true, turn.now_ms);
+  }
+  HotlineServer server(test_config(dir));
+  // The opt-out given on WhatsApp holds by SMS: nothing is said until START.
+  CHECK(reply_of(server.post_signed("/twilio/sms", sms_form(sms, "hola", next_sid()))) == "");
+  CHECK_FALSE(server.app().store().is_opted_out(legacy));
+  CHECK(server.app().store().is_opted_out(crypto::contact_key(kSecret, sms)));
+  CHECK_FALSE(server.app().store().load(legacy));
+  // START answers in the language of the conversation kept under the old key.
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(whatsapp, "START", next_sid()))), Catch::Contains("Welcome back"));
 }

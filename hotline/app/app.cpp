@@ -250,7 +250,7 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
     // or unreadable is answered all the same, without a per-number limit: a person who hides
     // their number from a hotline may have good reason to.
     const auto from = channels::normalize_address(twilio::field(form, "From").value_or(""));
-    if (from && guard(crypto::contact_key(config_.secret, *from)) != channels::Verdict::allow) {
+    if (from && guard(channels::contact_key_of(config_.secret, *from)) != channels::Verdict::allow) {
       twilio::TwiML reject;
       reject.verb("Reject", {{"reason", "busy"}});
       return channels::WebhookResponse{200, "text/xml", reject.str()};

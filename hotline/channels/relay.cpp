@@ -1,5 +1,7 @@
 #include "hotline/channels/relay.hpp"
 
+#include "hotline/channels/address.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstdint>
@@ -450,6 +452,14 @@ bool RelayService::callback_finished(const std::string& code, const std::string&
   log::info(reached ? "relay_ended" : "voicemail_callback_missed",
             {{"code", r->code}, {"by", "callback"}, {"advocate", advocate->id}, {"call", r->contact_key},
              {"dial_status", dial_status.substr(0, 32)}});
+  return true;
+}
+
+bool RelayService::follow_texter(store::Relay& relay, const std::string& address) const {
+  if (is_voicemail(relay) || unseal(relay.texter_sealed, kTexterContext) == address) return false;
+  relay.texter_sealed = crypto::seal(settings_.secret, address, kTexterContext);
+  log::info("relay_channel_followed", {{"code", relay.code}, {"contact", relay.contact_key},
+                                       {"channel", is_whatsapp(address) ? "whatsapp" : "sms"}});
   return true;
 }
 

@@ -94,6 +94,11 @@ class RelayService {
   std::string from_advocate(const routing::Advocate& advocate, const std::string& text,
                             store::TurnRecord& turn);
 
+  /// The texter wrote from `address` (as normalize_address gives it): if that is another
+  /// channel than the relay's (SMS, then WhatsApp, or back), the relay now writes to them
+  /// there, where they last wrote. Returns true when `relay` changed (the caller writes it).
+  bool follow_texter(store::Relay& relay, const std::string& address) const;
+
   /// The texter of a claimed relay wrote: the text goes to the advocate, prefixed with the code
   /// (and with a warning when it reads as an emergency: the texter was told to call 911).
   void from_texter(const store::Relay& relay, const std::string& text, store::TurnRecord& turn,

@@ -57,8 +57,8 @@ class SmsChannel {
   std::optional<WebhookResponse> relay_step(Turn& turn);
   WebhookResponse flow_step(Turn& turn);
   void hand_off(Turn& turn, const engine::Session& before, engine::Outcome& outcome);
-  WebhookResponse commit_relay_turn(store::TurnRecord& record, const std::string& reply,
-                                    const nlohmann::json& log_fields);
+  WebhookResponse commit_relay_turn(Turn& turn, const std::string& reply, const nlohmann::json& log_fields);
+  void keep_texter_address(Turn& turn);
 
   RelayService* relay_ = nullptr;
   Guard guard_;
