@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "hotline/channels/address.hpp"
+#include "hotline/channels/message_content.hpp"
 #include "hotline/crypto/keys.hpp"
 
 using hotline::channels::is_e164;
@@ -69,4 +70,36 @@ TEST_CASE("one person, two channels: SMS and WhatsApp addresses of a number shar
   CHECK_FALSE(legacy_whatsapp_key_of(secret, "898211"));
   CHECK(is_whatsapp("whatsapp:+14145550123"));
   CHECK_FALSE(is_whatsapp("+14145550123"));
+}
+
+TEST_CASE("what a message brought: its text, a button's, a location pin, media by kind", "[address][content]") {
+  using hotline::channels::message_content;
+  using hotline::engine::Attachment;
+  auto text = message_content({{"Body", "hola"}, {"NumMedia", "0"}});
+  CHECK(text.text == "hola");
+  CHECK_FALSE(text.has_media);
+  CHECK(text.attachment == Attachment::none);
+
+  CHECK(message_content({{"Body", ""}, {"ButtonText", "Talk to a person"}, {"ButtonPayload", "0"}}).text == "Talk to a person");
+  CHECK(message_content({{"Body", " "}, {"ButtonPayload", "2"}}).text == "2");
+  CHECK(message_content({{"Body", "typed"}, {"ButtonText", "tapped"}}).text == "typed");
+
+  auto pin = message_content({{"Body", "749 W State St"}, {"Latitude", "43.03"}, {"Longitude", "-87.90"},
+                              {"Address", "749 W State St"}, {"NumMedia", "0"}});
+  CHECK(pin.has_media);
+  CHECK(pin.attachment == Attachment::location);
+  CHECK(pin.text.empty());  // the place is the pin's, not words to the hotline
+
+  for (const auto& [type, kind] : std::vector<std::pair<std::string, Attachment>>{
+           {"audio/ogg", Attachment::voice_note}, {"audio/amr", Attachment::voice_note},
+           {"image/jpeg", Attachment::picture}, {"video/mp4", Attachment::other},
+           {"application/pdf", Attachment::other}, {"", Attachment::other}}) {
+    INFO(type);
+    auto media = message_content({{"Body", ""}, {"NumMedia", "1"}, {"MediaContentType0", type}});
+    CHECK(media.has_media);
+    CHECK(media.attachment == kind);
+  }
+  auto captioned = message_content({{"Body", "mire esto"}, {"NumMedia", "2"}, {"MediaContentType0", "image/png"}});
+  CHECK(captioned.text == "mire esto");
+  CHECK(captioned.attachment == Attachment::picture);
 }

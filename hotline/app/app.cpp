@@ -127,7 +127,7 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   sms_ = std::make_unique<channels::SmsChannel>(
       bundles_, *store_,
       channels::SmsSettings{c.secret, static_cast<std::int64_t>(c.session_idle_minutes) * 60'000,
-                            c.default_language},
+                            c.default_language, relay_settings(c).call_from},
       make_clock(c.pinned_now_ms));
   // A session idle this long would start fresh anyway; keeping it only keeps data.
   housekeeper_ = std::make_unique<store::Housekeeper>(

@@ -5,6 +5,7 @@
 
 #include "hotline/channels/address.hpp"
 #include "hotline/channels/legacy_contact.hpp"
+#include "hotline/channels/message_content.hpp"
 #include "hotline/channels/relay.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
@@ -74,6 +75,17 @@ void SmsChannel::keep_texter_address(Turn& t) {
   t.record.relays.push_back({*t.relay, false, t.relay->version});
 }
 
+// A voice note may be told to call only when that is true: the number it was sent to is the
+// hotline's calling number, and some advocate takes calls.
+bool SmsChannel::calls_welcome(const twilio::FormFields& form) const {
+  if (settings_.calls_number.empty() || !relay_) return false;
+  const auto to = normalize_address(twilio::field(form, "To").value_or(""));
+  if (!to || person_of(*to) != settings_.calls_number) return false;
+  const auto roster = relay_->roster();
+  return std::any_of(roster->all().begin(), roster->all().end(),
+                     [](const routing::Advocate& a) { return a.voice && !a.shifts.empty(); });
+}
+
 WebhookResponse SmsChannel::commit_relay_turn(Turn& t, const std::string& reply,
                                               const nlohmann::json& log_fields) {
   store::TurnRecord& record = t.record;
@@ -103,9 +115,11 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   t.from = *from;
   t.sid = *sid;
   t.input.channel = Channel::sms;
-  t.input.text = truncate_utf8(twilio::field(form, "Body").value_or(""), kMaxBodyBytes);
-  const auto num_media = twilio::field(form, "NumMedia").value_or("0");
-  t.input.has_media = !num_media.empty() && num_media != "0";
+  auto content = message_content(form);
+  t.input.text = truncate_utf8(content.text, kMaxBodyBytes);
+  t.input.has_media = content.has_media;
+  t.input.attachment = content.attachment;
+  t.input.calls_welcome = content.attachment == engine::Attachment::voice_note && calls_welcome(form);
   // One person, one contact, whichever channel they write from (address.hpp).
   t.contact = contact_key_of(settings_.secret, t.from);
 
