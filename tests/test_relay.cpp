@@ -916,3 +916,35 @@ TEST_CASE("one person on two channels: a request waiting for an advocate is answ
   CHECK(fake.delivered_to(kTexter)[1].body == "Hola.");
   CHECK(fake.delivered_to(whatsapp).empty());
 }
+
+TEST_CASE("a picture or voice note in a conversation with an advocate: the texter is asked to write, the advocate told, nothing passed on") {
+  const std::string whatsapp = "whatsapp:" + kTexter;
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  const std::string code = ask_for_person(server, fake, whatsapp);
+  const std::string media_url = "https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM0/Media/ME0";
+  auto media = [&](const std::string& type) {
+    auto form = sms_form(whatsapp, "", next_sid());
+    for (auto& [k, v] : form) if (k == "NumMedia") v = "1";
+    form.push_back({"MediaUrl0", media_url});
+    form.push_back({"MediaContentType0", type});
+    return reply_of(server.post_signed("/twilio/sms", form));
+  };
+  const std::string asked =
+      "Su persona de apoyo solo recibe mensajes de texto, no imágenes, notas de voz ni ubicaciones. Escríbalo con "
+      "palabras, por favor. Si está en peligro ahora, llame al 911.";
+  // Still waiting for someone to take it: asked to write; nothing is kept for the advocate.
+  CHECK(media("audio/ogg") == asked);
+  text(server, kAna, code + " Hola, soy Ana.");
+  REQUIRE(eventually([&] { return fake.delivered_to(whatsapp).size() == 2; }));
+  const std::size_t ana_before = fake.delivered_to(kAna).size();
+  // Taken: asked to write, and Ana is told in her language.
+  CHECK(media("image/jpeg") == asked);
+  REQUIRE(eventually([&] { return fake.delivered_to(kAna).size() == ana_before + 1; }));
+  CHECK(fake.delivered_to(kAna).back().body ==
+        code + ": la persona envió una imagen, una nota de voz o una ubicación, que la línea no reenvía. Se le pidió "
+               "que lo escriba.");
+  for (const auto& r : fake.requests()) CHECK(r.body.find(media_url) == std::string::npos);
+  CHECK(server.app().store().relays().size() == 1);
+}

@@ -477,6 +477,19 @@ void RelayService::from_texter(const store::Relay& relay, const std::string& tex
   log::info("relay_forwarded", {{"code", relay.code}, {"direction", "to_advocate"}, {"advocate", advocate->id}});
 }
 
+void RelayService::media_from_texter(const store::Relay& relay, store::TurnRecord& turn) {
+  auto advocate = roster()->by_id(relay.advocate_id);
+  if (!advocate) {
+    log::warn("relay_advocate_missing", {{"code", relay.code}, {"advocate", relay.advocate_id}});
+    return;
+  }
+  send_to_advocate(turn, relay.code + ":media", *advocate,
+                   text(advocate->prompt_language, "relay_forward_media", {{"code", relay.code}}), relay);
+  turn.relays.push_back(update(relay));  // touched: the relay retention counts from here
+  log::info("relay_forwarded", {{"code", relay.code}, {"direction", "to_advocate"}, {"advocate", advocate->id},
+                                {"media", true}});
+}
+
 void RelayService::while_waiting(const store::Relay& relay, const std::string& text_in, bool emergency,
                                  store::TurnRecord& turn) {
   const std::string words = truncate_utf8(trim(text_in), settings_.max_message_bytes);

@@ -104,6 +104,10 @@ class RelayService {
   void from_texter(const store::Relay& relay, const std::string& text, store::TurnRecord& turn,
                    bool emergency = false);
 
+  /// The texter of a claimed relay sent only media (a picture, voice note, location pin): the
+  /// advocate is told so (`relay_forward_media`), and nothing of the media is passed on.
+  void media_from_texter(const store::Relay& relay, store::TurnRecord& turn);
+
   /// The texter of a relay nobody has taken yet wrote: the words are kept (sealed, with the
   /// relay) for whoever takes it, and delivered right after the take. `emergency`: the texter
   /// was told to call 911, and the advocate will be told so.

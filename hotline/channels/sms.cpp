@@ -207,6 +207,15 @@ std::optional<WebhookResponse> SmsChannel::relay_step(Turn& t) {
   const auto emergency = [&] {
     return !b.classifier.empty() && nlu::understand(b.classifier, t.input.text).intent == nlu::kEmergency;
   };
+  // A picture, voice note or location pin in a relay: nothing of it goes on (no media link, no
+  // coordinates). The texter is asked to write it, and their advocate, if they have one, told.
+  const bool media_only = t.input.has_media && t.input.text.find_first_not_of(" \t\r\n") == std::string::npos;
+  if (t.relay && media_only && t.bundle->prompts.has(Lang::en, "relay_media_text_only")) {
+    const Lang lang = lang_from_code(t.relay->lang).value_or(settings_.default_language);
+    if (t.relay->state == "claimed") relay_->media_from_texter(*t.relay, t.record);
+    return commit_relay_turn(t, relay_->text(lang, "relay_media_text_only", {}),
+                             {{"contact", t.contact}, {"code", t.relay->code}, {"outcome", "media_not_passed"}});
+  }
   if (t.relay && t.relay->state == "claimed" && keyword != nlu::Keyword::stop) {
     // Emergencies first, even with an advocate: the texter gets the 911 text at once, and
     // the advocate is told along with the message.
