@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "hotline/app/app.hpp"
+#include "hotline/channels/address.hpp"
 #include "hotline/crypto/keys.hpp"
 #include "hotline/twilio/signature.hpp"
 #include "support.hpp"
@@ -58,13 +59,13 @@ class HotlineServer {
     return client_->Post(path.c_str(), headers, body, "application/x-www-form-urlencoded");
   }
 
-  /// What the store holds for a phone number, as the server would key it.
+  /// What the store holds for a phone number (or WhatsApp address), as the server would key it.
   std::optional<hotline::store::StoredSession> stored_session(const std::string& phone) {
-    return app_->store().load(hotline::crypto::contact_key(config_.secret, phone));
+    return app_->store().load(hotline::channels::contact_key_of(config_.secret, phone));
   }
   /// The answer the store remembers for a phone number's request id, as the server would key it.
   std::optional<std::string> stored_response(const std::string& phone, const std::string& request_id) {
-    return app_->store().response_for(hotline::crypto::contact_key(config_.secret, phone), request_id);
+    return app_->store().response_for(hotline::channels::contact_key_of(config_.secret, phone), request_id);
   }
 
  private:

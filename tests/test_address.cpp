@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include "hotline/channels/address.hpp"
+#include "hotline/channels/message_content.hpp"
+#include "hotline/crypto/keys.hpp"
 
 using hotline::channels::is_e164;
 using hotline::channels::normalize_address;
@@ -48,4 +50,56 @@ TEST_CASE("is_e164: + and 7 to 15 digits, the first not 0", "[address]") {
   CHECK_FALSE(is_e164("+1234567890123456"));
   CHECK_FALSE(is_e164("+0234567"));
   CHECK_FALSE(is_e164("1234567"));
+}
+
+TEST_CASE("one person, two channels: SMS and WhatsApp addresses of a number share one contact key", "[address]") {
+  using namespace hotline::channels;
+  const std::string secret = "address-test-secret-0123456789";
+  CHECK(person_of("whatsapp:+14145550123") == "+14145550123");
+  CHECK(person_of("+14145550123") == "+14145550123");
+  CHECK(person_of("messenger:1234567890") == "messenger:1234567890");
+  CHECK(contact_key_of(secret, "whatsapp:+14145550123") == contact_key_of(secret, "+14145550123"));
+  CHECK(contact_key_of(secret, "+14145550123") == hotline::crypto::contact_key(secret, "+14145550123"));
+  CHECK(contact_key_of(secret, "+14145550124") != contact_key_of(secret, "+14145550123"));
+  // The key a WhatsApp texter had before: the hash of the whole address, for either form.
+  const std::string old = hotline::crypto::contact_key(secret, "whatsapp:+14145550123");
+  CHECK(legacy_whatsapp_key_of(secret, "+14145550123") == old);
+  CHECK(legacy_whatsapp_key_of(secret, "whatsapp:+14145550123") == old);
+  CHECK(old != contact_key_of(secret, "+14145550123"));
+  CHECK_FALSE(legacy_whatsapp_key_of(secret, "messenger:1234567890"));
+  CHECK_FALSE(legacy_whatsapp_key_of(secret, "898211"));
+  CHECK(is_whatsapp("whatsapp:+14145550123"));
+  CHECK_FALSE(is_whatsapp("+14145550123"));
+}
+
+TEST_CASE("what a message brought: its text, a button's, a location pin, media by kind", "[address][content]") {
+  using hotline::channels::message_content;
+  using hotline::engine::Attachment;
+  auto text = message_content({{"Body", "hola"}, {"NumMedia", "0"}});
+  CHECK(text.text == "hola");
+  CHECK_FALSE(text.has_media);
+  CHECK(text.attachment == Attachment::none);
+
+  CHECK(message_content({{"Body", ""}, {"ButtonText", "Talk to a person"}, {"ButtonPayload", "0"}}).text == "Talk to a person");
+  CHECK(message_content({{"Body", " "}, {"ButtonPayload", "2"}}).text == "2");
+  CHECK(message_content({{"Body", "typed"}, {"ButtonText", "tapped"}}).text == "typed");
+
+  auto pin = message_content({{"Body", "749 W State St"}, {"Latitude", "43.03"}, {"Longitude", "-87.90"},
+                              {"Address", "749 W State St"}, {"NumMedia", "0"}});
+  CHECK(pin.has_media);
+  CHECK(pin.attachment == Attachment::location);
+  CHECK(pin.text.empty());  // the place is the pin's, not words to the hotline
+
+  for (const auto& [type, kind] : std::vector<std::pair<std::string, Attachment>>{
+           {"audio/ogg", Attachment::voice_note}, {"audio/amr", Attachment::voice_note},
+           {"image/jpeg", Attachment::picture}, {"video/mp4", Attachment::other},
+           {"application/pdf", Attachment::other}, {"", Attachment::other}}) {
+    INFO(type);
+    auto media = message_content({{"Body", ""}, {"NumMedia", "1"}, {"MediaContentType0", type}});
+    CHECK(media.has_media);
+    CHECK(media.attachment == kind);
+  }
+  auto captioned = message_content({{"Body", "mire esto"}, {"NumMedia", "2"}, {"MediaContentType0", "image/png"}});
+  CHECK(captioned.text == "mire esto");
+  CHECK(captioned.attachment == Attachment::picture);
 }

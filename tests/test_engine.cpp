@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <tuple>
+
 #include "hotline/engine/engine.hpp"
 #include "support.hpp"
 
@@ -196,7 +198,61 @@ TEST_CASE("a picture without text gets a polite reply") {
   p.send("hello");
   auto out = p.send("", /*has_media=*/true);
   CHECK(said_keys(out) == std::vector<std::string>{"unsupported_media"});
+  CHECK_THAT(engine::spoken_text(out), Catch::Contains("911"));  // like every "not understood"
 }
+
+namespace {
+
+Outcome send_attachment(Person& p, engine::Attachment attachment, bool calls_welcome = false) {
+  engine::Input input;
+  input.channel = p.channel;
+  input.has_media = true;
+  input.attachment = attachment;
+  input.calls_welcome = calls_welcome;
+  Outcome out = engine::step(*test_support::shipped_bundle(), p.session, input, {Lang::es});
+  p.session = out.session;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a voice note, a picture and a location pin each get their own answer, and the menu still waits") {
+  Person p;
+  p.send("Can I call the police?");
+  const std::string step = p.session.step;
+  using engine::Attachment;
+  for (const auto& [attachment, calls, key] : std::vector<std::tuple<Attachment, bool, std::string>>{
+           {Attachment::voice_note, false, "media_voice_note"},
+           {Attachment::voice_note, true, "media_voice_note_call"},
+           {Attachment::picture, false, "media_picture"},
+           {Attachment::location, false, "media_location"},
+           {Attachment::other, false, "unsupported_media"}}) {
+    INFO(key);
+    auto out = send_attachment(p, attachment, calls);
+    CHECK(said_keys(out) == std::vector<std::string>{key});
+    CHECK(out.lang == Lang::en);
+    CHECK_THAT(engine::spoken_text(out), Catch::Contains("911"));
+    CHECK(out.step == step);  // nothing lost: where they were still waits
+    CHECK(p.session.retries == 0);
+  }
+  CHECK_THAT(engine::spoken_text(send_attachment(p, Attachment::location)),
+             Catch::Contains("does not need your location"));
+}
+
+TEST_CASE("a first message with only media: its notice and the language question, all English then all Spanish") {
+  Person p;
+  auto out = send_attachment(p, engine::Attachment::picture);
+  CHECK(out.bilingual);
+  CHECK(said_keys(out) == std::vector<std::string>{"media_picture", "choose_language", "media_picture", "choose_language"});
+  const std::string text = engine::spoken_text(out);
+  CHECK(text.find("I cannot see pictures") < text.find("Reply ENGLISH"));
+  CHECK(text.find("Reply ENGLISH") < text.find("No puedo ver imágenes"));
+  CHECK(text.find("No puedo ver imágenes") < text.find("responda ESPAÑOL"));
+  CHECK_FALSE(p.session.lang.has_value());
+  // Then a word in Spanish sets the language as ever.
+  CHECK(p.send("hola").lang == Lang::es);
+}
+
 
 TEST_CASE("a conversation whose step was removed by an edit starts over with a note") {
   Person p;

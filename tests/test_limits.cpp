@@ -192,6 +192,8 @@ TEST_CASE("the blocklist file is read as keyed hashes and never echoes a bad ent
   CHECK(keys.size() == 2);
   CHECK(keys.count(crypto::contact_key(secret, "+14145550199")) == 1);
   CHECK(keys.count(crypto::contact_key(secret, "+5215512345678")) == 1);
+  // One person, two channels: a blocked number is blocked on WhatsApp too (the same contact key).
+  CHECK(keys.count(contact_key_of(secret, "whatsapp:+14145550199")) == 1);
   REQUIRE(diags.error_count() == 2);
   CHECK_THAT(diags.to_string(), Catch::Contains("blocklist.yaml:4:5") && Catch::Contains("not-e164"));
   CHECK_THAT(diags.to_string(), !Catch::Contains("4145559876"));

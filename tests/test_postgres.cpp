@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "delivery_failure_checks.hpp"
+#include "legacy_contact_checks.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -592,4 +593,10 @@ TEST_CASE("postgres: rows written before sealing are read, and sealed by the nex
   const std::string rows = conversation_rows(url);
   CHECK(rows.find("status_reporting") == std::string::npos);
   CHECK(rows.find("Milwaukee") == std::string::npos);
+}
+
+TEST_CASE("postgres: an old WhatsApp key's opt-out, conversation and relay move to the person's key, as in SQLite",
+          "[postgres][legacy]") {
+  auto store = seal_conversations(open_postgres(fresh_postgres_url(), 2), kSealSecret);
+  test_support::check_legacy_contact_moves(*store);
 }

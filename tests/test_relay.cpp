@@ -871,3 +871,80 @@ TEST_CASE("the stand-in refuses a WhatsApp recipient from an SMS number, as Twil
   CHECK(res->status == 400);
   CHECK_THAT(res->body, Catch::Contains("21910"));
 }
+
+TEST_CASE("one person on two channels: the advocate's words go where the texter last wrote from") {
+  const std::string whatsapp = "whatsapp:" + kTexter;
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  const std::string code = ask_for_person(server, fake);  // by SMS
+  text(server, kAna, code + " Hola, soy Ana.");
+  REQUIRE(eventually([&] { return fake.delivered_to(kTexter).size() == 2; }));  // "connected", then Ana's words
+
+  // The same person writes on WhatsApp: it is the same conversation, Ana gets it with the code,
+  // and her answer goes to WhatsApp, from the hotline's WhatsApp sender.
+  CHECK(text(server, whatsapp, "Le escribo por WhatsApp") == "");
+  REQUIRE(eventually([&] { return fake.delivered_to(kAna).size() == 2; }));
+  CHECK(fake.delivered_to(kAna)[1].body == code + ": Le escribo por WhatsApp");
+  CHECK(server.app().store().relays().size() == 1);
+  CHECK(text(server, kAna, "Recibido.") == "");
+  REQUIRE(eventually([&] { return fake.delivered_to(whatsapp).size() == 1; }));
+  CHECK(fake.delivered_to(whatsapp)[0].body == "Recibido.");
+  CHECK(fake.delivered_to(whatsapp)[0].from == "whatsapp:" + kFrom);
+  CHECK(fake.delivered_to(kTexter).size() == 2);  // nothing more by SMS
+
+  // Back to SMS: the next answer follows.
+  CHECK(text(server, kTexter, "Ahora por SMS") == "");
+  REQUIRE(eventually([&] { return fake.delivered_to(kAna).size() == 3; }));
+  CHECK(text(server, kAna, "Bien.") == "");
+  REQUIRE(eventually([&] { return fake.delivered_to(kTexter).size() == 3; }));
+  CHECK(fake.delivered_to(kTexter)[2].body == "Bien.");
+  CHECK(fake.delivered_to(kTexter)[2].from == kFrom);
+  CHECK(fake.delivered_to(whatsapp).size() == 1);
+}
+
+TEST_CASE("one person on two channels: a request waiting for an advocate is answered on the channel last used") {
+  const std::string whatsapp = "whatsapp:" + kTexter;
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  const std::string code = ask_for_person(server, fake, whatsapp);
+  // While it waits, the person writes a menu number by SMS: no relay change but the channel.
+  CHECK_FALSE(text(server, kTexter, "0").empty());
+  CHECK(text(server, kAna, code + " Hola.") != "");
+  REQUIRE(eventually([&] { return fake.delivered_to(kTexter).size() == 2; }));
+  CHECK(fake.delivered_to(kTexter)[1].body == "Hola.");
+  CHECK(fake.delivered_to(whatsapp).empty());
+}
+
+TEST_CASE("a picture or voice note in a conversation with an advocate: the texter is asked to write, the advocate told, nothing passed on") {
+  const std::string whatsapp = "whatsapp:" + kTexter;
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  const std::string code = ask_for_person(server, fake, whatsapp);
+  const std::string media_url = "https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM0/Media/ME0";
+  auto media = [&](const std::string& type) {
+    auto form = sms_form(whatsapp, "", next_sid());
+    for (auto& [k, v] : form) if (k == "NumMedia") v = "1";
+    form.push_back({"MediaUrl0", media_url});
+    form.push_back({"MediaContentType0", type});
+    return reply_of(server.post_signed("/twilio/sms", form));
+  };
+  const std::string asked =
+      "Su persona de apoyo solo recibe mensajes de texto, no imágenes, notas de voz ni ubicaciones. Escríbalo con "
+      "palabras, por favor. Si está en peligro ahora, llame al 911.";
+  // Still waiting for someone to take it: asked to write; nothing is kept for the advocate.
+  CHECK(media("audio/ogg") == asked);
+  text(server, kAna, code + " Hola, soy Ana.");
+  REQUIRE(eventually([&] { return fake.delivered_to(whatsapp).size() == 2; }));
+  const std::size_t ana_before = fake.delivered_to(kAna).size();
+  // Taken: asked to write, and Ana is told in her language.
+  CHECK(media("image/jpeg") == asked);
+  REQUIRE(eventually([&] { return fake.delivered_to(kAna).size() == ana_before + 1; }));
+  CHECK(fake.delivered_to(kAna).back().body ==
+        code + ": la persona envió una imagen, una nota de voz o una ubicación, que la línea no reenvía. Se le pidió "
+               "que lo escriba.");
+  for (const auto& r : fake.requests()) CHECK(r.body.find(media_url) == std::string::npos);
+  CHECK(server.app().store().relays().size() == 1);
+}

@@ -6,12 +6,16 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <regex>
+#include <tuple>
 
 #include "failing_store.hpp"
 #include "hotline/common/utf8.hpp"
+#include "hotline/engine/session.hpp"
 #include "hotline/prompts/segments.hpp"
 #include "hotline_server.hpp"
+#include "relay_support.hpp"
 #include "stderr_capture.hpp"
 
 using namespace hotline;
@@ -154,7 +158,7 @@ TEST_CASE("bad input gets a clear 4xx or a polite reply, never a crash") {
     form.push_back({"MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM0/Media/ME0"});
     form.push_back({"MediaContentType0", "image/jpeg"});
     for (auto& [k, v] : form) if (k == "NumMedia") v = "1";
-    CHECK_THAT(reply_of(server.post_signed("/twilio/sms", form)), Catch::Contains("Solo puedo leer"));
+    CHECK_THAT(reply_of(server.post_signed("/twilio/sms", form)), Catch::Contains("No puedo ver imágenes"));
   }
   SECTION("a body over the size limit") {
     auto res = server.post("/twilio/sms", "Body=" + std::string(70 * 1024, 'a'));
@@ -375,4 +379,200 @@ TEST_CASE("a From whose + came unencoded is the same texter; a From that is no a
     CHECK_THAT(res->body, Catch::Contains("From"));
     CHECK_FALSE(server.stored_session(from));
   }
+}
+
+// --- What else WhatsApp and MMS bring: voice notes, pictures, location pins, buttons (#17.5) ---
+
+namespace {
+
+/// A message with media and no text, as Twilio posts it.
+twilio::FormFields media_form(const std::string& from, const std::string& content_type, const std::string& to = "+14145550100") {
+  auto form = sms_form(from, "", next_sid());
+  for (auto& [k, v] : form) {
+    if (k == "NumMedia") v = "1";
+    if (k == "To") v = to;
+  }
+  form.push_back({"MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM0/Media/ME0"});
+  form.push_back({"MediaContentType0", content_type});
+  return form;
+}
+
+/// Each <Message> of a TwiML answer.
+std::vector<std::string> messages_of(const httplib::Result& res) {
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  std::vector<std::string> out;
+  static const std::regex message("<Message>([^<]*)</Message>");
+  for (std::sregex_iterator it(res->body.begin(), res->body.end(), message), end; it != end; ++it) {
+    out.push_back((*it)[1].str());
+  }
+  return out;
+}
+
+/// Every byte under `dir` (the database, its WAL and turn log), to search for what must not be kept.
+std::string files_under(const std::filesystem::path& dir) {
+  std::string all;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) all += read_file(entry.path());
+  }
+  return all;
+}
+
+const char* kRosterTakingCalls = R"(
+advocates:
+  - id: ana
+    phone: "+15550100001"
+    languages: [es, en]
+    shifts: [{days: mon-sun, hours: "00:00-23:59"}]
+)";
+
+}  // namespace
+
+TEST_CASE("a voice note, a picture, a location pin or another file each get their own answer, with 911") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  const std::string from = "whatsapp:+14145551301";
+  server.post_signed("/twilio/sms", sms_form(from, "hola", next_sid()));  // Spanish from here on
+
+  const std::string voice_note = reply_of(server.post_signed("/twilio/sms", media_form(from, "audio/ogg")));
+  CHECK_THAT(voice_note, Catch::Contains("no notas de voz") && Catch::Contains("911"));
+  CHECK_THAT(voice_note, !Catch::Contains("llame a este número"));  // nobody takes calls here
+  const std::string picture = reply_of(server.post_signed("/twilio/sms", media_form(from, "image/jpeg")));
+  CHECK_THAT(picture, Catch::Contains("No puedo ver imágenes") && Catch::Contains("911"));
+  const std::string video = reply_of(server.post_signed("/twilio/sms", media_form(from, "video/mp4")));
+  CHECK_THAT(video, Catch::Contains("Solo puedo leer mensajes de texto.") && Catch::Contains("911"));
+
+  auto pin = sms_form(from, "", next_sid());
+  pin.push_back({"Latitude", "43.0389025"});
+  pin.push_back({"Longitude", "-87.9064736"});
+  pin.push_back({"Address", "749 W State St, Milwaukee"});
+  pin.push_back({"Label", "Casa de Maria"});
+  pin.push_back({"ProfileName", "Maria Lopez"});
+  pin.push_back({"WaId", "14145551301"});
+  StderrCapture capture;
+  const std::string location = reply_of(server.post_signed("/twilio/sms", pin));
+  CHECK_THAT(location, Catch::Contains("no necesita su ubicación") && Catch::Contains("911"));
+  capture.wait_for("http_request", 1);
+  // Neither the coordinates, the place, nor who sent it are logged or kept.
+  const std::string kept = capture.text() + files_under(dir.path());
+  for (const std::string secret : {"43.0389", "87.9064", "State St", "Casa de Maria", "Maria Lopez", "4145551301"}) {
+    INFO(secret);
+    CHECK(kept.find(secret) == std::string::npos);
+  }
+  // Still waiting at the menu: the next message is answered as ever.
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(from, "2", next_sid()))),
+             Catch::Contains("comandante de turno"));
+}
+
+TEST_CASE("a voice note is told to call only when the number it went to takes calls and advocates take calls") {
+  TempDir dir;
+  auto config = test_config(dir);
+  config.twilio_from = "+14145550100";  // the number sms_form writes to
+  HotlineServer server(config, test_support::roster_from(kRosterTakingCalls));
+  const std::string from = "whatsapp:+14145551302";
+  server.post_signed("/twilio/sms", sms_form(from, "Can I call the police?", next_sid()));
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", media_form(from, "audio/ogg"))),
+             Catch::Contains("not voice notes") && Catch::Contains("call this number to talk") && Catch::Contains("911"));
+  // Written to another number (a WhatsApp sender that is not the calling number): no call offered.
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", media_form(from, "audio/ogg", "whatsapp:+14155238886"))),
+             Catch::Contains("not voice notes") && !Catch::Contains("call this number"));
+}
+
+TEST_CASE("a tapped button reads as its text typed; its payload when it has no text") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  const std::string from = "whatsapp:+14145551303";
+  server.post_signed("/twilio/sms", sms_form(from, "hola", next_sid()));
+  auto button = sms_form(from, "", next_sid());
+  button.push_back({"ButtonText", "¿Me reportarán a inmigración?"});
+  button.push_back({"ButtonPayload", "status"});
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", button)), Catch::Contains("comandante de turno"));
+  auto payload_only = sms_form(from, "", next_sid());
+  payload_only.push_back({"ButtonPayload", "1"});
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", payload_only)), Catch::Contains("testigo"));
+}
+
+TEST_CASE("a first message with only a picture gets the notice and the language question in both languages") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  for (const auto& [type, english, spanish] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"image/jpeg", "I cannot see pictures", "No puedo ver imágenes"},
+           {"audio/ogg", "not voice notes", "no notas de voz"}}) {
+    INFO(type);
+    const auto messages = messages_of(server.post_signed("/twilio/sms", media_form("+1414555" + std::to_string(1310 + type.size()), type)));
+    REQUIRE(messages.size() >= 2);
+    std::string all;
+    for (const auto& m : messages) {
+      all += m + "\n";
+      CHECK(prompts::count_segments(m).segments <= prompts::kMaxAnswerSegments);
+    }
+    // English first, then Spanish; each language's notice before its language question.
+    const auto en = all.find(english), en_choice = all.find("Reply ENGLISH"), es = all.find(spanish),
+               es_choice = all.find("responda ESPAÑOL");
+    REQUIRE(en != std::string::npos);
+    REQUIRE(en_choice != std::string::npos);
+    REQUIRE(es != std::string::npos);
+    REQUIRE(es_choice != std::string::npos);
+    CHECK(en < en_choice);
+    CHECK(en_choice < es);
+    CHECK(es < es_choice);
+    CHECK_THAT(all, Catch::Contains("911"));
+  }
+}
+
+// --- One person, two channels (#17.4) ---
+
+TEST_CASE("one person on SMS and WhatsApp: one language, one conversation, one opt-out") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  const std::string sms = "+14145551320", whatsapp = "whatsapp:+14145551320";
+
+  // The language chosen by SMS holds on WhatsApp (the default would be Spanish).
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(sms, "ENGLISH", next_sid()))), Catch::Contains("English"));
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(whatsapp, "2", next_sid()))), Catch::Contains("shift commander"));
+  REQUIRE(server.stored_session(sms));
+  CHECK(server.stored_session(sms)->data == server.stored_session(whatsapp)->data);
+  CHECK_FALSE(server.app().store().load(crypto::contact_key(kSecret, whatsapp)));  // no second contact
+
+  // STOP on WhatsApp stops the SMS answers too; only START (on either) brings them back.
+  server.post_signed("/twilio/sms", sms_form(whatsapp, "STOP", next_sid()));
+  CHECK(reply_of(server.post_signed("/twilio/sms", sms_form(sms, "Can I call the police?", next_sid()))) == "");
+  CHECK(reply_of(server.post_signed("/twilio/sms", sms_form(whatsapp, "hola", next_sid()))) == "");
+  CHECK(reply_of(server.post_signed("/twilio/sms", media_form(whatsapp, "image/jpeg"))) == "");
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(sms, "START", next_sid()))), Catch::Contains("Welcome back"));
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(whatsapp, "1", next_sid()))), Catch::Contains("witness"));
+
+  // And the other way round: STOP by SMS silences WhatsApp.
+  server.post_signed("/twilio/sms", sms_form(sms, "STOP", next_sid()));
+  CHECK(reply_of(server.post_signed("/twilio/sms", sms_form(whatsapp, "2", next_sid()))) == "");
+}
+
+TEST_CASE("what an older hotline kept under a WhatsApp address's own key moves to the person") {
+  TempDir dir;
+  const std::string sms = "+14145551330", whatsapp = "whatsapp:+14145551330";
+  const std::string legacy = crypto::contact_key(kSecret, whatsapp);
+  {
+    // As the hotline before one-person keys left it: an opt-out, and an English conversation.
+    HotlineServer server(test_config(dir));
+    auto& store = server.app().store();
+    engine::Session session;
+    session.lang = Lang::en;
+    session.step = "menu";
+    session.turns = 1;
+    store::TurnRecord turn;
+    turn.contact_key = legacy;
+    turn.session_data = engine::encode_session(session);
+    turn.now_ms = *test_config(dir).pinned_now_ms - 60'000;
+    store.commit_turn(turn);
+    store.set_opted_out(legacy, true, turn.now_ms);
+  }
+  HotlineServer server(test_config(dir));
+  // The opt-out given on WhatsApp holds by SMS: nothing is said until START.
+  CHECK(reply_of(server.post_signed("/twilio/sms", sms_form(sms, "hola", next_sid()))) == "");
+  CHECK_FALSE(server.app().store().is_opted_out(legacy));
+  CHECK(server.app().store().is_opted_out(crypto::contact_key(kSecret, sms)));
+  CHECK_FALSE(server.app().store().load(legacy));
+  // START answers in the language of the conversation kept under the old key.
+  CHECK_THAT(reply_of(server.post_signed("/twilio/sms", sms_form(whatsapp, "START", next_sid()))), Catch::Contains("Welcome back"));
 }

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "delivery_failure_checks.hpp"
+#include "legacy_contact_checks.hpp"
 
 #include <signal.h>
 #include <sqlite3.h>
@@ -1136,4 +1137,10 @@ TEST_CASE("a database restored with loose permissions is made owner-only when it
   CHECK(mode(db) == 0600u);
   CHECK(mode(db.string() + "-wal") == 0600u);
   CHECK(mode(db.string() + "-shm") == 0600u);
+}
+
+TEST_CASE("an old WhatsApp key's opt-out, conversation and relay move to the person's key", "[store][legacy]") {
+  TempDir dir;
+  auto store = hotline::store::seal_conversations(open_sqlite(dir.db()), kSealSecret);
+  test_support::check_legacy_contact_moves(*store);
 }

@@ -137,7 +137,7 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
   sms_ = std::make_unique<channels::SmsChannel>(
       bundles_, *store_,
       channels::SmsSettings{c.secret, static_cast<std::int64_t>(c.session_idle_minutes) * 60'000,
-                            c.default_language},
+                            c.default_language, relay_settings(c).call_from},
       make_clock(c.pinned_now_ms));
   // A session idle this long would start fresh anyway; keeping it only keeps data.
   housekeeper_ = std::make_unique<store::Housekeeper>(
@@ -261,7 +261,7 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
     // or unreadable is answered all the same, without a per-number limit: a person who hides
     // their number from a hotline may have good reason to.
     const auto from = channels::normalize_address(twilio::field(form, "From").value_or(""));
-    if (from && guard(crypto::contact_key(config_.secret, *from)) != channels::Verdict::allow) {
+    if (from && guard(channels::contact_key_of(config_.secret, *from)) != channels::Verdict::allow) {
       twilio::TwiML reject;
       reject.verb("Reject", {{"reason", "busy"}});
       return channels::WebhookResponse{200, "text/xml", reject.str()};

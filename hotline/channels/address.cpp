@@ -2,8 +2,12 @@
 
 #include <algorithm>
 
+#include "hotline/crypto/keys.hpp"
+
 namespace hotline::channels {
 namespace {
+
+constexpr std::string_view kWhatsAppScheme = "whatsapp:";
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -58,6 +62,23 @@ std::optional<std::string> normalize_address(std::string_view from) {
     if (rest.size() <= 64 && all_digits(rest)) return "messenger:" + std::string(rest);
   }
   return std::nullopt;
+}
+
+bool is_whatsapp(std::string_view address) { return address.starts_with(kWhatsAppScheme); }
+
+std::string person_of(std::string_view address) {
+  if (is_whatsapp(address)) address.remove_prefix(kWhatsAppScheme.size());
+  return std::string(address);
+}
+
+std::string contact_key_of(std::string_view secret, std::string_view address) {
+  return crypto::contact_key(secret, person_of(address));
+}
+
+std::optional<std::string> legacy_whatsapp_key_of(std::string_view secret, std::string_view address) {
+  const std::string person = person_of(address);
+  if (!is_e164(person)) return std::nullopt;
+  return crypto::contact_key(secret, std::string(kWhatsAppScheme) + person);
 }
 
 }  // namespace hotline::channels

@@ -23,4 +23,27 @@ bool is_e164(std::string_view number);
 /// The scheme is lower-cased.
 std::optional<std::string> normalize_address(std::string_view from);
 
+// One person, two channels. A texter who writes by SMS from +14145550123 and on WhatsApp as
+// whatsapp:+14145550123 is one person with one conversation: one language, one opt-out (STOP on
+// either channel stops both), one relay to an advocate. So a contact is keyed by the person's
+// bare number; the channel stays in the address each message came from, which is where replies
+// go (flow replies answer the webhook itself; the relay sends to the address last written from).
+
+/// The part of a normalized address a contact is keyed by: a WhatsApp address's phone number
+/// ("whatsapp:+14145550123" -> "+14145550123"); any other address as it is.
+std::string person_of(std::string_view address);
+
+/// The contact key (crypto::contact_key) of the person behind a normalized address: the same
+/// for "+14145550123" and "whatsapp:+14145550123".
+std::string contact_key_of(std::string_view secret, std::string_view address);
+
+/// The key a WhatsApp texter was stored under before contacts were keyed by the person (the
+/// hash of "whatsapp:+…"), for the person behind `address` when they have a phone number; else
+/// nullopt. Rows under it are moved to contact_key_of (channels/legacy_contact.hpp), and
+/// `hotline forget` erases it too.
+std::optional<std::string> legacy_whatsapp_key_of(std::string_view secret, std::string_view address);
+
+/// True for a WhatsApp address ("whatsapp:+…").
+bool is_whatsapp(std::string_view address);
+
 }  // namespace hotline::channels

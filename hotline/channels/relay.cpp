@@ -1,5 +1,7 @@
 #include "hotline/channels/relay.hpp"
 
+#include "hotline/channels/address.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstdint>
@@ -453,6 +455,14 @@ bool RelayService::callback_finished(const std::string& code, const std::string&
   return true;
 }
 
+bool RelayService::follow_texter(store::Relay& relay, const std::string& address) const {
+  if (is_voicemail(relay) || unseal(relay.texter_sealed, kTexterContext) == address) return false;
+  relay.texter_sealed = crypto::seal(settings_.secret, address, kTexterContext);
+  log::info("relay_channel_followed", {{"code", relay.code}, {"contact", relay.contact_key},
+                                       {"channel", is_whatsapp(address) ? "whatsapp" : "sms"}});
+  return true;
+}
+
 void RelayService::from_texter(const store::Relay& relay, const std::string& text_in, store::TurnRecord& turn,
                                bool emergency) {
   auto advocate = roster()->by_id(relay.advocate_id);
@@ -465,6 +475,19 @@ void RelayService::from_texter(const store::Relay& relay, const std::string& tex
   send_to_advocate(turn, relay.code + ":texter", *advocate, body, relay);
   turn.relays.push_back(update(relay));  // touched: the relay retention counts from here
   log::info("relay_forwarded", {{"code", relay.code}, {"direction", "to_advocate"}, {"advocate", advocate->id}});
+}
+
+void RelayService::media_from_texter(const store::Relay& relay, store::TurnRecord& turn) {
+  auto advocate = roster()->by_id(relay.advocate_id);
+  if (!advocate) {
+    log::warn("relay_advocate_missing", {{"code", relay.code}, {"advocate", relay.advocate_id}});
+    return;
+  }
+  send_to_advocate(turn, relay.code + ":media", *advocate,
+                   text(advocate->prompt_language, "relay_forward_media", {{"code", relay.code}}), relay);
+  turn.relays.push_back(update(relay));  // touched: the relay retention counts from here
+  log::info("relay_forwarded", {{"code", relay.code}, {"direction", "to_advocate"}, {"advocate", advocate->id},
+                                {"media", true}});
 }
 
 void RelayService::while_waiting(const store::Relay& relay, const std::string& text_in, bool emergency,

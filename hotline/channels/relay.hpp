@@ -94,10 +94,19 @@ class RelayService {
   std::string from_advocate(const routing::Advocate& advocate, const std::string& text,
                             store::TurnRecord& turn);
 
+  /// The texter wrote from `address` (as normalize_address gives it): if that is another
+  /// channel than the relay's (SMS, then WhatsApp, or back), the relay now writes to them
+  /// there, where they last wrote. Returns true when `relay` changed (the caller writes it).
+  bool follow_texter(store::Relay& relay, const std::string& address) const;
+
   /// The texter of a claimed relay wrote: the text goes to the advocate, prefixed with the code
   /// (and with a warning when it reads as an emergency: the texter was told to call 911).
   void from_texter(const store::Relay& relay, const std::string& text, store::TurnRecord& turn,
                    bool emergency = false);
+
+  /// The texter of a claimed relay sent only media (a picture, voice note, location pin): the
+  /// advocate is told so (`relay_forward_media`), and nothing of the media is passed on.
+  void media_from_texter(const store::Relay& relay, store::TurnRecord& turn);
 
   /// The texter of a relay nobody has taken yet wrote: the words are kept (sealed, with the
   /// relay) for whoever takes it, and delivered right after the take. `emergency`: the texter

@@ -4,6 +4,8 @@
 #include <functional>
 
 #include "hotline/channels/address.hpp"
+#include "hotline/channels/legacy_contact.hpp"
+#include "hotline/channels/message_content.hpp"
 #include "hotline/channels/relay.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
@@ -50,18 +52,6 @@ void SmsChannel::set_relay(RelayService* relay, std::function<void()> outbound_q
   outbound_queued_ = std::move(outbound_queued);
 }
 
-WebhookResponse SmsChannel::commit_relay_turn(store::TurnRecord& record, const std::string& reply,
-                                              const nlohmann::json& log_fields) {
-  record.keep_session = true;
-  record.response = sms_twiml(reply);
-  store_.commit_turn(record);
-  if (!record.outbound.empty() && outbound_queued_) outbound_queued_();
-  auto fields = log_fields;
-  fields["outbound"] = record.outbound.size();
-  log::info("sms_relay", fields);
-  return {200, "text/xml", record.response};
-}
-
 // What one message's turn works with, as it goes through the steps of handle().
 struct SmsChannel::Turn {
   std::string from, sid, contact;
@@ -72,7 +62,43 @@ struct SmsChannel::Turn {
   store::TurnRecord record;
   std::optional<store::Relay> relay;
   std::unique_ptr<store::KeyLock> relay_lock;
+  bool texter_moved = false;  // the relay's texter address changed to this message's channel
 };
+
+// The relay follows the texter to the channel they wrote from: when nothing else in the turn
+// writes their relay, this does (a change that writes it carries the new address already).
+void SmsChannel::keep_texter_address(Turn& t) {
+  if (!t.texter_moved || !t.relay) return;
+  for (const auto& change : t.record.relays) {
+    if (change.relay.code == t.relay->code) return;
+  }
+  t.record.relays.push_back({*t.relay, false, t.relay->version});
+}
+
+// A voice note may be told to call only when that is true: the number it was sent to is the
+// hotline's calling number, and some advocate takes calls.
+bool SmsChannel::calls_welcome(const twilio::FormFields& form) const {
+  if (settings_.calls_number.empty() || !relay_) return false;
+  const auto to = normalize_address(twilio::field(form, "To").value_or(""));
+  if (!to || person_of(*to) != settings_.calls_number) return false;
+  const auto roster = relay_->roster();
+  return std::any_of(roster->all().begin(), roster->all().end(),
+                     [](const routing::Advocate& a) { return a.voice && !a.shifts.empty(); });
+}
+
+WebhookResponse SmsChannel::commit_relay_turn(Turn& t, const std::string& reply,
+                                              const nlohmann::json& log_fields) {
+  store::TurnRecord& record = t.record;
+  keep_texter_address(t);
+  record.keep_session = true;
+  record.response = sms_twiml(reply);
+  store_.commit_turn(record);
+  if (!record.outbound.empty() && outbound_queued_) outbound_queued_();
+  auto fields = log_fields;
+  fields["outbound"] = record.outbound.size();
+  log::info("sms_relay", fields);
+  return {200, "text/xml", record.response};
+}
 
 WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   // Keyed by the address in one form whatever its encoding, so a conversation is found again
@@ -89,14 +115,21 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   t.from = *from;
   t.sid = *sid;
   t.input.channel = Channel::sms;
-  t.input.text = truncate_utf8(twilio::field(form, "Body").value_or(""), kMaxBodyBytes);
-  const auto num_media = twilio::field(form, "NumMedia").value_or("0");
-  t.input.has_media = !num_media.empty() && num_media != "0";
-  t.contact = crypto::contact_key(settings_.secret, t.from);
+  auto content = message_content(form);
+  t.input.text = truncate_utf8(content.text, kMaxBodyBytes);
+  t.input.has_media = content.has_media;
+  t.input.attachment = content.attachment;
+  t.input.calls_welcome = content.attachment == engine::Attachment::voice_note && calls_welcome(form);
+  // One person, one contact, whichever channel they write from (address.hpp).
+  t.contact = contact_key_of(settings_.secret, t.from);
 
   if (auto refused = refuse_if_limited(t)) return *refused;
   // One message of a contact at a time, on every replica sharing the store.
   const auto contact_lock = store_.lock_key(t.contact);
+  // What was kept under their old WhatsApp key moves to them before anything is read.
+  if (auto legacy = legacy_whatsapp_key_of(settings_.secret, t.from)) {
+    adopt_legacy_contact(store_, *legacy, t.contact, clock_(), settings_.session_idle_ms);
+  }
   // Everything the turn reads, in one go: the store's work a message costs is this read and
   // the commit at the end.
   t.view = store_.read_contact(t.contact, t.sid);
@@ -160,10 +193,12 @@ std::optional<WebhookResponse> SmsChannel::relay_step(Turn& t) {
   if (advocate || t.relay) {
     t.relay_lock = relay_->lock();
     if (t.relay) t.relay = relay_->relay_of(t.contact);
+    // Replies go where the person last wrote from (SMS or WhatsApp).
+    if (t.relay) t.texter_moved = relay_->follow_texter(*t.relay, t.from);
   }
   if (advocate) {
     std::string reply = relay_->from_advocate(*advocate, t.input.text, t.record);
-    return commit_relay_turn(t.record, reply, {{"advocate", advocate->id}});
+    return commit_relay_turn(t, reply, {{"advocate", advocate->id}});
   }
   const auto keyword = nlu::match_keyword(t.input.text).keyword;
   const auto& b = *t.bundle;
@@ -172,6 +207,15 @@ std::optional<WebhookResponse> SmsChannel::relay_step(Turn& t) {
   const auto emergency = [&] {
     return !b.classifier.empty() && nlu::understand(b.classifier, t.input.text).intent == nlu::kEmergency;
   };
+  // A picture, voice note or location pin in a relay: nothing of it goes on (no media link, no
+  // coordinates). The texter is asked to write it, and their advocate, if they have one, told.
+  const bool media_only = t.input.has_media && t.input.text.find_first_not_of(" \t\r\n") == std::string::npos;
+  if (t.relay && media_only && t.bundle->prompts.has(Lang::en, "relay_media_text_only")) {
+    const Lang lang = lang_from_code(t.relay->lang).value_or(settings_.default_language);
+    if (t.relay->state == "claimed") relay_->media_from_texter(*t.relay, t.record);
+    return commit_relay_turn(t, relay_->text(lang, "relay_media_text_only", {}),
+                             {{"contact", t.contact}, {"code", t.relay->code}, {"outcome", "media_not_passed"}});
+  }
   if (t.relay && t.relay->state == "claimed" && keyword != nlu::Keyword::stop) {
     // Emergencies first, even with an advocate: the texter gets the 911 text at once, and
     // the advocate is told along with the message.
@@ -181,11 +225,11 @@ std::optional<WebhookResponse> SmsChannel::relay_step(Turn& t) {
     // Their advocate's shift is over (and they did not keep it): offered to those on shift.
     if (auto handed = relay_->hand_on(*t.relay, t.input.text, t.record)) {
       const std::string reply = danger ? b.prompts.render(lang, "emergency", Channel::sms, b.details) : *handed;
-      return commit_relay_turn(t.record, reply, {{"contact", t.contact}, {"code", t.relay->code}, {"handed_on", true}});
+      return commit_relay_turn(t, reply, {{"contact", t.contact}, {"code", t.relay->code}, {"handed_on", true}});
     }
     relay_->from_texter(*t.relay, t.input.text, t.record, danger);
     const std::string reply = danger ? b.prompts.render(lang, "emergency", Channel::sms, b.details) : "";
-    return commit_relay_turn(t.record, reply, {{"contact", t.contact}, {"code", t.relay->code}, {"emergency", danger}});
+    return commit_relay_turn(t, reply, {{"contact", t.contact}, {"code", t.relay->code}, {"emergency", danger}});
   }
   if (t.relay && t.relay->state == "queued") {
     // Words written while waiting are kept for whoever takes the conversation (not a keyword
@@ -206,7 +250,7 @@ std::optional<WebhookResponse> SmsChannel::relay_step(Turn& t) {
     // "#end" from someone who is not an advocate: say so, in both languages.
     std::string reply = relay_->text(Lang::es, "relay_staff_only", {}) + "\n\n" +
                         relay_->text(Lang::en, "relay_staff_only", {});
-    return commit_relay_turn(t.record, reply, {{"contact", t.contact}, {"outcome", "staff_only"}});
+    return commit_relay_turn(t, reply, {{"contact", t.contact}, {"outcome", "staff_only"}});
   }
   return std::nullopt;
 }
@@ -243,6 +287,7 @@ WebhookResponse SmsChannel::flow_step(Turn& t) {
                           : ended ? ""
                                   : engine::encode_session(outcome.session);
   t.record.response = twiml;
+  keep_texter_address(t);
   store_.commit_turn(t.record);
   if (!t.record.outbound.empty() && outbound_queued_) outbound_queued_();
 

@@ -24,6 +24,9 @@ struct SmsSettings {
   std::string secret;  // keys contact hashes
   std::int64_t session_idle_ms = 60 * 60 * 1000;
   Lang default_language = Lang::es;
+  /// The hotline's number that takes calls (E.164: voice.caller_id, else TWILIO_FROM when it is
+  /// a number); "" = none known, and a voice note is never told to call.
+  std::string calls_number;
 };
 
 /// Twilio's own limit for one message body; longer input is cut here before matching.
@@ -57,8 +60,9 @@ class SmsChannel {
   std::optional<WebhookResponse> relay_step(Turn& turn);
   WebhookResponse flow_step(Turn& turn);
   void hand_off(Turn& turn, const engine::Session& before, engine::Outcome& outcome);
-  WebhookResponse commit_relay_turn(store::TurnRecord& record, const std::string& reply,
-                                    const nlohmann::json& log_fields);
+  WebhookResponse commit_relay_turn(Turn& turn, const std::string& reply, const nlohmann::json& log_fields);
+  void keep_texter_address(Turn& turn);
+  bool calls_welcome(const twilio::FormFields& form) const;
 
   RelayService* relay_ = nullptr;
   Guard guard_;

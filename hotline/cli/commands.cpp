@@ -136,10 +136,11 @@ constexpr const char* kForgetHelp = R"help(Usage: hotline forget NUMBER [--root 
 Erases everything the hotline keeps about one phone number (E.164, e.g. +14145550123, or a
 whatsapp:+… address): its conversation, opt-out record, remembered answers, open relay and
 queued messages and voicemails waiting to be called back, by SMS and calls and on WhatsApp
-(the number in either form forgets both). The number itself was never stored: it is found by
-its keyed hash, so HOTLINE_SECRET (and HOTLINE_DB) must be the server's. Prints
-"forgotten: <hash> (N record(s) erased)" for each form that had records (the other form's line
-says which it is), or "nothing was kept about <hash>".
+(the number in either form forgets both: they are one person). The number itself was never
+stored: it is found by its keyed hash, so HOTLINE_SECRET (and HOTLINE_DB) must be the server's.
+Prints "forgotten: <hash> (N record(s) erased)", a second such line when records were still kept
+under the number's WhatsApp key from before SMS and WhatsApp were one contact, or "nothing was
+kept about <hash>".
 Never creates a database or a key: without the database (or a secret) it erases nothing and
 exits 1. A relative HOTLINE_DB or `database:` is under DIR (default: the hotline folder, found
 from the current folder up). Safe to run while the server runs.
@@ -796,24 +797,21 @@ int forget(const Args& args) {
   }
   try {
     auto store = store::open_store(c.database, 2);
-    // One person, one number: "+1414…" by SMS and calls and "whatsapp:+1414…" are kept apart
-    // (language, opt-out, conversation), and forgetting the number forgets both.
-    static constexpr std::string_view kWhatsApp = "whatsapp:";
-    const bool whatsapp = address->starts_with(kWhatsApp);
-    const std::string other = whatsapp ? address->substr(kWhatsApp.size()) : std::string(kWhatsApp) + *address;
-    auto erase = [&](const std::string& form) {
-      std::size_t erased = store->forget(crypto::contact_key(c.secret, form));
-      // Voicemails waiting to be called back are keyed by their call, not by the number.
-      for (const auto& call : channels::voicemails_from(*store, c.secret, form)) erased += store->forget(call);
-      return erased;
-    };
+    // One person, one contact: "+1414…" by SMS and calls and "whatsapp:+1414…" are kept under
+    // the same key (channels/address.hpp). What a hotline from before that kept under the
+    // WhatsApp address's own key, and has not moved yet, is erased too.
+    const std::string person = channels::person_of(*address);
+    const std::string key = channels::contact_key_of(c.secret, *address);
+    std::size_t erased = store->forget(key);
+    // Voicemails waiting to be called back are keyed by their call, not by the number.
+    for (const auto& call : channels::voicemails_from(*store, c.secret, person)) erased += store->forget(call);
+    const auto legacy = channels::legacy_whatsapp_key_of(c.secret, *address);
+    const std::size_t erased_other = legacy ? store->forget(*legacy) : 0;
     // Only hashes are printed: the operator already knows the number, a log file need not.
-    const std::string key = crypto::contact_key(c.secret, *address);
-    const std::size_t erased = erase(*address), erased_other = erase(other);
     if (erased > 0) std::cout << "forgotten: " << key << " (" << erased << " record(s) erased)\n";
     if (erased_other > 0) {
-      std::cout << "forgotten: " << crypto::contact_key(c.secret, other) << " (" << erased_other
-                << " record(s) erased): the same number " << (whatsapp ? "by SMS and calls" : "on WhatsApp") << "\n";
+      std::cout << "forgotten: " << *legacy << " (" << erased_other
+                << " record(s) erased): kept on WhatsApp apart, before SMS and WhatsApp were one contact\n";
     }
     if (erased == 0 && erased_other == 0) std::cout << "nothing was kept about " << key << "\n";
     return 0;

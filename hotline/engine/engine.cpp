@@ -101,6 +101,13 @@ class Turn {
       // Asked for a person and waiting: "when will someone write?", "es urgente".
       say(input_.after_hours ? "advocate_waiting_after_hours" : "advocate_waiting");
       ask(*waiting);
+    } else if (input_.has_media && folded_.empty()) {
+      // A picture, a voice note, a location pin: say what the line can read, and wait where we
+      // were. A first message like that does not tell the language: say it in both, then ask.
+      out_.bilingual = !s.lang;
+      say(media_prompt());
+      if (!s.lang) say("choose_language");
+      ask(*waiting);
     } else if (!s.lang) {
       // Nothing tells us the language yet: answer in both and let them choose, and after as many
       // tries as anyone else gets, offer a person (in both languages) rather than a dead end.
@@ -111,9 +118,6 @@ class Turn {
         say("choose_language");
         ask(*waiting);
       }
-    } else if (input_.has_media && folded_.empty()) {
-      say("unsupported_media");
-      ask(*waiting);
     } else if (out_.lang_switched) {
       say("language_set");  // "no hablo bien inglés, en español porfa"
       go_to(b_.flow.start);
@@ -287,6 +291,21 @@ class Turn {
     }
   }
 
+  // What to say about a message that brought no text: the prompt for its kind when the bundle
+  // has one (they are optional), else the general "I can only read text".
+  std::string media_prompt() const {
+    const char* key = "unsupported_media";
+    switch (input_.attachment) {
+      case Attachment::picture: key = "media_picture"; break;
+      case Attachment::voice_note: key = input_.calls_welcome ? "media_voice_note_call" : "media_voice_note"; break;
+      case Attachment::location: key = "media_location"; break;
+      case Attachment::none:
+      case Attachment::other: break;
+    }
+    const Lang lang = out_.session.lang.value_or(options_.default_lang);
+    return b_.prompts.has(lang, key) ? key : "unsupported_media";
+  }
+
   void reask(const flow::Step& waiting) {
     Session& s = out_.session;
     ++s.retries;
@@ -353,18 +372,29 @@ class Turn {
     };
     // In both languages when the language is not known yet: each text in English, then in
     // Spanish, as two texts (a reply that would be too long for one SMS goes out as two).
+    // Several texts (a picture's notice and the language question) are said all in English,
+    // then all in Spanish, so each language reads as one message.
     std::vector<Event> events;
+    std::vector<Event> spanish;
     for (auto& event : out_.events) {
       auto* said = std::get_if<Say>(&event);
       if (!said) {
         events.push_back(std::move(event));
       } else if (out_.bilingual) {
         events.emplace_back(Say{said->key, render(Lang::en, said->key), said->new_message});
-        events.emplace_back(Say{said->key, render(Lang::es, said->key), false});
+        spanish.emplace_back(Say{said->key, render(Lang::es, said->key), false});
       } else {
         said->text = render(out_.lang, said->key);
         events.push_back(std::move(event));
       }
+    }
+    // The Spanish texts go right after the last English one (before any Ask that follows it).
+    if (!spanish.empty()) {
+      auto after_english = events.end();
+      for (auto it = events.begin(); it != events.end(); ++it) {
+        if (std::holds_alternative<Say>(*it)) after_english = std::next(it);
+      }
+      events.insert(after_english, std::make_move_iterator(spanish.begin()), std::make_move_iterator(spanish.end()));
     }
     out_.events = std::move(events);
     return std::move(out_);

@@ -10,14 +10,27 @@
 
 namespace hotline::engine {
 
+/// What came with a message besides its text (or instead of it), as far as the answer differs.
+enum class Attachment {
+  none,
+  picture,     // an image (MMS, WhatsApp)
+  voice_note,  // audio: a WhatsApp voice note, a recording sent by MMS
+  location,    // a WhatsApp location pin (its coordinates are never passed on)
+  other,       // a video, a document, a contact card...
+};
+
 struct Input {
   std::string text;  // the message, the speech transcript, or the keypad digits
   Channel channel = Channel::sms;
-  bool has_media = false;  // an MMS picture or similar arrived with (or instead of) text
+  bool has_media = false;  // something other than text arrived with (or instead of) the text
   bool opted_out = false;  // the number had opted out of messages (SMS)
   bool awaiting_advocate = false;  // asked for a person, and nobody has taken the request yet
   bool after_hours = false;        // ...and nobody is on shift now
   prompts::Variables runtime;      // placeholders the channel knows ({hours})
+  Attachment attachment = Attachment::none;  // what the media was (has_media says whether any)
+  /// The number the person wrote to takes calls, and advocates take calls: a voice note is
+  /// told it can call (`media_voice_note_call`).
+  bool calls_welcome = false;
 };
 
 /// Something to say to the person. `key` is the prompt it came from.

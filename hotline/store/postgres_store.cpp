@@ -787,11 +787,11 @@ class PostgresStore final : public SessionStore {
     }
     if (c.exec("UPDATE relays SET texter = $3, lang = $4, state = $5, advocate_id = $6, first_message = $7, "
                "offered_to = $8, no_answer_told = $9, updated_ms = $10, context = $11, version = version + 1, topic = $12, "
-               "escalation = $13, stage_ms = $14, shift_end = $15 "
+               "escalation = $13, stage_ms = $14, shift_end = $15, contact_key = $16 "
                "WHERE code = $1 AND version = $2",
                {r.code, change.expected_version, r.texter_sealed, r.lang, r.state, r.advocate_id,
                 r.first_message_sealed, r.offered_to, r.no_answer_told, now_ms, r.context_sealed, r.topic,
-                std::int64_t{r.escalation}, r.stage_ms, std::int64_t{r.shift_end}})
+                std::int64_t{r.escalation}, r.stage_ms, std::int64_t{r.shift_end}, r.contact_key})
             .affected() == 0) {
       throw Conflict("relay " + r.code + " changed meanwhile");
     }
