@@ -89,6 +89,9 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   t.from = *from;
   t.sid = *sid;
   t.input.channel = Channel::sms;
+  // Twilio answers STOP and the other English opt-out words itself on SMS, not on WhatsApp:
+  // there the hotline confirms them (and START) in the person's language.
+  t.input.twilio_confirms_opt_out = t.from.rfind("whatsapp:", 0) != 0;
   t.input.text = truncate_utf8(twilio::field(form, "Body").value_or(""), kMaxBodyBytes);
   const auto num_media = twilio::field(form, "NumMedia").value_or("0");
   t.input.has_media = !num_media.empty() && num_media != "0";
@@ -161,6 +164,9 @@ std::optional<WebhookResponse> SmsChannel::relay_step(Turn& t) {
     t.relay_lock = relay_->lock();
     if (t.relay) t.relay = relay_->relay_of(t.contact);
   }
+  // The texter wrote: WhatsApp's 24 hours for the advocate's replies start again. Recorded with
+  // whatever the turn writes to the relay, or on its own (flow_step).
+  if (t.relay) t.relay->texter_wrote_ms = t.now;
   if (advocate) {
     std::string reply = relay_->from_advocate(*advocate, t.input.text, t.record);
     return commit_relay_turn(t.record, reply, {{"advocate", advocate->id}});
@@ -218,6 +224,9 @@ WebhookResponse SmsChannel::flow_step(Turn& t) {
   if (t.view.session && t.now - t.view.session->updated_ms < settings_.session_idle_ms) {
     session = engine::decode_session(t.view.session->data).value_or(engine::Session{});
   }
+  // Talking with an advocate does not go through the flow, so the session may have expired
+  // meanwhile; the relay still knows their language (STOP is confirmed in it, on WhatsApp).
+  if (!session.lang && t.relay) session.lang = lang_from_code(t.relay->lang);
   const bool opted_out = t.view.opted_out;
   t.input.opted_out = opted_out;
   engine::Outcome outcome = engine::step(*t.bundle, session, t.input, {settings_.default_language});
@@ -239,10 +248,18 @@ WebhookResponse SmsChannel::flow_step(Turn& t) {
   if (opt_out && !opted_out) store_.set_opted_out(t.contact, true, t.now);
   if (opt_in && opted_out) store_.set_opted_out(t.contact, false, t.now);
 
-  t.record.session_data = silent ? (session.step.empty() ? "" : engine::encode_session(session))
+  // Silent (opted out): the session stays as it was, its language with it, so the START that
+  // comes after is answered in the person's language, however many messages came between.
+  t.record.session_data = silent ? (session.step.empty() && !session.lang ? "" : engine::encode_session(session))
                           : ended ? ""
                                   : engine::encode_session(outcome.session);
   t.record.response = twiml;
+  // A texter waiting for an advocate wrote something the relay keeps nothing of (a menu number,
+  // HELP): the time they wrote is still kept (WhatsApp's window), with the turn.
+  if (t.relay && std::none_of(t.record.relays.begin(), t.record.relays.end(),
+                              [&](const store::RelayChange& c) { return c.relay.code == t.relay->code; })) {
+    t.record.relays.push_back({*t.relay, false, t.relay->version});
+  }
   store_.commit_turn(t.record);
   if (!t.record.outbound.empty() && outbound_queued_) outbound_queued_();
 
@@ -276,14 +293,19 @@ void SmsChannel::hand_off(Turn& t, const engine::Session& before, engine::Outcom
   const std::string& topic = before.last_intent;
   const bool asked_about = !topic.empty() && topic != "advocate" && topic != "greeting" && topic != "thanks";
   const bool in_words = !nlu::menu_choice(t.input.text) && nlu::tokens(t.input.text).size() >= 3;
-  const std::string instead = relay_->open(t.contact, t.from, outcome.lang, asked_about ? topic : "",
-                                           in_words ? t.input.text : "", t.record);
-  if (instead.empty()) return;
-  for (auto it = std::make_reverse_iterator(handoff); it != outcome.events.rend(); ++it) {
-    if (auto* say = std::get_if<engine::Say>(&*it)) {
-      say->text = instead;
-      return;
+  const Opened opened = relay_->open(t.contact, t.from, outcome.lang, asked_about ? topic : "",
+                                     in_words ? t.input.text : "", t.record);
+  if (!opened.instead.empty()) {
+    for (auto it = std::make_reverse_iterator(handoff); it != outcome.events.rend(); ++it) {
+      if (auto* say = std::get_if<engine::Say>(&*it)) {
+        say->text = opened.instead;
+        break;
+      }
     }
+  }
+  // WhatsApp after hours: how to stay reachable, as a message of its own after the hand-off's.
+  if (!opened.whatsapp_window.empty()) {
+    outcome.events.push_back(engine::Say{"relay_whatsapp_window", opened.whatsapp_window, true});
   }
 }
 
