@@ -254,6 +254,11 @@ TEST_CASE("asked on WhatsApp after hours: claimed 44 h later, by template when o
                               "mensaje de la persona. Cuando vuelva a escribir, le llegará aquí. #end para cerrarla.");
       CHECK(fake.requests().size() == 3);  // the two offers and Ben's "taken": nothing to the texter
       CHECK(fake.delivered_to(kTexter).empty());
+      // Closing it sends the person no "closed" notice WhatsApp would refuse (63016).
+      CHECK(text(monday, kAna, "#end") == code + " está cerrada. ¡Gracias!");
+      drain(monday);
+      CHECK(fake.requests().size() == 3);
+      CHECK(monday.app().store().relays().empty());
     } else {
       CHECK_THAT(claimed, Catch::StartsWith(code + " es suya."));
       // One message: the template, carrying Ana's words, from the WhatsApp sender; accepted.

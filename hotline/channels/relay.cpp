@@ -607,7 +607,12 @@ std::string RelayService::claim(store::Relay r, const routing::Advocate& advocat
 std::string RelayService::end(const store::Relay& r, const routing::Advocate& advocate, store::TurnRecord& turn) {
   const Lang lang = lang_from_code(r.lang).value_or(Lang::en);
   if (!is_voicemail(r)) {
-    send(turn, r.code + ":ended", unseal(r.texter_sealed, kTexterContext), text(lang, "relay_ended", {}), r.contact_key);
+    const std::string texter = unseal(r.texter_sealed, kTexterContext);
+    if (!whatsapp_window_closed(r, texter, turn.now_ms)) {
+      send(turn, r.code + ":ended", texter, text(lang, "relay_ended", {}), r.contact_key);
+    } else if (!settings_.whatsapp_template_sid.empty()) {
+      send_template(turn, r.code + ":ended", texter, text(lang, "relay_ended", {}), r, "");
+    }  // else WhatsApp would refuse it (63016): the person is not told, and nothing is queued to fail
   }
   turn.relays.push_back({r, true, r.version});
   if (peek_note(turn, advocate.id).focus_code == r.code) set_focus(turn, advocate.id, "");
