@@ -143,8 +143,8 @@ TEST_CASE("a WhatsApp texter end to end: menu, question, hand-off, both ways, fa
     HotlineServer server(whatsapp_config(dir, fake, kWednesday10am + 25 * 3'600'000LL), roster);
     const auto to_texter = fake.delivered_to(kTexter).size();
     CHECK(text(server, kAna, code + " ¿Cómo le fue?") ==
-          code + ": no se envió. WhatsApp solo entrega mensajes hasta 24 horas después del último mensaje de la persona, "
-                 "y escribió hace 25 h. Cuando vuelva a escribir, le llegará aquí y podrá responder.");
+          code + ": no se envió. WhatsApp solo entrega hasta 24 horas después del último mensaje de la persona, "
+                 "que escribió hace 25 h. Cuando vuelva a escribir, lo recibirá aquí y podrá responderle.");
     CHECK(server.app().store().outbox_pending() == 0);  // nothing was queued to fail later
     // The texter writes: the window opens again, and Ana's answer goes through.
     CHECK(text(server, kTexter, "Perdón, estaba ocupada") == "");
@@ -251,7 +251,7 @@ TEST_CASE("asked on WhatsApp after hours: claimed 44 h later, by template when o
     drain(monday);
     if (template_sid.empty()) {
       CHECK(claimed == code + " es suya, pero no se envió nada: WhatsApp solo entrega hasta 24 horas después del último "
-                              "mensaje de la persona. Cuando vuelva a escribir, le llegará aquí. #end para cerrarla.");
+                              "mensaje de la persona. Cuando vuelva a escribir, lo recibirá aquí. #end para cerrarla.");
       CHECK(fake.requests().size() == 3);  // the two offers and Ben's "taken": nothing to the texter
       CHECK(fake.delivered_to(kTexter).empty());
       // Closing it sends the person no "closed" notice WhatsApp would refuse (63016).
