@@ -1,5 +1,6 @@
 #pragma once
-// One check of the store's memory of undelivered messages and of a relay's sealed context, run
+// One check of the store's memory of undelivered messages and of a relay's sealed context (and
+// when its texter last wrote, for WhatsApp's 24-hour window), run
 // against both stores (test_store.cpp: SQLite; test_postgres.cpp: PostgreSQL).
 #include <catch2/catch.hpp>
 
@@ -21,6 +22,7 @@ inline void check_delivery_failures_and_relay_context(hotline::store::SessionSto
   r.lang = "es";
   r.state = "queued";
   r.context_sealed = "v1.context-1";
+  r.texter_wrote_ms = 900;
   t.relays.push_back({r, false, 0});
   t.outbound.push_back({"SMdf1:tell", "c_df", "+15550100000", "v1.to", "v1.body", "tell:ana:Q3A"});
   t.outbound.push_back({"SMdf1:offer", "c_df", "+15550100000", "v1.to", "v1.body", "offer:ben:Q3A"});
@@ -32,15 +34,21 @@ inline void check_delivery_failures_and_relay_context(hotline::store::SessionSto
   REQUIRE(store.relay_of("c_df"));
   CHECK(store.relay_of("c_df")->context_sealed == "v1.context-1");
   CHECK(store.read_contact("c_df", "").relay->context_sealed == "v1.context-1");
+  CHECK(store.relay_of("c_df")->texter_wrote_ms == 900);
+  CHECK(store.read_contact("c_df", "").relay->texter_wrote_ms == 900);
   TurnRecord u;
   u.contact_key = "c_df";
   u.request_id = "SMdf2";
   u.now_ms = 1100;
   u.keep_session = true;
   r.context_sealed = "v1.context-2";
+  r.texter_wrote_ms = 1100;
   u.relays.push_back({r, false, 1});
   store.commit_turn(u);
   CHECK(store.relays().at(0).context_sealed == "v1.context-2");
+  CHECK(store.relays().at(0).texter_wrote_ms == 1100);
+  // The columns after the relay's are still where the read expects them (a redelivery is found).
+  CHECK(store.read_contact("c_df", "SMdf2").earlier_response.has_value());
 
   // Whom to tell comes back with the claimed row.
   auto rows = store.claim_outbound(2000, 10, 10'000);

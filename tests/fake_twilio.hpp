@@ -5,7 +5,8 @@
 // paged, date_created in RFC 2822), answering in the shape of Twilio's ListMessageResponse;
 // test_prism checks that shape against Twilio's OpenAPI description and the official client.
 // Calls.json creates (an advocate's callback) are recorded apart, in calls(), and answered 201
-// with a Call resource.
+// with a Call resource. A WhatsApp recipient a test marks outside WhatsApp's 24-hour window
+// (outside_window) gets only templates (ContentSid): a free-form Body is refused with 63016.
 #include <httplib.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -24,6 +26,7 @@ namespace test_support {
 
 struct FakeRequest {
   std::string path, authorization, to, from, messaging_service_sid, body, status_callback;
+  std::string content_sid, content_variables;  // a template instead of a Body
   int answered = 0;  // the status the fake answered with
   int arrival = 0;   // 1 for the first request the fake received, 2 for the next…
   std::string sid;   // the Message SID, when answered 201
@@ -74,6 +77,8 @@ class FakeTwilio {
       r.messaging_service_sid = get("MessagingServiceSid");
       r.body = get("Body");
       r.status_callback = get("StatusCallback");
+      r.content_sid = get("ContentSid");
+      r.content_variables = get("ContentVariables");
       // Decided on arrival: a request that hangs is one the API did not process.
       int status = fail_status.load();
       if (int ms = delay_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
@@ -82,6 +87,16 @@ class FakeTwilio {
       // channel, both `whatsapp:` or neither. A Messaging Service picks its own sender.
       const bool mixed_channels = !r.from.empty() && r.from.rfind("whatsapp:", 0) != r.to.rfind("whatsapp:", 0);
       if (mixed_channels) status = 400;
+      // Neither a Body nor a template: Twilio's 21602 ("Message body is required").
+      const bool empty = r.body.empty() && r.content_sid.empty();
+      if (empty) status = 400;
+      // Outside WhatsApp's window only a template goes (Twilio reports 63016 for free-form text).
+      bool window_closed = false;
+      {
+        std::lock_guard lock(mutex_);
+        window_closed = r.to.rfind("whatsapp:", 0) == 0 && outside_window_.count(r.to) && r.content_sid.empty();
+      }
+      if (window_closed) status = 400;
       if (status == 0) {
         std::lock_guard lock(mutex_);
         r.answered = 201;
@@ -92,7 +107,8 @@ class FakeTwilio {
       } else {
         r.answered = status;
         res.status = status;
-        const int code = mixed_channels ? 21910 : refuse_to && r.to == *refuse_to ? 21610 : status == 429 ? 20429 : 20500;
+        const int code = mixed_channels ? 21910 : empty ? 21602 : window_closed ? 63016
+                         : refuse_to && r.to == *refuse_to ? 21610 : status == 429 ? 20429 : 20500;
         if (malformed) res.set_content("<html>oops", "text/html");
         else res.set_content("{\"code\": " + std::to_string(code) + ", \"message\": \"failure for " + r.to + "\", \"status\": " + std::to_string(status) + "}", "application/json");
       }
@@ -166,6 +182,16 @@ class FakeTwilio {
   std::vector<FakeListRequest> list_requests() {
     std::lock_guard lock(mutex_);
     return list_requests_;
+  }
+  /// `to` (a whatsapp: address) last wrote more than 24 hours ago, as far as WhatsApp knows:
+  /// free-form messages to it are refused (63016) until reopen_window.
+  void close_window(const std::string& to) {
+    std::lock_guard lock(mutex_);
+    outside_window_.insert(to);
+  }
+  void reopen_window(const std::string& to) {
+    std::lock_guard lock(mutex_);
+    outside_window_.erase(to);
   }
   /// A SID of Twilio's form (SM + 32 hex digits) for the n-th message.
   static std::string sid_of(std::size_t n) {
@@ -271,6 +297,7 @@ class FakeTwilio {
   std::vector<FakeRequest> requests_;
   std::vector<FakeListRequest> list_requests_;
   std::vector<FakeCall> calls_;
+  std::set<std::string> outside_window_;
 };
 
 /// Polls `done` every 10 ms for up to `timeout`; true as soon as it holds.

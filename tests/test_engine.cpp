@@ -140,6 +140,21 @@ TEST_CASE("keywords work at any point") {
     CHECK(out.step.empty());
     CHECK(engine::spoken_text(out).empty());
   }
+  SECTION("on WhatsApp every opt-out word is confirmed by the hotline: Twilio confirms none there") {
+    for (const std::string word : {"STOP", "unsubscribe", "Cancel", "PARAR"}) {
+      INFO(word);
+      Person p;
+      p.send("hello");
+      engine::Input input{word, Channel::sms, false, false};
+      input.twilio_confirms_opt_out = false;
+      auto out = engine::step(*test_support::shipped_bundle(), p.session, input, {Lang::es});
+      CHECK(count_events<engine::OptOut>(out) == 1);
+      CHECK(said_keys(out) == std::vector<std::string>{"opted_out"});
+      CHECK(out.step.empty());
+      // How to come back, in the person's language (English here; PARAR is Spanish).
+      CHECK_THAT(engine::spoken_text(out), Catch::Contains(word == "PARAR" ? "ALTA" : "START"));
+    }
+  }
   SECTION("Spanish PARAR opts out with our own confirmation") {
     Person p;
     auto out = p.send("Parar");

@@ -384,3 +384,45 @@ TEST_CASE("a call refused for now (429) is tried again, then placed once") {
   CHECK(attempts == 2);
   CHECK(s->outbox_pending() == 0);
 }
+
+TEST_CASE("a row sealed as a template is sent with its Content SID and variables, not as text; looked up without its text") {
+  const std::string content_sid = "HX0123456789abcdef0123456789abcdef";
+  const std::string to = "whatsapp:+15550100001";
+  auto store = store::open_sqlite(":memory:");
+  store::TurnRecord t;
+  t.contact_key = "c_texter";
+  t.keep_session = true;
+  t.now_ms = 1000;
+  const nlohmann::json content = {{"content_sid", content_sid}, {"variables", {{"1", "Hola, soy Ana"}}}};
+  t.outbound.push_back({"SMin:template", "c_texter", "whatsapp:" + kFrom, crypto::seal(kSecret, to, "outbox.to"),
+                        crypto::seal(kSecret, content.dump(), kContentSealContext), "tell:ana:K7M"});
+  store->commit_turn(t);
+  Bench b;  // only for its settings
+  std::vector<OutboundSms> sent;
+  ListResult listed_now = Bench::ok_list({});
+  OutboxWorker w(
+      *store, [&](const OutboundSms& m) { sent.push_back(m); return Bench::accepted("SMtpl"); },
+      [&](const MessageQuery&) { return listed_now; }, b.settings());
+  SECTION("sent") {
+    CHECK(w.run_once() == 1);
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0].to == to);
+    CHECK(sent[0].from == "whatsapp:" + kFrom);
+    CHECK(sent[0].content_sid == content_sid);
+    CHECK(nlohmann::json::parse(sent[0].content_variables) == nlohmann::json{{"1", "Hola, soy Ana"}});
+    CHECK(sent[0].body.empty());
+    CHECK(store->outbox_pending() == 0);
+  }
+  SECTION("interrupted, then found at Twilio under the text Twilio rendered from the template") {
+    const std::int64_t now = system_now_ms();
+    auto rows = store->claim_outbound(now, 10, now + 60'000);
+    REQUIRE(rows.size() == 1);
+    REQUIRE(store->outbound_attempt_started(rows[0], now - 30'000, now + 60'000));
+    store->outbound_release(rows[0].id, 0);
+    listed_now = Bench::ok_list({listed("SMrendered", "Your advocate wrote: Hola, soy Ana", (now - 30'000) / 1000 * 1000,
+                                        to, "whatsapp:" + kFrom)});
+    CHECK(w.run_once() == 1);
+    CHECK(sent.empty());  // not sent twice
+    CHECK(store->outbox_pending() == 0);
+  }
+}

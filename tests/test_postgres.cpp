@@ -447,8 +447,9 @@ TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversat
     queues.outbound.push_back(outbound("SMv:0"));
     store->commit_turn(queues);
   }
-  REQUIRE(postgres_schema_version() == 6);
+  REQUIRE(postgres_schema_version() == 7);
   test_support::postgres_admin(
+      "ALTER TABLE relays DROP COLUMN texter_wrote_ms;"
       "DROP TABLE delivery_failures;"
       "ALTER TABLE outbox DROP COLUMN on_failure;"
       "ALTER TABLE relays DROP COLUMN context;"
@@ -466,7 +467,7 @@ TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversat
       "DELETE FROM schema_migrations WHERE version >= 2",
       url);
   auto store = open_postgres(url, 2);
-  CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "6");
+  CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "7");
   CHECK(store->delivery_failures(10).empty());
   CHECK(store->closed_codes_since(0).empty());
   CHECK(store->advocate_note("ana").held_sealed.empty());

@@ -49,6 +49,7 @@ channels::RelaySettings relay_settings(const config::Config& c) {
   r.call_from = !c.voice.caller_id.empty() ? c.voice.caller_id
                 : c.twilio_from.rfind("+", 0) == 0 ? c.twilio_from : std::string();
   r.public_url = c.public_url;
+  r.whatsapp_template_sid = c.relay_whatsapp_template_sid;
   return r;
 }
 

@@ -15,6 +15,7 @@
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
 #include "hotline/nlu/nlu.hpp"
+#include "hotline/twilio/outbox.hpp"
 
 namespace hotline::channels {
 
@@ -116,6 +117,8 @@ std::string age_text(std::int64_t ms) {
   return minutes < 120 ? std::to_string(minutes) + " min" : std::to_string(minutes / 60) + " h";
 }
 
+bool on_whatsapp(const std::string& address) { return address.rfind("whatsapp:", 0) == 0; }
+
 }  // namespace
 
 bool is_voicemail(const store::Relay& relay) { return relay.contact_key.rfind("v_", 0) == 0; }
@@ -205,6 +208,25 @@ void RelayService::send(store::TurnRecord& turn, const std::string& purpose, con
   turn.outbound.push_back(std::move(m));
 }
 
+bool RelayService::whatsapp_window_closed(const store::Relay& relay, const std::string& texter, std::int64_t now_ms) {
+  // 0: a relay opened before this was recorded; sent as before (a failure is still told).
+  return on_whatsapp(texter) && relay.texter_wrote_ms != 0 && now_ms - relay.texter_wrote_ms >= kWhatsAppWindowMs;
+}
+
+void RelayService::send_template(store::TurnRecord& turn, const std::string& purpose, const std::string& to,
+                                 const std::string& words, const store::Relay& relay, const std::string& on_failure) {
+  if (to.empty() || words.empty()) return;
+  store::OutboundMessage m;
+  m.idempotency_key = (turn.request_id.empty() ? "t" + std::to_string(turn.now_ms) : turn.request_id) + ":" + purpose;
+  m.contact_key = relay.contact_key;
+  m.sender = sender_for(to, settings_);
+  m.to_sealed = crypto::seal(settings_.secret, to, "outbox.to");
+  const nlohmann::json content = {{"content_sid", settings_.whatsapp_template_sid}, {"variables", {{"1", words}}}};
+  m.body_sealed = crypto::seal(settings_.secret, content.dump(), twilio::kContentSealContext);
+  m.on_failure = on_failure;
+  turn.outbound.push_back(std::move(m));
+}
+
 std::string sender_for(std::string_view to, const RelaySettings& settings) {
   static constexpr std::string_view kWhatsApp = "whatsapp:";
   if (!to.starts_with(kWhatsApp)) return settings.sender;
@@ -283,6 +305,16 @@ std::string RelayService::offer_context(const store::Relay& relay, const Context
     out += " " + text(advocate_lang, "relay_offer_wrote", {{"count", std::to_string(c.waiting.size() + c.omitted)}});
   }
   if (!c.note.empty()) out += " " + text(advocate_lang, "relay_offer_note", {{"note", c.note}});
+  // A WhatsApp texter can be written to only within 24 hours of their last message (unless a
+  // template is configured, which carries the words after that): say how long is left.
+  if (relay.texter_wrote_ms != 0 && settings_.whatsapp_template_sid.empty() &&
+      on_whatsapp(unseal(relay.texter_sealed, kTexterContext))) {
+    const std::int64_t left = relay.texter_wrote_ms + kWhatsAppWindowMs - now_ms;
+    out += " " + (left <= 0 ? text(advocate_lang, "relay_offer_whatsapp_closed", {})
+                            : text(advocate_lang, "relay_offer_whatsapp",
+                                   {{"left", left < 120 * 60'000 ? std::to_string(std::max<std::int64_t>(left / 60'000, 1)) + " min"
+                                                                 : std::to_string(left / 3'600'000) + " h"}}));
+  }
   return out;
 }
 
@@ -315,9 +347,9 @@ void RelayService::offer(store::Relay& relay, const std::string& purpose, store:
   if (offered && relay.stage_ms == 0) relay.stage_ms = turn.now_ms;  // the wait for a taker starts
 }
 
-std::string RelayService::open(const std::string& contact_key, const std::string& phone, Lang lang,
-                               const std::string& topic, const std::string& first_message, store::TurnRecord& turn) {
-  if (relay_of(contact_key)) return "";  // already waiting or talking: nothing new to open
+Opened RelayService::open(const std::string& contact_key, const std::string& phone, Lang lang,
+                          const std::string& topic, const std::string& first_message, store::TurnRecord& turn) {
+  if (relay_of(contact_key)) return {};  // already waiting or talking: nothing new to open
   auto roster = this->roster();
   store::Relay r;
   r.code = new_code(turn.now_ms);
@@ -328,6 +360,7 @@ std::string RelayService::open(const std::string& contact_key, const std::string
   r.first_message_sealed = crypto::seal(
       settings_.secret, truncate_utf8(topic + kTopicSeparator + trim(first_message), settings_.max_message_bytes), kMessageContext);
   r.created_ms = turn.now_ms;
+  r.texter_wrote_ms = turn.now_ms;  // their request is a message: WhatsApp's 24 hours start here
   const bool on_shift = !roster->on_shift(lang, Channel::sms, turn.now_ms).empty();
   if (!on_shift) {
     Context context;
@@ -336,18 +369,23 @@ std::string RelayService::open(const std::string& contact_key, const std::string
   }
   r.topic = topic;
   offer(r, "offer", turn, false);
-  std::string instead;
+  Opened said;
   const std::string hours = roster->hours_text(lang);
   if (!on_shift && !hours.empty()) {
-    instead = text(lang, "relay_after_hours", {{"hours", hours}});
+    said.instead = text(lang, "relay_after_hours", {{"hours", hours}});
     r.no_answer_told = true;  // they already know when to expect an answer
+  }
+  // After hours the advocate may write more than 24 hours later, when WhatsApp delivers only
+  // templates: without one, the texter learns that writing again keeps them reachable.
+  if (!on_shift && on_whatsapp(phone) && settings_.whatsapp_template_sid.empty()) {
+    said.whatsapp_window = text(lang, "relay_whatsapp_window", {});
   }
   turn.relays.push_back({r, false, 0});
   log::info("relay_opened", {{"code", r.code}, {"contact", contact_key}, {"lang", r.lang},
                              {"offered", static_cast<int>(split_ids(r.offered_to).size())},
                              {"after_hours", !on_shift}});
   if (!on_shift && hours.empty()) log::warn("relay_no_advocates", {{"code", r.code}, {"lang", r.lang}});
-  return instead;
+  return said;
 }
 
 std::string RelayService::voicemail_offer(const store::Relay& relay, Lang advocate_lang, std::int64_t now_ms) const {
@@ -553,11 +591,25 @@ std::string RelayService::claim(store::Relay r, const routing::Advocate& advocat
     log::info("relay_claimed", {{"code", r.code}, {"advocate", advocate.id}, {"call", r.contact_key}});
     return text(advocate.prompt_language, "voicemail_claimed", {{"code", r.code}});
   }
-  send(turn, r.code + ":connected", texter, text(lang, "relay_connected", {}), r.contact_key);
-  // What follows the code ("K7M Hola, soy Ana…") reaches the texter too: the advocate named
-  // the conversation, so the words are meant for it. `#take K7M` takes it silently.
-  if (!trim(message).empty()) {
-    send(turn, r.code + ":reply", texter, trim(message), r.contact_key, "tell:" + advocate.id + ":" + r.code);
+  std::string reply = text(advocate.prompt_language, "relay_claimed", {{"code", r.code}});
+  const std::string tell = "tell:" + advocate.id + ":" + r.code;
+  if (whatsapp_window_closed(r, texter, turn.now_ms)) {
+    // More than 24 hours since they wrote (often: asked after hours): WhatsApp takes only a
+    // template now. One goes with the advocate's words (or that someone is with them), else
+    // nothing is sent and the advocate is told at once, not by a failure later.
+    if (!settings_.whatsapp_template_sid.empty()) {
+      const std::string words = trim(message).empty() ? text(lang, "relay_connected", {}) : trim(message);
+      send_template(turn, r.code + ":reply", texter, words, r, tell);
+    } else {
+      reply = text(advocate.prompt_language, "relay_claimed_whatsapp_closed", {{"code", r.code}});
+    }
+    log::info("relay_whatsapp_window_closed", {{"code", r.code}, {"advocate", advocate.id},
+                                               {"template", !settings_.whatsapp_template_sid.empty()}});
+  } else {
+    send(turn, r.code + ":connected", texter, text(lang, "relay_connected", {}), r.contact_key);
+    // What follows the code ("K7M Hola, soy Ana…") reaches the texter too: the advocate named
+    // the conversation, so the words are meant for it. `#take K7M` takes it silently.
+    if (!trim(message).empty()) send(turn, r.code + ":reply", texter, trim(message), r.contact_key, tell);
   }
   // What the texter wrote while waiting reaches the one who took it, right after the take.
   const Context context = context_of(r);
@@ -572,13 +624,18 @@ std::string RelayService::claim(store::Relay r, const routing::Advocate& advocat
   set_focus(turn, advocate.id, r.code);
   turn.relays.push_back(update(r));
   log::info("relay_claimed", {{"code", r.code}, {"advocate", advocate.id}, {"contact", r.contact_key}});
-  return text(advocate.prompt_language, "relay_claimed", {{"code", r.code}});
+  return reply;
 }
 
 std::string RelayService::end(const store::Relay& r, const routing::Advocate& advocate, store::TurnRecord& turn) {
   const Lang lang = lang_from_code(r.lang).value_or(Lang::en);
   if (!is_voicemail(r)) {
-    send(turn, r.code + ":ended", unseal(r.texter_sealed, kTexterContext), text(lang, "relay_ended", {}), r.contact_key);
+    const std::string texter = unseal(r.texter_sealed, kTexterContext);
+    if (!whatsapp_window_closed(r, texter, turn.now_ms)) {
+      send(turn, r.code + ":ended", texter, text(lang, "relay_ended", {}), r.contact_key);
+    } else if (!settings_.whatsapp_template_sid.empty()) {
+      send_template(turn, r.code + ":ended", texter, text(lang, "relay_ended", {}), r, "");
+    }  // else WhatsApp would refuse it (63016): the person is not told, and nothing is queued to fail
   }
   turn.relays.push_back({r, true, r.version});
   if (peek_note(turn, advocate.id).focus_code == r.code) set_focus(turn, advocate.id, "");
@@ -608,13 +665,27 @@ std::string RelayService::release(store::Relay r, const routing::Advocate& advoc
   return text(advocate.prompt_language, "relay_released", {{"code", r.code}});
 }
 
-void RelayService::forward_to_texter(const store::Relay& r, const routing::Advocate& advocate,
-                                     const std::string& words, store::TurnRecord& turn) {
-  send(turn, r.code + ":advocate", unseal(r.texter_sealed, kTexterContext), words, r.contact_key,
-       "tell:" + advocate.id + ":" + r.code);
+std::string RelayService::forward_to_texter(const store::Relay& r, const routing::Advocate& advocate,
+                                            const std::string& words, store::TurnRecord& turn) {
+  const std::string texter = unseal(r.texter_sealed, kTexterContext);
+  const std::string tell = "tell:" + advocate.id + ":" + r.code;
   set_focus(turn, advocate.id, r.code);
   turn.relays.push_back(update(r));
+  if (whatsapp_window_closed(r, texter, turn.now_ms)) {
+    // WhatsApp would refuse free-form text now (63016): the template carries the words, or
+    // the advocate hears at once that nothing was sent, and why.
+    log::info("relay_whatsapp_window_closed", {{"code", r.code}, {"advocate", advocate.id},
+                                               {"template", !settings_.whatsapp_template_sid.empty()}});
+    if (!settings_.whatsapp_template_sid.empty()) {
+      send_template(turn, r.code + ":advocate", texter, words, r, tell);
+      return "";
+    }
+    const std::int64_t hours = (turn.now_ms - r.texter_wrote_ms) / 3'600'000;
+    return text(advocate.prompt_language, "relay_whatsapp_closed", {{"code", r.code}, {"ago", std::to_string(hours) + " h"}});
+  }
+  send(turn, r.code + ":advocate", texter, words, r.contact_key, tell);
   log::info("relay_forwarded", {{"code", r.code}, {"direction", "to_texter"}, {"advocate", advocate.id}});
+  return "";
 }
 
 std::string RelayService::not_open(const routing::Advocate& advocate, const std::string& code,
@@ -645,8 +716,7 @@ std::string RelayService::to_code(const routing::Advocate& advocate, const std::
   }
   if (is_voicemail(*r)) return text(me, "voicemail_no_text", {{"code", r->code}});
   if (words.empty()) return text(me, "relay_advocate_help", {});
-  forward_to_texter(*r, advocate, words, turn);
-  return "";
+  return forward_to_texter(*r, advocate, words, turn);
 }
 
 std::string RelayService::hold(const routing::Advocate& advocate, const std::string& message,
@@ -780,10 +850,7 @@ std::string RelayService::from_advocate(const routing::Advocate& advocate, const
   // else (an offer, another texter) has reached them since. Never a waiting one.
   // A voicemail is never a place for words: it is called back.
   const auto texts = without_voicemail(mine);
-  if (texts.size() == 1 && note.focus_code == texts[0].code) {
-    forward_to_texter(texts[0], advocate, message, turn);
-    return "";
-  }
+  if (texts.size() == 1 && note.focus_code == texts[0].code) return forward_to_texter(texts[0], advocate, message, turn);
   // Otherwise the words are held, and the advocate says where they go.
   std::vector<store::Relay> candidates = texts;
   for (const auto& r : all) {
@@ -831,8 +898,9 @@ void RelayService::handle_delivery_failures(std::int64_t now) {
     if (kind == "tell" && advocate) {
       // The advocate believes the person has it: say it did not arrive, and why.
       const Lang me = advocate->prompt_language;
-      const std::string reason = failure.error == "21610" ? text(me, "relay_reason_opted_out", {})
-                                                          : text(me, "relay_reason_error", {{"error", failure.error}});
+      const std::string reason = failure.error == "21610"   ? text(me, "relay_reason_opted_out", {})
+                                 : failure.error == "63016" ? text(me, "relay_reason_whatsapp_window", {})
+                                                            : text(me, "relay_reason_error", {{"error", failure.error}});
       send(turn, code + ":not_delivered", advocate->phone,
            text(me, "relay_not_delivered", {{"code", code}, {"reason", reason}}), turn.contact_key);
       log::warn("relay_not_delivered", {{"code", code}, {"advocate", advocate_id}, {"error", failure.error}});

@@ -32,6 +32,22 @@ struct RelaySettings {
   std::int64_t escalate_after_ms = 5 * 60'000;   // untaken: offered again, then to coordinators
   std::string call_from;   // the hotline number callbacks ring from and show (E.164); "" = no callbacks
   std::string public_url;  // HOTLINE_PUBLIC_URL: where Twilio fetches a callback's TwiML
+  /// relay.whatsapp_template_sid: an approved WhatsApp template (Twilio Content SID, "HX…") whose
+  /// one variable {{1}} carries an advocate's words to a WhatsApp texter who last wrote more than
+  /// 24 hours ago; "" = such words are not sent, and the advocate is told why at once.
+  std::string whatsapp_template_sid;
+};
+
+/// WhatsApp delivers free-form messages only within this long of the person's last message
+/// (Twilio error 63016 otherwise); after it, only approved templates.
+inline constexpr std::int64_t kWhatsAppWindowMs = 24LL * 3'600'000;
+
+/// A relay just opened: what the texter is told instead of the flow's hand-off prompt (after
+/// hours, the hours; "" = keep the prompt), and a WhatsApp texter after hours, when no template
+/// is configured, a second message on the 24-hour window ("" = none).
+struct Opened {
+  std::string instead;
+  std::string whatsapp_window;
 };
 
 /// The sender of a message to `to`, on the channel `to` is on: Twilio refuses a `whatsapp:`
@@ -127,8 +143,8 @@ class RelayService {
   /// it to the advocates on shift, saying the `topic` (the intent they asked about before, or
   /// "") and `first_message` (their own words when they wrote a request, or ""). Returns text to
   /// say instead of the flow's hand-off prompt (after hours), or "" to keep it.
-  std::string open(const std::string& contact_key, const std::string& phone, Lang lang, const std::string& topic,
-                   const std::string& first_message, store::TurnRecord& turn);
+  Opened open(const std::string& contact_key, const std::string& phone, Lang lang, const std::string& topic,
+              const std::string& first_message, store::TurnRecord& turn);
 
   /// A caller left a voicemail: a relay with a code of its own, offered to the advocates on shift
   /// who take calls and speak the caller's language (or when their shift starts). The caller is
@@ -195,9 +211,16 @@ class RelayService {
   /// goes to another conversation of theirs until they write in it again.
   void reached(store::TurnRecord& turn, const std::string& advocate_id, const std::string& code);
   void set_focus(store::TurnRecord& turn, const std::string& advocate_id, const std::string& code);
-  /// The advocate's words to the texter of `relay` (theirs, claimed).
-  void forward_to_texter(const store::Relay& relay, const routing::Advocate& advocate, const std::string& words,
-                         store::TurnRecord& turn);
+  /// The advocate's words to the texter of `relay` (theirs, claimed). Returns the reply to the
+  /// advocate: "" when they were sent, else why not (a WhatsApp texter out of the window).
+  std::string forward_to_texter(const store::Relay& relay, const routing::Advocate& advocate, const std::string& words,
+                                store::TurnRecord& turn);
+  /// Whether `texter` (the relay's number, unsealed) is on WhatsApp and last wrote 24 hours or
+  /// more before `now_ms`: then only a template reaches them.
+  static bool whatsapp_window_closed(const store::Relay& relay, const std::string& texter, std::int64_t now_ms);
+  /// `words` to a WhatsApp texter out of the window, inside the configured template.
+  void send_template(store::TurnRecord& turn, const std::string& purpose, const std::string& to,
+                     const std::string& words, const store::Relay& relay, const std::string& on_failure);
   /// "K7M words": to the conversation the advocate named, or a reply saying why not.
   std::string to_code(const routing::Advocate& advocate, const std::string& code, const std::string& words,
                       const std::vector<store::Relay>& all, store::TurnRecord& turn);

@@ -62,13 +62,13 @@ struct SmsChannel::Turn {
   store::TurnRecord record;
   std::optional<store::Relay> relay;
   std::unique_ptr<store::KeyLock> relay_lock;
-  bool texter_moved = false;  // the relay's texter address changed to this message's channel
 };
 
-// The relay follows the texter to the channel they wrote from: when nothing else in the turn
-// writes their relay, this does (a change that writes it carries the new address already).
-void SmsChannel::keep_texter_address(Turn& t) {
-  if (!t.texter_moved || !t.relay) return;
+// A texter's message changes their relay even when the turn says nothing to it: the relay
+// follows them to the channel they wrote from, and WhatsApp's 24 hours start again from now.
+// When nothing else in the turn writes their relay (a menu number, HELP), this does.
+void SmsChannel::keep_texter_on_relay(Turn& t) {
+  if (!t.relay) return;
   for (const auto& change : t.record.relays) {
     if (change.relay.code == t.relay->code) return;
   }
@@ -89,7 +89,7 @@ bool SmsChannel::calls_welcome(const twilio::FormFields& form) const {
 WebhookResponse SmsChannel::commit_relay_turn(Turn& t, const std::string& reply,
                                               const nlohmann::json& log_fields) {
   store::TurnRecord& record = t.record;
-  keep_texter_address(t);
+  keep_texter_on_relay(t);
   record.keep_session = true;
   record.response = sms_twiml(reply);
   store_.commit_turn(record);
@@ -115,6 +115,9 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   t.from = *from;
   t.sid = *sid;
   t.input.channel = Channel::sms;
+  // Twilio answers STOP and the other English opt-out words itself on SMS, not on WhatsApp:
+  // there the hotline confirms them (and START) in the person's language.
+  t.input.twilio_confirms_opt_out = !t.from.starts_with("whatsapp:");
   auto content = message_content(form);
   t.input.text = truncate_utf8(content.text, kMaxBodyBytes);
   t.input.has_media = content.has_media;
@@ -194,8 +197,11 @@ std::optional<WebhookResponse> SmsChannel::relay_step(Turn& t) {
     t.relay_lock = relay_->lock();
     if (t.relay) t.relay = relay_->relay_of(t.contact);
     // Replies go where the person last wrote from (SMS or WhatsApp).
-    if (t.relay) t.texter_moved = relay_->follow_texter(*t.relay, t.from);
+    if (t.relay) relay_->follow_texter(*t.relay, t.from);
   }
+  // The texter wrote: WhatsApp's 24 hours for the advocate's replies start again. Recorded with
+  // whatever the turn writes to the relay, or on its own (flow_step).
+  if (t.relay) t.relay->texter_wrote_ms = t.now;
   if (advocate) {
     std::string reply = relay_->from_advocate(*advocate, t.input.text, t.record);
     return commit_relay_turn(t, reply, {{"advocate", advocate->id}});
@@ -262,6 +268,9 @@ WebhookResponse SmsChannel::flow_step(Turn& t) {
   if (t.view.session && t.now - t.view.session->updated_ms < settings_.session_idle_ms) {
     session = engine::decode_session(t.view.session->data).value_or(engine::Session{});
   }
+  // Talking with an advocate does not go through the flow, so the session may have expired
+  // meanwhile; the relay still knows their language (STOP is confirmed in it, on WhatsApp).
+  if (!session.lang && t.relay) session.lang = lang_from_code(t.relay->lang);
   const bool opted_out = t.view.opted_out;
   t.input.opted_out = opted_out;
   engine::Outcome outcome = engine::step(*t.bundle, session, t.input, {settings_.default_language});
@@ -283,11 +292,13 @@ WebhookResponse SmsChannel::flow_step(Turn& t) {
   if (opt_out && !opted_out) store_.set_opted_out(t.contact, true, t.now);
   if (opt_in && opted_out) store_.set_opted_out(t.contact, false, t.now);
 
-  t.record.session_data = silent ? (session.step.empty() ? "" : engine::encode_session(session))
+  // Silent (opted out): the session stays as it was, its language with it, so the START that
+  // comes after is answered in the person's language, however many messages came between.
+  t.record.session_data = silent ? (session.step.empty() && !session.lang ? "" : engine::encode_session(session))
                           : ended ? ""
                                   : engine::encode_session(outcome.session);
   t.record.response = twiml;
-  keep_texter_address(t);
+  keep_texter_on_relay(t);
   store_.commit_turn(t.record);
   if (!t.record.outbound.empty() && outbound_queued_) outbound_queued_();
 
@@ -321,14 +332,19 @@ void SmsChannel::hand_off(Turn& t, const engine::Session& before, engine::Outcom
   const std::string& topic = before.last_intent;
   const bool asked_about = !topic.empty() && topic != "advocate" && topic != "greeting" && topic != "thanks";
   const bool in_words = !nlu::menu_choice(t.input.text) && nlu::tokens(t.input.text).size() >= 3;
-  const std::string instead = relay_->open(t.contact, t.from, outcome.lang, asked_about ? topic : "",
-                                           in_words ? t.input.text : "", t.record);
-  if (instead.empty()) return;
-  for (auto it = std::make_reverse_iterator(handoff); it != outcome.events.rend(); ++it) {
-    if (auto* say = std::get_if<engine::Say>(&*it)) {
-      say->text = instead;
-      return;
+  const Opened opened = relay_->open(t.contact, t.from, outcome.lang, asked_about ? topic : "",
+                                     in_words ? t.input.text : "", t.record);
+  if (!opened.instead.empty()) {
+    for (auto it = std::make_reverse_iterator(handoff); it != outcome.events.rend(); ++it) {
+      if (auto* say = std::get_if<engine::Say>(&*it)) {
+        say->text = opened.instead;
+        break;
+      }
     }
+  }
+  // WhatsApp after hours: how to stay reachable, as a message of its own after the hand-off's.
+  if (!opened.whatsapp_window.empty()) {
+    outcome.events.push_back(engine::Say{"relay_whatsapp_window", opened.whatsapp_window, true});
   }
 }
 

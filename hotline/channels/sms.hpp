@@ -61,7 +61,7 @@ class SmsChannel {
   WebhookResponse flow_step(Turn& turn);
   void hand_off(Turn& turn, const engine::Session& before, engine::Outcome& outcome);
   WebhookResponse commit_relay_turn(Turn& turn, const std::string& reply, const nlohmann::json& log_fields);
-  void keep_texter_address(Turn& turn);
+  void keep_texter_on_relay(Turn& turn);
   bool calls_welcome(const twilio::FormFields& form) const;
 
   RelayService* relay_ = nullptr;

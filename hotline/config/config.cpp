@@ -45,7 +45,9 @@ class FileReader {
           if (key == "claim_timeout_minutes") c.relay_claim_timeout_minutes = number(value, key, 1, 7 * 24 * 60);
           else if (key == "retention_days") c.relay_retention_days = number(value, key, 1, 365);
           else if (key == "escalate_after_minutes") c.relay_escalate_after_minutes = number(value, key, 1, 24 * 60);
-          else unknown(key, value, "relay", "claim_timeout_minutes, escalate_after_minutes or retention_days");
+          else if (key == "whatsapp_template_sid") c.relay_whatsapp_template_sid = content_sid(value, key);
+          else unknown(key, value, "relay",
+                       "claim_timeout_minutes, escalate_after_minutes, retention_days or whatsapp_template_sid");
         });
       } else if (name == "outbox") {
         for_each(v, "outbox", [&](const std::string& key, const YAML::Node& value) {
@@ -147,6 +149,20 @@ class FileReader {
     error(v, "expected-number",
           "`" + what + "` must be a whole number from " + std::to_string(min) + " to " + std::to_string(max));
     return min;
+  }
+
+  /// A Twilio Content SID: "HX" and 32 hexadecimal digits, as the Content Template Builder shows it.
+  std::string content_sid(const YAML::Node& v, const std::string& what) {
+    std::string sid = text(v, what);
+    const bool ok = sid.size() == 34 && sid.rfind("HX", 0) == 0 &&
+                    sid.find_first_not_of("0123456789abcdefABCDEF", 2) == std::string::npos;
+    if (!sid.empty() && !ok) {
+      error(v, "bad-content-sid",
+            "`" + what + "` must be the Content SID of an approved WhatsApp template: HX and 32 letters a-f or digits, "
+            "as Twilio's Content Template Builder shows it");
+      return {};
+    }
+    return sid;
   }
 
   void unknown(const std::string& name, const YAML::Node& where, const std::string& section,

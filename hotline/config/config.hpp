@@ -42,6 +42,7 @@ struct Config {
   int relay_claim_timeout_minutes = 15; // relay: nobody took it by then → the texter is told
   int relay_escalate_after_minutes = 5; // relay: nobody took it → offered again, then to coordinators
   int relay_retention_days = 7;         // a relay idle this long ends, with the number it kept
+  std::string relay_whatsapp_template_sid;  // relay: approved WhatsApp template (HX…) for words after 24 h; "" = none
   double outbox_messages_per_second = 1.0;  // outbox: per sender (long code ≈ 1, toll-free 3)
   int outbox_retry_base_ms = 2000;      // outbox: first retry delay, doubled each time
   int outbox_max_attempts = 15;         // outbox: then dropped with a logged reason

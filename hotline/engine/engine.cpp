@@ -141,7 +141,7 @@ class Turn {
     switch (keyword.keyword) {
       case nlu::Keyword::stop:
         out_.events.emplace_back(OptOut{});
-        if (!twilio_confirms_opt_out(folded_)) say("opted_out");
+        if (!(input_.twilio_confirms_opt_out && twilio_confirms_opt_out(folded_))) say("opted_out");
         // Not End: the session (step cleared, language kept) lives out its idle time, so a
         // START soon after answers in the same language.
         s.step.clear();

@@ -24,6 +24,9 @@ struct Input {
   Channel channel = Channel::sms;
   bool has_media = false;  // something other than text arrived with (or instead of) the text
   bool opted_out = false;  // the number had opted out of messages (SMS)
+  /// Twilio itself answers the English opt-out words (STOP, UNSUBSCRIBE…) on SMS long codes, so
+  /// the hotline stays silent on those; on WhatsApp it does not, and the hotline confirms them.
+  bool twilio_confirms_opt_out = true;
   bool awaiting_advocate = false;  // asked for a person, and nobody has taken the request yet
   bool after_hours = false;        // ...and nobody is on shift now
   prompts::Variables runtime;      // placeholders the channel knows ({hours})

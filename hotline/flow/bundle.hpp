@@ -50,6 +50,9 @@ inline constexpr const char* kRelayPrompts[] = {
     "relay_offer_waited", "relay_offer_after_hours", "relay_offer_wrote", "relay_offer_note",
     "relay_waiting_forward", "relay_withdrawn", "relay_not_delivered", "relay_reason_opted_out",
     "relay_reason_error", "relay_no_advocate_reached",
+    // WhatsApp's 24-hour window: offers, the texter after hours, words not sent, a failure (63016)
+    "relay_offer_whatsapp", "relay_offer_whatsapp_closed", "relay_whatsapp_window", "relay_whatsapp_closed",
+    "relay_claimed_whatsapp_closed", "relay_reason_whatsapp_window",
     // voicemails: offers and `#call` (relay.cpp), and the advocate's leg of a callback (callback.cpp)
     "voicemail_offer", "voicemail_claimed", "voicemail_no_text", "voicemail_calling", "voicemail_call_failed",
     "voicemail_call_unavailable", "voicemail_call_which", "voicemail_not_a_call",
@@ -69,11 +72,13 @@ inline constexpr const char* kConsolePrompts[] = {
 /// the conversation code, its language, the texter's message, the hours, a list of codes, the
 /// numbered conversations a held message may go to, what an offer adds (how long they have
 /// waited, how many messages they wrote, a release note), why a message was not delivered, the
-/// console's lists (minutes, the cap, lines), and a voicemail's length and age.
+/// console's lists (minutes, the cap, lines), a voicemail's length and age, and how long is left
+/// of a WhatsApp texter's 24-hour window or how long ago they wrote.
 inline constexpr const char* kRuntimePlaceholders[] = {"code",   "lang",  "message", "hours",   "codes",
                                                        "first",  "second", "choices", "topic",  "context",
                                                        "waited", "count", "note",    "reason", "error",
-                                                       "minutes", "max",  "lines",   "seconds", "age"};
+                                                       "minutes", "max",  "lines",   "seconds", "age",
+                                                       "left",    "ago"};
 
 /// Prompts the voice channel says around the flow: language menu, advocates' whisper, voicemail.
 inline constexpr const char* kVoicePrompts[] = {

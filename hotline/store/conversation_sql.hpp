@@ -8,10 +8,10 @@
 
 namespace hotline::store::sql {
 
-// A relay's columns, in the order both stores read them (their relay_at helpers): 17 of them.
+// A relay's columns, in the order both stores read them (their relay_at helpers): 18 of them.
 #define HOTLINE_RELAY_COLUMNS                                                                \
   "code, contact_key, texter, lang, state, advocate_id, first_message, offered_to, "         \
-  "no_answer_told, created_ms, updated_ms, version, context, topic, escalation, stage_ms, shift_end"
+  "no_answer_told, created_ms, updated_ms, version, context, topic, escalation, stage_ms, shift_end, texter_wrote_ms"
 
 inline constexpr const char* kSelectRelays = "SELECT " HOTLINE_RELAY_COLUMNS " FROM relays ORDER BY created_ms, code";
 inline constexpr const char* kRelayOf = "SELECT " HOTLINE_RELAY_COLUMNS " FROM relays WHERE contact_key = ?1";
@@ -49,7 +49,7 @@ inline constexpr const char* kDropExpiredHeld =
 
 // A turn's reads in one statement (?1 key, ?2 request id): every join is a primary-key (or
 // unique) lookup, and the outer row always exists, so a contact never seen reads as NULLs.
-// Columns: session, session_ms, the earlier answer to ?2, opted out, the relay's 16 columns, then
+// Columns: session, session_ms, the earlier answer to ?2, opted out, the relay's 18 columns, then
 // the two request ids the row remembers answers for (the SQLite store's cache keeps them).
 inline constexpr const char* kReadContact =
     "SELECT c.session, c.session_ms, "
@@ -57,6 +57,7 @@ inline constexpr const char* kReadContact =
     "coalesce(o.opted_out, false), "
     "r.code, r.contact_key, r.texter, r.lang, r.state, r.advocate_id, r.first_message, r.offered_to, "
     "r.no_answer_told, r.created_ms, r.updated_ms, r.version, r.context, r.topic, r.escalation, r.stage_ms, r.shift_end, "
+    "r.texter_wrote_ms, "
     "coalesce(c.reply_id, ''), coalesce(c.prev_reply_id, '') "
     "FROM (SELECT 1) AS one "
     "LEFT JOIN conversations AS c ON c.contact_key = ?1 "

@@ -31,7 +31,7 @@ namespace {
 // Schema migrations, in order: entry i takes a database from version i to i + 1, each in the same
 // transaction as its row in schema_migrations. Never edit one that has shipped; append.
 // Numbers and texts arrive sealed by the caller, exactly as in the SQLite store.
-constexpr std::array<const char*, 6> kMigrations = {
+constexpr std::array<const char*, 7> kMigrations = {
     // 1: sessions, remembered responses, opt-outs, the outbox and open relays.
     R"sql(
       CREATE TABLE sessions (
@@ -161,6 +161,11 @@ constexpr std::array<const char*, 6> kMigrations = {
       ALTER TABLE relays ADD COLUMN stage_ms BIGINT NOT NULL DEFAULT 0;
       ALTER TABLE relays ADD COLUMN shift_end INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE advocate_notes ADD COLUMN paused BOOLEAN NOT NULL DEFAULT FALSE;
+    )sql",
+    // 7: when a relay's texter last wrote, as in the SQLite store's migration 10 (WhatsApp's
+    // 24-hour window). 0 on older rows: not known.
+    R"sql(
+      ALTER TABLE relays ADD COLUMN texter_wrote_ms BIGINT NOT NULL DEFAULT 0;
     )sql",
 };
 
@@ -682,7 +687,7 @@ class PostgresStore final : public SessionStore {
   }
 
  private:
-  /// The relay in columns `first`..`first + 16` of `row` (HOTLINE_RELAY_COLUMNS' order).
+  /// The relay in columns `first`..`first + 17` of `row` (HOTLINE_RELAY_COLUMNS' order).
   static Relay relay_at(const Result& r, int row, int first) {
     Relay x;
     x.code = r.text(row, first);
@@ -702,6 +707,7 @@ class PostgresStore final : public SessionStore {
     x.escalation = static_cast<int>(r.int64(row, first + 14));
     x.stage_ms = r.int64(row, first + 15);
     x.shift_end = static_cast<int>(r.int64(row, first + 16));
+    x.texter_wrote_ms = r.int64(row, first + 17);
     return x;
   }
 
@@ -774,11 +780,11 @@ class PostgresStore final : public SessionStore {
     if (change.expected_version == 0) {
       try {
         c.exec("INSERT INTO relays (code, contact_key, texter, lang, state, advocate_id, first_message, "
-               "offered_to, no_answer_told, created_ms, updated_ms, version, context, topic, escalation, stage_ms, shift_end) "
-               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11, $12, $13, $14, $15)",
+               "offered_to, no_answer_told, created_ms, updated_ms, version, context, topic, escalation, stage_ms, shift_end, "
+               "texter_wrote_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11, $12, $13, $14, $15, $16)",
                {r.code, r.contact_key, r.texter_sealed, r.lang, r.state, r.advocate_id, r.first_message_sealed,
                 r.offered_to, r.no_answer_told, now_ms, r.context_sealed, r.topic, std::int64_t{r.escalation}, r.stage_ms,
-                std::int64_t{r.shift_end}});
+                std::int64_t{r.shift_end}, r.texter_wrote_ms});
       } catch (const PgError& e) {
         if (e.sqlstate == kUniqueViolation) throw Conflict("relay " + r.code + " already exists");
         throw;
@@ -787,11 +793,11 @@ class PostgresStore final : public SessionStore {
     }
     if (c.exec("UPDATE relays SET texter = $3, lang = $4, state = $5, advocate_id = $6, first_message = $7, "
                "offered_to = $8, no_answer_told = $9, updated_ms = $10, context = $11, version = version + 1, topic = $12, "
-               "escalation = $13, stage_ms = $14, shift_end = $15, contact_key = $16 "
+               "escalation = $13, stage_ms = $14, shift_end = $15, contact_key = $16, texter_wrote_ms = $17 "
                "WHERE code = $1 AND version = $2",
                {r.code, change.expected_version, r.texter_sealed, r.lang, r.state, r.advocate_id,
                 r.first_message_sealed, r.offered_to, r.no_answer_told, now_ms, r.context_sealed, r.topic,
-                std::int64_t{r.escalation}, r.stage_ms, std::int64_t{r.shift_end}, r.contact_key})
+                std::int64_t{r.escalation}, r.stage_ms, std::int64_t{r.shift_end}, r.contact_key, r.texter_wrote_ms})
             .affected() == 0) {
       throw Conflict("relay " + r.code + " changed meanwhile");
     }

@@ -86,6 +86,10 @@ struct Relay {
   std::int64_t stage_ms = 0;
   /// Once claimed, what the advocate's shift end did to it (RelayShiftEnd).
   int shift_end = 0;
+  /// When the texter last wrote to the hotline (their messages only, not the advocate's): a
+  /// WhatsApp texter can be sent free-form text only within 24 hours of it. 0 = not known (a
+  /// relay opened before this was recorded).
+  std::int64_t texter_wrote_ms = 0;
 };
 
 /// Relay::escalation: what has been done about a request nobody has taken.

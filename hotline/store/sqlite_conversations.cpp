@@ -48,7 +48,7 @@ ContactView SqliteStore::read_contact(std::string_view contact_key, std::string_
     // logged since (not by this contact's own handler, which is here) keeps it uncached.
     std::lock_guard memory(log_mutex_);
     if (!logged_by_contact_.contains(contact_key)) {
-      cache_.put(contact_key, {view.session, run.text(21), run.text(22), view.opted_out});
+      cache_.put(contact_key, {view.session, run.text(22), run.text(23), view.opted_out});
     }
   }
   return view;

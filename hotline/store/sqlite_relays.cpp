@@ -14,14 +14,14 @@ void SqliteStore::prepare_relay_statements() {
   relay_of_ = Statement(d, sql::kRelayOf);
   insert_relay_ = Statement(d,
       "INSERT INTO relays (code, contact_key, texter, lang, state, advocate_id, first_message, "
-      "offered_to, no_answer_told, created_ms, updated_ms, version, context, topic, escalation, stage_ms, shift_end) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12, ?13, ?14, ?15, ?16)");
+      "offered_to, no_answer_told, created_ms, updated_ms, version, context, topic, escalation, stage_ms, shift_end, "
+      "texter_wrote_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12, ?13, ?14, ?15, ?16, ?17)");
   // The contact key is written too: a relay kept under a WhatsApp texter's old key moves to the
   // person's (channels/legacy_contact.hpp).
   update_relay_ = Statement(d,
       "UPDATE relays SET texter = ?3, lang = ?4, state = ?5, advocate_id = ?6, first_message = ?7, "
       "offered_to = ?8, no_answer_told = ?9, updated_ms = ?10, context = ?11, version = version + 1, topic = ?12, "
-      "escalation = ?13, stage_ms = ?14, shift_end = ?15, contact_key = ?16 "
+      "escalation = ?13, stage_ms = ?14, shift_end = ?15, contact_key = ?16, texter_wrote_ms = ?17 "
       "WHERE code = ?1 AND version = ?2");
   delete_relay_ = Statement(d, "DELETE FROM relays WHERE code = ?1 AND version = ?2");
   forget_relays_ = Statement(d, "DELETE FROM relays WHERE contact_key = ?1");
@@ -108,7 +108,8 @@ void SqliteStore::write_relay(const RelayChange& change, std::int64_t now_ms) {
     run.bind(1, r.code).bind(2, r.contact_key).bind(3, r.texter_sealed).bind(4, r.lang)
         .bind(5, r.state).bind(6, r.advocate_id).bind(7, r.first_message_sealed).bind(8, r.offered_to)
         .bind(9, std::int64_t{r.no_answer_told}).bind(10, now_ms).bind(11, now_ms).bind(12, r.context_sealed)
-        .bind(13, r.topic).bind(14, std::int64_t{r.escalation}).bind(15, r.stage_ms).bind(16, std::int64_t{r.shift_end});
+        .bind(13, r.topic).bind(14, std::int64_t{r.escalation}).bind(15, r.stage_ms).bind(16, std::int64_t{r.shift_end})
+        .bind(17, r.texter_wrote_ms);
     // A code or contact already in use: another writer opened it first.
     const int rc = sqlite3_step(insert_relay_.get());
     if ((rc & 0xFF) == SQLITE_CONSTRAINT) throw Conflict("relay " + r.code + " already exists");
@@ -120,7 +121,7 @@ void SqliteStore::write_relay(const RelayChange& change, std::int64_t now_ms) {
       .bind(5, r.state).bind(6, r.advocate_id).bind(7, r.first_message_sealed).bind(8, r.offered_to)
       .bind(9, std::int64_t{r.no_answer_told}).bind(10, now_ms).bind(11, r.context_sealed).bind(12, r.topic)
       .bind(13, std::int64_t{r.escalation}).bind(14, r.stage_ms).bind(15, std::int64_t{r.shift_end})
-      .bind(16, r.contact_key);
+      .bind(16, r.contact_key).bind(17, r.texter_wrote_ms);
   if (run.exec() == 0) throw Conflict("relay " + r.code + " changed meanwhile");
 }
 
@@ -143,6 +144,7 @@ Relay SqliteStore::relay_at(const Run& run, int first) {
   r.escalation = static_cast<int>(run.int64(first + 14));
   r.stage_ms = run.int64(first + 15);
   r.shift_end = static_cast<int>(run.int64(first + 16));
+  r.texter_wrote_ms = run.int64(first + 17);
   return r;
 }
 

@@ -22,7 +22,7 @@ namespace {
 // leaves the database at a consistent earlier version. Never edit an entry that has shipped;
 // append a new one. Plain CREATE (no IF NOT EXISTS) on purpose: re-applying a migration to a
 // database that already has it is a bug we want to hear about, not paper over.
-constexpr std::array<const char*, 9> kMigrations = {
+constexpr std::array<const char*, 10> kMigrations = {
     // 1: the initial schema.
     R"sql(
       CREATE TABLE sessions (
@@ -177,6 +177,11 @@ constexpr std::array<const char*, 9> kMigrations = {
       ALTER TABLE relays ADD COLUMN stage_ms INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE relays ADD COLUMN shift_end INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE advocate_notes ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+    )sql",
+    // 10: when a relay's texter last wrote (a time, nothing of what they wrote): WhatsApp
+    // delivers free-form text only within 24 hours of it. 0 on older rows: not known.
+    R"sql(
+      ALTER TABLE relays ADD COLUMN texter_wrote_ms INTEGER NOT NULL DEFAULT 0;
     )sql",
 };
 

@@ -25,7 +25,7 @@ const ListedMessage* find_sent(const OutboundSms& sms, const std::vector<ListedM
     // A message whose date could not be read is not taken for ours: sending again (a possible
     // duplicate) is the lesser harm than a message never sent.
     if (m.created_ms == 0 || m.created_ms < since_ms || m.sid.empty()) continue;
-    if (m.to != sms.to || m.body != sms.body) continue;
+    if (m.to != sms.to || (sms.content_sid.empty() && m.body != sms.body)) continue;
     // Twilio gives every message a messaging_service_sid (a default one when none was used), so
     // a number is matched by `from` alone; a Messaging Service picks the number itself.
     const bool same_sender = sms.messaging_service_sid.empty() ? m.from == sms.from
@@ -163,12 +163,22 @@ void OutboxWorker::attempt(const store::OutboxRow& row) {
   const nlohmann::json ids = {{"outbox_id", row.id}, {"contact", row.contact_key}};
   auto to = crypto::open(settings_.secret, row.to_sealed, "outbox.to");
   auto body = crypto::open(settings_.secret, row.body_sealed, "outbox.body");
+  std::string content_sid, content_variables;
   if (to && !body) {
     // Not a message: a call, whose body is sealed under its own context so that no text an
     // advocate writes can ever be read as one.
     if (auto url = crypto::open(settings_.secret, row.body_sealed, "outbox.call")) {
       attempt_call(row, *to, *url);
       return;
+    }
+    // Or a template (WhatsApp outside its window): a Content SID and its variables.
+    if (auto content = crypto::open(settings_.secret, row.body_sealed, kContentSealContext)) {
+      const auto j = nlohmann::json::parse(*content, nullptr, /*allow_exceptions=*/false);
+      if (j.is_object() && j.value("content_sid", "").rfind("HX", 0) == 0) {
+        content_sid = j.value("content_sid", "");
+        content_variables = j.contains("variables") ? j["variables"].dump() : "";
+        body = "";
+      }
     }
   }
   if (!to || !body) {
@@ -182,6 +192,8 @@ void OutboxWorker::attempt(const store::OutboxRow& row) {
   OutboundSms sms;
   sms.to = *to;
   sms.body = *body;
+  sms.content_sid = content_sid;
+  sms.content_variables = content_variables;
   if (row.sender.rfind("MG", 0) == 0) sms.messaging_service_sid = row.sender;
   else sms.from = row.sender;
   sms.status_callback = settings_.status_callback;

@@ -54,6 +54,11 @@ struct OutboxSettings {
   int lookup_max_pages = 3;    // more to that recipient since the send than this reads: lookup failed
 };
 
+/// A message to be sent as an approved template (WhatsApp outside its 24-hour window) is sealed
+/// under this context instead of "outbox.body": JSON {"content_sid": "HX…", "variables": {…}}.
+/// Its own context, so that no text an advocate writes can be read as a template and the other way round.
+inline constexpr const char* kContentSealContext = "outbox.content";
+
 using SendFunction = std::function<SendResult(const OutboundSms&)>;
 /// Places a call at Twilio (RestClient::place_call).
 using CallFunction = std::function<SendResult(const OutboundCall&)>;
@@ -62,6 +67,7 @@ using LookupFunction = std::function<ListResult(const MessageQuery&)>;
 
 /// The message in `listed` that is `sms` sent: same recipient, same text, same sender (the
 /// number, or the Messaging Service), created at or after `since_ms`. The newest such, or null.
+/// A template's text is Twilio's rendering, unknown here: it is matched without its text.
 const ListedMessage* find_sent(const OutboundSms& sms, const std::vector<ListedMessage>& listed,
                                std::int64_t since_ms);
 

@@ -134,7 +134,13 @@ SendResult RestClient::create(const char* resource, const FormFields& form) cons
 }
 
 SendResult RestClient::send_message(const OutboundSms& m) const {
-  FormFields form{{"To", m.to}, {"Body", m.body}};
+  FormFields form{{"To", m.to}};
+  if (!m.content_sid.empty()) {
+    form.push_back({"ContentSid", m.content_sid});
+    if (!m.content_variables.empty()) form.push_back({"ContentVariables", m.content_variables});
+  } else {
+    form.push_back({"Body", m.body});
+  }
   if (!m.messaging_service_sid.empty()) form.push_back({"MessagingServiceSid", m.messaging_service_sid});
   else form.push_back({"From", m.from});
   if (!m.status_callback.empty()) form.push_back({"StatusCallback", m.status_callback});

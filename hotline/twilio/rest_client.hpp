@@ -26,6 +26,10 @@ struct OutboundSms {
   std::string messaging_service_sid;
   std::string body;
   std::string status_callback;  // optional: where Twilio POSTs delivery updates
+  /// An approved template instead of `body` (WhatsApp outside its 24-hour window): Twilio's
+  /// Content SID ("HX…") and its variables as a JSON object ({"1": "…"}).
+  std::string content_sid;
+  std::string content_variables;
 };
 
 /// One outbound call: Twilio rings `to` from `from` and, when it is answered, fetches the TwiML
