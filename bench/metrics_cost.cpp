@@ -5,6 +5,9 @@
 //                            request counter and latency histogram by route, a conversation turn,
 //                            a limit verdict (each a with() lookup, then inc() or observe())
 //   metrics_cost scrape N    N renders of a registry holding what a busy server shows
+//   metrics_cost inc N       N increments of one counter series already found (no lookup)
+//   metrics_cost observe N   N observations into one histogram series already found
+//   metrics_cost print 0     that registry's text
 //
 // Run each with N and with 0 under `valgrind --tool=callgrind`; (Ir(N) − Ir(0)) / N is the cost
 // of one. bench/README.md, "Metrics", has the commands and the figures.
@@ -18,7 +21,7 @@ using hotline::metrics::Registry;
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: metrics_cost webhook|scrape N\n");
+    std::fprintf(stderr, "usage: metrics_cost webhook|scrape|inc|observe|print N\n");
     return 2;
   }
   const std::string mode = argv[1];
@@ -51,10 +54,19 @@ int main(int argc, char** argv) {
       turns.with({"sms", intents[i % 12], (i & 1) ? "en" : "es"}).inc();
       verdicts.with({"allow"}).inc();
     }
+  } else if (mode == "inc") {  // the increment alone, on a series already found
+    auto& sms_ok = requests.with({"/twilio/sms", "200"});
+    for (long i = 0; i < n; ++i) sms_ok.inc();
+  } else if (mode == "observe") {  // the observation alone, likewise
+    auto& sms_latency = latency.with({"/twilio/sms"});
+    for (long i = 0; i < n; ++i) sms_latency.observe(0.0031 + static_cast<double>(i % 7) * 0.001);
+  } else if (mode == "print") {  // the text itself, to compare two implementations
+    std::fputs(registry.render().c_str(), stdout);
+    return 0;
   } else if (mode == "scrape") {
     for (long i = 0; i < n; ++i) sink += static_cast<double>(registry.render().size());
   } else {
-    std::fprintf(stderr, "usage: metrics_cost webhook|scrape N\n");
+    std::fprintf(stderr, "usage: metrics_cost webhook|scrape|inc|observe|print N\n");
     return 2;
   }
   std::printf("%s %ld: %.0f bytes rendered; one scrape is %zu bytes\n", mode.c_str(), n, sink,

@@ -305,7 +305,9 @@ TEST_CASE("GET /metrics counts a signed SMS webhook and never shows a number or 
 // What a dashboard or an alert depends on in GET /metrics: each family's HELP and TYPE, in order,
 // and every series' name and labels (not values: latencies vary). tests/fixtures/metrics_names.txt
 // holds them as the hand-written registry produced them, before the switch to prometheus-cpp
-// (issue #19); HOTLINE_WRITE_METRICS_FIXTURE=1 rewrites it from this build instead of comparing.
+// (issue #19), with the one change the switch made: the smallest bucket's bound is written
+// le="0.0005" where it was le="5e-04" (the same number; the way other Prometheus clients write
+// it). HOTLINE_WRITE_METRICS_FIXTURE=1 rewrites the file from this build instead of comparing.
 TEST_CASE("GET /metrics keeps its names, labels, help and types (tests/fixtures/metrics_names.txt)") {
   TempDir dir;
   HotlineServer server(test_config(dir));
