@@ -244,6 +244,20 @@ TEST_CASE("a replica whose PostgreSQL never comes up tries within HOTLINE_DB_WAI
   CHECK(lines[0].find("Connection refused") != std::string::npos);
 }
 
+TEST_CASE("SIGTERM while a replica waits for its database stops it at once, cleanly") {
+  RefusingPort nothing;
+  Process replica(serve_args(), "",
+                  {"HOTLINE_DB=postgresql://hotline@127.0.0.1:" + std::to_string(nothing.port) + "/hotline",
+                   "HOTLINE_SECRET=deployment-test-secret-0123456789", "HOTLINE_DB_WAIT_SECONDS=600"});
+  REQUIRE(replica.wait_for_stderr("\"event\":\"database_unreachable\"").find("database_unreachable") !=
+          std::string::npos);
+  const auto signalled = std::chrono::steady_clock::now();
+  replica.signal(SIGTERM);
+  CHECK(replica.wait() == 0);
+  CHECK(std::chrono::steady_clock::now() - signalled < 3s);  // not at the end of a 600 s wait
+  CHECK(replica.err().find("stopped while waiting for the database") != std::string::npos);
+}
+
 TEST_CASE("the start-up wait for a database: doubling delays within the bound, then the last error") {
   using ms = std::chrono::milliseconds;
   hotline::app::StoreWait wait;  // the defaults `serve` uses with HOTLINE_DB_WAIT_SECONDS unset
