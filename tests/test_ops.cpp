@@ -11,6 +11,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <thread>
 #include <map>
 #include <regex>
@@ -298,6 +300,52 @@ TEST_CASE("GET /metrics counts a signed SMS webhook and never shows a number or 
   CHECK(text.find("4145550187") == std::string::npos);
   CHECK(text.find("zanahoria") == std::string::npos);
   CHECK(text.find("policia") == std::string::npos);
+}
+
+// What a dashboard or an alert depends on in GET /metrics: each family's HELP and TYPE, in order,
+// and every series' name and labels (not values: latencies vary). tests/fixtures/metrics_names.txt
+// holds them as the hand-written registry produced them, before the switch to prometheus-cpp
+// (issue #19), with the one change the switch made: the smallest bucket's bound is written
+// le="0.0005" where it was le="5e-04" (the same number; the way other Prometheus clients write
+// it). HOTLINE_WRITE_METRICS_FIXTURE=1 rewrites the file from this build instead of comparing.
+TEST_CASE("GET /metrics keeps its names, labels, help and types (tests/fixtures/metrics_names.txt)") {
+  TempDir dir;
+  HotlineServer server(test_config(dir));
+  // The same traffic each time: a text, a call, an unknown route, a readiness check.
+  REQUIRE(server.post_signed("/twilio/sms", sms_form("+14145550188", "hola", "SMnames0001"))->status == 200);
+  REQUIRE(server.post_signed("/twilio/sms", sms_form("+14145550188", "1", "SMnames0002"))->status == 200);
+  REQUIRE(server.post_signed("/twilio/voice", {{"CallSid", "CAnames0001"}, {"From", "+14145550189"},
+                                               {"To", "+14145550100"}, {"CallStatus", "ringing"}})->status == 200);
+  REQUIRE(server.client().Get("/nowhere")->status == 404);
+  REQUIRE(server.client().Get("/readyz")->status == 200);
+  auto res = server.client().Get("/metrics");
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  parse_metrics(res->body);  // well-formed, as the format says
+
+  // Comments in order (the families' order), then the series, sorted: their order within a
+  // family means nothing to Prometheus.
+  std::vector<std::string> comments;
+  std::set<std::string> series;
+  std::istringstream in(res->body);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("#", 0) == 0) comments.push_back(line);
+    else series.insert(line.substr(0, line.rfind(' ')));
+  }
+  std::string names;
+  for (const auto& c : comments) names += c + "\n";
+  for (const auto& s : series) names += s + "\n";
+
+  const std::string fixture = std::string(HOTLINE_SOURCE_DIR) + "/tests/fixtures/metrics_names.txt";
+  if (const char* write = std::getenv("HOTLINE_WRITE_METRICS_FIXTURE"); write && std::string(write) == "1") {
+    std::ofstream(fixture, std::ios::binary) << names;
+    WARN("wrote " << fixture);
+    return;
+  }
+  std::ifstream saved(fixture, std::ios::binary);
+  REQUIRE(saved);
+  const std::string expected((std::istreambuf_iterator<char>(saved)), std::istreambuf_iterator<char>());
+  CHECK(names == expected);
 }
 
 TEST_CASE("without HOTLINE_ADMIN_TOKEN, /metrics answers this machine only and /admin/reload is off") {

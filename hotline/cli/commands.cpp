@@ -1,4 +1,5 @@
 #include "hotline/cli/commands.hpp"
+#include "hotline/cli/healthcheck.hpp"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -18,6 +19,8 @@
 #include <vector>
 
 #include "hotline/app/app.hpp"
+#include "hotline/app/data_folder.hpp"
+#include "hotline/app/store_wait.hpp"
 #include "hotline/app/last_good.hpp"
 #include "hotline/app/servable.hpp"
 #include "hotline/cli/bundle_root.hpp"
@@ -54,6 +57,7 @@ Commands:
   forget     erase everything kept about one phone number
   status     what the running server serves, and why an edit is not live
   roster     who takes texts and calls now, and the week's gaps by language and channel
+  healthcheck  exit 0 when the server on the configured port answers GET /healthz (for Docker)
 
 Run `hotline <command> --help` for a command's options. Run them in the hotline folder (the
 one holding flows/ and prompts/) or any folder inside it: each finds that folder on its own
@@ -79,12 +83,17 @@ Environment:
   HOTLINE_NOW         pins the clock to an ISO 8601 time, for tests
   HOTLINE_ADMIN_TOKEN Bearer token for GET /metrics, GET /admin/status and POST /admin/reload
                       (16+ characters); `hotline status` sends it
+  HOTLINE_PORT        the port `serve` listens on and `healthcheck` asks (default: server.port
+                      in the configuration, 8080); `serve --port` overrides it
+  HOTLINE_DB_WAIT_SECONDS  how long `serve` keeps trying an unreachable PostgreSQL at start,
+                      1 s, 2 s, 4 s … apart (default 60; 0: one try)
 )";
 
 constexpr const char* kServeHelp = R"(Usage: hotline serve [--port N] [--bind ADDR] [--root DIR] [--config FILE]
 
 Serves the flows in DIR/flows and DIR/prompts (DIR: the hotline folder, found from here up).
-  --port N        port to listen on (default 8080; 0 picks a free one and logs it)
+  --port N        port to listen on (default HOTLINE_PORT, else server.port in the
+                  configuration, 8080; 0 picks a free one and logs it)
   --bind ADDR     address to listen on (default 127.0.0.1)
   --root DIR      where flows/, prompts/ and config/ are (default: found from here up);
                   relative paths in the configuration and in HOTLINE_DB / HOTLINE_ADVOCATES
@@ -290,6 +299,24 @@ class SignalWatcher {
     });
   }
 
+  /// Before start(): waits up to `how_long` for SIGINT or SIGTERM (taken, so they do not stop a
+  /// server that is not serving yet); true when one came. A SIGHUP meanwhile is dropped: nothing
+  /// is loaded yet to reload.
+  bool stop_requested_within(std::chrono::milliseconds how_long) {
+    const auto until = std::chrono::steady_clock::now() + how_long;
+    for (;;) {
+      const auto left = until - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) return false;
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      timespec wait{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+      const int sig = sigtimedwait(&set_, nullptr, &wait);
+      if (sig == SIGINT || sig == SIGTERM) {
+        stop_signal_ = sig == SIGINT ? "SIGINT" : "SIGTERM";
+        return true;
+      }
+    }
+  }
+
   /// Ends the watcher thread. After it, stop_signal() and stop_started() may be read.
   void finish() {
     if (!thread_.joinable()) return;
@@ -308,30 +335,6 @@ class SignalWatcher {
   const char* stop_signal_ = nullptr;  // written by the watcher thread, read after finish()
   std::chrono::steady_clock::time_point stop_started_;
 };
-
-// Local mode has no HOTLINE_SECRET: keep a random one beside the database so contact hashes
-// stay stable across restarts without a secret ever being written in the repository. The
-// folder it makes is the owner's alone (0700), like the file. With `create` false, a missing
-// secret is "" (`forget` must not invent a key nothing was ever stored under).
-std::string local_secret(const std::string& database, bool create = true) {
-  namespace fs = std::filesystem;
-  const fs::path path = fs::path(database).parent_path() / ".local-secret";
-  if (std::ifstream in{path}; in) {
-    std::string secret;
-    std::getline(in, secret);
-    if (secret.size() >= 32) return secret;
-  }
-  if (!create) return "";
-  const fs::path folder = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-  if (!fs::exists(folder)) {
-    fs::create_directories(folder);
-    fs::permissions(folder, fs::perms::owner_all, fs::perm_options::replace);
-  }
-  std::string secret = crypto::random_hex(32);
-  std::ofstream(path) << secret << '\n';
-  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
-  return secret;
-}
 
 int serve(const Args& args) {
   if (args.help) {
@@ -397,7 +400,17 @@ int serve(const Args& args) {
     log::warn("local_mode", {{"message", "TWILIO_AUTH_TOKEN is not set: signatures are NOT checked. "
                                           "Never expose this server to the internet like this."}});
   }
-  if (c.secret.empty()) c.secret = local_secret(c.database);
+  // Before anything is written there: a folder this user cannot write is one clear line.
+  if (const std::string problem = app::data_folder_problem(c.database); !problem.empty()) {
+    std::cerr << "hotline: not serving: " << problem << "\n";
+    return 1;
+  }
+  try {
+    if (c.secret.empty()) c.secret = app::local_secret(c.database);
+  } catch (const std::exception& e) {
+    std::cerr << "hotline: not serving: " << e.what() << "\n";
+    return 1;
+  }
 
   std::unique_ptr<store::ServeLock> only_server;  // held until serve returns
   try {
@@ -409,9 +422,20 @@ int serve(const Args& args) {
   SignalWatcher signals;  // before the App: the threads its parts start inherit the signal mask
   std::unique_ptr<app::App> hotline_app;
   try {
-    hotline_app = std::make_unique<app::App>(c, l.bundle, roster);
+    app::StoreWait wait;
+    wait.total = std::chrono::seconds(c.database_wait_seconds);
+    // A connection per server thread, plus the outbox worker, housekeeper and relay sweep.
+    auto store = app::open_store_waiting(c.database, static_cast<std::size_t>(c.threads) + 4, wait,
+                                         [&](std::chrono::milliseconds d) { return !signals.stop_requested_within(d); });
+    if (!store) {
+      log::info("shutdown", {{"signal", signals.stop_signal()}, {"clean", true},
+                             {"message", "stopped while waiting for the database"}});
+      return 0;
+    }
+    hotline_app = std::make_unique<app::App>(c, std::move(store), l.bundle, roster);
   } catch (const std::exception& e) {
-    std::cerr << "hotline: cannot open the database " << store::redacted(c.database) << ": " << e.what() << "\n";
+    std::cerr << "hotline: not serving: cannot open the database " << store::redacted(c.database) << ": " << e.what()
+              << "\n";
     return 1;
   }
   hotline_app->loaded_from(fingerprint_before);
@@ -789,7 +813,12 @@ int forget(const Args& args) {
                  "to the server's)\n";
     return 1;
   }
-  if (c.secret.empty()) c.secret = local_secret(c.database, false);
+  try {
+    if (c.secret.empty()) c.secret = app::local_secret(c.database, false);
+  } catch (const std::exception& e) {
+    std::cerr << "hotline: " << e.what() << "\n";
+    return 1;
+  }
   if (c.secret.empty()) {
     std::cerr << "hotline: HOTLINE_SECRET is not set and there is no local secret beside " << c.database
               << ": nothing was forgotten (set HOTLINE_SECRET to the server's)\n";
@@ -830,6 +859,7 @@ int run(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
+  if (command == "healthcheck") return healthcheck(argc, argv);  // its own options; exit codes as Docker reads them
   std::string error;
   auto args = parse_args(argc, argv, 2, {"json", "help", "cross-validate", "explain", "examples"}, error);
   if (!args) {

@@ -1,10 +1,16 @@
 #include "hotline/common/metrics.hpp"
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
-#include <type_traits>
 #include <variant>
 
 namespace hotline::metrics {
@@ -34,61 +40,15 @@ std::string clean_value(const std::string& value) {
   return out;
 }
 
-void append_escaped(std::string& out, const std::string& text, bool quotes) {
-  for (char c : text) {
+// prometheus-cpp writes HELP as given; the format wants `\` and newlines escaped there.
+std::string escaped_help(const std::string& help) {
+  std::string out;
+  for (char c : help) {
     if (c == '\\') out += "\\\\";
     else if (c == '\n') out += "\\n";
-    else if (quotes && c == '"') out += "\\\"";
     else out.push_back(c);
   }
-}
-
-void append_header(std::string& out, const std::string& name, const std::string& help, const char* type) {
-  out += "# HELP " + name + " ";
-  append_escaped(out, help, false);
-  out += "\n# TYPE " + name + " " + type + "\n";
-}
-
-// `{a="x",b="y"}` (or nothing without labels), with `extra` (e.g. le="0.5") last.
-void append_labels(std::string& out, const Labels& names, const Labels& values,
-                   const std::string& extra = {}) {
-  if (names.empty() && extra.empty()) return;
-  out.push_back('{');
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (i) out.push_back(',');
-    out += names[i] + "=\"";
-    append_escaped(out, i < values.size() ? values[i] : std::string(), true);
-    out.push_back('"');
-  }
-  if (!extra.empty()) {
-    if (!names.empty()) out.push_back(',');
-    out += extra;
-  }
-  out.push_back('}');
-}
-
-void render_series(std::string& out, const std::string& name, const Labels& names,
-                   const Labels& values, const Counter& c, const std::vector<double>*) {
-  out += name;
-  append_labels(out, names, values);
-  out += " " + std::to_string(c.value()) + "\n";
-}
-
-void render_series(std::string& out, const std::string& name, const Labels& names,
-                   const Labels& values, const Histogram& h, const std::vector<double>* bounds) {
-  const auto snap = h.snapshot();
-  for (std::size_t i = 0; i < snap.cumulative.size(); ++i) {
-    const std::string le = i < bounds->size() ? format_value((*bounds)[i]) : "+Inf";
-    out += name + "_bucket";
-    append_labels(out, names, values, "le=\"" + le + "\"");
-    out += " " + std::to_string(snap.cumulative[i]) + "\n";
-  }
-  out += name + "_sum";
-  append_labels(out, names, values);
-  out += " " + format_value(snap.sum) + "\n";
-  out += name + "_count";
-  append_labels(out, names, values);
-  out += " " + std::to_string(snap.cumulative.back()) + "\n";
+  return out;
 }
 
 }  // namespace
@@ -106,37 +66,18 @@ std::vector<double> latency_buckets() {
   return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
-// --- Histogram ---------------------------------------------------------------------------------
+// --- Series ------------------------------------------------------------------------------------
 
-Histogram::Histogram(std::shared_ptr<const std::vector<double>> bounds)
-    : bounds_(std::move(bounds)), counts_(new std::atomic<std::uint64_t>[bounds_->size() + 1]) {
-  for (std::size_t i = 0; i <= bounds_->size(); ++i) counts_[i].store(0, std::memory_order_relaxed);
-}
-
-void Histogram::observe(double value) {
-  std::size_t i = 0;
-  while (i < bounds_->size() && value > (*bounds_)[i]) ++i;
-  counts_[i].fetch_add(1, std::memory_order_relaxed);
-  sum_.fetch_add(value, std::memory_order_relaxed);
-}
-
-Histogram::Snapshot Histogram::snapshot() const {
-  Snapshot s;
-  std::uint64_t running = 0;
-  for (std::size_t i = 0; i <= bounds_->size(); ++i) {
-    running += counts_[i].load(std::memory_order_relaxed);
-    s.cumulative.push_back(running);
-  }
-  s.sum = sum_.load(std::memory_order_relaxed);
-  return s;
-}
+void Counter::inc(std::uint64_t n) { counter_.Increment(static_cast<double>(n)); }
+std::uint64_t Counter::value() const { return static_cast<std::uint64_t>(counter_.Value()); }
+void Histogram::observe(double value) { histogram_.Observe(value); }
 
 // --- Family ------------------------------------------------------------------------------------
 
 template <class Series>
-Family<Series>::Family(std::string name, std::string help, Labels label_names, std::size_t max_series,
-                       std::shared_ptr<const std::vector<double>> bounds)
-    : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)),
+Family<Series>::Family(prometheus::Family<Backend>& backend, std::string name, Labels label_names,
+                       std::size_t max_series, std::vector<double> bounds)
+    : backend_(backend), name_(std::move(name)), label_names_(std::move(label_names)),
       max_series_(std::max<std::size_t>(max_series, 1)), bounds_(std::move(bounds)) {}
 
 template <class Series>
@@ -153,19 +94,20 @@ Series& Family<Series>::with(const Labels& values) {
     key.assign(label_names_.size(), "other");
     if (auto it = series_.find(key); it != series_.end()) return *it->second;
   }
-  std::unique_ptr<Series> series;
-  if constexpr (std::is_same_v<Series, Histogram>) series = std::make_unique<Histogram>(bounds_);
-  else series = std::make_unique<Series>();
-  return *series_.emplace(std::move(key), std::move(series)).first->second;
+  return add(key);
 }
 
 template <class Series>
-void Family<Series>::render(std::string& out) const {
-  append_header(out, name_, help_, std::is_same_v<Series, Histogram> ? "histogram" : "counter");
-  std::shared_lock lock(mutex_);
-  for (const auto& [values, series] : series_) {
-    render_series(out, name_, label_names_, values, *series, bounds_.get());
+Series& Family<Series>::add(const Labels& key) {
+  prometheus::Labels labels;
+  for (std::size_t i = 0; i < key.size(); ++i) labels.emplace(label_names_[i], key[i]);
+  std::unique_ptr<Series> series;
+  if constexpr (std::is_same_v<Series, Histogram>) {
+    series = std::make_unique<Histogram>(backend_.Add(labels, bounds_));
+  } else {
+    series = std::make_unique<Counter>(backend_.Add(labels));
   }
+  return *series_.emplace(key, std::move(series)).first->second;
 }
 
 template class Family<Counter>;
@@ -175,6 +117,7 @@ template class Family<Histogram>;
 
 struct Registry::Entry {
   std::variant<std::unique_ptr<CounterFamily>, std::unique_ptr<HistogramFamily>, Gauge> metric;
+  std::string help;  // escaped, as rendered
   const std::string& name() const {
     if (auto* c = std::get_if<0>(&metric)) return (*c)->name();
     if (auto* h = std::get_if<1>(&metric)) return (*h)->name();
@@ -182,7 +125,9 @@ struct Registry::Entry {
   }
 };
 
-Registry::Registry(std::size_t max_series) : max_series_(max_series) {}
+Registry::Registry(std::size_t max_series)
+    : max_series_(max_series),
+      backend_(std::make_unique<prometheus::Registry>(prometheus::Registry::InsertBehavior::Throw)) {}
 Registry::~Registry() = default;
 
 void Registry::check_new_name(const std::string& name) const {
@@ -213,10 +158,11 @@ CounterFamily& Registry::counter(const std::string& name, const std::string& hel
   }
   check_labels(label_names, false);
   const bool plain = label_names.empty();
-  auto family = std::make_unique<CounterFamily>(name, help, std::move(label_names), max_series_);
+  auto& backend = prometheus::BuildCounter().Name(name).Help(escaped_help(help)).Register(*backend_);
+  auto family = std::make_unique<CounterFamily>(backend, name, std::move(label_names), max_series_);
   if (plain) family->with();
   auto& ref = *family;
-  entries_.push_back(std::make_unique<Entry>(Entry{std::move(family)}));
+  entries_.push_back(std::make_unique<Entry>(Entry{std::move(family), escaped_help(help)}));
   return ref;
 }
 
@@ -234,42 +180,57 @@ HistogramFamily& Registry::histogram(const std::string& name, const std::string&
     }
   }
   const bool plain = label_names.empty();
-  auto family = std::make_unique<HistogramFamily>(
-      name, help, std::move(label_names), max_series_,
-      std::make_shared<const std::vector<double>>(std::move(bounds)));
+  auto& backend = prometheus::BuildHistogram().Name(name).Help(escaped_help(help)).Register(*backend_);
+  auto family = std::make_unique<HistogramFamily>(backend, name, std::move(label_names), max_series_, std::move(bounds));
   if (plain) family->with();
   auto& ref = *family;
-  entries_.push_back(std::make_unique<Entry>(Entry{std::move(family)}));
+  entries_.push_back(std::make_unique<Entry>(Entry{std::move(family), escaped_help(help)}));
   return ref;
 }
 
 void Registry::gauge(const std::string& name, const std::string& help, std::function<double()> read) {
   std::lock_guard lock(mutex_);
   check_new_name(name);
-  entries_.push_back(std::make_unique<Entry>(Entry{Gauge{name, help, std::move(read)}}));
+  entries_.push_back(std::make_unique<Entry>(Entry{Gauge{name, help, std::move(read)}, escaped_help(help)}));
 }
 
 std::string Registry::render() const {
   std::lock_guard lock(mutex_);
-  std::string out;
+  // prometheus-cpp collects by type (every counter, then every histogram); put the families back
+  // in the order they were registered, and each one's series in the order of their labels (its
+  // own order is a hash map's), so the text reads the same from one scrape to the next.
+  std::map<std::string, prometheus::MetricFamily> collected;
+  for (auto& family : backend_->Collect()) {
+    std::sort(family.metric.begin(), family.metric.end(),
+              [](const prometheus::ClientMetric& a, const prometheus::ClientMetric& b) { return a.label < b.label; });
+    std::string name = family.name;
+    collected.emplace(std::move(name), std::move(family));
+  }
+  std::vector<prometheus::MetricFamily> ordered;
+  ordered.reserve(entries_.size());
   for (const auto& e : entries_) {
-    if (auto* c = std::get_if<0>(&e->metric)) {
-      (*c)->render(out);
-    } else if (auto* h = std::get_if<1>(&e->metric)) {
-      (*h)->render(out);
-    } else {
-      const auto& g = std::get<2>(e->metric);
-      double value = 0;
+    if (const auto* g = std::get_if<2>(&e->metric)) {
+      prometheus::ClientMetric sample;
       try {
-        value = g.read();
+        sample.gauge.value = g->read();
       } catch (...) {
         continue;  // e.g. the database is unreachable: /readyz says so; the scrape goes on
       }
-      append_header(out, g.name, g.help, "gauge");
-      out += g.name + " " + format_value(value) + "\n";
+      ordered.push_back(prometheus::MetricFamily{g->name, e->help, prometheus::MetricType::Gauge, {std::move(sample)}});
+    } else if (auto it = collected.find(e->name()); it != collected.end()) {
+      ordered.push_back(std::move(it->second));
+    } else {
+      // The library leaves out a metric with no series yet; it is described all the same, so a
+      // dashboard or an alert finds it from the first scrape.
+      const auto type = std::holds_alternative<std::unique_ptr<HistogramFamily>>(e->metric)
+                            ? prometheus::MetricType::Histogram
+                            : prometheus::MetricType::Counter;
+      ordered.push_back(prometheus::MetricFamily{e->name(), e->help, type, {}});
     }
   }
-  return out;
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, ordered);
+  return out.str();
 }
 
 }  // namespace hotline::metrics

@@ -1,13 +1,18 @@
 #pragma once
-// Counters, histograms and scrape-time gauges for `GET /metrics`, rendered in the Prometheus
-// text exposition format (version 0.0.4). No HTTP here: the http layer serves render().
+// Counters, histograms and scrape-time gauges for `GET /metrics`, in the Prometheus text
+// exposition format (version 0.0.4). No HTTP here: the http layer serves render().
 //
-// Recording is an atomic add once a series exists; finding one takes a shared lock on its
-// metric. Labels carry route patterns, intents, languages, verdicts and outcomes — never a
-// phone number or message text. Each metric keeps at most `max_series` label sets; a new set
-// beyond that is counted under one set whose every value is "other", so a bug or a hostile input
-// cannot grow the registry without bound.
-#include <atomic>
+// The series, their recording and the text format are prometheus-cpp's core library
+// (prometheus::Registry, Family<Counter|Histogram>, TextSerializer; Debian prometheus-cpp-dev).
+// This layer keeps what the hotline adds to it: label values given in the order of the label
+// names, cleaned (64 printable ASCII characters) and capped, metrics rendered in the order they
+// were registered, and gauges read at each scrape.
+//
+// Recording is prometheus-cpp's (an atomic add for a counter; a short lock for a histogram);
+// finding a series takes a shared lock on its metric. Labels carry route patterns, intents,
+// languages, verdicts and outcomes — never a phone number or message text. Each metric keeps at
+// most `max_series` label sets; a new set beyond that is counted under one set whose every value
+// is "other", so a bug or a hostile input cannot grow the registry without bound.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -15,7 +20,16 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
 
 namespace hotline::metrics {
 
@@ -24,37 +38,31 @@ using Labels = std::vector<std::string>;
 /// A count that only goes up (rendered as a Prometheus counter; its name ends in `_total`).
 class Counter {
  public:
-  void inc(std::uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
-  std::uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+  explicit Counter(prometheus::Counter& counter) : counter_(counter) {}
+  void inc(std::uint64_t n = 1);
+  std::uint64_t value() const;
 
  private:
-  std::atomic<std::uint64_t> value_{0};
+  prometheus::Counter& counter_;
 };
 
 /// Observations counted into fixed buckets (upper bounds, ascending), plus their sum.
 class Histogram {
  public:
-  explicit Histogram(std::shared_ptr<const std::vector<double>> bounds);
+  explicit Histogram(prometheus::Histogram& histogram) : histogram_(histogram) {}
   void observe(double value);
 
-  struct Snapshot {
-    std::vector<std::uint64_t> cumulative;  // one per bound, then +Inf (== count)
-    double sum = 0;
-  };
-  Snapshot snapshot() const;
-
  private:
-  std::shared_ptr<const std::vector<double>> bounds_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;  // bounds_->size() + 1, not cumulative
-  std::atomic<double> sum_{0};
+  prometheus::Histogram& histogram_;
 };
 
 /// One metric: a name, its label names, and a series per label set.
 template <class Series>
 class Family {
  public:
-  Family(std::string name, std::string help, Labels label_names, std::size_t max_series,
-         std::shared_ptr<const std::vector<double>> bounds = nullptr);
+  using Backend = std::conditional_t<std::is_same_v<Series, Histogram>, prometheus::Histogram, prometheus::Counter>;
+  Family(prometheus::Family<Backend>& backend, std::string name, Labels label_names, std::size_t max_series,
+         std::vector<double> bounds = {});
 
   /// The series for `values` (in the order of the label names; missing ones are ""). Values are
   /// cut to 64 printable ASCII characters. Past `max_series` sets, the all-"other" series.
@@ -62,13 +70,15 @@ class Family {
   Series& with() { return with(Labels{}); }
 
   const std::string& name() const { return name_; }
-  void render(std::string& out) const;
 
  private:
-  std::string name_, help_;
+  Series& add(const Labels& key);  // under the unique lock
+
+  prometheus::Family<Backend>& backend_;
+  std::string name_;
   Labels label_names_;
   std::size_t max_series_;
-  std::shared_ptr<const std::vector<double>> bounds_;
+  std::vector<double> bounds_;
   mutable std::shared_mutex mutex_;
   std::map<Labels, std::unique_ptr<Series>> series_;
 };
@@ -95,7 +105,8 @@ class Registry {
   /// the gauge out rather than failing.
   void gauge(const std::string& name, const std::string& help, std::function<double()> read);
 
-  /// Everything, in the text exposition format, metrics in the order they were registered.
+  /// Everything, in the text exposition format, metrics in the order they were registered and
+  /// each metric's series in the order of their label values.
   std::string render() const;
 
  private:
@@ -107,6 +118,7 @@ class Registry {
   void check_new_name(const std::string& name) const;
 
   std::size_t max_series_;
+  std::unique_ptr<prometheus::Registry> backend_;
   mutable std::mutex mutex_;  // registration and render
   std::vector<std::unique_ptr<Entry>> entries_;
 };

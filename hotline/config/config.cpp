@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 
@@ -211,6 +212,24 @@ void read_environment(const Environment& env, Config& c, Diagnostics& diags) {
       diags.error(where, "bad-url", "TWILIO_API_BASE must start with https:// (or http://)");
     }
   }
+  // Whole numbers in a range, or a clear error naming the variable (never a silent default).
+  auto whole_number = [&](const char* name, int min, int max, int& into) {
+    auto value = env(name);
+    if (!value || value->empty()) return;
+    int n = 0;
+    const char* end = value->data() + value->size();
+    auto [stop, ec] = std::from_chars(value->data(), end, n);
+    if (ec != std::errc() || stop != end || n < min || n > max) {
+      diags.error(where, "bad-number", std::string(name) + " must be a whole number from " + std::to_string(min) +
+                                           " to " + std::to_string(max) + ", not '" + *value + "'");
+      return;
+    }
+    into = n;
+  };
+  // The port from the environment too, so the image's HEALTHCHECK (`hotline healthcheck`)
+  // and `serve` read the same one.
+  whole_number("HOTLINE_PORT", 1, 65535, c.port);
+  whole_number("HOTLINE_DB_WAIT_SECONDS", 0, 3600, c.database_wait_seconds);
   if (auto now = env("HOTLINE_NOW"); now && !now->empty()) {
     c.pinned_now_ms = parse_iso8601_ms(*now);
     if (!c.pinned_now_ms) {

@@ -32,7 +32,7 @@ struct Config {
   std::string root = ".";               // where flows/ and prompts/ live
   std::string config_file;              // the configuration file read; empty = <root>/config/hotline.yaml
   std::string bind = "127.0.0.1";
-  int port = 8080;
+  int port = 8080;                      // HOTLINE_PORT overrides; `serve --port` overrides both
   int threads = 32;                     // HTTP worker threads
   std::size_t max_body_bytes = 64 * 1024;
   std::string database = "data/hotline.sqlite3";  // HOTLINE_DB overrides
@@ -63,6 +63,7 @@ struct Config {
   std::string twilio_whatsapp_from;  // TWILIO_WHATSAPP_FROM: "whatsapp:+1…"; "" = WhatsApp form of TWILIO_FROM
   std::string twilio_api_base = "https://api.twilio.com";  // TWILIO_API_BASE
   std::string admin_token;         // HOTLINE_ADMIN_TOKEN: Bearer token for /metrics and /admin/reload
+  int database_wait_seconds = 60;  // HOTLINE_DB_WAIT_SECONDS: how long `serve` retries an unreachable PostgreSQL
 
   bool local_mode() const { return twilio_auth_token.empty(); }
 };

@@ -259,7 +259,13 @@ class Connection {
       std::string why = PQerrorMessage(conn_);
       PQfinish(conn_);
       while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-      throw StoreError("cannot connect to PostgreSQL: " + why);
+      // libpq's message runs over lines ("…failed: Connection refused\n\tIs the server
+      // running…"); a start-up error and a log field are one line.
+      for (std::size_t at; (at = why.find_first_of("\n\t")) != std::string::npos;) {
+        const std::size_t end = why.find_first_not_of("\n\t ", at);
+        why.replace(at, (end == std::string::npos ? why.size() : end) - at, " ");
+      }
+      throw StoreUnreachable("cannot connect to PostgreSQL: " + why);
     }
     // A webhook must be answered within Twilio's 15 s: wait for a lock or a statement at most
     // this long, then fail the request (a 503: Twilio uses the Fallback URL, a proxy may try

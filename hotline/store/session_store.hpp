@@ -151,6 +151,12 @@ struct StoreError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The database server could not be reached or would not take a connection yet (refused, no
+/// such host, still starting up): worth trying again later, unlike a failed migration.
+struct StoreUnreachable : StoreError {
+  using StoreError::StoreError;
+};
+
 /// Everything one handled webhook changes, written in a single transaction so a crash leaves
 /// either all of it or none of it.
 struct TurnRecord {
