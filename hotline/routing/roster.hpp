@@ -64,6 +64,9 @@ class Roster {
   virtual std::optional<Advocate> by_id(const std::string& id) const = 0;
   /// Whether `advocate` is on one of their shifts at `now_ms` (for texts: only if they take sms).
   virtual bool is_on_shift(const Advocate& advocate, std::int64_t now_ms) const;
+  /// The date at `now_ms` in the roster's time zone, "2026-12-05": the hotline's day, which the
+  /// daily report counts by. (This default, for a roster without a time zone, is UTC's date.)
+  virtual std::string local_date(std::int64_t now_ms) const;
 };
 
 /// How many open conversations an advocate may have before offers stop, unless the roster's
