@@ -593,3 +593,46 @@ TEST_CASE("postgres: rows written before sealing are read, and sealed by the nex
   CHECK(rows.find("status_reporting") == std::string::npos);
   CHECK(rows.find("Milwaukee") == std::string::npos);
 }
+
+TEST_CASE("postgres: daily counts are added with their turn, once, and outlive forget and the purge, as in SQLite",
+          "[postgres][report]") {
+  const std::string url = fresh_postgres_url();
+  auto store = open_postgres(url, 2);
+  TurnRecord first = turn("c_a", "s", "SM1", 1000);
+  first.counts = {{"2026-12-04", "messages", "support", "es", "sms", 1},
+                  {"2026-12-04", "conversations", "support", "es", "sms", 1}};
+  store->commit_turn(first);
+  store->commit_turn(first);  // a redelivery: nothing more
+  TurnRecord second = turn("c_a", "s", "SM2", 2000);
+  second.counts = {{"2026-12-04", "messages", "support", "es", "sms", 1}};
+  second.relays.push_back({relay("K1", "c_a"), false, 0});
+  second.counts.push_back({"2026-12-04", "handoffs_asked", "support", "es", "sms", 1});
+  store->commit_turn(second);
+  TurnRecord claimed = turn("c_adv", "", "SM3", 3000);
+  claimed.keep_session = true;
+  claimed.counts = {{"2026-12-05", "handoffs_claimed", "support", "es", "sms", 1},
+                    {"2026-12-05", "claim_seconds", "support", "es", "sms", 95}};
+  store->commit_turn(claimed);
+
+  auto listed = [](const std::vector<DailyCount>& counts) {
+    std::string out;
+    for (const auto& c : counts) {
+      out += c.day + " " + c.metric + " " + c.topic + " " + c.lang + " " + c.channel + " " + std::to_string(c.n) + "\n";
+    }
+    return out;
+  };
+  const std::string expected =
+      "2026-12-04 conversations support es sms 1\n"
+      "2026-12-04 handoffs_asked support es sms 1\n"
+      "2026-12-04 messages support es sms 2\n"
+      "2026-12-05 claim_seconds support es sms 95\n"
+      "2026-12-05 handoffs_claimed support es sms 1\n";
+  CHECK(listed(store->daily_counts("2026-12-01", "2026-12-31")) == expected);
+  CHECK(listed(store->daily_counts("2026-12-05", "2026-12-06")) ==
+        "2026-12-05 claim_seconds support es sms 95\n2026-12-05 handoffs_claimed support es sms 1\n");
+  CHECK(store->forget("c_a") > 0);
+  store->purge_before(1'000'000'000'000'000);
+  CHECK(listed(store->daily_counts("2026-12-01", "2026-12-31")) == expected);
+  // `hotline report`'s read-only path sees the same.
+  CHECK(listed(read_daily_counts(url, "2026-12-01", "2026-12-31")) == expected);
+}

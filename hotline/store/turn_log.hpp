@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "hotline/store/session_store.hpp"
+
 namespace hotline::store {
 
 struct LoggedTurn {
@@ -39,6 +41,9 @@ struct LoggedTurn {
   std::string response;
   std::int64_t now_ms = 0;
   bool keep_session = false;
+  /// The turn's daily counts (TurnRecord::counts), applied with it. On disk after the response,
+  /// and only when there are any, so a record written before counts existed reads as it was.
+  std::vector<DailyCount> counts;
 };
 
 /// What was found in the log when it was opened.
