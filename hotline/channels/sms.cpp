@@ -4,12 +4,14 @@
 #include <functional>
 
 #include "hotline/channels/address.hpp"
+#include "hotline/channels/daily_counts.hpp"
 #include "hotline/channels/relay.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
 #include "hotline/nlu/nlu.hpp"
 #include "hotline/nlu/understand.hpp"
 #include "hotline/prompts/segments.hpp"
+#include "hotline/routing/roster.hpp"
 #include "hotline/twilio/twiml.hpp"
 
 namespace hotline::channels {
@@ -215,9 +217,8 @@ std::optional<WebhookResponse> SmsChannel::relay_step(Turn& t) {
 // turn and its answer committed together.
 WebhookResponse SmsChannel::flow_step(Turn& t) {
   engine::Session session;
-  if (t.view.session && t.now - t.view.session->updated_ms < settings_.session_idle_ms) {
-    session = engine::decode_session(t.view.session->data).value_or(engine::Session{});
-  }
+  const bool live = t.view.session && t.now - t.view.session->updated_ms < settings_.session_idle_ms;
+  if (live) session = engine::decode_session(t.view.session->data).value_or(engine::Session{});
   const bool opted_out = t.view.opted_out;
   t.input.opted_out = opted_out;
   engine::Outcome outcome = engine::step(*t.bundle, session, t.input, {settings_.default_language});
@@ -238,6 +239,7 @@ WebhookResponse SmsChannel::flow_step(Turn& t) {
 
   if (opt_out && !opted_out) store_.set_opted_out(t.contact, true, t.now);
   if (opt_in && opted_out) store_.set_opted_out(t.contact, false, t.now);
+  if (!silent) count_turn(t, outcome, !live, opt_out && !opted_out);
 
   t.record.session_data = silent ? (session.step.empty() ? "" : engine::encode_session(session))
                           : ended ? ""
@@ -260,6 +262,19 @@ WebhookResponse SmsChannel::flow_step(Turn& t) {
              {"silent", silent}});
   if (on_turn_) on_turn_(Channel::sms, outcome.intent, outcome.lang);
   return {200, "text/xml", std::move(twiml)};
+}
+
+// What the daily report counts of a message the hotline answered: the message, under the topic
+// it was understood as (a menu number: the topic it chose), and whether it started a
+// conversation, was not understood, or opted out. A hand-off is counted by the relay it opens.
+void SmsChannel::count_turn(Turn& t, const engine::Outcome& outcome, bool started, bool opted_out) {
+  const std::string day = (relay_ ? relay_->roster() : routing::empty_roster())->local_date(t.now);
+  const std::string lang = count_lang(outcome.lang, !outcome.bilingual);
+  const std::string channel = count_channel(t.from);
+  count(t.record, day, store::kCountMessages, outcome.intent, lang, channel);
+  if (started) count(t.record, day, store::kCountConversations, outcome.intent, lang, channel);
+  if (outcome.not_understood) count(t.record, day, store::kCountNotUnderstood, outcome.intent, lang, channel);
+  if (opted_out) count(t.record, day, store::kCountOptOuts, outcome.intent, lang, channel);
 }
 
 // The engine handed the texter to a person: open a relay, and after hours say the hours

@@ -57,6 +57,7 @@ class SmsChannel {
   std::optional<WebhookResponse> relay_step(Turn& turn);
   WebhookResponse flow_step(Turn& turn);
   void hand_off(Turn& turn, const engine::Session& before, engine::Outcome& outcome);
+  void count_turn(Turn& turn, const engine::Outcome& outcome, bool started, bool opted_out);
   WebhookResponse commit_relay_turn(store::TurnRecord& record, const std::string& reply,
                                     const nlohmann::json& log_fields);
 

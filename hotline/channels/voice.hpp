@@ -98,8 +98,10 @@ struct VoiceReply {
   Lang lang = Lang::en;            // of the gather / record
   std::vector<std::string> hints;  // gather
   std::vector<std::string> dial;   // numbers to ring (E.164; never logged)
-  std::string intent, step;        // for the log
+  std::string intent, step;        // for the log and the daily report
   bool ended = false;              // the call state can be erased
+  bool not_understood = false;     // the flow said it did not understand (daily report)
+  bool handoff = false;            // the flow handed the caller to a person (daily report)
 };
 
 /// What a pure call step needs besides the call itself.

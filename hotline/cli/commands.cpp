@@ -22,6 +22,7 @@
 #include "hotline/app/servable.hpp"
 #include "hotline/channels/address.hpp"
 #include "hotline/channels/limits.hpp"
+#include "hotline/cli/report.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/config/config.hpp"
 #include "hotline/crypto/keys.hpp"
@@ -49,6 +50,7 @@ Commands:
   eval       measure how well the hotline understands labelled messages
   graph      draw the flow as a Graphviz DOT (or SVG) picture
   forget     erase everything kept about one phone number
+  report     what people asked, per day or week: counts only, from the database
 
 Run `hotline <command> --help` for a command's options.
 
@@ -719,6 +721,7 @@ int run(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
+  if (command == "report") return report(argc, argv);  // its own options (--csv, --week)
   std::string error;
   auto args = parse_args(argc, argv, 2, {"json", "help", "cross-validate", "explain", "examples"}, error);
   if (!args) {
