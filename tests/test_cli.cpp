@@ -922,3 +922,45 @@ TEST_CASE("report: a wrong date or a missing database is said plainly, and no da
   CHECK(missing.err == "hotline: no database at " + db + " (set HOTLINE_DB, or --root, to the server's)\n");
   CHECK_FALSE(std::filesystem::exists(db));
 }
+
+TEST_CASE("the staff guide's 'YAML you will meet' shows lines of the shipped files, and what it says of them holds") {
+  const std::string guide = read_file(kRoot + "/docs/staff-guide.md");
+  const auto blocks = fenced_blocks(guide, "## YAML you will meet");
+  REQUIRE(blocks.size() == 4);  // >-, |-, {days: …}, the anchors
+  std::set<std::string> shipped;
+  for (const char* file : {"/flows/hotline.yaml", "/prompts/en.yaml", "/config/advocates.yaml"}) {
+    std::istringstream in(read_file(kRoot + file));
+    for (std::string line; std::getline(in, line);) shipped.insert(line.substr(std::min(line.size(), line.find_first_not_of(' '))));
+  }
+  for (const auto& block : blocks) {
+    std::istringstream in(block);
+    for (std::string line; std::getline(in, line);) {
+      const std::string text = line.substr(std::min(line.size(), line.find_first_not_of(' ')));
+      if (text.empty() || text.ends_with("...")) continue;  // "..." stands for the rest
+      INFO("the guide shows: " << line);
+      CHECK(shipped.count(text) == 1);
+    }
+  }
+  // A text with ": " left unquoted, and a *name with no &name above it, are what the guide says.
+  TempDir tree;
+  copy_shipped_tree(tree);
+  const std::string prompts = read_file((tree.path() / "prompts/en.yaml").string());
+  const std::string quoted = "relay_waiting_forward: \"{code} (while waiting): {message}\"";
+  REQUIRE(prompts.find(quoted) != std::string::npos);
+  std::string unquoted = prompts;
+  unquoted.replace(unquoted.find(quoted), quoted.size(), "relay_waiting_forward: Waiting: {message}");
+  tree.write("prompts/en.yaml", unquoted);
+  auto colon = run({kHotline, "check", tree.str()});
+  CHECK(colon.exit_code == 1);
+  CHECK_THAT(colon.out + colon.err, Catch::Contains("error[yaml-colon]"));
+  tree.write("prompts/en.yaml", prompts);
+  const std::string flow = read_file((tree.path() / "flows/hotline.yaml").string());
+  std::string no_anchor = flow;
+  no_anchor.replace(no_anchor.find("replies: &menu_replies"), 22, "replies: &menu_numbers");
+  tree.write("flows/hotline.yaml", no_anchor);
+  auto alias = run({kHotline, "check", tree.str()});
+  CHECK(alias.exit_code == 1);
+  CHECK_THAT(alias.out + alias.err, Catch::Contains("error[yaml-syntax]"));
+  tree.write("flows/hotline.yaml", flow);
+  CHECK(run({kHotline, "check", tree.str()}).exit_code == 0);
+}
