@@ -604,6 +604,7 @@ WebhookResponse VoiceChannel::handle_call(Kind kind, const twilio::FormFields& f
   VoiceContext ctx{*bundle, settings_, roster.get(), now};
 
   store::TurnRecord record;  // with a voicemail: its relay and offers, committed with the call's step
+  record.now_ms = now;       // before open_voicemail, which dates the voicemail and its offers by it
   std::unique_ptr<store::KeyLock> relay_lock;
   auto commit = [&](const std::string& data) {
     record.contact_key = key;
