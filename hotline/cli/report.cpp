@@ -7,7 +7,6 @@
 #include <iostream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string_view>
 
 #include "hotline/app/servable.hpp"
@@ -39,14 +38,13 @@ Days are the hotline's (the roster's time zone, America/Chicago unless it names 
 /// "2026-12-05" as a day, if it is one.
 std::optional<chr::sys_days> parse_day(std::string_view text) {
   if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
-  int y = 0, m = 0, d = 0;
   for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
     if (text[i] < '0' || text[i] > '9') return std::nullopt;
   }
-  y = std::stoi(std::string(text.substr(0, 4)));
-  m = std::stoi(std::string(text.substr(5, 2)));
-  d = std::stoi(std::string(text.substr(8, 2)));
-  const chr::year_month_day ymd{chr::year{y}, chr::month{static_cast<unsigned>(m)}, chr::day{static_cast<unsigned>(d)}};
+  const int y = std::stoi(std::string(text.substr(0, 4)));
+  const auto m = static_cast<unsigned>(std::stoi(std::string(text.substr(5, 2))));
+  const auto d = static_cast<unsigned>(std::stoi(std::string(text.substr(8, 2))));
+  const chr::year_month_day ymd{chr::year{y}, chr::month{m}, chr::day{d}};
   if (!ymd.ok()) return std::nullopt;
   return chr::sys_days{ymd};
 }
