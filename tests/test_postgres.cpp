@@ -446,8 +446,9 @@ TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversat
     queues.outbound.push_back(outbound("SMv:0"));
     store->commit_turn(queues);
   }
-  REQUIRE(postgres_schema_version() == 6);
+  REQUIRE(postgres_schema_version() == 7);
   test_support::postgres_admin(
+      "DROP TABLE daily_counts;"
       "DROP TABLE delivery_failures;"
       "ALTER TABLE outbox DROP COLUMN on_failure;"
       "ALTER TABLE relays DROP COLUMN context;"
@@ -465,9 +466,10 @@ TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversat
       "DELETE FROM schema_migrations WHERE version >= 2",
       url);
   auto store = open_postgres(url, 2);
-  CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "6");
+  CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "7");
   CHECK(store->delivery_failures(10).empty());
   CHECK(store->closed_codes_since(0).empty());
+  CHECK(store->daily_counts("2000-01-01", "2999-12-31").empty());  // migration 7's table, empty
   CHECK(store->advocate_note("ana").held_sealed.empty());
   auto rows = store->claim_outbound(2000, 10, 60'000);
   REQUIRE(rows.size() == 1);
