@@ -61,29 +61,14 @@ class Reader {
   std::string_view data_;
 };
 
-/// A turn counts a handful of things (a message, its conversation, a hand-off...): more than
-/// this in a record is damage, not a turn.
-constexpr std::uint32_t kMaxCounts = 64;
-
 bool decode(std::string_view payload, LoggedTurn& turn) {
   Reader in(payload);
   std::uint8_t keep = 0;
-  bool ok = in.get(turn.seq) && in.get(turn.now_ms) && in.get(keep) &&
-            in.get_text(turn.contact_key) && in.get_text(turn.session_data) &&
-            in.get_text(turn.request_id) && in.get_text(turn.response);
+  const bool ok = in.get(turn.seq) && in.get(turn.now_ms) && in.get(keep) &&
+                  in.get_text(turn.contact_key) && in.get_text(turn.session_data) &&
+                  in.get_text(turn.request_id) && in.get_text(turn.response) && in.done();
   turn.keep_session = keep != 0;
-  turn.counts.clear();
-  if (ok && !in.done()) {  // the daily counts, when the turn has any
-    std::uint32_t count = 0;
-    ok = in.get(count) && count <= kMaxCounts;
-    for (std::uint32_t i = 0; ok && i < count; ++i) {
-      DailyCount c;
-      ok = in.get_text(c.day) && in.get_text(c.metric) && in.get_text(c.topic) && in.get_text(c.lang) &&
-           in.get_text(c.channel) && in.get(c.n);
-      if (ok) turn.counts.push_back(std::move(c));
-    }
-  }
-  return ok && in.done() && turn.seq > 0;
+  return ok && turn.seq > 0;
 }
 
 /// A record's size field is never larger than this (a segment is closed past kSegmentBytes, and
@@ -256,8 +241,6 @@ void TurnLog::start_segment(std::uint64_t first_seq) {
 }
 
 std::uint64_t TurnLog::append(const LoggedTurn& turn) {
-  // More would not be read back (decode): refuse it here, before anything is written.
-  if (turn.counts.size() > kMaxCounts) throw std::invalid_argument("turn log: a turn with too many daily counts");
   if (fd_ < 0 || size_ >= kSegmentBytes) start_segment(next_seq_);
   buffer_.assign(8, '\0');  // the length and CRC, filled in below
   put(buffer_, next_seq_);
@@ -267,17 +250,9 @@ std::uint64_t TurnLog::append(const LoggedTurn& turn) {
   put_text(buffer_, turn.session_data);
   put_text(buffer_, turn.request_id);
   put_text(buffer_, turn.response);
-  if (!turn.counts.empty()) {
-    put(buffer_, static_cast<std::uint32_t>(turn.counts.size()));
-    for (const DailyCount& c : turn.counts) {
-      put_text(buffer_, c.day);
-      put_text(buffer_, c.metric);
-      put_text(buffer_, c.topic);
-      put_text(buffer_, c.lang);
-      put_text(buffer_, c.channel);
-      put(buffer_, c.n);
-    }
-  }
+  // Not turn.counts: they name the topic, and here they would sit in the clear beside the
+  // contact key (sessions and answers come sealed). What a crash leaves in the log is applied
+  // without its counts; the report misses those few turns rather than the log telling a topic.
   const auto size = static_cast<std::uint32_t>(buffer_.size() - 8);
   const std::uint32_t crc = crc32(buffer_.data() + 8, size);
   std::memcpy(buffer_.data(), &size, 4);

@@ -41,8 +41,9 @@ struct LoggedTurn {
   std::string response;
   std::int64_t now_ms = 0;
   bool keep_session = false;
-  /// The turn's daily counts (TurnRecord::counts), applied with it. On disk after the response,
-  /// and only when there are any, so a record written before counts existed reads as it was.
+  /// The turn's daily counts (TurnRecord::counts), applied with it. Kept in memory only, never
+  /// written to the log: they name a topic, which the log must not hold beside a contact key.
+  /// A turn replayed after a crash is applied without them (the report misses it; never twice).
   std::vector<DailyCount> counts;
 };
 
