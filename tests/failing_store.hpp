@@ -80,6 +80,9 @@ class FailingStore : public hotline::store::SessionStore {
   }
   void delivery_failure_handled(std::int64_t id) override { inner_->delivery_failure_handled(id); }
   std::size_t outbox_pending() override { return inner_->outbox_pending(); }
+  std::vector<hotline::store::DailyCount> daily_counts(std::string_view first, std::string_view last) override {
+    return inner_->daily_counts(first, last);
+  }
 
  private:
   void refuse_if_failing() {

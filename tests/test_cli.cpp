@@ -8,10 +8,12 @@
 #include <cstring>
 #include <regex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "hotline/crypto/keys.hpp"
 #include "hotline/store/session_store.hpp"
+#include "hotline/twilio/form.hpp"
 #include "process.hpp"
 
 using namespace test_support;
@@ -99,7 +101,7 @@ TEST_CASE("--help explains every command, and each command has its own --help") 
     ++variables;
   }
   CHECK(variables >= 9);
-  for (const char* command : {"serve", "simulate", "check", "graph", "forget", "eval", "status"}) {
+  for (const char* command : {"serve", "simulate", "check", "graph", "forget", "eval", "status", "roster", "report", "healthcheck"}) {
     auto sub = run({kHotline, command, "--help"});
     CHECK(sub.exit_code == 0);
     CHECK_THAT(sub.out, Catch::StartsWith(std::string("Usage: hotline ") + command));
@@ -865,4 +867,234 @@ TEST_CASE("hotline roster: an advocate without a name by id, nobody on shift, a 
   auto help = run({kHotline, "roster", "--help"});
   CHECK(help.exit_code == 0);
   CHECK_THAT(help.out, Catch::StartsWith("Usage: hotline roster"));
+}
+
+// --- hotline report ----------------------------------------------------------------------------
+
+namespace {
+
+/// A `hotline serve` in local mode with the clock at `now`, for the length of `talk`.
+template <typename Talk>
+void serve_at(const std::string& now, const std::vector<std::string>& env, Talk talk) {
+  std::vector<std::string> at = env;
+  at.push_back("HOTLINE_NOW=" + now);
+  Process server({kHotline, "serve", "--port", "0", "--root", kRoot}, "", at);
+  const int port = port_of(server.wait_for_stderr("\"event\":\"serving\""));
+  REQUIRE(port > 0);
+  httplib::Client client("127.0.0.1", port);
+  auto post = [&](const std::string& path, const hotline::twilio::FormFields& form) {
+    auto res = client.Post(path.c_str(), hotline::twilio::encode_form(form), "application/x-www-form-urlencoded");
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    return res->body;
+  };
+  talk(post);
+  server.signal(SIGTERM);
+  REQUIRE(server.wait() == 0);
+}
+
+}  // namespace
+
+TEST_CASE("report: what people asked, per day and per week, from real turns, for people and for spreadsheets") {
+  TempDir data;
+  const std::string db = (data.path() / "h.sqlite3").string();
+  const std::string roster = data.write("advocates.yaml",
+                                        "timezone: America/Chicago\n"
+                                        "advocates:\n"
+                                        "  - id: ana\n"
+                                        "    name: Ana\n"
+                                        "    phone: \"+15550109001\"\n"
+                                        "    languages: [es, en]\n"
+                                        "    shifts:\n"
+                                        "      - {days: [fri, sat], hours: \"08:00-18:00\"}\n");
+  const std::vector<std::string> env = {"HOTLINE_DB=" + db, "TWILIO_AUTH_TOKEN=", "HOTLINE_ADVOCATES=" + roster,
+                                        "HOTLINE_SECRET=report-test-secret-0123456789"};
+  auto sms = [](const std::string& from, const std::string& sid, const std::string& body) {
+    return hotline::twilio::FormFields{{"From", from}, {"MessageSid", sid}, {"Body", body}};
+  };
+  // Friday 4 December, 09:00 in Milwaukee.
+  serve_at("2026-12-04T15:00:00Z", env, [&](auto post) {
+    post("/twilio/sms", sms("+14145550001", "SM1", "¿Puedo llamar a la policía?"));
+    post("/twilio/sms", sms("+14145550001", "SM1", "¿Puedo llamar a la policía?"));  // redelivered: no count
+    post("/twilio/sms", sms("+14145550001", "SM2", "2"));                             // the menu's 2
+    post("/twilio/sms", sms("+14145550001", "SM3", "zzz qqq"));
+    post("/twilio/sms", sms("whatsapp:+14145550002", "SM4", "hello"));
+    post("/twilio/sms", sms("whatsapp:+14145550002", "SM5", "0"));                    // a person, please
+    post("/twilio/voice", {{"CallSid", "CA1"}, {"From", "+14145550003"}, {"CallStatus", "ringing"}});
+  });
+  std::string code;
+  {
+    auto store = hotline::store::open_sqlite(db);
+    const auto relays = store->relays();
+    REQUIRE(relays.size() == 1);
+    code = relays.front().code;
+  }
+  // 3 min 20 s later (a restart between: the counts are in the database), Ana takes it, and the
+  // first texter sends STOP.
+  serve_at("2026-12-04T15:03:20Z", env, [&](auto post) {
+    CHECK_THAT(post("/twilio/sms", sms("+15550109001", "SM6", "#take " + code)), Catch::Contains(code));
+    post("/twilio/sms", sms("+14145550001", "SM7", "STOP"));
+  });
+  // Saturday: one more, in Spanish; and the texter forgotten, which leaves the counts.
+  serve_at("2026-12-05T16:00:00Z", env, [&](auto post) { post("/twilio/sms", sms("+14145550004", "SM8", "hola")); });
+  REQUIRE(run({kHotline, "forget", "+14145550001", "--root", kRoot}, "", env).exit_code == 0);
+
+  const std::vector<std::string> at_saturday = [&] {
+    auto e = env;
+    e.push_back("HOTLINE_NOW=2026-12-05T20:00:00Z");
+    return e;
+  }();
+  auto daily = run({kHotline, "report", "--from", "2026-12-03", "--to", "2026-12-05", "--root", kRoot}, "", at_saturday);
+  CHECK(daily.exit_code == 0);
+  CHECK(daily.err == "");
+  // Friday: three conversations (SMS, WhatsApp, a call whose language was not chosen yet); six
+  // messages (the redelivered SM1 counts once; "2" under the topic it chose, "zzz qqq" and STOP
+  // under none); one not understood; one hand-off, taken after 3 min 20 s; one opt-out. The
+  // forgotten texter's counts stay.
+  CHECK(daily.out ==
+        "Hotline report, 2026-12-03 to 2026-12-05, per day. Counts only: no numbers, no words.\n"
+        "\n"
+        "2026-12-03 (Thu)\n"
+        "  nothing counted\n"
+        "\n"
+        "2026-12-04 (Fri)\n"
+        "  conversations       3   sms 1, whatsapp 1, voice 1; en 1, es 1, not known yet 1\n"
+        "  messages            6   sms 4, whatsapp 2; en 2, es 4\n"
+        "    by topic     none 2, advocate 1, call_police 1, greeting 1, status_reporting 1\n"
+        "  not understood      1   17% of messages\n"
+        "  hand-offs asked     1\n"
+        "  hand-offs taken     1   average wait 3 min 20 s\n"
+        "  voicemails          0\n"
+        "  opt-outs            1\n"
+        "\n"
+        "2026-12-05 (Sat)\n"
+        "  conversations       1   sms 1; es 1\n"
+        "  messages            1   sms 1; es 1\n"
+        "    by topic     greeting 1\n"
+        "  not understood      0   0% of messages\n"
+        "  hand-offs asked     0\n"
+        "  hand-offs taken     0\n"
+        "  voicemails          0\n"
+        "  opt-outs            0\n");
+  // The default: the seven days up to today (the hotline's today, in Milwaukee), per week
+  // (Monday to Sunday, cut to those days).
+  auto week = run({kHotline, "report", "--week", "--root", kRoot}, "", at_saturday);
+  CHECK(week.exit_code == 0);
+  CHECK(week.out ==
+        "Hotline report, 2026-11-29 to 2026-12-05, per week. Counts only: no numbers, no words.\n"
+        "\n"
+        "2026-11-29 (Sun)\n"
+        "  nothing counted\n"
+        "\n"
+        "2026-11-30 (Mon) to 2026-12-05 (Sat)\n"
+        "  conversations       4   sms 2, whatsapp 1, voice 1; en 1, es 2, not known yet 1\n"
+        "  messages            7   sms 5, whatsapp 2; en 2, es 5\n"
+        "    by topic     greeting 2, none 2, advocate 1, call_police 1, status_reporting 1\n"
+        "  not understood      1   14% of messages\n"
+        "  hand-offs asked     1\n"
+        "  hand-offs taken     1   average wait 3 min 20 s\n"
+        "  voicemails          0\n"
+        "  opt-outs            1\n");
+  auto csv = run({kHotline, "report", "--csv", "--from", "2026-12-04", "--to", "2026-12-05", "--root", kRoot}, "",
+                 at_saturday);
+  CHECK(csv.exit_code == 0);
+  CHECK(csv.out ==
+        "period,metric,topic,lang,channel,count\n"
+        "2026-12-04,claim_seconds,,en,whatsapp,200\n"
+        "2026-12-04,conversations,,,voice,1\n"
+        "2026-12-04,conversations,call_police,es,sms,1\n"
+        "2026-12-04,conversations,greeting,en,whatsapp,1\n"
+        "2026-12-04,handoffs_asked,,en,whatsapp,1\n"
+        "2026-12-04,handoffs_claimed,,en,whatsapp,1\n"
+        "2026-12-04,messages,,es,sms,2\n"
+        "2026-12-04,messages,advocate,en,whatsapp,1\n"
+        "2026-12-04,messages,call_police,es,sms,1\n"
+        "2026-12-04,messages,greeting,en,whatsapp,1\n"
+        "2026-12-04,messages,status_reporting,es,sms,1\n"
+        "2026-12-04,not_understood,,es,sms,1\n"
+        "2026-12-04,opt_outs,,es,sms,1\n"
+        "2026-12-05,conversations,greeting,es,sms,1\n"
+        "2026-12-05,messages,greeting,es,sms,1\n");
+  // Per week in a spreadsheet: Thursday to Monday is two periods, each named by its first day in
+  // the range (Thursday 3rd, Monday 7th); Friday's and Saturday's counts are in the first.
+  auto weekly_csv = run({kHotline, "report", "--csv", "--week", "--from", "2026-12-03", "--to", "2026-12-07",
+                         "--root", kRoot}, "", at_saturday);
+  CHECK(weekly_csv.out ==
+        "period,metric,topic,lang,channel,count\n"
+        "2026-12-03,claim_seconds,,en,whatsapp,200\n"
+        "2026-12-03,conversations,,,voice,1\n"
+        "2026-12-03,conversations,call_police,es,sms,1\n"
+        "2026-12-03,conversations,greeting,en,whatsapp,1\n"
+        "2026-12-03,conversations,greeting,es,sms,1\n"
+        "2026-12-03,handoffs_asked,,en,whatsapp,1\n"
+        "2026-12-03,handoffs_claimed,,en,whatsapp,1\n"
+        "2026-12-03,messages,,es,sms,2\n"
+        "2026-12-03,messages,advocate,en,whatsapp,1\n"
+        "2026-12-03,messages,call_police,es,sms,1\n"
+        "2026-12-03,messages,greeting,en,whatsapp,1\n"
+        "2026-12-03,messages,greeting,es,sms,1\n"
+        "2026-12-03,messages,status_reporting,es,sms,1\n"
+        "2026-12-03,not_understood,,es,sms,1\n"
+        "2026-12-03,opt_outs,,es,sms,1\n");
+}
+
+TEST_CASE("report: a wrong date or a missing database is said plainly, and no database is created") {
+  TempDir data;
+  const std::string db = (data.path() / "none.sqlite3").string();
+  const std::vector<std::string> env = {"HOTLINE_DB=" + db, "TWILIO_AUTH_TOKEN=", "HOTLINE_NOW=2026-12-05T20:00:00Z"};
+  auto bad = run({kHotline, "report", "--from", "2026-13-01", "--root", kRoot}, "", env);
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err == "hotline: --from takes a date as YYYY-MM-DD, e.g. 2026-11-29; got '2026-13-01'\n");
+  auto reversed = run({kHotline, "report", "--from", "2026-12-06", "--to", "2026-12-05", "--root", kRoot}, "", env);
+  CHECK(reversed.exit_code == 2);
+  CHECK(reversed.err == "hotline: --from 2026-12-06 is after --to 2026-12-05: nothing to report\n");
+  auto unknown = run({kHotline, "report", "--days", "3", "--root", kRoot}, "", env);
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.err == "hotline: report does not take '--days' (see hotline report --help)\n");
+  auto missing = run({kHotline, "report", "--root", kRoot}, "", env);
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err == "hotline: no database at " + db + " (set HOTLINE_DB, or --root, to the server's)\n");
+  CHECK_FALSE(std::filesystem::exists(db));
+}
+
+TEST_CASE("the staff guide's 'YAML you will meet' shows lines of the shipped files, and what it says of them holds") {
+  const std::string guide = read_file(kRoot + "/docs/staff-guide.md");
+  const auto blocks = fenced_blocks(guide, "## YAML you will meet");
+  REQUIRE(blocks.size() == 4);  // >-, |-, {days: …}, the anchors
+  std::set<std::string> shipped;
+  for (const char* file : {"/flows/hotline.yaml", "/prompts/en.yaml", "/config/advocates.yaml"}) {
+    std::istringstream in(read_file(kRoot + file));
+    for (std::string line; std::getline(in, line);) shipped.insert(line.substr(std::min(line.size(), line.find_first_not_of(' '))));
+  }
+  for (const auto& block : blocks) {
+    std::istringstream in(block);
+    for (std::string line; std::getline(in, line);) {
+      const std::string text = line.substr(std::min(line.size(), line.find_first_not_of(' ')));
+      if (text.empty() || text.ends_with("...")) continue;  // "..." stands for the rest
+      INFO("the guide shows: " << line);
+      CHECK(shipped.count(text) == 1);
+    }
+  }
+  // A text with ": " left unquoted, and a *name with no &name above it, are what the guide says.
+  TempDir tree;
+  copy_shipped_tree(tree);
+  const std::string prompts = read_file((tree.path() / "prompts/en.yaml").string());
+  const std::string quoted = "relay_waiting_forward: \"{code} (while waiting): {message}\"";
+  REQUIRE(prompts.find(quoted) != std::string::npos);
+  std::string unquoted = prompts;
+  unquoted.replace(unquoted.find(quoted), quoted.size(), "relay_waiting_forward: Waiting: {message}");
+  tree.write("prompts/en.yaml", unquoted);
+  auto colon = run({kHotline, "check", tree.str()});
+  CHECK(colon.exit_code == 1);
+  CHECK_THAT(colon.out + colon.err, Catch::Contains("error[yaml-colon]"));
+  tree.write("prompts/en.yaml", prompts);
+  const std::string flow = read_file((tree.path() / "flows/hotline.yaml").string());
+  std::string no_anchor = flow;
+  no_anchor.replace(no_anchor.find("replies: &menu_replies"), 22, "replies: &menu_numbers");
+  tree.write("flows/hotline.yaml", no_anchor);
+  auto alias = run({kHotline, "check", tree.str()});
+  CHECK(alias.exit_code == 1);
+  CHECK_THAT(alias.out + alias.err, Catch::Contains("error[yaml-syntax]"));
+  tree.write("flows/hotline.yaml", flow);
+  CHECK(run({kHotline, "check", tree.str()}).exit_code == 0);
 }

@@ -126,6 +126,14 @@ TEST_CASE("a line indented less or more than the lines it belongs to is named") 
         "with the fields it belongs to" + kBlocks);
 }
 
+TEST_CASE("an alias with no anchor above it is named at the alias, not taken for an indentation slip") {
+  // `replies: &menu_replies` opens the lines under it like `replies:` alone; the slip is the alias.
+  CHECK(yaml_error("steps:\n  menu:\n    replies: &menu_numbers\n      \"1\": a\n      \"2\": b\n"
+                   "  after:\n    replies: *menu_replies\n") ==
+        "prompts.yaml:7:14: error[yaml-syntax]: this `*name` refers to an anchor `&name` that is not defined above "
+        "it in this file: check the spelling of both, or write the lines out in full" + kBlocks);
+}
+
 TEST_CASE("another YAML slip still gets its line, the reader's words and where to look") {
   CHECK(yaml_error("flow: tiny\nstart: [menu\nsteps: {}\n") ==
         "prompts.yaml:3:6: error[yaml-syntax]: the file cannot be read from here (the YAML reader says \"end "
@@ -268,27 +276,56 @@ std::string slurp(const std::filesystem::path& path) {
 }
 }  // namespace
 
-TEST_CASE("every diagnostic code the sources can report is explained in the staff guide's table") {
-  namespace fs = std::filesystem;
-  // `error(where, "code", …)` / `warning(where, "code", …)`, the where spanning lines if need be.
-  const std::regex call(R"re(\b(?:error|warning)\(\s*[^;"]*?,\s*"([a-z][a-z0-9-]*)")re");
+namespace {
+
+// Every code a diagnostic is made with in hotline/: the first "kebab-case" literal argument after
+// a non-literal first argument (the position) of error(…), warning(…) or at(…), calls that may
+// span lines: diags.error(where, "unknown-step", …), error(node, "bad-id", …),
+// at(path, line, column, "yaml-tab", …).
+std::set<std::string> codes_in_sources() {
+  static const std::regex call(R"re(\b(?:error|warning|at)\(\s*[^;"()]*(?:\([^;"()]*\)[^;"()]*|\{[^;"{}]*\}[^;"()]*)*,\s*"([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")re");
   std::set<std::string> codes;
-  for (const auto& entry : fs::recursive_directory_iterator(fs::path(HOTLINE_SOURCE_DIR) / "hotline")) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(std::filesystem::path(HOTLINE_SOURCE_DIR) / "hotline")) {
     const auto ext = entry.path().extension();
-    if (ext != ".cpp" && ext != ".hpp") continue;
-    const std::string source = slurp(entry.path());
-    for (auto it = std::sregex_iterator(source.begin(), source.end(), call); it != std::sregex_iterator(); ++it) {
-      codes.insert((*it)[1]);
-    }
+    if (!entry.is_regular_file() || (ext != ".cpp" && ext != ".hpp")) continue;
+    const std::string text = slurp(entry.path());
+    for (std::sregex_iterator it(text.begin(), text.end(), call), end; it != end; ++it) codes.insert((*it)[1]);
   }
-  CHECK(codes.size() >= 80);  // the scan found them: about 88 when this test was written
-  std::string table;
-  std::istringstream guide(slurp(fs::path(HOTLINE_SOURCE_DIR) / "docs" / "staff-guide.md"));
-  for (std::string line; std::getline(guide, line);) {
-    if (line.rfind("| `", 0) == 0) table += line + "\n";
+  return codes;
+}
+
+// The codes named in the staff guide's tables under "## Check": `code` in a line starting with |.
+std::set<std::string> codes_in_guide() {
+  const std::string guide = slurp(std::filesystem::path(HOTLINE_SOURCE_DIR) / "docs" / "staff-guide.md");
+  const auto start = guide.find("\n## Check\n");
+  REQUIRE(start != std::string::npos);
+  const auto end = guide.find("\n## ", start + 1);
+  std::istringstream section(guide.substr(start, end - start));
+  static const std::regex code("`([a-z][a-z0-9]*(?:-[a-z0-9]+)*)`");
+  std::set<std::string> codes;
+  for (std::string line; std::getline(section, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    const std::string first_cell = line.substr(0, line.find(" |", 2));
+    for (std::sregex_iterator it(first_cell.begin(), first_cell.end(), code), e; it != e; ++it) codes.insert((*it)[1]);
   }
-  for (const auto& code : codes) {
-    INFO(code);
-    CHECK(table.find("`" + code + "`") != std::string::npos);
+  return codes;
+}
+
+}  // namespace
+
+TEST_CASE("every diagnostic code the code base can print has a row in the staff guide's table") {
+  const auto in_code = codes_in_sources();
+  // The scan finds codes made every way they are made (a lambda, Diagnostics::error with a
+  // Position{…}, yaml_syntax's at(…) over several lines), so a new one cannot hide from it.
+  for (const char* known : {"unknown-step", "yaml-tab", "yaml-colon", "roster-not-map", "unreadable", "restart-needed",
+                            "test-failed", "bad-whatsapp-sender", "too-long"}) {
+    INFO(known);
+    CHECK(in_code.count(known) == 1);
+  }
+  CHECK(in_code.size() > 80);
+  const auto in_guide = codes_in_guide();
+  for (const auto& c : in_code) {
+    INFO("docs/staff-guide.md has no row for error code '" << c << "': add one to the table under ## Check");
+    CHECK(in_guide.count(c) == 1);
   }
 }

@@ -114,13 +114,18 @@ TEST_CASE("emergency is checked before anything else, at every step") {
 
 TEST_CASE("unrecognised replies are re-asked twice, then a person is offered") {
   Person p;
-  p.send("hello");
-  CHECK(said_keys(p.send("qwerty")) == std::vector<std::string>{"not_understood"});
+  CHECK_FALSE(p.send("hello").not_understood);
+  auto first = p.send("qwerty");
+  CHECK(said_keys(first) == std::vector<std::string>{"not_understood"});
+  CHECK(first.not_understood);  // what the daily report counts as not understood
   CHECK(said_keys(p.send("asdfgh")) == std::vector<std::string>{"not_understood"});
   auto out = p.send("zxcvbn");
   CHECK(said_keys(out) == std::vector<std::string>{"offer_person"});
+  CHECK(out.not_understood);  // not understood a third time: offered a person instead
   CHECK(out.step == "offer_person");
-  CHECK(count_events<engine::Handoff>(p.send("0")) == 1);
+  auto handoff = p.send("0");
+  CHECK(count_events<engine::Handoff>(handoff) == 1);
+  CHECK_FALSE(handoff.not_understood);
 }
 
 TEST_CASE("on voice a re-ask repeats the options; on SMS it does not") {

@@ -62,6 +62,7 @@ struct PoisonStore : store::SessionStore {
   std::vector<store::DeliveryFailure> delivery_failures(std::size_t) override { touched(); }
   void delivery_failure_handled(std::int64_t) override { touched(); }
   std::size_t outbox_pending() override { touched(); }
+  std::vector<store::DailyCount> daily_counts(std::string_view, std::string_view) override { touched(); }
 };
 
 std::string message_of(const std::string& body) {

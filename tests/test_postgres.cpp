@@ -447,8 +447,9 @@ TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversat
     queues.outbound.push_back(outbound("SMv:0"));
     store->commit_turn(queues);
   }
-  REQUIRE(postgres_schema_version() == 7);
+  REQUIRE(postgres_schema_version() == 8);
   test_support::postgres_admin(
+      "DROP TABLE daily_counts;"
       "ALTER TABLE relays DROP COLUMN texter_wrote_ms;"
       "DROP TABLE delivery_failures;"
       "ALTER TABLE outbox DROP COLUMN on_failure;"
@@ -470,6 +471,7 @@ TEST_CASE("postgres: a database of schema 1 is migrated: outbox marks, conversat
   CHECK(test_support::postgres_value(url, "SELECT MAX(version) FROM schema_migrations") == "7");
   CHECK(store->delivery_failures(10).empty());
   CHECK(store->closed_codes_since(0).empty());
+  CHECK(store->daily_counts("2000-01-01", "2999-12-31").empty());  // migration 7's table, empty
   CHECK(store->advocate_note("ana").held_sealed.empty());
   auto rows = store->claim_outbound(2000, 10, 60'000);
   REQUIRE(rows.size() == 1);
@@ -600,4 +602,47 @@ TEST_CASE("postgres: an old WhatsApp key's opt-out, conversation and relay move 
           "[postgres][legacy]") {
   auto store = seal_conversations(open_postgres(fresh_postgres_url(), 2), kSealSecret);
   test_support::check_legacy_contact_moves(*store);
+}
+
+TEST_CASE("postgres: daily counts are added with their turn, once, and outlive forget and the purge, as in SQLite",
+          "[postgres][report]") {
+  const std::string url = fresh_postgres_url();
+  auto store = open_postgres(url, 2);
+  TurnRecord first = turn("c_a", "s", "SM1", 1000);
+  first.counts = {{"2026-12-04", "messages", "support", "es", "sms", 1},
+                  {"2026-12-04", "conversations", "support", "es", "sms", 1}};
+  store->commit_turn(first);
+  store->commit_turn(first);  // a redelivery: nothing more
+  TurnRecord second = turn("c_a", "s", "SM2", 2000);
+  second.counts = {{"2026-12-04", "messages", "support", "es", "sms", 1}};
+  second.relays.push_back({relay("K1", "c_a"), false, 0});
+  second.counts.push_back({"2026-12-04", "handoffs_asked", "support", "es", "sms", 1});
+  store->commit_turn(second);
+  TurnRecord claimed = turn("c_adv", "", "SM3", 3000);
+  claimed.keep_session = true;
+  claimed.counts = {{"2026-12-05", "handoffs_claimed", "support", "es", "sms", 1},
+                    {"2026-12-05", "claim_seconds", "support", "es", "sms", 95}};
+  store->commit_turn(claimed);
+
+  auto listed = [](const std::vector<DailyCount>& counts) {
+    std::string out;
+    for (const auto& c : counts) {
+      out += c.day + " " + c.metric + " " + c.topic + " " + c.lang + " " + c.channel + " " + std::to_string(c.n) + "\n";
+    }
+    return out;
+  };
+  const std::string expected =
+      "2026-12-04 conversations support es sms 1\n"
+      "2026-12-04 handoffs_asked support es sms 1\n"
+      "2026-12-04 messages support es sms 2\n"
+      "2026-12-05 claim_seconds support es sms 95\n"
+      "2026-12-05 handoffs_claimed support es sms 1\n";
+  CHECK(listed(store->daily_counts("2026-12-01", "2026-12-31")) == expected);
+  CHECK(listed(store->daily_counts("2026-12-05", "2026-12-06")) ==
+        "2026-12-05 claim_seconds support es sms 95\n2026-12-05 handoffs_claimed support es sms 1\n");
+  CHECK(store->forget("c_a") > 0);
+  store->purge_before(1'000'000'000'000'000);
+  CHECK(listed(store->daily_counts("2026-12-01", "2026-12-31")) == expected);
+  // `hotline report`'s read-only path sees the same.
+  CHECK(listed(read_daily_counts(url, "2026-12-01", "2026-12-31")) == expected);
 }

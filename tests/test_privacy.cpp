@@ -169,10 +169,12 @@ TEST_CASE("after a conversation about deportation, the database and the turn log
   const std::vector<std::string> secrets = {"status_reporting", "call_police", "police_discretion", "after_answer",
                                             answer_words(fear), answer_words(police), answer_words(again)};
   REQUIRE(contains_bytes(logged, "SMtopic3"));  // the turn log was read while it held the turns
-  for (const auto& s : secrets) {
+  for (const auto& s : secrets) {  // a turn's daily counts, which name its topic, stay in memory
     INFO("turn log: " << s);
     CHECK_FALSE(contains_bytes(logged, s));
   }
+  const std::vector<std::string> steps_and_answers = {"police_discretion", "after_answer", answer_words(fear),
+                                                     answer_words(police), answer_words(again)};
 
   // Once the turns reach SQLite: the row is there, its session and answers sealed.
   for (int i = 0; i < 200 && sqlite_value(db, "SELECT reply_id FROM conversations") != "SMtopic3"; ++i) {
@@ -187,8 +189,22 @@ TEST_CASE("after a conversation about deportation, the database and the turn log
   server.signal(SIGTERM);
   REQUIRE(server.wait() == 0);
   stored += database_bytes(data);
-  for (const auto& s : secrets) {
+  for (const auto& s : steps_and_answers) {
     INFO("database: " << s);
     CHECK_FALSE(contains_bytes(stored, s));
+  }
+  // Topics are in the database only as the daily counts (how many, per day: never who). Without
+  // those rows, the files tell no topic at all.
+  CHECK(sqlite_value(db, "SELECT group_concat(topic, ' ') FROM (SELECT DISTINCT topic FROM daily_counts "
+                         "WHERE metric = 'messages' ORDER BY topic)") == "call_police status_reporting");
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(raw, "DELETE FROM daily_counts; VACUUM; PRAGMA wal_checkpoint(TRUNCATE);", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+  sqlite3_close(raw);
+  const std::string without_counts = database_bytes(data);
+  for (const auto& s : secrets) {
+    INFO("database without its daily counts: " << s);
+    CHECK_FALSE(contains_bytes(without_counts, s));
   }
 }

@@ -179,7 +179,7 @@ TEST_CASE("hotline status, run in flows/, finds a refused edit in one command, i
   CHECK(gone.exit_code == 2);
   CHECK(gone.out.empty());
   CHECK(gone.err == "hotline status: cannot reach the server at " + url +
-                        " (nothing is listening there). Is `hotline serve` running? It listens at the port in "
+                        " (nothing is listening there). Is `hotline serve` running? It listens at HOTLINE_PORT, else the port in "
                         "config/hotline.yaml (`server: port:`); if it was started with --port, name it: --url "
                         "http://127.0.0.1:PORT\n");
 }

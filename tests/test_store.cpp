@@ -1144,3 +1144,120 @@ TEST_CASE("an old WhatsApp key's opt-out, conversation and relay move to the per
   auto store = hotline::store::seal_conversations(open_sqlite(dir.db()), kSealSecret);
   test_support::check_legacy_contact_moves(*store);
 }
+
+// --- The daily report's counts (hotline report) -------------------------------------------------
+
+namespace {
+
+using hotline::store::DailyCount;
+
+TurnRecord counted(std::string contact, std::string request_id, std::int64_t now_ms,
+                   std::vector<DailyCount> counts) {
+  TurnRecord t = turn(std::move(contact), "session", std::move(request_id), "answer", now_ms);
+  t.counts = std::move(counts);
+  return t;
+}
+
+std::string listed(const std::vector<DailyCount>& counts) {
+  std::string out;
+  for (const auto& c : counts) {
+    out += c.day + " " + c.metric + " " + c.topic + " " + c.lang + " " + c.channel + " " + std::to_string(c.n) + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("daily counts are added with their turn, once: a redelivery adds nothing; forget and the purge leave them",
+          "[store][report]") {
+  TempDir dir;
+  auto store = open_sqlite(dir.db());
+  const DailyCount message{"2026-12-04", "messages", "status_reporting", "es", "sms", 1};
+  const DailyCount started{"2026-12-04", "conversations", "status_reporting", "es", "sms", 1};
+  store->commit_turn(counted("c_a", "SM1", 1000, {message, started}));
+  store->commit_turn(counted("c_a", "SM1", 1001, {message, started}));  // Twilio redelivers SM1
+  store->commit_turn(counted("c_a", "SM2", 1002, {message}));
+  store->commit_turn(counted("c_b", "SM3", 1003, {{"2026-12-05", "messages", "", "en", "whatsapp", 1}}));
+  // A turn committed straight to SQLite (it queues a message) counts the same way, once.
+  TurnRecord with_message = counted("c_b", "SM4", 1004, {{"2026-12-05", "handoffs_asked", "", "en", "whatsapp", 1}});
+  with_message.outbound.push_back({"SM4:offer", "c_b", "+14145550100", "to", "body", ""});
+  store->commit_turn(with_message);
+  store->commit_turn(with_message);
+
+  const std::string expected =
+      "2026-12-04 conversations status_reporting es sms 1\n"
+      "2026-12-04 messages status_reporting es sms 2\n"
+      "2026-12-05 handoffs_asked  en whatsapp 1\n"
+      "2026-12-05 messages  en whatsapp 1\n";
+  CHECK(listed(store->daily_counts("2026-12-01", "2026-12-31")) == expected);
+  CHECK(listed(store->daily_counts("2026-12-05", "2026-12-05")) ==
+        "2026-12-05 handoffs_asked  en whatsapp 1\n2026-12-05 messages  en whatsapp 1\n");
+
+  CHECK(store->forget("c_a") > 0);
+  CHECK(store->forget("c_b") > 0);
+  store->purge_before(1'000'000'000'000'000);
+  CHECK(listed(store->daily_counts("2026-12-01", "2026-12-31")) == expected);
+  // And they survive a restart, read by `hotline report`'s read-only path as by the store.
+  store.reset();
+  CHECK(listed(hotline::store::read_daily_counts(dir.db(), "2026-12-01", "2026-12-31")) == expected);
+  CHECK(listed(open_sqlite(dir.db())->daily_counts("2026-12-01", "2026-12-31")) == expected);
+}
+
+TEST_CASE("read_daily_counts opens nothing new: a missing database is an error, not a new file", "[store][report]") {
+  TempDir dir;
+  CHECK_THROWS_WITH(hotline::store::read_daily_counts(dir.db(), "2026-12-01", "2026-12-31"),
+                    Catch::Contains("cannot read '" + dir.db() + "'"));
+  CHECK_FALSE(fs::exists(dir.db()));
+  // A database from before the daily report (schema 9) has counted nothing yet: no rows, no change.
+  {
+    Raw raw(dir.db());
+    raw.exec("CREATE TABLE conversations (contact_key TEXT PRIMARY KEY); PRAGMA user_version = 9;");
+  }
+  CHECK(hotline::store::read_daily_counts(dir.db(), "2026-12-01", "2026-12-31").empty());
+  Raw raw(dir.db());
+  CHECK(raw.integer("PRAGMA user_version") == 9);
+}
+
+TEST_CASE("turns still in the turn log at a kill are applied at the next open without their daily counts, never twice",
+          "[store][turn_log][report]") {
+  TempDir dir;
+  open_sqlite(dir.db());
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    try {
+      auto store = open_sqlite(dir.db());
+      sqlite3* blocker = nullptr;  // holds the write lock: the turns stay in the log alone
+      if (sqlite3_open(dir.db().c_str(), &blocker) != SQLITE_OK ||
+          sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+        _exit(2);
+      }
+      for (int i = 0; i < 10; ++i) {
+        store->commit_turn(counted("c_" + std::to_string(i % 2), "SM_" + std::to_string(i), 1000 + i,
+                                   {{"2026-12-04", "messages", i % 2 ? "support" : "", "es", "sms", 1},
+                                    {"2026-12-04", "claim_seconds", "", "es", "sms", 30}}));
+      }
+      kill(getpid(), SIGKILL);
+    } catch (...) {
+    }
+    _exit(3);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFSIGNALED(status));
+  {
+    Raw raw(dir.db());
+    REQUIRE(raw.integer("SELECT count(*) FROM daily_counts") == 0);  // none had reached SQLite
+  }
+  // The log holds no counts (they would name a topic beside a contact key): the turns come back,
+  // their counts do not. The report misses the few turns a crash leaves; it never counts one twice.
+  {
+    auto store = open_sqlite(dir.db());
+    CHECK(store->load("c_1")->data == "session");
+    CHECK(store->response_for("c_1", "SM_9") == std::optional<std::string>("answer"));
+    CHECK(store->daily_counts("2026-12-04", "2026-12-04").empty());
+    // Counting goes on for the turns after it.
+    store->commit_turn(counted("c_0", "SM_10", 2000, {{"2026-12-04", "messages", "support", "es", "sms", 1}}));
+  }
+  CHECK(listed(open_sqlite(dir.db())->daily_counts("2026-12-04", "2026-12-04")) == "2026-12-04 messages support es sms 1\n");
+}

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,29 @@ TEST_CASE("turns written to the log are read back after a restart, in order, fie
   CHECK(found[2].request_id.empty());
   // Numbering goes on after what was found.
   CHECK(log->append(turn("d", "r", 13)) == 4);
+}
+
+TEST_CASE("a turn's daily counts are never written to the log: they name a topic", "[turn_log]") {
+  TempDir dir;
+  {
+    auto log = reopen(dir);
+    LoggedTurn counted = turn("a", "<Response/>", 10);
+    counted.counts = {{"2026-12-04", "messages", "status_reporting", "es", "whatsapp", 1}};
+    CHECK(log->append(counted) == 1);
+  }
+  std::string bytes;
+  for (const auto& segment : dir.segments()) {
+    std::ifstream in(segment, std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  CHECK(bytes.find("<Response/>") != std::string::npos);  // the record is there...
+  CHECK(bytes.find("status_reporting") == std::string::npos);  // ...without its counts
+  CHECK(bytes.find("messages") == std::string::npos);
+  std::vector<LoggedTurn> found;
+  reopen(dir, &found);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].counts.empty());
+  CHECK(found[0].response == "<Response/>");
 }
 
 TEST_CASE("a record cut short at a segment's end is set aside; the records before it are read", "[turn_log]") {

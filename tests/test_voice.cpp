@@ -623,6 +623,19 @@ TEST_CASE("nobody answers: the caller may leave a voicemail, and the advocates o
   CHECK(n.recording_sid == "RE00000000000000000000000000000000");
   CHECK(n.duration_seconds == 21);
   CHECK_FALSE(server.app().store().load(call.key()));
+  // The daily report counts the call, what the caller answered, the hand-off and the voicemail
+  // (on the roster's day: this roster names no time zone, so UTC's).
+  std::string counted;
+  for (const auto& k : server.app().store().daily_counts("2027-01-15", "2027-01-15")) {
+    counted += k.metric + " " + k.topic + " " + k.lang + " " + k.channel + " " + std::to_string(k.n) + "\n";
+  }
+  // The call; "2" (the language menu: no topic) and "0" (a person) heard; the hand-off; the voicemail.
+  CHECK(counted ==
+        "conversations   voice 1\n"
+        "handoffs_asked advocate es voice 1\n"
+        "messages  es voice 1\n"
+        "messages advocate es voice 1\n"
+        "voicemails  es voice 1\n");
 
   // Each advocate on shift is offered it by text, through the outbox, with a code to call back
   // through the hotline (tests/test_callback.cpp); never the caller's number nor the recording link.

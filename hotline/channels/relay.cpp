@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hotline/channels/daily_counts.hpp"
 #include "hotline/channels/relay_ids.hpp"
 #include "hotline/channels/sms.hpp"
 #include "hotline/common/log.hpp"
@@ -381,6 +382,7 @@ Opened RelayService::open(const std::string& contact_key, const std::string& pho
     said.whatsapp_window = text(lang, "relay_whatsapp_window", {});
   }
   turn.relays.push_back({r, false, 0});
+  count(turn, roster->local_date(turn.now_ms), store::kCountHandoffsAsked, topic, r.lang, count_channel(phone));
   log::info("relay_opened", {{"code", r.code}, {"contact", contact_key}, {"lang", r.lang},
                              {"offered", static_cast<int>(split_ids(r.offered_to).size())},
                              {"after_hours", !on_shift}});
@@ -410,6 +412,7 @@ void RelayService::open_voicemail(const Voicemail& vm, store::TurnRecord& turn) 
   r.no_answer_told = true;  // a caller is never texted: they heard when someone takes calls
   offer(r, "voicemail", turn, false);
   turn.relays.push_back({r, false, 0});
+  count(turn, roster()->local_date(turn.now_ms), store::kCountVoicemails, "", r.lang, "voice");
   log::info("voicemail_opened", {{"code", r.code}, {"call", vm.call_key}, {"lang", r.lang}, {"seconds", vm.seconds},
                                  {"offered", static_cast<int>(split_ids(r.offered_to).size())}});
 }
@@ -572,6 +575,13 @@ std::string RelayService::claim(store::Relay r, const routing::Advocate& advocat
   const Lang lang = lang_from_code(r.lang).value_or(Lang::en);
   const std::string texter = unseal(r.texter_sealed, kTexterContext);
   const bool voicemail = is_voicemail(r);
+  // Counted under the day it was taken: how many were taken, and how long each waited (since
+  // it was asked, or since it was handed back).
+  const std::string day = roster()->local_date(turn.now_ms);
+  const std::string channel = voicemail ? "voice" : count_channel(texter);
+  count(turn, day, store::kCountHandoffsClaimed, r.topic, r.lang, channel);
+  count(turn, day, store::kCountClaimSeconds, r.topic, r.lang, channel,
+        std::max<std::int64_t>(0, (turn.now_ms - r.created_ms) / 1000));
   r.state = "claimed";
   r.advocate_id = advocate.id;
   if (!voicemail) r.first_message_sealed.clear();  // it was needed only to decide who takes it

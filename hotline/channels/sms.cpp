@@ -6,12 +6,14 @@
 #include "hotline/channels/address.hpp"
 #include "hotline/channels/legacy_contact.hpp"
 #include "hotline/channels/message_content.hpp"
+#include "hotline/channels/daily_counts.hpp"
 #include "hotline/channels/relay.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/crypto/keys.hpp"
 #include "hotline/nlu/nlu.hpp"
 #include "hotline/nlu/understand.hpp"
 #include "hotline/prompts/segments.hpp"
+#include "hotline/routing/roster.hpp"
 #include "hotline/twilio/twiml.hpp"
 
 namespace hotline::channels {
@@ -265,9 +267,8 @@ std::optional<WebhookResponse> SmsChannel::relay_step(Turn& t) {
 // turn and its answer committed together.
 WebhookResponse SmsChannel::flow_step(Turn& t) {
   engine::Session session;
-  if (t.view.session && t.now - t.view.session->updated_ms < settings_.session_idle_ms) {
-    session = engine::decode_session(t.view.session->data).value_or(engine::Session{});
-  }
+  const bool live = t.view.session && t.now - t.view.session->updated_ms < settings_.session_idle_ms;
+  if (live) session = engine::decode_session(t.view.session->data).value_or(engine::Session{});
   // Talking with an advocate does not go through the flow, so the session may have expired
   // meanwhile; the relay still knows their language (STOP is confirmed in it, on WhatsApp).
   if (!session.lang && t.relay) session.lang = lang_from_code(t.relay->lang);
@@ -291,6 +292,7 @@ WebhookResponse SmsChannel::flow_step(Turn& t) {
 
   if (opt_out && !opted_out) store_.set_opted_out(t.contact, true, t.now);
   if (opt_in && opted_out) store_.set_opted_out(t.contact, false, t.now);
+  if (!silent) count_turn(t, outcome, !live, opt_out && !opted_out);
 
   // Silent (opted out): the session stays as it was, its language with it, so the START that
   // comes after is answered in the person's language, however many messages came between.
@@ -316,6 +318,19 @@ WebhookResponse SmsChannel::flow_step(Turn& t) {
              {"silent", silent}});
   if (on_turn_) on_turn_(Channel::sms, outcome.intent, outcome.lang);
   return {200, "text/xml", std::move(twiml)};
+}
+
+// What the daily report counts of a message the hotline answered: the message, under the topic
+// it was understood as (a menu number: the topic it chose), and whether it started a
+// conversation, was not understood, or opted out. A hand-off is counted by the relay it opens.
+void SmsChannel::count_turn(Turn& t, const engine::Outcome& outcome, bool started, bool opted_out) {
+  const std::string day = (relay_ ? relay_->roster() : routing::empty_roster())->local_date(t.now);
+  const std::string lang = count_lang(outcome.lang, !outcome.bilingual);
+  const std::string channel = count_channel(t.from);
+  count(t.record, day, store::kCountMessages, outcome.intent, lang, channel);
+  if (started) count(t.record, day, store::kCountConversations, outcome.intent, lang, channel);
+  if (outcome.not_understood) count(t.record, day, store::kCountNotUnderstood, outcome.intent, lang, channel);
+  if (opted_out) count(t.record, day, store::kCountOptOuts, outcome.intent, lang, channel);
 }
 
 // The engine handed the texter to a person: open a relay, and after hours say the hours

@@ -60,6 +60,7 @@ class SmsChannel {
   std::optional<WebhookResponse> relay_step(Turn& turn);
   WebhookResponse flow_step(Turn& turn);
   void hand_off(Turn& turn, const engine::Session& before, engine::Outcome& outcome);
+  void count_turn(Turn& turn, const engine::Outcome& outcome, bool started, bool opted_out);
   WebhookResponse commit_relay_turn(Turn& turn, const std::string& reply, const nlohmann::json& log_fields);
   void keep_texter_on_relay(Turn& turn);
   bool calls_welcome(const twilio::FormFields& form) const;

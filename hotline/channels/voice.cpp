@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hotline/channels/address.hpp"
+#include "hotline/channels/daily_counts.hpp"
 #include "hotline/channels/sms.hpp"
 #include "hotline/channels/voice_retries.hpp"
 #include "hotline/common/log.hpp"
@@ -157,6 +158,7 @@ VoiceReply run_flow(const VoiceContext& ctx, CallState& call, const std::string&
   reply.intent = outcome.intent;
   reply.step = outcome.step;
   reply.lang = outcome.lang;
+  reply.not_understood = outcome.not_understood;
   bool handoff = false, ended = false;
   std::vector<std::string> replies;
   for (const auto& event : outcome.events) {
@@ -170,6 +172,7 @@ VoiceReply run_flow(const VoiceContext& ctx, CallState& call, const std::string&
       replies = a->replies;
     }
   }
+  reply.handoff = handoff;
   if (handoff) {
     connect(reply, ctx, call, outcome.lang);
   } else if (ended || outcome.step.empty()) {
@@ -582,6 +585,27 @@ WebhookResponse VoiceChannel::handle(Kind kind, const twilio::FormFields& form) 
   }
 }
 
+namespace {
+
+// What the daily report counts of a call: the call itself when it comes in (a conversation, its
+// language not known yet), and each answer the flow heard (a message, under its topic), whether
+// it was understood and whether it asked for a person. Voicemails are counted by their relay.
+void count_call(store::TurnRecord& record, bool came_in, bool answered, const VoiceReply& reply,
+                const routing::Roster& roster, std::int64_t now) {
+  if (!came_in && !answered) return;
+  const std::string day = roster.local_date(now);
+  if (came_in) {
+    count(record, day, store::kCountConversations, "", "", "voice");
+    return;
+  }
+  const std::string lang = count_lang(reply.lang);
+  count(record, day, store::kCountMessages, reply.intent, lang, "voice");
+  if (reply.not_understood) count(record, day, store::kCountNotUnderstood, reply.intent, lang, "voice");
+  if (reply.handoff) count(record, day, store::kCountHandoffsAsked, reply.intent, lang, "voice");
+}
+
+}  // namespace
+
 WebhookResponse VoiceChannel::handle_call(Kind kind, const twilio::FormFields& form) {
   static const char* kRoutes[] = {"incoming", "gather", "dial", "record"};
   const std::string route = kRoutes[static_cast<int>(kind)];
@@ -613,6 +637,7 @@ WebhookResponse VoiceChannel::handle_call(Kind kind, const twilio::FormFields& f
   VoiceContext ctx{*bundle, settings_, roster.get(), now};
 
   store::TurnRecord record;  // with a voicemail: its relay and offers, committed with the call's step
+  record.now_ms = now;       // before open_voicemail, which dates the voicemail and its offers by it
   std::unique_ptr<store::KeyLock> relay_lock;
   // The call's step and the answer given, kept together under the callback's request id.
   auto commit = [&](const std::string& data, const std::string& response) {
@@ -703,6 +728,7 @@ WebhookResponse VoiceChannel::handle_call(Kind kind, const twilio::FormFields& f
 
   // Numbered, so that the callback this answer's TwiML leads to says which answer it follows.
   reply.turn = state.turn = std::max(state.turn, turn.value_or(0)) + 1;
+  count_call(record, kind == Kind::incoming, kind == Kind::gather, reply, roster ? *roster : *routing::empty_roster(), now);
   const std::string caller_id =
       !settings_.caller_id.empty() ? settings_.caller_id : twilio::field(form, "To").value_or("");
   std::string twiml = voice_twiml(reply, settings_, caller_id);

@@ -101,11 +101,13 @@ struct VoiceReply {
   Lang lang = Lang::en;            // of the gather / record
   std::vector<std::string> hints;  // gather
   std::vector<std::string> dial;   // numbers to ring (E.164; never logged)
-  std::string intent, step;        // for the log
+  std::string intent, step;        // for the log and the daily report
   bool ended = false;              // the call state can be erased
   /// Carried in the gather, dial and record action URLs (`?turn=N`), so a callback Twilio posts
   /// again is recognised (voice_retries.hpp); 0 = not numbered (no query string).
   int turn = 0;
+  bool not_understood = false;     // the flow said it did not understand (daily report)
+  bool handoff = false;            // the flow handed the caller to a person (daily report)
 };
 
 /// What a pure call step needs besides the call itself.

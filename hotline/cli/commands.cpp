@@ -28,6 +28,7 @@
 #include "hotline/cli/roster_command.hpp"
 #include "hotline/channels/address.hpp"
 #include "hotline/channels/limits.hpp"
+#include "hotline/cli/report.hpp"
 #include "hotline/common/log.hpp"
 #include "hotline/config/config.hpp"
 #include "hotline/crypto/keys.hpp"
@@ -57,6 +58,7 @@ Commands:
   forget     erase everything kept about one phone number
   status     what the running server serves, and why an edit is not live
   roster     who takes texts and calls now, and the week's gaps by language and channel
+  report     what people asked, per day or week: counts only, from the database
   healthcheck  exit 0 when the server on the configured port answers GET /healthz (for Docker)
 
 Run `hotline <command> --help` for a command's options. Run them in the hotline folder (the
@@ -860,6 +862,7 @@ int run(int argc, char** argv) {
   }
   const std::string command = argv[1];
   if (command == "healthcheck") return healthcheck(argc, argv);  // its own options; exit codes as Docker reads them
+  if (command == "report") return report(argc, argv);  // its own options (--csv, --week)
   std::string error;
   auto args = parse_args(argc, argv, 2, {"json", "help", "cross-validate", "explain", "examples"}, error);
   if (!args) {

@@ -20,8 +20,8 @@ Asks the running server what it serves: the version of the flows and prompts in 
 since when, whether the files on disk are that version, and, when they are not, why: the last
 refused edit's problems as file:line:col: error[code]: message (as `hotline check` says them),
 an edit not loaded yet, or a configuration edit that waits for a restart.
-  --url URL    the server, e.g. http://127.0.0.1:8080 (default: this machine, at the port
-               in DIR/config/hotline.yaml, or HOTLINE_CONFIG; 8080 when it sets none)
+  --url URL    the server, e.g. http://127.0.0.1:8080 (default: this machine, at HOTLINE_PORT,
+               else the port in DIR/config/hotline.yaml or HOTLINE_CONFIG, else 8080)
   --root DIR   the hotline folder (default: found from the current folder up)
 Sends HOTLINE_ADMIN_TOKEN as a Bearer token when it is set (the server needs it then).
 Exit status: 0 the files on disk are serving; 1 they are not; 2 the server could not be asked.
@@ -160,8 +160,8 @@ int status_command(int argc, char** argv) {
   const http::GetResult answer = http::get(url, "/admin/status", token ? token : "");
   if (answer.status == 0) {
     std::cerr << "hotline status: cannot reach the server at " << url << " (" << answer.error
-              << "). Is `hotline serve` running? It listens at the port in config/hotline.yaml (`server: "
-                 "port:`); if it was started with --port, name it: --url http://127.0.0.1:PORT\n";
+              << "). Is `hotline serve` running? It listens at HOTLINE_PORT, else the port in "
+                 "config/hotline.yaml (`server: port:`); if it was started with --port, name it: --url http://127.0.0.1:PORT\n";
     return 2;
   }
   if (answer.status == 401 || answer.status == 403) {

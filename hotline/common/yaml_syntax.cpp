@@ -70,6 +70,12 @@ std::optional<Field> field_of(const Line& line) {
   return f;
 }
 
+// `replies: &menu_replies`: an anchor naming the lines below, which belong to the key as if it
+// had nothing after it.
+bool only_anchor(std::string_view value) {
+  return !value.empty() && value.front() == '&' && value.find(' ') == std::string_view::npos;
+}
+
 bool starts_block_text(std::string_view value) {
   return !value.empty() && (value.front() == '|' || value.front() == '>');
 }
@@ -150,7 +156,8 @@ std::optional<Diagnostic> indentation_slip(const std::string& path, const std::v
     }
     previous_indent = line.indent;
     if (item) levels.push_back(line.indent + 2);
-    opens = item ? !field || field->value.empty() : field && field->value.empty();
+    const bool nothing_after = field && (field->value.empty() || only_anchor(field->value));
+    opens = item ? !field || nothing_after : nothing_after;
     if (field && starts_block_text(field->value)) {
       block_parent = line.indent + (item ? 2 : 0);
       block_content = -1;
@@ -202,6 +209,13 @@ Diagnostic explain_yaml_error(const std::string& path, std::string_view text, in
         if (above_field || above.indent < stopped.indent) break;  // only continued text goes on up
       }
     }
+  }
+
+  // `replies: *menu_replies` with no `&menu_replies` above it in the file.
+  if (parser_message.find("referenced anchor is not defined") != std::string::npos && line >= 0) {
+    return at(path, line + 1, column + 1, "yaml-syntax",
+              "this `*name` refers to an anchor `&name` that is not defined above it in this file: "
+              "check the spelling of both, or write the lines out in full");
   }
 
   if (auto slip = indentation_slip(path, lines, last)) return *slip;

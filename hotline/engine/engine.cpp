@@ -112,6 +112,7 @@ class Turn {
       // Nothing tells us the language yet: answer in both and let them choose, and after as many
       // tries as anyone else gets, offer a person (in both languages) rather than a dead end.
       out_.bilingual = true;
+      out_.not_understood = true;
       if (++s.retries > b_.flow.max_retries && !b_.flow.after_retries.empty()) {
         go_to(b_.flow.after_retries);
       } else {
@@ -308,6 +309,7 @@ class Turn {
 
   void reask(const flow::Step& waiting) {
     Session& s = out_.session;
+    out_.not_understood = true;
     ++s.retries;
     if (s.retries > b_.flow.max_retries && !b_.flow.after_retries.empty()) {
       go_to(b_.flow.after_retries);

@@ -63,7 +63,9 @@ struct Outcome {
   std::vector<Event> events;
   Lang lang = Lang::en;    // the language the replies are in
   bool bilingual = false;  // the language is not known yet; the reply was in both
-  std::string intent;      // what the message was understood as ("" when nothing matched)
+  std::string intent;      // what the message was understood as ("" when nothing matched);
+                           // a menu number: the intent whose answer it chose
+  bool not_understood = false;      // the reply said so (and asked again, or offered a person)
   std::string second_intent;        // a second question in the same message, answered after
   bool emergency_first = false;     // it might be an emergency: the 911 line came first
   std::vector<std::string> asked;   // unsure: the two intents offered as a numbered choice

@@ -45,7 +45,14 @@ bool is_id(const std::string& s) {
 class ShiftRoster final : public Roster {
  public:
   ShiftRoster(const date::time_zone* zone, std::vector<Advocate> advocates)
-      : zone_(zone), advocates_(std::move(advocates)) {}
+      : zone_(zone), day_zone_(zone ? zone : default_zone()), advocates_(std::move(advocates)) {}
+
+  std::string local_date(std::int64_t now_ms) const override {
+    if (!day_zone_) return Roster::local_date(now_ms);
+    using namespace std::chrono;
+    const auto local = day_zone_->to_local(sys_time<milliseconds>(milliseconds(now_ms)));
+    return date::format("%F", floor<date::days>(local));
+  }
 
   std::string time_zone() const override { return zone_ ? std::string(zone_->name()) : std::string(); }
 
@@ -175,7 +182,18 @@ class ShiftRoster final : public Roster {
     return monday_based * kDay + static_cast<int>(floor<minutes>(local - day).count());
   }
 
+  /// The roster's default zone, for the days of a roster that names none (an empty one); null
+  /// when the system has no tz database.
+  static const date::time_zone* default_zone() {
+    try {
+      return date::locate_zone(kDefaultZone);
+    } catch (const std::exception&) {
+      return nullptr;
+    }
+  }
+
   const date::time_zone* zone_;
+  const date::time_zone* day_zone_;  // zone_, or the default zone when the roster has none
   std::vector<Advocate> advocates_;
 };
 
@@ -484,6 +502,11 @@ bool Roster::is_on_shift(const Advocate& advocate, std::int64_t now_ms) const {
     }
   }
   return false;
+}
+
+std::string Roster::local_date(std::int64_t now_ms) const {
+  using namespace std::chrono;
+  return date::format("%F", floor<date::days>(sys_time<milliseconds>(milliseconds(now_ms))));
 }
 
 std::shared_ptr<const Roster> empty_roster() {

@@ -75,6 +75,9 @@ class Roster {
     (void)from_ms;
     return std::nullopt;
   }
+  /// The date at `now_ms` in the roster's time zone, "2026-12-05": the hotline's day, which the
+  /// daily report counts by. (This default, for a roster without a time zone, is UTC's date.)
+  virtual std::string local_date(std::int64_t now_ms) const;
 };
 
 /// How many open conversations an advocate may have before offers stop, unless the roster's

@@ -88,6 +88,16 @@ inline constexpr const char* kResponseFor =
     "SELECT CASE reply_id WHEN ?2 THEN reply ELSE prev_reply END FROM conversations "
     "WHERE contact_key = ?1 AND (reply_id = ?2 OR prev_reply_id = ?2)";
 
+// The daily report's counts (daily_counts): ?1 day, ?2 metric, ?3 topic, ?4 lang, ?5 channel,
+// ?6 how many to add. Written with the turn that counts, only when it is applied.
+inline constexpr const char* kAddDailyCount =
+    "INSERT INTO daily_counts (day, metric, topic, lang, channel, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+    "ON CONFLICT (day, metric, topic, lang, channel) DO UPDATE SET n = daily_counts.n + excluded.n";
+// ?1 first day, ?2 last day, both included.
+inline constexpr const char* kSelectDailyCounts =
+    "SELECT day, metric, topic, lang, channel, n FROM daily_counts WHERE day >= ?1 AND day <= ?2 "
+    "ORDER BY day, metric, topic, lang, channel";
+
 /// The same statement with PostgreSQL's markers: ?N becomes $N (no statement here has a ? in a
 /// string literal).
 inline std::string postgres_markers(std::string_view sql) {

@@ -31,7 +31,7 @@ namespace {
 // Schema migrations, in order: entry i takes a database from version i to i + 1, each in the same
 // transaction as its row in schema_migrations. Never edit one that has shipped; append.
 // Numbers and texts arrive sealed by the caller, exactly as in the SQLite store.
-constexpr std::array<const char*, 7> kMigrations = {
+constexpr std::array<const char*, 8> kMigrations = {
     // 1: sessions, remembered responses, opt-outs, the outbox and open relays.
     R"sql(
       CREATE TABLE sessions (
@@ -167,6 +167,19 @@ constexpr std::array<const char*, 7> kMigrations = {
     R"sql(
       ALTER TABLE relays ADD COLUMN texter_wrote_ms BIGINT NOT NULL DEFAULT 0;
     )sql",
+    // 8: the daily report, as in the SQLite store's migration 11: counts per local day, metric,
+    // topic, language and channel; no contact, no text, so they outlive `forget`.
+    R"sql(
+      CREATE TABLE daily_counts (
+        day     TEXT NOT NULL,
+        metric  TEXT NOT NULL,
+        topic   TEXT NOT NULL,
+        lang    TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        n       BIGINT NOT NULL,
+        PRIMARY KEY (day, metric, topic, lang, channel)
+      );
+    )sql",
 };
 
 /// The statements both stores share (conversation_sql.hpp), with PostgreSQL's $N markers.
@@ -185,6 +198,8 @@ struct SharedStatements {
   const std::string advocate_note = sql::postgres_markers(sql::kAdvocateNote);
   const std::string write_advocate_note = sql::postgres_markers(sql::kWriteAdvocateNote);
   const std::string drop_expired_held = sql::postgres_markers(sql::kDropExpiredHeld);
+  const std::string add_daily_count = sql::postgres_markers(sql::kAddDailyCount);
+  const std::string select_daily_counts = sql::postgres_markers(sql::kSelectDailyCounts);
 };
 const SharedStatements& pg() {
   static const SharedStatements statements;
@@ -459,7 +474,21 @@ class PostgresStore final : public SessionStore {
               "ON CONFLICT (idempotency_key) DO NOTHING",
               {m.idempotency_key, m.contact_key, m.sender, m.to_sealed, m.body_sealed, turn.now_ms, m.on_failure});
     }
+    for (const auto& k : turn.counts) {
+      c->exec(pg().add_daily_count.c_str(), {k.day, k.metric, k.topic, k.lang, k.channel, k.n});
+    }
     tx.commit();
+  }
+
+  std::vector<DailyCount> daily_counts(std::string_view first_day, std::string_view last_day) override {
+    Use c(*this);
+    auto r = c->exec(pg().select_daily_counts.c_str(), {first_day, last_day});
+    std::vector<DailyCount> out;
+    out.reserve(r.rows());
+    for (int i = 0; i < r.rows(); ++i) {
+      out.push_back({r.text(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4), r.int64(i, 5)});
+    }
+    return out;
   }
 
   std::optional<std::string> response_for(std::string_view contact_key, std::string_view request_id) override {
@@ -872,6 +901,22 @@ std::string redacted(std::string_view location) {
 std::unique_ptr<SessionStore> open_store(const std::string& location, std::size_t connections) {
   if (is_postgres_url(location)) return open_postgres(location, connections);
   return open_sqlite(location);
+}
+
+std::vector<DailyCount> read_daily_counts(const std::string& location, std::string_view first_day,
+                                          std::string_view last_day) {
+  if (!is_postgres_url(location)) return read_sqlite_daily_counts(location, first_day, last_day);
+  Connection c(location);
+  Transaction tx(c);
+  c.exec("SET TRANSACTION READ ONLY");
+  // The table came with migration 7; a database no hotline with it has opened counted nothing.
+  if (c.exec("SELECT to_regclass('daily_counts') IS NOT NULL").boolean(0, 0) == false) return {};
+  auto r = c.exec(pg().select_daily_counts.c_str(), {first_day, last_day});
+  std::vector<DailyCount> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back({r.text(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4), r.int64(i, 5)});
+  }
+  return out;
 }
 
 }  // namespace hotline::store

@@ -110,6 +110,9 @@ class SealedConversations final : public SessionStore {
   std::vector<DeliveryFailure> delivery_failures(std::size_t limit) override { return inner_->delivery_failures(limit); }
   void delivery_failure_handled(std::int64_t id) override { inner_->delivery_failure_handled(id); }
   std::size_t outbox_pending() override { return inner_->outbox_pending(); }
+  std::vector<DailyCount> daily_counts(std::string_view first_day, std::string_view last_day) override {
+    return inner_->daily_counts(first_day, last_day);
+  }
 
  private:
   // A stored value in the clear: opened when sealed, as it is when written before sealing

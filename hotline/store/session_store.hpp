@@ -157,6 +157,29 @@ struct StoreUnreachable : StoreError {
   using StoreError::StoreError;
 };
 
+/// One line of the daily report (`hotline report`): how many times `metric` happened on `day`
+/// (the hotline's local date, "2026-12-05") for a topic (an intent name, "" = none), a language
+/// ("en", "es", "" = not known yet) and a channel ("sms", "whatsapp", "voice"). Counts only: no
+/// contact, no words, so they outlive conversations, the housekeeper and `forget`.
+struct DailyCount {
+  std::string day;
+  std::string metric;  // one of the kCount… names below
+  std::string topic;
+  std::string lang;
+  std::string channel;
+  std::int64_t n = 1;  // how many (for kCountClaimSeconds: seconds, summed)
+};
+
+// The metrics a turn may count (DailyCount::metric).
+inline constexpr const char* kCountConversations = "conversations";    // a turn that started one
+inline constexpr const char* kCountMessages = "messages";              // every answered message or caller's answer
+inline constexpr const char* kCountNotUnderstood = "not_understood";   // the hotline said it did not understand
+inline constexpr const char* kCountHandoffsAsked = "handoffs_asked";   // a relay to an advocate opened
+inline constexpr const char* kCountHandoffsClaimed = "handoffs_claimed";  // an advocate took one
+inline constexpr const char* kCountClaimSeconds = "claim_seconds";     // seconds from asked to taken, summed
+inline constexpr const char* kCountVoicemails = "voicemails";          // a caller left a message
+inline constexpr const char* kCountOptOuts = "opt_outs";               // STOP from a number not opted out
+
 /// Everything one handled webhook changes, written in a single transaction so a crash leaves
 /// either all of it or none of it.
 struct TurnRecord {
@@ -169,6 +192,9 @@ struct TurnRecord {
   std::vector<OutboundMessage> outbound;    // messages this turn causes, into the outbox
   std::vector<RelayChange> relays;          // relay state this turn changes
   std::vector<AdvocateNote> advocate_notes; // advocates' notes this turn writes (whole rows)
+  /// Added to the daily counts with the turn, in its transaction, and only when the turn is
+  /// applied (never for a redelivery, never twice for a turn replayed from the turn log).
+  std::vector<DailyCount> counts;
 };
 
 /// What a contact's next turn needs to know, read in one go (one snapshot, one round trip).
@@ -289,6 +315,11 @@ class SessionStore {
   virtual void delivery_failure_handled(std::int64_t id) = 0;
   /// How many messages are waiting to be sent.
   virtual std::size_t outbox_pending() = 0;
+
+  // --- The daily report -----------------------------------------------------------------------
+  /// The daily counts of the days `first_day`..`last_day` ("YYYY-MM-DD", both included), ordered
+  /// by day, metric, topic, lang and channel; each row the sum of every turn's DailyCount for it.
+  virtual std::vector<DailyCount> daily_counts(std::string_view first_day, std::string_view last_day) = 0;
 };
 
 /// Opens (creating and migrating if needed) the SQLite database at `path`, in WAL mode.
@@ -315,5 +346,18 @@ std::string redacted(std::string_view location);
 
 /// The store `location` names: a postgresql:// (or postgres://) URL, or a SQLite file path.
 std::unique_ptr<SessionStore> open_store(const std::string& location, std::size_t connections);
+
+/// The daily counts of `first_day`..`last_day` (as SessionStore::daily_counts) of the store at
+/// `location`, for `hotline report`, changing nothing: a SQLite file is opened read-only (never
+/// created, migrated or replayed: turns still in its turn log after a crash count once the
+/// server has started again), a PostgreSQL database is read in a read-only transaction. A
+/// database older than the daily report has no counts: empty. Throws std::runtime_error when
+/// it cannot be read (no such file, unreachable server).
+std::vector<DailyCount> read_daily_counts(const std::string& location, std::string_view first_day,
+                                          std::string_view last_day);
+
+/// The SQLite part of read_daily_counts.
+std::vector<DailyCount> read_sqlite_daily_counts(const std::string& path, std::string_view first_day,
+                                                 std::string_view last_day);
 
 }  // namespace hotline::store

@@ -118,6 +118,7 @@ void SqliteStore::write_turn(const TurnRecord& turn) {
           .bind(4, m.to_sealed).bind(5, m.body_sealed).bind(6, turn.now_ms).bind(7, m.on_failure)
           .exec();
     }
+    add_daily_counts(turn.counts);
   }
 }
 

@@ -22,7 +22,7 @@ namespace {
 // leaves the database at a consistent earlier version. Never edit an entry that has shipped;
 // append a new one. Plain CREATE (no IF NOT EXISTS) on purpose: re-applying a migration to a
 // database that already has it is a bug we want to hear about, not paper over.
-constexpr std::array<const char*, 10> kMigrations = {
+constexpr std::array<const char*, 11> kMigrations = {
     // 1: the initial schema.
     R"sql(
       CREATE TABLE sessions (
@@ -182,6 +182,20 @@ constexpr std::array<const char*, 10> kMigrations = {
     // delivers free-form text only within 24 hours of it. 0 on older rows: not known.
     R"sql(
       ALTER TABLE relays ADD COLUMN texter_wrote_ms INTEGER NOT NULL DEFAULT 0;
+    )sql",
+    // 11: the daily report (`hotline report`): counts per local day, metric, topic, language and
+    // channel, added by the turns that cause them. Counts only (no contact, no text), so they
+    // outlive the conversations, the housekeeper and `forget`.
+    R"sql(
+      CREATE TABLE daily_counts (
+        day     TEXT NOT NULL,      -- the hotline's local date, YYYY-MM-DD
+        metric  TEXT NOT NULL,
+        topic   TEXT NOT NULL,      -- an intent name; '' = none
+        lang    TEXT NOT NULL,      -- en | es | '' (not known yet)
+        channel TEXT NOT NULL,      -- sms | whatsapp | voice
+        n       INTEGER NOT NULL,
+        PRIMARY KEY (day, metric, topic, lang, channel)
+      ) WITHOUT ROWID;
     )sql",
 };
 

@@ -80,6 +80,7 @@ void SqliteStore::prepare_statements() {
   prepare_turn_log_statements();
   prepare_relay_statements();
   prepare_outbox_statements();
+  prepare_daily_count_statements();
 }
 
 }  // namespace hotline::store::sqlite

@@ -4,7 +4,8 @@
 // Its methods live in one file per concern: sqlite_store.cpp (opening, health, statements
 // shared by all), sqlite_conversations.cpp (sessions and remembered answers, opt-outs and
 // erasure), sqlite_turn_applier.cpp (the turn log's applier), sqlite_relays.cpp (relays,
-// closed codes, advocates' notes) and sqlite_outbox.cpp (messages waiting to be sent).
+// closed codes, advocates' notes), sqlite_outbox.cpp (messages waiting to be sent) and
+// sqlite_daily_counts.cpp (the daily report's counts).
 //
 // Concurrency: the HTTP server calls the store from many threads at once. We keep ONE connection
 // per store, opened SQLITE_OPEN_NOMUTEX, and guard every call with our own std::mutex. SQLite
@@ -91,6 +92,9 @@ class SqliteStore final : public SessionStore {
   void delivery_failure_handled(std::int64_t id) override;
   std::size_t outbox_pending() override;
 
+  // The daily report (sqlite_daily_counts.cpp).
+  std::vector<DailyCount> daily_counts(std::string_view first_day, std::string_view last_day) override;
+
   std::unique_ptr<KeyLock> lock_key(std::string_view key) override { return key_locks_.lock(key); }
   bool healthy() override;
   std::uint64_t turn_log_damaged_bytes() override { return damaged_log_bytes_; }
@@ -115,6 +119,9 @@ class SqliteStore final : public SessionStore {
   void prepare_turn_log_statements();
   void prepare_relay_statements();
   void prepare_outbox_statements();
+  void prepare_daily_count_statements();
+  /// A turn's daily counts, inside the caller's transaction (the turn's own).
+  void add_daily_counts(const std::vector<DailyCount>& counts);
 
   // The turn log and its applier (sqlite_turn_applier.cpp).
   void log_turn(const TurnRecord& turn);
@@ -168,6 +175,7 @@ class SqliteStore final : public SessionStore {
   Statement remember_closed_code_, remember_idle_relay_codes_, remember_forgotten_relay_code_;
   Statement closed_codes_since_, forget_closed_codes_;
   Statement advocate_note_, write_advocate_note_, drop_expired_held_;
+  Statement add_daily_count_, select_daily_counts_;
   KeyLocks key_locks_;
   // After the statements: destroyed (its thread stopped) before the main connection closes.
   std::unique_ptr<BackgroundCheckpointer> checkpointer_;

@@ -20,7 +20,7 @@ void SqliteStore::prepare_turn_log_statements() {
 
 void SqliteStore::log_turn(const TurnRecord& turn) {
   LoggedTurn logged{0, turn.contact_key, turn.session_data, turn.request_id, turn.response,
-                    turn.now_ms, turn.keep_session};
+                    turn.now_ms, turn.keep_session, turn.counts};
   bool wake = false;
   {
     std::lock_guard lock(log_mutex_);
@@ -180,7 +180,9 @@ void SqliteStore::replay_log() {
 
 void SqliteStore::write_logged(const std::vector<LoggedTurn>& turns) {
   for (const LoggedTurn& t : turns) {
-    write_conversation(t.contact_key, t.session_data, t.request_id, t.response, t.keep_session, t.now_ms);
+    if (write_conversation(t.contact_key, t.session_data, t.request_id, t.response, t.keep_session, t.now_ms)) {
+      add_daily_counts(t.counts);
+    }
   }
   Run(db(), set_applied_seq_).bind(1, static_cast<std::int64_t>(turns.back().seq)).exec();
 }

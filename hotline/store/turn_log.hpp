@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "hotline/store/session_store.hpp"
+
 namespace hotline::store {
 
 struct LoggedTurn {
@@ -39,6 +41,10 @@ struct LoggedTurn {
   std::string response;
   std::int64_t now_ms = 0;
   bool keep_session = false;
+  /// The turn's daily counts (TurnRecord::counts), applied with it. Kept in memory only, never
+  /// written to the log: they name a topic, which the log must not hold beside a contact key.
+  /// A turn replayed after a crash is applied without them (the report misses it; never twice).
+  std::vector<DailyCount> counts;
 };
 
 /// What was found in the log when it was opened.
