@@ -13,6 +13,7 @@
 #include <regex>
 
 #include "fake_twilio.hpp"
+#include "hotline/channels/address.hpp"
 #include "hotline/config/config.hpp"
 #include "hotline/crypto/keys.hpp"
 #include "process.hpp"
@@ -91,7 +92,7 @@ TEST_CASE("a WhatsApp texter end to end: menu, question, hand-off, both ways, fa
   TempDir dir;
   FakeTwilio fake;
   const auto roster = roster_from(kRosterYaml);
-  const std::string key = crypto::contact_key(kSecret, kTexter);
+  const std::string key = channels::contact_key_of(kSecret, kTexter);
   std::string code;
   {
     HotlineServer server(whatsapp_config(dir, fake, kWednesday10am), roster);
@@ -209,9 +210,9 @@ TEST_CASE("STOP on WhatsApp is confirmed in English too, and by every opt-out wo
     const std::string texter = "whatsapp:+1414555140" + std::to_string(++n);
     CHECK(text(server, texter, "hello") != "");
     CHECK(text(server, texter, word) == "You will not get more messages from this line. Reply START to come back.");
-    CHECK(server.app().store().is_opted_out(crypto::contact_key(kSecret, texter)));
+    CHECK(server.app().store().is_opted_out(channels::contact_key_of(kSecret, texter)));
     CHECK(text(server, texter, "START") != "");
-    CHECK_FALSE(server.app().store().is_opted_out(crypto::contact_key(kSecret, texter)));
+    CHECK_FALSE(server.app().store().is_opted_out(channels::contact_key_of(kSecret, texter)));
   }
   // The same word by SMS: Twilio answers it itself, so the hotline says nothing (as before).
   CHECK(text(server, "+14145551409", "hello") != "");
