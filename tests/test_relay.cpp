@@ -809,6 +809,26 @@ TEST_CASE("an advocate's message that is not delivered is reported to them with 
   CHECK(fake.delivered_to(kAna).size() == ana_before);
 }
 
+TEST_CASE("a reply still in the outbox when the person says STOP is not sent; its writer is told why") {
+  TempDir dir;
+  FakeTwilio fake;
+  HotlineServer server(relay_config(dir, fake, kWednesday10am), roster());
+  const std::string code = ask_for_person(server, fake);
+  text(server, kAna, "#take " + code);
+  drain(server);
+  fake.fail_status = 503;  // Twilio unreachable for a while: Ana's reply waits in the outbox
+  text(server, kAna, code + " Hola, soy Ana");
+  REQUIRE(eventually([&] { return fake.requests().size() >= 1 && server.app().store().outbox_pending() > 0; }));
+  text(server, kTexter, "STOP");
+  fake.fail_status = 0;
+  REQUIRE(eventually([&] {
+    return count(fake.delivered_to(kAna), code + ": su mensaje no se pudo entregar (la persona envió STOP y la línea ya no le "
+                                          "envía nada). La persona no lo recibió.") == 1;
+  }));
+  drain(server);
+  for (const auto& r : fake.delivered_to(kTexter)) CHECK(r.body.find("soy Ana") == std::string::npos);
+}
+
 TEST_CASE("an offer that reaches no advocate: the texter is told; one that reaches someone is enough") {
   TempDir dir;
   FakeTwilio fake;

@@ -218,6 +218,10 @@ App::App(config::Config config, std::unique_ptr<store::SessionStore> store,
       else if (outcome == "retry") retries.with().inc();
       else dropped.with({std::string(reason)}).inc();
     };
+    // A message to the person a row is about (not to their advocate) waits on their opt-out.
+    o.withheld = [this, secret = c.secret](const store::OutboxRow& row, const std::string& to) {
+      return channels::contact_key_of(secret, to) == row.contact_key && store_->is_opted_out(row.contact_key);
+    };
     o.send_timeout_ms = 5'000 + c.twilio_timeout_ms;  // connect + request, as given to the REST client
     o.lookup_delay_ms = c.twilio_timeout_ms;  // the client gives up on a request by then
     outbox_ = std::make_unique<twilio::OutboxWorker>(

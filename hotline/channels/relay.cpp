@@ -908,7 +908,8 @@ void RelayService::handle_delivery_failures(std::int64_t now) {
     if (kind == "tell" && advocate) {
       // The advocate believes the person has it: say it did not arrive, and why.
       const Lang me = advocate->prompt_language;
-      const std::string reason = failure.error == "21610"   ? text(me, "relay_reason_opted_out", {})
+      const std::string reason = failure.error == "21610"     ? text(me, "relay_reason_opted_out", {})
+                                 : failure.error == "opted_out" ? text(me, "relay_reason_stopped", {})
                                  : failure.error == "63016" ? text(me, "relay_reason_whatsapp_window", {})
                                                             : text(me, "relay_reason_error", {{"error", failure.error}});
       send(turn, code + ":not_delivered", advocate->phone,

@@ -49,7 +49,7 @@ inline constexpr const char* kRelayPrompts[] = {
     "relay_code_closed", "relay_not_yours", "relay_held", "relay_choice_waiting",
     "relay_offer_waited", "relay_offer_after_hours", "relay_offer_wrote", "relay_offer_note",
     "relay_waiting_forward", "relay_withdrawn", "relay_not_delivered", "relay_reason_opted_out",
-    "relay_reason_error", "relay_no_advocate_reached",
+    "relay_reason_error", "relay_reason_stopped", "relay_no_advocate_reached",
     // WhatsApp's 24-hour window: offers, the texter after hours, words not sent, a failure (63016)
     "relay_offer_whatsapp", "relay_offer_whatsapp_closed", "relay_whatsapp_window", "relay_whatsapp_closed",
     "relay_claimed_whatsapp_closed", "relay_reason_whatsapp_window",

@@ -189,6 +189,15 @@ void OutboxWorker::attempt(const store::OutboxRow& row) {
     if (settings_.observe) settings_.observe("dropped", "unreadable");
     return;
   }
+  if (settings_.withheld && settings_.withheld(row, *to)) {
+    // Queued before the person said STOP (a retry, or a reply written meanwhile): STOP means stop.
+    store_.outbound_dropped(row.id, "opted_out", system_now_ms());
+    auto dropped = ids;
+    dropped["why"] = "the recipient has since opted out (STOP); not sent";
+    log::info("outbound_dropped", dropped);
+    if (settings_.observe) settings_.observe("dropped", "opted_out");
+    return;
+  }
   OutboundSms sms;
   sms.to = *to;
   sms.body = *body;

@@ -39,6 +39,10 @@ struct OutboxSettings {
   /// ("opted_out", "refused", "too_many_attempts", "unreadable"). May be empty.
   std::function<void(std::string_view outcome, std::string_view reason)> observe;
   std::int64_t send_timeout_ms = 15'000;  // the longest one send can take (sizes a claim's lease)
+  /// Whether a queued message must not go out after all: the person it is addressed to has
+  /// since said STOP (on either channel). Asked just before each send, with the opened
+  /// recipient; such a message is dropped unsent as "opted_out". May be empty.
+  std::function<bool(const store::OutboxRow& row, const std::string& to)> withheld;
   // --- Sends whose outcome is unknown (see the top of this file) ---
   /// Twilio is asked about an interrupted send no sooner than this after it began: by then a
   /// request still in flight at Twilio has been answered or abandoned (the client's own timeout).
