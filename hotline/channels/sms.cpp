@@ -102,7 +102,22 @@ WebhookResponse SmsChannel::commit_relay_turn(Turn& t, const std::string& reply,
   return {200, "text/xml", record.response};
 }
 
+// A message's turn, step by step: read it, refuse a flood, take the contact's lock, load what
+// the turn needs (or answer a redelivery again), then the relay or the flow, each of which
+// commits the turn and its answer together.
 WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
+  Turn t;
+  if (auto bad = read_message(form, t)) return *bad;
+  if (auto refused = refuse_if_limited(t)) return *refused;
+  // One message of a contact at a time, on every replica sharing the store.
+  const auto contact_lock = store_.lock_key(t.contact);
+  if (auto earlier = load_turn(t)) return *earlier;
+  if (auto relayed = relay_step(t)) return *relayed;
+  return flow_step(t);
+}
+
+// What Twilio posted, as the turn's input; a clean 400 for a request no texter could send.
+std::optional<WebhookResponse> SmsChannel::read_message(const twilio::FormFields& form, Turn& t) const {
   // Keyed by the address in one form whatever its encoding, so a conversation is found again
   // (and `hotline forget` finds it) however the number arrived.
   const auto from = normalize_address(twilio::field(form, "From").value_or(""));
@@ -112,8 +127,6 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
                        "or a whatsapp:/messenger: address");
   }
   if (!sid || sid->empty() || sid->size() > 64) return bad_request("missing or invalid MessageSid");
-
-  Turn t;
   t.from = *from;
   t.sid = *sid;
   t.input.channel = Channel::sms;
@@ -127,26 +140,25 @@ WebhookResponse SmsChannel::handle(const twilio::FormFields& form) {
   t.input.calls_welcome = content.attachment == engine::Attachment::voice_note && calls_welcome(form);
   // One person, one contact, whichever channel they write from (address.hpp).
   t.contact = contact_key_of(settings_.secret, t.from);
+  return std::nullopt;
+}
 
-  if (auto refused = refuse_if_limited(t)) return *refused;
-  // One message of a contact at a time, on every replica sharing the store.
-  const auto contact_lock = store_.lock_key(t.contact);
+// Under the contact's lock: everything the turn reads, in one go (the store's work a message
+// costs is this read and the commit at the end). A message Twilio delivers again gets the
+// answer it got the first time, and changes nothing.
+std::optional<WebhookResponse> SmsChannel::load_turn(Turn& t) {
   // What was kept under their old WhatsApp key moves to them before anything is read.
   if (auto legacy = legacy_whatsapp_key_of(settings_.secret, t.from)) {
     adopt_legacy_contact(store_, *legacy, t.contact, clock_(), settings_.session_idle_ms);
   }
-  // Everything the turn reads, in one go: the store's work a message costs is this read and
-  // the commit at the end.
   t.view = store_.read_contact(t.contact, t.sid);
-  // Twilio retries a webhook it thinks failed: answer again, change nothing.
-  if (t.view.earlier_response) return {200, "text/xml", std::move(*t.view.earlier_response)};
+  if (t.view.earlier_response) return WebhookResponse{200, "text/xml", std::move(*t.view.earlier_response)};
   t.now = clock_();
   t.bundle = bundles_.get();
   t.record.contact_key = t.contact;
   t.record.request_id = t.sid;
   t.record.now_ms = t.now;
-  if (auto relayed = relay_step(t)) return *relayed;
-  return flow_step(t);
+  return std::nullopt;
 }
 
 // Abuse limits first: a flood is answered from memory, never taking a lock, never running a

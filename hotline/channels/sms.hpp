@@ -57,6 +57,8 @@ class SmsChannel {
  private:
   struct Turn;
   std::optional<WebhookResponse> refuse_if_limited(const Turn& turn);
+  std::optional<WebhookResponse> read_message(const twilio::FormFields& form, Turn& turn) const;
+  std::optional<WebhookResponse> load_turn(Turn& turn);
   std::optional<WebhookResponse> relay_step(Turn& turn);
   WebhookResponse flow_step(Turn& turn);
   void hand_off(Turn& turn, const engine::Session& before, engine::Outcome& outcome);
