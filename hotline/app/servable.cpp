@@ -36,6 +36,14 @@ config::Config load_configuration(const BundleLocation& where, Diagnostics& diag
   return c;
 }
 
+Diagnostics environment_errors(const Diagnostics& diags) {
+  Diagnostics found;
+  for (const auto& d : diags.items()) {
+    if (d.severity == Severity::error && d.where.file == "environment") found.add(d);
+  }
+  return found;
+}
+
 std::string roster_file(const config::Config& c) {
   if (c.advocates_file.empty()) return (fs::path(c.root) / "config" / "advocates.yaml").string();
   return under_root(c.root, c.advocates_file);

@@ -33,6 +33,11 @@ struct BundleLocation {
 /// names the same file whatever the working directory. Problems go to `diags`.
 config::Config load_configuration(const BundleLocation& where, Diagnostics& diags);
 
+/// The errors among `diags` that are the server's environment's (its database URL, secret,
+/// tokens): what stops a command that only opens the database (forget, report), whereas the
+/// bundle's own errors are `check`'s business.
+Diagnostics environment_errors(const Diagnostics& diags);
+
 /// The advocates file a bundle uses: `advocates_file` (HOTLINE_ADVOCATES or the configuration),
 /// else <root>/config/advocates.yaml; `check`, `serve`, a reload and `hotline roster` agree.
 std::string roster_file(const config::Config& c);

@@ -800,12 +800,8 @@ int forget(const Args& args) {
   const auto root = bundle_root(opt(args, "root", ""));
   if (!root) return 2;
   config::Config c = app::load_configuration({*root, opt(args, "config", ""), {}}, diags);
-  Diagnostics config_errors;
-  for (const auto& d : diags.items()) {
-    if (d.severity == Severity::error && d.where.file == "environment") config_errors.add(d);
-  }
-  if (config_errors.has_errors()) {
-    std::cerr << config_errors.to_string();
+  if (const Diagnostics environment = app::environment_errors(diags); environment.has_errors()) {
+    std::cerr << environment.to_string();
     return 1;
   }
   // Never a new database or a new key: either would "forget" into something that never held

@@ -270,12 +270,8 @@ int report(int argc, char** argv) {
   where.root = option(options, "root", find_bundle_root(std::filesystem::current_path()).value_or("."));
   where.config_file = option(options, "config");
   config::Config c = app::load_configuration(where, diags);
-  Diagnostics config_errors;
-  for (const auto& d : diags.items()) {
-    if (d.severity == Severity::error && d.where.file == "environment") config_errors.add(d);
-  }
-  if (config_errors.has_errors()) {
-    std::cerr << config_errors.to_string();
+  if (const Diagnostics environment = app::environment_errors(diags); environment.has_errors()) {
+    std::cerr << environment.to_string();
     return 1;
   }
   // The hotline's days are the roster's time zone's; a roster with errors is `check`'s business,

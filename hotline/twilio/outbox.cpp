@@ -181,22 +181,19 @@ void OutboxWorker::attempt(const store::OutboxRow& row) {
       }
     }
   }
-  if (!to || !body) {
-    store_.outbound_dropped(row.id, "unreadable", system_now_ms());
+  auto drop_unsent = [&](std::string_view reason, const std::string& why) {
+    store_.outbound_dropped(row.id, reason, system_now_ms());
     auto f = ids;
-    f["reason"] = "cannot open the sealed message (was HOTLINE_SECRET changed?)";
-    log::error("outbound_dropped", f);
-    if (settings_.observe) settings_.observe("dropped", "unreadable");
-    return;
-  }
+    f["reason"] = why;
+    // An unreadable row means the operator changed the secret: an error, not the person's choice.
+    if (reason == "unreadable") log::error("outbound_dropped", f);
+    else log::warn("outbound_dropped", f);
+    if (settings_.observe) settings_.observe("dropped", reason);
+  };
+  if (!to || !body) return drop_unsent("unreadable", "cannot open the sealed message (was HOTLINE_SECRET changed?)");
+  // Queued before the person said STOP (a retry, or a reply written meanwhile): STOP means stop.
   if (settings_.withheld && settings_.withheld(row, *to)) {
-    // Queued before the person said STOP (a retry, or a reply written meanwhile): STOP means stop.
-    store_.outbound_dropped(row.id, "opted_out", system_now_ms());
-    auto dropped = ids;
-    dropped["why"] = "the recipient has since opted out (STOP); not sent";
-    log::info("outbound_dropped", dropped);
-    if (settings_.observe) settings_.observe("dropped", "opted_out");
-    return;
+    return drop_unsent("opted_out", "the recipient has since opted out (STOP); not sent");
   }
   OutboundSms sms;
   sms.to = *to;
