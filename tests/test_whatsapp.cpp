@@ -281,6 +281,34 @@ TEST_CASE("asked on WhatsApp after hours: claimed 44 h later, by template when o
   }
 }
 
+TEST_CASE("the hotline's own notices to a WhatsApp texter keep to the 24 hours too: none goes out that WhatsApp would refuse") {
+  TempDir dir;
+  FakeTwilio fake;
+  const auto roster = roster_from(kRosterYaml);
+  {
+    HotlineServer wednesday(whatsapp_config(dir, fake, kWednesday10am), roster);
+    CHECK(text(wednesday, kTexter, "hola") != "");
+    CHECK(text(wednesday, kTexter, "0") != "");
+    REQUIRE(eventually([&] { return fake.delivered_to(kAna).size() == 1 && fake.delivered_to(kBen).size() == 1; }));
+    drain(wednesday);
+  }
+  // The server was down until Thursday 11:00, 25 hours on, and nobody had taken it: it is
+  // offered again, and the texter would be told they are still waiting and that nobody
+  // answered, but their 24 hours ended at 10:00.
+  fake.close_window(kTexter);
+  auto tried_texter = [&] {
+    const auto all = fake.requests();
+    return std::count_if(all.begin(), all.end(), [](const FakeRequest& r) { return r.to == kTexter; });
+  };
+  const auto before = tried_texter();
+  HotlineServer thursday(whatsapp_config(dir, fake, at("2026-03-12T16:00:00Z")), roster);
+  REQUIRE(eventually([&] { return fake.delivered_to(kAna).size() == 2; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a sweep or two more
+  drain(thursday);
+  CHECK(tried_texter() == before);  // not even tried: WhatsApp would refuse it (63016)
+  CHECK(thursday.app().store().relays().size() == 1);  // still waiting for whoever writes first
+}
+
 TEST_CASE("relay.whatsapp_template_sid must be a Content SID, said at its line") {
   TempDir dir;
   auto none = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };

@@ -209,6 +209,17 @@ void RelayService::send(store::TurnRecord& turn, const std::string& purpose, con
   turn.outbound.push_back(std::move(m));
 }
 
+void RelayService::notify_texter(store::TurnRecord& turn, const store::Relay& relay, const std::string& purpose,
+                                 const std::string& body, std::int64_t now_ms) {
+  const std::string texter = unseal(relay.texter_sealed, kTexterContext);
+  if (whatsapp_window_closed(relay, texter, now_ms)) {
+    // WhatsApp would refuse it (63016), and a template is for an advocate's words, not this.
+    log::info("relay_notice_not_sent", {{"code", relay.code}, {"notice", purpose}, {"why", "whatsapp_window_closed"}});
+    return;
+  }
+  send(turn, relay.code + ":" + purpose, texter, body, relay.contact_key);
+}
+
 bool RelayService::whatsapp_window_closed(const store::Relay& relay, const std::string& texter, std::int64_t now_ms) {
   // 0: a relay opened before this was recorded; sent as before (a failure is still told).
   return on_whatsapp(texter) && relay.texter_wrote_ms != 0 && now_ms - relay.texter_wrote_ms >= kWhatsAppWindowMs;
@@ -939,8 +950,8 @@ void RelayService::handle_delivery_failures(std::int64_t now) {
       if (!anyone && !r.no_answer_told) {
         const Lang lang = lang_from_code(r.lang).value_or(Lang::en);
         const std::string hours = roster->hours_text(lang);
-        send(turn, code + ":unreachable", unseal(r.texter_sealed, kTexterContext),
-             text(lang, "relay_no_advocate_reached", {{"hours", hours.empty() ? "-" : hours}}), r.contact_key);
+        notify_texter(turn, r, "unreachable", text(lang, "relay_no_advocate_reached", {{"hours", hours.empty() ? "-" : hours}}),
+                      turn.now_ms);
         r.no_answer_told = true;
       }
       turn.relays.push_back(update(r));
@@ -978,8 +989,7 @@ void RelayService::sweep() {
     if (!r.no_answer_told && now - r.created_ms >= settings_.claim_timeout_ms) {
       const Lang lang = lang_from_code(r.lang).value_or(Lang::en);
       const std::string hours = roster->hours_text(lang);
-      send(turn, r.code + ":no_answer", unseal(r.texter_sealed, kTexterContext),
-           text(lang, "relay_no_answer", {{"hours", hours.empty() ? "-" : hours}}), r.contact_key);
+      notify_texter(turn, r, "no_answer", text(lang, "relay_no_answer", {{"hours", hours.empty() ? "-" : hours}}), now);
       r.no_answer_told = true;
       changed = true;
       log::info("relay_no_answer", {{"code", r.code}, {"contact", r.contact_key}});

@@ -199,6 +199,10 @@ class RelayService {
   /// `on_failure`: whom to tell if it cannot be delivered (store::OutboundMessage::on_failure).
   void send(store::TurnRecord& turn, const std::string& purpose, const std::string& to,
             const std::string& body, const std::string& contact_key, const std::string& on_failure = "");
+  /// The hotline's own notice to the texter of a waiting `relay` (no advocate reached, still
+  /// waiting): not sent to a WhatsApp texter whose 24 hours have passed, who could not get it.
+  void notify_texter(store::TurnRecord& turn, const store::Relay& relay, const std::string& purpose,
+                     const std::string& body, std::int64_t now_ms);
   /// A message about `relay` to an advocate: it is also noted that something of that
   /// conversation reached them (see store::AdvocateNote::focus_code).
   void send_to_advocate(store::TurnRecord& turn, const std::string& purpose, const routing::Advocate& advocate,

@@ -211,8 +211,7 @@ bool RelayService::escalate(store::Relay& r, const std::vector<store::Relay>& al
     r.offered_to = with_id(r.offered_to, a.id);
   }
   if (!r.no_answer_told) {
-    send(turn, r.code + ":still_waiting:" + std::to_string(r.stage_ms), unseal(r.texter_sealed, kTexterContext),
-         text(lang, "relay_still_waiting", {}), r.contact_key);
+    notify_texter(turn, r, "still_waiting:" + std::to_string(r.stage_ms), text(lang, "relay_still_waiting", {}), now);
     r.no_answer_told = true;  // once: the claim timeout says nothing more
   }
   r.escalation = store::kOfferedAgain;
