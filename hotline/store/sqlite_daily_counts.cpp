@@ -49,7 +49,7 @@ std::vector<DailyCount> read_sqlite_daily_counts(const std::string& path, std::s
   try {
     if (rc != SQLITE_OK) fail(db.get(), "opening the file");
     exec(db.get(), "PRAGMA busy_timeout=5000", "setting busy_timeout");
-    // The table came with migration 10; an older database has counted nothing yet.
+    // The table came with migration 11; an older database has counted nothing yet.
     Statement has_table(db.get(), "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'daily_counts'");
     if (!Run(db.get(), has_table).step()) return {};
     Statement select(db.get(), sql::kSelectDailyCounts);
