@@ -27,11 +27,15 @@ function sign(c) {
   return getExpectedTwilioSignature(c.token, c.url, toParams(c.params));
 }
 
-let input = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (chunk) => (input += chunk));
-process.stdin.on("end", () => {
-  const request = JSON.parse(input);
-  if (Array.isArray(request)) process.stdout.write(JSON.stringify(request.map(sign)) + "\n");
-  else process.stdout.write(sign(request) + "\n");
-});
+module.exports = { toParams };  // validate.js builds the library's params the same way
+
+if (require.main === module) {
+  let input = "";
+  process.stdin.setEncoding("utf8");
+  process.stdin.on("data", (chunk) => (input += chunk));
+  process.stdin.on("end", () => {
+    const request = JSON.parse(input);
+    if (Array.isArray(request)) process.stdout.write(JSON.stringify(request.map(sign)) + "\n");
+    else process.stdout.write(sign(request) + "\n");
+  });
+}

@@ -7,16 +7,7 @@
 // stdout: a JSON array of booleans, one per request.
 "use strict";
 const { validateRequest, validateRequestWithBody } = require("twilio");
-
-function toParams(pairs) {
-  const params = Object.create(null);
-  for (const [key, value] of pairs || []) {
-    if (!(key in params)) params[key] = value;
-    else if (Array.isArray(params[key])) params[key].push(value);
-    else params[key] = [params[key], value];
-  }
-  return params;
-}
+const { toParams } = require("./sign.js");
 
 function valid(c) {
   try {
